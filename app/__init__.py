@@ -1,0 +1,1 @@
+"""dpoloop API service. Never imports torch: the workers own everything that does."""

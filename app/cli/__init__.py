@@ -1,0 +1,1 @@
+"""The `dpoloop` command line (Typer)."""

@@ -1,0 +1,1 @@
+"""Pydantic models at the edges of the service (REST bodies, task payloads)."""

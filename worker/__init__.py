@@ -1,0 +1,1 @@
+"""dpoloop workers: everything that touches torch and diffusers lives under this package."""

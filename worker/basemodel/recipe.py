@@ -1,0 +1,29 @@
+"""The base model's training recipe: every number that decides how it is trained, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Recipe:
+    seed: int = 0
+    # Stage 1: autoencoder.
+    vae_steps: int = 1500
+    vae_batch: int = 32
+    vae_lr: float = 2e-3
+    # Stage 2: the pool of encoded training scenes.
+    scenes: int = 40_000
+    # Stage 3: text encoder + UNet, trained jointly from scratch.
+    steps: int = 10_000
+    batch: int = 32
+    lr: float = 5e-4
+    warmup: int = 500
+    final_lr_share: float = 0.1  # cosine decay ends at this share of lr
+    snr_gamma: float = 5.0  # Min-SNR loss weighting (Hang et al. 2023): faster convergence
+    ema_decay: float = 0.9995
+    save_every: int = 250
+    eval_every: int = 1000
+
+    def as_dict(self) -> dict:
+        return asdict(self)

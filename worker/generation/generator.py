@@ -1,0 +1,158 @@
+"""Batched, seeded text-to-image generation on a loaded pipeline, with optional LoRA or UNet overlays.
+
+Not thread-safe (a diffusers pipeline keeps per-call state in its scheduler): callers serialize
+calls, and the serving worker holds a lock around generate() and any overlay change.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from itertools import groupby
+from pathlib import Path
+
+import torch
+
+from app.schemas.generation import MAX_SEED, GenerationParams
+from worker.generation.loading import load_pipeline
+from worker.generation.result import GeneratedImage
+
+ProgressCallback = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+class GenerationError(ValueError):
+    """Parameters this model cannot honour."""
+
+
+class Generator:
+    def __init__(self, model: str | Path, device: torch.device | None = None, dtype: torch.dtype | None = None):
+        self.model = str(model)
+        self.pipe, self.family = load_pipeline(model, device, dtype)
+        self.weights = "base"
+        self._base_unet = None
+
+    @classmethod
+    def from_pipeline(cls, pipe, family: str = "sd", model: str = "(in memory)") -> Generator:
+        """Wrap a pipeline that is already built (the training script evaluates this way)."""
+        self = cls.__new__(cls)
+        self.model, self.pipe, self.family = model, pipe, family
+        self.weights, self._base_unet = "base", None
+        pipe.set_progress_bar_config(disable=True)
+        return self
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return self.pipe.vae_scale_factor
+
+    @property
+    def default_size(self) -> int:
+        return self.pipe.unet.config.sample_size * self.vae_scale_factor
+
+    # ---- overlays -------------------------------------------------------------------------
+    def load_lora(self, path: str | Path, adapter_name: str = "checkpoint") -> None:
+        """Put LoRA weights (a directory with pytorch_lora_weights.safetensors) on top of the base."""
+        self.unload_overlays()
+        self.pipe.load_lora_weights(str(path), adapter_name=adapter_name)
+        self.weights = f"lora:{path}"
+
+    def load_unet(self, path: str | Path) -> None:
+        """Serve a fine-tuned UNet (a directory loadable by UNet2DConditionModel) instead of the base's."""
+        from diffusers import UNet2DConditionModel
+
+        self.unload_overlays()
+        unet = UNet2DConditionModel.from_pretrained(str(path), dtype=self.pipe.unet.dtype)
+        self._base_unet = self.pipe.unet
+        self.pipe.unet = unet.to(self.pipe.device)
+        self.weights = f"unet:{path}"
+
+    def unload_overlays(self) -> None:
+        """Back to the base weights, exactly."""
+        if self._base_unet is not None:
+            self.pipe.unet = self._base_unet
+            self._base_unet = None
+        if getattr(self.pipe.unet, "peft_config", None):
+            self.pipe.unload_lora_weights()
+        self.weights = "base"
+
+    # ---- generation -----------------------------------------------------------------------
+    def resolve(self, params: GenerationParams) -> GenerationParams:
+        """Fill in seed and size, and refuse what this model cannot make."""
+        width = params.width or self.default_size
+        height = params.height or self.default_size
+        factor = self.vae_scale_factor
+        if width % factor or height % factor:
+            raise GenerationError(f"width and height must be multiples of {factor} for this model")
+        seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
+        return params.model_copy(update={"width": width, "height": height, "seed": seed})
+
+    def generate(
+        self, requests: list[GenerationParams], progress: ProgressCallback | None = None
+    ) -> list[GeneratedImage]:
+        """Images for requests, in order. Requests sharing steps, guidance and size run as one batch."""
+        resolved = [self.resolve(p) for p in requests]
+        key = lambda item: (  # noqa: E731
+            item[1].num_inference_steps, item[1].guidance_scale, item[1].width, item[1].height
+        )
+        results: list[GeneratedImage | None] = [None] * len(resolved)
+        batches = [list(group) for _, group in groupby(sorted(enumerate(resolved), key=key), key=key)]
+        total = sum(group[0][1].num_inference_steps for group in batches)
+        done = 0
+        for group in batches:
+            images = self._generate_batch([p for _, p in group], progress, done, total)
+            for (index, _), image in zip(group, images, strict=True):
+                results[index] = image
+            done += group[0][1].num_inference_steps
+        return results  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _generate_batch(
+        self, batch: list[GenerationParams], progress: ProgressCallback | None, done: int, total: int
+    ) -> list[GeneratedImage]:
+        first = batch[0]
+        negatives = [p.negative_prompt for p in batch]
+
+        def on_step(pipe, step, timestep, kwargs):
+            if progress:
+                progress(done + step + 1, total)
+            return kwargs
+
+        latents = self.pipe(
+            prompt=[p.prompt for p in batch],
+            negative_prompt=negatives if any(negatives) else None,
+            generator=[torch.Generator("cpu").manual_seed(p.seed) for p in batch],
+            num_inference_steps=first.num_inference_steps,
+            guidance_scale=first.guidance_scale,
+            width=first.width,
+            height=first.height,
+            output_type="latent",
+            callback_on_step_end=on_step,
+        ).images
+        images = self.decode(latents)
+        return [
+            GeneratedImage(params=p, image=img, latents=lat.float().cpu().numpy(), weights=self.weights)
+            for p, img, lat in zip(batch, images, latents, strict=True)
+        ]
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> list:
+        """Scaled latents → PIL images, as the pipelines do it (fp32 VAE where fp16 would overflow)."""
+        vae = self.pipe.vae
+        upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+        dtype = torch.float32 if upcast else vae.dtype
+        if upcast:
+            vae.to(torch.float32)
+        try:
+            x = latents.to(dtype)
+            mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
+            if mean is not None and std is not None:
+                shape = (1, -1, 1, 1)
+                mean_t = torch.tensor(mean, dtype=dtype, device=x.device).view(shape)
+                std_t = torch.tensor(std, dtype=dtype, device=x.device).view(shape)
+                x = x * std_t / vae.config.scaling_factor + mean_t
+            else:
+                x = x / vae.config.scaling_factor
+            decoded = vae.decode(x).sample
+        finally:
+            if upcast:
+                vae.to(torch.float16)
+        return self.pipe.image_processor.postprocess(decoded, output_type="pil")

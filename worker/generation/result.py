@@ -1,0 +1,35 @@
+"""One generated image with everything needed to train on it later."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.schemas.generation import GenerationParams
+
+
+@dataclass
+class GeneratedImage:
+    """The PNG, the final latents before VAE decoding, and the exact parameters that made them."""
+
+    params: GenerationParams  # seed, width and height resolved
+    image: Image.Image
+    latents: np.ndarray  # (C, h, w) float32, in the UNet's (scaled) latent space
+    weights: str  # which weights made it: "base", or a description of the overlay
+
+    def png_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def save(self, directory: Path, stem: str) -> tuple[Path, Path]:
+        """Write STEM.png and STEM.npy (latents) under directory; returns both paths."""
+        directory.mkdir(parents=True, exist_ok=True)
+        png, npy = directory / f"{stem}.png", directory / f"{stem}.npy"
+        png.write_bytes(self.png_bytes())
+        np.save(npy, self.latents)
+        return png, npy
