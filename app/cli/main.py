@@ -6,12 +6,174 @@ the API process) stays light.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from app.cli import services
+from app.settings import REPO_ROOT, Settings, get_settings
 from worker.basemodel.cli import base_model_cli
 
 cli = typer.Typer(no_args_is_help=True, help="dpoloop: a human-preference loop for text-to-image models.")
 cli.add_typer(base_model_cli, name="base-model")
+labelers_cli = typer.Typer(no_args_is_help=True, help="Manage labelers and their tokens.")
+prompts_cli = typer.Typer(no_args_is_help=True, help="Manage the prompt set the pool draws from.")
+cli.add_typer(labelers_cli, name="labelers")
+cli.add_typer(prompts_cli, name="prompts")
+
+Host = Annotated[str | None, typer.Option(help="Bind address (default: DPOLOOP_HOST).")]
+Port = Annotated[int | None, typer.Option(help="Port (default: DPOLOOP_PORT).")]
+
+
+def _settings_with(host: str | None = None, port: int | None = None) -> Settings:
+    """Settings, with CLI overrides exported so that child processes see the same values."""
+    if host:
+        os.environ["DPOLOOP_HOST"] = host
+    if port:
+        os.environ["DPOLOOP_PORT"] = str(port)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the newest version."""
+    from app.db.migrate import upgrade
+
+    upgrade()
+    typer.echo(f"database at head: {get_settings().sqlalchemy_url}")
+
+
+def _prepare(settings: Settings) -> list[str]:
+    """Migrate, seed the shipped prompts, and on first start create an admin and a labeler."""
+    from app.db.migrate import upgrade
+    from app.db.models import Labeler
+    from app.db.session import session_scope
+    from app.repo.labelers import create_labeler
+    from app.repo.prompts import seed_shipped_prompts
+
+    settings.ensure_dirs()
+    upgrade()
+    logins_file = settings.data_dir / "first-logins.txt"
+    with session_scope() as session:
+        seed_shipped_prompts(session)
+        if session.query(Labeler).count() == 0:
+            lines = []
+            for name, admin in (("admin", True), ("labeler", False)):
+                _, token = create_labeler(session, name, admin=admin)
+                lines.append(f"{name:8} {settings.base_url}/#token={token}")
+            logins_file.write_text("\n".join(lines) + "\n")
+            logins_file.chmod(0o600)
+    return logins_file.read_text().splitlines() if logins_file.exists() else []
+
+
+@cli.command()
+def up(host: Host = None, port: Port = None) -> None:
+    """Migrate, then run API + worker + beat in one command (Ctrl-C stops all)."""
+    settings = _settings_with(host, port)
+    logins = _prepare(settings)
+    typer.echo(f"dpoloop: data in {settings.data_dir}, database {settings.sqlalchemy_url}")
+    typer.echo(f"dpoloop: labeling UI at {settings.base_url}/  (API docs at {settings.base_url}/docs)")
+    for line in logins:
+        typer.echo(f"dpoloop: login {line}")
+    if not logins:
+        typer.echo("dpoloop: create a login with `dpoloop labelers create NAME [--admin]`")
+    sys.stdout.flush()
+    code = services.run_all(
+        {
+            "api": services.api_command(settings),
+            "worker": services.worker_command(settings, "generate,train", "dpoloop@%h"),
+            "beat": services.beat_command(settings),
+        },
+        cwd=REPO_ROOT,
+    )
+    raise typer.Exit(code)
+
+
+@cli.command()
+def api(host: Host = None, port: Port = None, workers: int = typer.Option(1, help="uvicorn worker processes.")) -> None:
+    """Run the API server only."""
+    settings = _settings_with(host, port)
+    settings.ensure_dirs()
+    os.execv(sys.executable, services.api_command(settings, workers))
+
+
+@cli.command()
+def worker(
+    queues: str = typer.Option("generate,train", help="Queues to consume, comma-separated."),
+    name: str = typer.Option("dpoloop@%h", help="Celery node name."),
+) -> None:
+    """Run a Celery worker (one per GPU)."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    os.execv(sys.executable, services.worker_command(settings, queues, name))
+
+
+@cli.command()
+def beat() -> None:
+    """Run the Celery beat scheduler (exactly one per deployment)."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    os.execv(sys.executable, services.beat_command(settings))
+
+
+@labelers_cli.command("create")
+def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the labeler admin rights.")) -> None:
+    """Create a labeler; prints its token and login link (shown once)."""
+    from app.db.session import session_scope
+    from app.repo.labelers import by_name, create_labeler
+
+    settings = get_settings()
+    with session_scope() as session:
+        if by_name(session, name) is not None:
+            typer.echo(f"a labeler named {name!r} exists", err=True)
+            raise typer.Exit(1)
+        labeler, token = create_labeler(session, name, admin=admin)
+        typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
+        typer.echo(f"token: {token}")
+        typer.echo(f"login: {settings.base_url}/#token={token}")
+
+
+@prompts_cli.command("add")
+def prompts_add(
+    texts: Annotated[list[str] | None, typer.Argument(help="Prompts to add.")] = None,
+    file: Annotated[Path | None, typer.Option(help="A text file, one prompt per line (# comments).")] = None,
+    for_eval: bool = typer.Option(False, "--eval", help="Add to the fixed evaluation set instead."),
+) -> None:
+    """Add prompts from arguments or a file; duplicates are skipped."""
+    from app.db.session import session_scope
+    from app.repo.prompts import add_prompts, read_prompt_file
+
+    items = list(texts or []) + (read_prompt_file(file) if file else [])
+    if not items:
+        typer.echo("give prompts as arguments or --file", err=True)
+        raise typer.Exit(2)
+    try:
+        with session_scope() as session:
+            added, skipped = add_prompts(session, items, source="import" if file else "admin", for_eval=for_eval)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"added {added}, skipped {skipped} already present")
+
+
+@cli.command("settings")
+def show_settings(markdown: bool = typer.Option(False, help="Print the README's configuration table.")) -> None:
+    """List every setting, its environment variable, default and meaning."""
+    for name, field in Settings.model_fields.items():
+        env = f"DPOLOOP_{name.upper()}"
+        default = field.default
+        if isinstance(default, Path):
+            default = default.relative_to(REPO_ROOT) if default.is_relative_to(REPO_ROOT) else default
+        if isinstance(default, str) and default.startswith(str(REPO_ROOT)):
+            default = Path(default).relative_to(REPO_ROOT)
+        if markdown:
+            typer.echo(f"| `{env}` | `{default}` | {field.description} |")
+        else:
+            typer.echo(f"{env}={default}  # {field.description}")
 
 
 if __name__ == "__main__":

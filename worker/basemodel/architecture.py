@@ -27,8 +27,12 @@ class Architecture:
 
 
 TINY = Architecture(
-    text_hidden=32, text_layers=1, unet_channels=(32, 32, 32), unet_layers_per_block=1,
-    unet_heads=2, vae_channels=(16, 16, 16),
+    text_hidden=32,
+    text_layers=1,
+    unet_channels=(32, 32, 32),
+    unet_layers_per_block=1,
+    unet_heads=2,
+    vae_channels=(16, 16, 16),
 )  # fmt: skip  -- for smoke runs of the training script
 
 

@@ -48,7 +48,7 @@ def assemble(tokenizer, text_encoder, vae, unet, scheduler):
     )
 
 
-def _load_parts(work_dir: Path, arch: Architecture, recipe: Recipe):
+def _load_parts(work_dir: Path, arch: Architecture, recipe: Recipe, minutes: float | None):
     from diffusers import AutoencoderKL
     from transformers import CLIPTokenizer
 
@@ -57,7 +57,9 @@ def _load_parts(work_dir: Path, arch: Architecture, recipe: Recipe):
         write_tokenizer_files(CAPTION_WORDS, tokenizer_dir, MAX_TOKENS)
     tokenizer = CLIPTokenizer.from_pretrained(tokenizer_dir)
     if not (work_dir / "vae" / "config.json").exists():
-        metrics = train_vae(work_dir, arch, recipe.vae_steps, recipe.vae_batch, recipe.vae_lr, recipe.seed)
+        metrics = train_vae(work_dir, arch, recipe.vae_steps, recipe.vae_batch, recipe.vae_lr, recipe.seed, minutes)
+        if metrics is None:
+            return None
         (work_dir / "vae_metrics.json").write_text(json.dumps(metrics))
     vae = AutoencoderKL.from_pretrained(work_dir / "vae")
     if not (work_dir / "latents.pt").exists():
@@ -74,7 +76,13 @@ def train_base_model(
     """Run (or continue) the recipe; export the pipeline to out_dir once all steps are done."""
     torch.set_num_threads(max(1, torch.get_num_threads()))
     work_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer, vae, model = _load_parts(work_dir, arch, recipe)
+    started = time.monotonic()
+    parts = _load_parts(work_dir, arch, recipe, minutes)
+    if parts is None:
+        return {"step": 0, "elapsed_s": 0.0, "done": False, "stage": "vae"}
+    tokenizer, vae, model = parts
+    if minutes is not None:
+        minutes = max(0.0, minutes - (time.monotonic() - started) / 60)
     scheduler = make_scheduler()
 
     def on_eval(current: JointModel) -> dict:

@@ -17,7 +17,9 @@ DEFAULT_WORK_DIR = REPO_ROOT / ".cache" / "base-model"
 
 @base_model_cli.command()
 def train(
-    work_dir: Annotated[Path, typer.Option(help="Where stage outputs and the resumable state live.")] = DEFAULT_WORK_DIR,
+    work_dir: Annotated[
+        Path, typer.Option(help="Where stage outputs and the resumable state live.")
+    ] = DEFAULT_WORK_DIR,
     out: Annotated[Path, typer.Option(help="Pipeline directory written when training completes.")] = EMBEDDED_MODEL_DIR,
     minutes: Annotated[float | None, typer.Option(help="Stop (resumably) after this much wall time.")] = None,
     steps: Annotated[int | None, typer.Option(help="UNet steps in all (default: the recipe's).")] = None,

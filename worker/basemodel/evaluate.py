@@ -88,5 +88,3 @@ def quick_check(generator: Generator, count: int = 24) -> dict:
     """A cheap progress signal during training: a slice of held-out prompts, one seed each."""
     prompts = held_out_prompts()[:count]
     return caption_accuracy(generator, prompts, seeds=[1000]).as_dict()
-
-

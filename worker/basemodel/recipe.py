@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 class Recipe:
     seed: int = 0
     # Stage 1: autoencoder.
-    vae_steps: int = 1500
-    vae_batch: int = 32
-    vae_lr: float = 2e-3
+    vae_steps: int = 4000
+    vae_batch: int = 16
+    vae_lr: float = 1e-3
     # Stage 2: the pool of encoded training scenes.
     scenes: int = 40_000
     # Stage 3: text encoder + UNet, trained jointly from scratch.

@@ -79,9 +79,12 @@ class Generator:
         """Fill in seed and size, and refuse what this model cannot make."""
         width = params.width or self.default_size
         height = params.height or self.default_size
-        factor = self.vae_scale_factor
+        factor, largest = self.vae_scale_factor, 2 * self.default_size
         if width % factor or height % factor:
             raise GenerationError(f"width and height must be multiples of {factor} for this model")
+        if width > largest or height > largest:
+            # Far beyond its training size a model draws garbage, slowly: refuse instead.
+            raise GenerationError(f"this model draws at most {largest}×{largest} (trained at {self.default_size})")
         seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
         return params.model_copy(update={"width": width, "height": height, "seed": seed})
 
@@ -91,7 +94,10 @@ class Generator:
         """Images for requests, in order. Requests sharing steps, guidance and size run as one batch."""
         resolved = [self.resolve(p) for p in requests]
         key = lambda item: (  # noqa: E731
-            item[1].num_inference_steps, item[1].guidance_scale, item[1].width, item[1].height
+            item[1].num_inference_steps,
+            item[1].guidance_scale,
+            item[1].width,
+            item[1].height,
         )
         results: list[GeneratedImage | None] = [None] * len(resolved)
         batches = [list(group) for _, group in groupby(sorted(enumerate(resolved), key=key), key=key)]

@@ -26,10 +26,11 @@ class GeneratedImage:
         self.image.save(buffer, format="PNG")
         return buffer.getvalue()
 
-    def save(self, directory: Path, stem: str) -> tuple[Path, Path]:
-        """Write STEM.png and STEM.npy (latents) under directory; returns both paths."""
-        directory.mkdir(parents=True, exist_ok=True)
-        png, npy = directory / f"{stem}.png", directory / f"{stem}.npy"
-        png.write_bytes(self.png_bytes())
-        np.save(npy, self.latents)
-        return png, npy
+    def save(self, png: Path, npy: Path) -> None:
+        """Write the PNG and the latents (.npy), each atomically: readers never see half a file."""
+        for path, write in ((png, lambda f: f.write(self.png_bytes())), (npy, lambda f: np.save(f, self.latents))):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".part")
+            with open(tmp, "wb") as f:
+                write(f)
+            tmp.replace(path)

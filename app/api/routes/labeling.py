@@ -1,0 +1,78 @@
+"""The labeling loop: next comparison, vote, and the labeler's own counter."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import func, select
+
+from app.api.deps import DB, AppSettings, CurrentLabeler
+from app.db.models import Comparison, Vote
+from app.repo.comparisons import next_for_labeler, record_vote, sides_for
+from app.schemas.api import ComparisonOut, ImageOut, MeOut, VoteIn, VoteOut
+
+router = APIRouter(tags=["labeling"])
+
+
+def media_url(relpath: str) -> str:
+    return f"/media/{relpath}"
+
+
+@router.get("/me", response_model=MeOut)
+def me(labeler: CurrentLabeler, db: DB) -> MeOut:
+    votes = db.scalar(select(func.count(Vote.id)).where(Vote.labeler_id == labeler.id))
+    return MeOut(id=labeler.id, name=labeler.name, role=labeler.role.value, votes=votes)
+
+
+@router.get(
+    "/comparisons/next",
+    response_model=ComparisonOut,
+    responses={204: {"description": "The pool is empty: workers are generating; ask again shortly."}},
+)
+def next_comparison(
+    labeler: CurrentLabeler,
+    db: DB,
+    settings: AppSettings,
+    exclude: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            pattern=r"^\d+(,\d+)*$",
+            description="Comparison ids to skip, comma-separated (the one on screen).",
+        ),
+    ] = None,
+):
+    skip = [int(x) for x in exclude.split(",")] if exclude else None
+    comparison = next_for_labeler(db, labeler.id, settings.lease_s, skip)
+    if comparison is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    left, right = sides_for(comparison, labeler.id)
+    return ComparisonOut(
+        id=comparison.id,
+        prompt=comparison.prompt,
+        left=ImageOut(url=media_url(left.image_path)),
+        right=ImageOut(url=media_url(right.image_path)),
+    )
+
+
+@router.post(
+    "/comparisons/{comparison_id}/vote",
+    response_model=VoteOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "Already voted: the first vote, unchanged."},
+        404: {"description": "No such comparison."},
+    },
+)
+def vote(comparison_id: int, body: VoteIn, labeler: CurrentLabeler, db: DB, settings: AppSettings, response: Response):
+    comparison = db.get(Comparison, comparison_id)
+    if comparison is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"comparison {comparison_id} does not exist")
+    outcome = record_vote(db, comparison, labeler.id, body.choice, body.decision_ms, settings.votes_per_comparison)
+    if not outcome.created:
+        response.status_code = status.HTTP_200_OK
+    v = outcome.vote
+    return VoteOut(
+        id=v.id, comparison_id=v.comparison_id, choice=v.choice, decision_ms=v.decision_ms, created=outcome.created
+    )

@@ -1,0 +1,211 @@
+"""The schema. Alembic migrations under migrations/ are the only way it changes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK: portable across SQLite and Postgres, easy to migrate.
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=16)
+
+
+class Role(enum.StrEnum):
+    labeler = "labeler"
+    admin = "admin"
+
+
+class Choice(enum.StrEnum):
+    left = "left"
+    right = "right"
+    tie = "tie"
+    both_bad = "both_bad"
+    skip = "skip"
+
+
+class ComparisonKind(enum.StrEnum):
+    train = "train"  # two seeds of the served checkpoint: Diffusion-DPO data
+    eval = "eval"  # new vs previous checkpoint on a fixed prompt and seed: win rates
+
+
+class ComparisonState(enum.StrEnum):
+    ready = "ready"  # in the pool
+    done = "done"  # collected its votes
+    retired = "retired"  # its checkpoint no longer serves; votes stay valid data
+
+
+class GenerationStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class RoundState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Labeler(Base):
+    __tablename__ = "labelers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.labeler)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(1000), unique=True)
+    source: Mapped[str] = mapped_column(String(32), default="admin")  # shipped | admin | import
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    for_eval: Mapped[bool] = mapped_column(Boolean, default=False)  # in the fixed evaluation set
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # base | lora | full
+    path: Mapped[str | None] = mapped_column(String(1000))  # None for the base: settings.base_model
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    round_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="ready")  # ready | rejected | broken
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Deployment(Base):
+    """One row per promotion: which checkpoint served from when. The newest row is the active one."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_by: Mapped[str] = mapped_column(String(100), default="system")
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    checkpoint: Mapped[Checkpoint] = relationship()
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # names the files; reveals nothing
+    prompt: Mapped[str] = mapped_column(String(1000))
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id"))
+    params: Mapped[dict] = mapped_column(JSON)  # negative_prompt, steps, guidance, width, height
+    seed: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))  # set by the worker
+    requested_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    purpose: Mapped[str] = mapped_column(String(16), default="api")  # api | pool | eval
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
+    status: Mapped[GenerationStatus] = mapped_column(_enum(GenerationStatus, "generation_status"))
+    error: Mapped[str | None] = mapped_column(Text)
+    image_path: Mapped[str | None] = mapped_column(String(500))  # relative to the media dir
+    latents_path: Mapped[str | None] = mapped_column(String(500))  # relative to the latents dir
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Comparison(Base):
+    __tablename__ = "comparisons"
+    __table_args__ = (Index("ix_comparisons_pool", "state", "kind", "checkpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id"))
+    prompt: Mapped[str] = mapped_column(String(1000))
+    generation_a_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    generation_b_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    kind: Mapped[ComparisonKind] = mapped_column(_enum(ComparisonKind, "comparison_kind"))
+    state: Mapped[ComparisonState] = mapped_column(_enum(ComparisonState, "comparison_state"))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))  # the one it serves for
+    vote_count: Mapped[int] = mapped_column(Integer, default=0)
+    leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    generation_a: Mapped[Generation] = relationship(foreign_keys=[generation_a_id])
+    generation_b: Mapped[Generation] = relationship(foreign_keys=[generation_b_id])
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("comparison_id", "labeler_id", name="uq_votes_comparison_labeler"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
+    labeler_id: Mapped[int] = mapped_column(ForeignKey("labelers.id"), index=True)
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
+    # Which generation this labeler saw on the left: turns left/right into a winner.
+    left_generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    winner_generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))
+    decision_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingRound(Base):
+    __tablename__ = "training_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[RoundState] = mapped_column(_enum(RoundState, "round_state"))
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule | admin
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkerHeartbeat(Base):
+    """Workers report here every few seconds: liveness that works on every broker, and what they serve."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    queues: Mapped[str] = mapped_column(String(200))
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

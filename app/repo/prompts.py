@@ -1,0 +1,49 @@
+"""The prompt set the pool draws from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.db.models import Prompt
+from app.schemas.generation import MAX_PROMPT_CHARS
+
+SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "prompts_scenes.txt"
+
+
+def read_prompt_file(path: Path) -> list[str]:
+    """One prompt per line; blank lines and lines starting with # are ignored."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def add_prompts(session: Session, texts: list[str], source: str = "admin", for_eval: bool = False) -> tuple[int, int]:
+    """Add prompts, skipping ones already present; returns (added, skipped). Raises ValueError on bad text."""
+    cleaned = []
+    for text in texts:
+        text = " ".join(text.split())
+        if not text:
+            raise ValueError("a prompt must not be blank")
+        if len(text) > MAX_PROMPT_CHARS:
+            raise ValueError(f"a prompt is longer than {MAX_PROMPT_CHARS} characters: {text[:40]!r}…")
+        cleaned.append(text)
+    unique = list(dict.fromkeys(cleaned))
+    existing = set(session.scalars(select(Prompt.text).where(Prompt.text.in_(unique)))) if unique else set()
+    new = [t for t in unique if t not in existing]
+    session.add_all(Prompt(text=t, source=source, for_eval=for_eval, active=True) for t in new)
+    session.flush()
+    return len(new), len(texts) - len(new)
+
+
+def seed_shipped_prompts(session: Session) -> int:
+    """Load the shipped scene prompts when the prompt table is empty; returns how many were added."""
+    if session.scalar(select(func.count(Prompt.id))):
+        return 0
+    return add_prompts(session, read_prompt_file(SHIPPED_PROMPTS), source="shipped")[0]
+
+
+def active_prompts(session: Session, for_eval: bool = False) -> list[Prompt]:
+    query = select(Prompt).where(Prompt.active.is_(True), Prompt.for_eval.is_(for_eval)).order_by(Prompt.id)
+    return list(session.scalars(query))

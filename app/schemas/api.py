@@ -1,0 +1,113 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.db.models import Choice, GenerationStatus
+from app.schemas.generation import GenerationParams
+
+
+class ImageOut(BaseModel):
+    url: str
+
+
+class ComparisonOut(BaseModel):
+    """What a labeler sees: nothing here tells which checkpoint or seed made which side."""
+
+    id: int
+    prompt: str
+    left: ImageOut
+    right: ImageOut
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    choice: Choice
+    decision_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+
+
+class VoteOut(BaseModel):
+    id: int
+    comparison_id: int
+    choice: Choice
+    decision_ms: int | None
+    created: bool  # False: this labeler had voted already; this is that first vote
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    votes: int
+
+
+class GenerationRequest(GenerationParams):
+    checkpoint_id: int | None = Field(default=None, ge=1, description="Default: the active checkpoint.")
+
+
+class GenerationOut(BaseModel):
+    id: int
+    status: GenerationStatus
+    prompt: str
+    seed: int
+    params: dict
+    checkpoint_id: int | None
+    image_url: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class CheckpointOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    parent_id: int | None
+    round_id: int | None
+    status: str
+    status_reason: str | None
+    metrics: dict
+    created_at: datetime
+    active: bool
+
+
+class LabelerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+    admin: bool = False
+
+
+class LabelerOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+class LabelerCreated(LabelerOut):
+    token: str
+    login_url: str
+
+
+class LabelerPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class PromptsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: list[str] = Field(min_length=1, max_length=10_000)
+    for_eval: bool = False
+
+
+class PromptsAdded(BaseModel):
+    added: int
+    skipped: int

@@ -1,0 +1,98 @@
+"""Every setting of dpoloop, read from environment variables named DPOLOOP_<NAME> (or a .env file).
+
+This class is the one documented list: the README's configuration table is generated from it
+(`dpoloop settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DPOLOOP_", env_file=".env", extra="ignore")
+
+    # Where state lives. Two instances with different data dirs never share anything.
+    data_dir: Path = Field(
+        default=REPO_ROOT / "data", description="SQLite file, media, latents, checkpoints, broker files."
+    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in the data dir.")
+    broker_url: str | None = Field(
+        default=None, description="Celery broker; default: files in the data dir (redis://… in production)."
+    )
+    # The model.
+    base_model: str = Field(
+        default=str(REPO_ROOT / "models" / "scenes-base"),
+        description="Diffusers pipeline directory (or hub id) of checkpoint 1.",
+    )
+    device: str | None = Field(
+        default=None, description="torch device for workers (default: cuda if present, else cpu)."
+    )
+    torch_threads: int = Field(default=2, ge=1, description="CPU threads per worker process.")
+    # Generation defaults (clients may override per request).
+    default_steps: int = Field(default=20, ge=1, le=200, description="Sampler steps when a request names none.")
+    default_guidance: float = Field(default=4.0, ge=0, le=30, description="Guidance scale when a request names none.")
+    generation_wait_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest `?wait=true` on POST /generations."
+    )
+    # The pair pool.
+    pool_target: int = Field(
+        default=24, ge=0, description="Unlabeled train comparisons kept ready for the active checkpoint."
+    )
+    pool_batch: int = Field(default=4, ge=1, le=64, description="Pairs generated per pool-filling task.")
+    pool_interval_s: float = Field(default=5.0, gt=0, description="How often beat checks the pool.")
+    votes_per_comparison: int = Field(
+        default=1, ge=1, description="Votes a comparison collects before it leaves the pool."
+    )
+    lease_s: float = Field(
+        default=120.0, gt=0, description="How long a comparison shown to a labeler is held for them."
+    )
+    # The API.
+    host: str = Field(default="127.0.0.1", description="API bind address for `dpoloop up` / `dpoloop api`.")
+    port: int = Field(default=8000, ge=1, le=65535, description="API port.")
+    public_url: str | None = Field(
+        default=None, description="Base URL printed in login links (default http://host:port)."
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'dpoloop.sqlite3'}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def latents_dir(self) -> Path:
+        return self.data_dir / "latents"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.media_dir, self.latents_dir, self.checkpoints_dir, self.broker_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,37 @@
+"""Alembic environment: the URL comes from dpoloop's settings unless the caller passes a connection."""
+
+from alembic import context
+
+from app.db.models import Base
+from app.settings import get_settings
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
+        return
+    from app.db.session import make_engine
+
+    engine = make_engine(get_settings().sqlalchemy_url)
+    with engine.connect() as conn:
+        _migrate(conn)
+    engine.dispose()
+
+
+def _migrate(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("dpoloop migrations run online only: `dpoloop migrate`")
+run()

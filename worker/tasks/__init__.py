@@ -1,0 +1,1 @@
+"""Celery tasks. Each module imports torch lazily, so the Celery app itself stays light."""

@@ -1,0 +1,61 @@
+"""Worker liveness through the database (file and SQLite brokers have no broadcast to ping).
+
+When a worker is ready it starts a thread that loads the model once (so the first pair is not
+slowed by loading) and then writes a heartbeat row every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from celery.signals import worker_ready, worker_shutdown
+from sqlalchemy import delete
+
+from app.db.models import WorkerHeartbeat
+from app.db.session import session_scope
+from worker.serving import model_server
+
+HEARTBEAT_S = 5.0
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+def beat_once(name: str, queues: str) -> None:
+    with session_scope() as session:
+        row = session.get(WorkerHeartbeat, name)
+        if row is None:
+            row = WorkerHeartbeat(name=name, queues=queues)
+            session.add(row)
+        row.queues = queues
+        row.checkpoint_id = model_server().checkpoint_id
+        row.last_seen = datetime.now(UTC)
+
+
+def _loop(name: str, queues: str) -> None:
+    try:
+        model_server().warm()
+    except Exception:
+        log.exception("could not load the model")
+    while not _stop.is_set():
+        try:
+            beat_once(name, queues)
+        except Exception:
+            log.exception("heartbeat failed")
+        _stop.wait(HEARTBEAT_S)
+
+
+@worker_ready.connect
+def _start(sender=None, **_):
+    queues = ",".join(sorted(q.name for q in sender.app.amqp.queues.consume_from.values())) if sender else ""
+    name = sender.hostname if sender else "worker"
+    threading.Thread(target=_loop, args=(name, queues), name="dpoloop-heartbeat", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_beating(sender=None, **_):
+    _stop.set()
+    if sender is not None:
+        with session_scope() as session:
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == sender.hostname))
