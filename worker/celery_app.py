@@ -29,9 +29,15 @@ def broker_transport_options(settings: Settings) -> dict:
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
-    settings = settings or get_settings()
-    celery = Celery("dpoloop", broker=settings.celery_broker_url, include=TASK_MODULES)
+    celery = Celery("dpoloop", include=TASK_MODULES)
+    configure(celery, settings or get_settings())
+    return celery
+
+
+def configure(celery: Celery, settings: Settings) -> None:
+    """(Re)apply settings; tests call this after changing DPOLOOP_* variables."""
     celery.conf.update(
+        broker_url=settings.celery_broker_url,
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -56,7 +62,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
             },
         },
     )
-    return celery
+    if celery._pool is not None:  # connections made under the old settings must not be reused
+        from kombu import pools
+
+        pools.reset()
+        celery._pool = None
+        celery.amqp._producer_pool = None
 
 
 celery_app = make_celery()

@@ -53,6 +53,6 @@ def prompts(body: PromptsIn, _: Admin, db: DB) -> PromptsAdded:
     try:
         added, skipped = add_prompts(db, body.prompts, source="admin", for_eval=body.for_eval)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     db.commit()
     return PromptsAdded(added=added, skipped=skipped)

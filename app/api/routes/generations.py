@@ -56,7 +56,7 @@ async def create(
                 checkpoint = db.get(Checkpoint, body.checkpoint_id)
                 if checkpoint is None or checkpoint.status == "broken":
                     raise HTTPException(
-                        status.HTTP_422_UNPROCESSABLE_ENTITY,
+                        status.HTTP_422_UNPROCESSABLE_CONTENT,
                         f"checkpoint {body.checkpoint_id} does not exist or is broken",
                     )
             values = body.model_dump(exclude={"checkpoint_id"})

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install (from Debian's packages, where missing) and start the services the tests need:
+# PostgreSQL, Redis and Chromium. Idempotent; prints the URLs to export.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "services: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${need[@]}" >&2
+fi
+
+# PostgreSQL: start the newest installed cluster (create one if the package made none).
+pg_version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+if ! pg_lsclusters -h | grep -q "^$pg_version "; then
+  pg_createcluster "$pg_version" main >&2
+fi
+if ! pg_lsclusters -h | grep "^$pg_version " | grep -q online; then
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start >&2
+fi
+pg_port=$(pg_lsclusters -h | awk -v v="$pg_version" '$1 == v {print $3; exit}')
+for _ in $(seq 50); do
+  su postgres -c "psql -p $pg_port -qAtc 'select 1'" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+su postgres -c "psql -p $pg_port -qAtc \"select 1 from pg_roles where rolname = 'dpoloop'\"" | grep -q 1 ||
+  su postgres -c "psql -p $pg_port -qc \"create role dpoloop login createdb password 'dpoloop'\"" >&2
+
+# Redis: a private, non-persistent instance.
+redis_port=${DPOLOOP_TEST_REDIS_PORT:-6379}
+if ! redis-cli -p "$redis_port" ping >/dev/null 2>&1; then
+  redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes --save '' --appendonly no >&2
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+echo "export DPOLOOP_TEST_POSTGRES_URL=postgresql+psycopg://dpoloop:dpoloop@127.0.0.1:$pg_port/postgres"
+echo "export DPOLOOP_TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
+echo "export DPOLOOP_TEST_CHROMIUM=$(command -v chromium)"

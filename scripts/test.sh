@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up and run dpoloop's tests on a fresh Debian machine with Python 3.11:
+# a virtualenv with the project, then PostgreSQL, Redis and Chromium, then pytest.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -k labeling`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+eval "$(bash scripts/services.sh)"
+export DPOLOOP_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,103 @@
+"""The labeling loop over REST, on Postgres."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from app.db.models import Vote
+from app.db.session import session_scope
+from app.repo.comparisons import left_is_a
+from tests.api.conftest import auth
+from tests.helpers.data import make_comparisons
+
+
+def test_next_comparison_reveals_nothing_but_prompt_and_images(client, alice):
+    make_comparisons(1)
+    body = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+    assert set(body) == {"id", "prompt", "left", "right"}
+    assert set(body["left"]) == {"url"} and body["left"]["url"] != body["right"]["url"]
+    for side in ("left", "right"):
+        image = client.get(body[side]["url"])
+        assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
+
+
+def test_empty_pool_is_204(client, alice):
+    assert client.get("/api/v1/comparisons/next", headers=auth(alice)).status_code == 204
+
+
+def test_two_labelers_get_different_pairs_and_nobody_sees_a_pair_twice(client, alice, bob):
+    make_comparisons(3)
+    a = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+    b = client.get("/api/v1/comparisons/next", headers=auth(bob)).json()
+    assert a["id"] != b["id"]  # each is leased to the one who got it
+    assert client.post(f"/api/v1/comparisons/{a['id']}/vote", headers=auth(alice), json={"choice": "left"}).status_code == 201
+    seen = {a["id"]}
+    while (r := client.get("/api/v1/comparisons/next", headers=auth(alice))).status_code == 200:
+        nxt = r.json()
+        assert nxt["id"] not in seen
+        seen.add(nxt["id"])
+        client.post(f"/api/v1/comparisons/{nxt['id']}/vote", headers=auth(alice), json={"choice": "tie"})
+    assert r.status_code == 204
+
+
+def test_exclude_skips_the_pair_on_screen(client, alice):
+    first, second = make_comparisons(2)
+    shown = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    # Asking again without exclude returns the leased pair; with exclude the other one.
+    assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] == shown
+    other = client.get(f"/api/v1/comparisons/next?exclude={shown}", headers=auth(alice)).json()["id"]
+    assert {shown, other} == {first, second}
+
+
+def test_a_repeated_vote_returns_the_first_and_writes_nothing(client, alice):
+    (cid,) = make_comparisons(1)
+    first = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left", "decision_ms": 900})
+    again = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "right"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == {**first.json(), "created": False}
+    assert again.json()["choice"] == "left"
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Vote.id))) == 1
+
+
+def test_concurrent_repeats_store_exactly_one_vote(client, alice):
+    (cid,) = make_comparisons(1)
+
+    def post(choice):
+        return client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": choice}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(post, ["left", "right"] * 8))
+    assert sorted(set(codes)) in ([200, 201], [201])
+    assert codes.count(201) == 1
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Vote.id))) == 1
+
+
+def test_left_and_right_map_to_the_generation_the_labeler_saw(client, alice):
+    (cid,) = make_comparisons(1)
+    shown = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+    client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "right"})
+    with session_scope() as session:
+        vote = session.scalars(select(Vote)).one()
+        from app.db.models import Comparison, Generation
+
+        right_public = shown["right"]["url"].rsplit("/", 1)[1].removesuffix(".png")
+        winner = session.get(Generation, vote.winner_generation_id)
+        assert winner.public_id == right_public
+        comparison = session.get(Comparison, cid)
+        assert comparison.vote_count == 1 and comparison.state.value == "done"
+
+
+def test_sides_are_shuffled_per_labeler():
+    lefts = [left_is_a(cid, 7) for cid in range(200)]
+    assert 70 < sum(lefts) < 130
+    assert [left_is_a(cid, 7) for cid in range(200)] == lefts  # stable
+
+
+def test_vote_counter(client, alice):
+    ids = make_comparisons(3)
+    for cid in ids[:2]:
+        client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "skip"})
+    me = client.get("/api/v1/me", headers=auth(alice)).json()
+    assert me["name"] == "alice" and me["votes"] == 2 and me["role"] == "labeler"

@@ -1,0 +1,118 @@
+"""Fixtures for the real services: PostgreSQL, Redis, a Celery worker, the API, Chromium.
+
+`bash scripts/test.sh` starts the services and exports their URLs. Run bare, tests that need a
+missing service are skipped with the reason; under the script (DPOLOOP_REQUIRE_SERVICES=1) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_MODEL = REPO_ROOT / "models" / "scenes-base"
+
+
+def need_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        message = f"{name} is not set: run the tests with `bash scripts/test.sh`"
+        if os.environ.get("DPOLOOP_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return value
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    return need_env("DPOLOOP_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_base_url() -> str:
+    return need_env("DPOLOOP_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return need_env("DPOLOOP_TEST_CHROMIUM")
+
+
+def create_database(admin_url: str) -> str:
+    """A new, empty Postgres database; returns its URL."""
+    name = f"dpoloop_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    from app.db.session import engine_for
+
+    engine_for(url).dispose()
+    name = make_url(url).database
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url) -> Iterator[str]:
+    """A fresh, empty Postgres database for one test."""
+    url = create_database(postgres_admin_url)
+    yield url
+    drop_database(postgres_admin_url, url)
+
+
+_redis_db = iter(range(1, 16))
+
+
+@pytest.fixture
+def redis_url(redis_base_url) -> str:
+    """A Redis database number of its own, emptied first."""
+    import redis
+
+    url = f"{redis_base_url}/{next(_redis_db, 15)}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def apply_settings(monkeypatch, **values) -> None:
+    """Set DPOLOOP_* variables for this test and make every cached settings user see them."""
+    from app.settings import get_settings
+    from worker.celery_app import celery_app, configure
+
+    for key, value in values.items():
+        monkeypatch.setenv(f"DPOLOOP_{key.upper()}", str(value))
+    get_settings.cache_clear()
+    configure(celery_app, get_settings())
+
+
+@pytest.fixture
+def pg_settings(monkeypatch, tmp_path, postgres_url, redis_url):
+    """This process configured for a migrated Postgres, Redis as broker and a private data dir."""
+    from app.db.migrate import upgrade
+
+    apply_settings(monkeypatch, database_url=postgres_url, broker_url=redis_url, data_dir=tmp_path / "data")
+    upgrade()
+    yield {"database_url": postgres_url, "broker_url": redis_url, "data_dir": tmp_path / "data"}
+    from app.settings import get_settings
+
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def embedded_model() -> Path:
+    if not (EMBEDDED_MODEL / "model_index.json").exists():
+        pytest.fail(f"the shipped model is missing at {EMBEDDED_MODEL}")
+    return EMBEDDED_MODEL

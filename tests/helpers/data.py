@@ -1,0 +1,50 @@
+"""Real rows and files for API tests: labelers, and comparisons whose images are rendered scenes."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from app.db.models import Comparison, ComparisonKind, ComparisonState, GenerationStatus
+from app.db.session import session_scope
+from app.repo.generations import create_generation, image_relpath, latents_relpath, mark_done
+from app.repo.labelers import create_labeler
+from app.schemas.generation import GenerationParams
+from app.settings import get_settings
+from worker.scenes.render import render_scene
+from worker.scenes.world import caption_for, sample_scene
+
+
+def make_labeler(name: str, admin: bool = False) -> tuple[int, str]:
+    with session_scope() as session:
+        labeler, token = create_labeler(session, name, admin=admin)
+        return labeler.id, token
+
+
+def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[int]:
+    """Ready train comparisons, each two rendered scenes of one caption, with files on disk."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    rng = random.Random(seed)
+    ids = []
+    with session_scope() as session:
+        for _ in range(count):
+            scene = sample_scene(rng)
+            prompt = caption_for(scene, with_size=False)
+            generations = []
+            for _side in range(2):
+                g = create_generation(session, GenerationParams(prompt=prompt, seed=rng.randrange(10**9)), purpose="pool")
+                render_scene(sample_scene(rng, colour=scene.colour, shape=scene.shape)).save(
+                    settings.media_dir / image_relpath(g)
+                )
+                np.save(settings.latents_dir / latents_relpath(g), np.zeros((4, 16, 16), np.float32))
+                mark_done(g, checkpoint_id, 1.0)
+                g.status = GenerationStatus.done
+                generations.append(g)
+            comparison = Comparison(prompt=prompt, generation_a_id=generations[0].id, generation_b_id=generations[1].id,
+                                    kind=ComparisonKind.train, state=ComparisonState.ready, checkpoint_id=checkpoint_id)  # fmt: skip
+            session.add(comparison)
+            session.flush()
+            ids.append(comparison.id)
+    return ids
