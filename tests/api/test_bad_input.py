@@ -35,7 +35,9 @@ def test_no_token_and_bad_tokens(client, alice):
 
 
 def test_a_disabled_labelers_token_stops_working(client, admin, alice):
-    assert client.patch(f"/api/v1/admin/labelers/{alice['id']}", headers=admin, json={"active": False}).status_code == 200
+    assert (
+        client.patch(f"/api/v1/admin/labelers/{alice['id']}", headers=admin, json={"active": False}).status_code == 200
+    )
     assert client.get("/api/v1/me", headers=auth(alice)).status_code == 401
 
 

@@ -30,7 +30,10 @@ def test_two_labelers_get_different_pairs_and_nobody_sees_a_pair_twice(client, a
     a = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
     b = client.get("/api/v1/comparisons/next", headers=auth(bob)).json()
     assert a["id"] != b["id"]  # each is leased to the one who got it
-    assert client.post(f"/api/v1/comparisons/{a['id']}/vote", headers=auth(alice), json={"choice": "left"}).status_code == 201
+    assert (
+        client.post(f"/api/v1/comparisons/{a['id']}/vote", headers=auth(alice), json={"choice": "left"}).status_code
+        == 201
+    )
     seen = {a["id"]}
     while (r := client.get("/api/v1/comparisons/next", headers=auth(alice))).status_code == 200:
         nxt = r.json()
@@ -51,7 +54,9 @@ def test_exclude_skips_the_pair_on_screen(client, alice):
 
 def test_a_repeated_vote_returns_the_first_and_writes_nothing(client, alice):
     (cid,) = make_comparisons(1)
-    first = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left", "decision_ms": 900})
+    first = client.post(
+        f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left", "decision_ms": 900}
+    )
     again = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "right"})
     assert first.status_code == 201 and again.status_code == 200
     assert again.json() == {**first.json(), "created": False}

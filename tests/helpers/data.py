@@ -34,7 +34,9 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[
             prompt = caption_for(scene, with_size=False)
             generations = []
             for _side in range(2):
-                g = create_generation(session, GenerationParams(prompt=prompt, seed=rng.randrange(10**9)), purpose="pool")
+                g = create_generation(
+                    session, GenerationParams(prompt=prompt, seed=rng.randrange(10**9)), purpose="pool"
+                )
                 render_scene(sample_scene(rng, colour=scene.colour, shape=scene.shape)).save(
                     settings.media_dir / image_relpath(g)
                 )

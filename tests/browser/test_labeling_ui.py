@@ -1,0 +1,63 @@
+"""A labeler in headless Chromium: log in by link, label five pairs with the keyboard."""
+
+import pytest
+from sqlalchemy import select
+
+from app.db.models import Choice, Vote
+from app.db.session import session_scope
+from app.repo.comparisons import ready_pool_count
+from tests.helpers.data import make_labeler
+from tests.helpers.stack import wait_until
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+KEYS = [("1", Choice.left), ("2", Choice.right), ("3", Choice.tie), ("4", Choice.both_bad), ("Space", Choice.skip)]
+
+
+@pytest.fixture
+def page(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized screen
+        browser.close()
+
+
+def test_label_five_pairs_with_the_keyboard(live_stack, page):
+    labeler_id, token = make_labeler("ui-labeler")
+
+    def pool_has(n):
+        with session_scope() as session:
+            return ready_pool_count(session, 1) >= n
+
+    wait_until(lambda: pool_has(6), 180, "six pairs in the pool", every=1, proc=live_stack["services"][1])
+
+    page.goto(f"{live_stack['base_url']}/#token={token}")
+    assert "#token" not in page.url  # the token leaves the address bar
+    page.get_by_test_id("prompt").wait_for()
+    assert page.get_by_text("Both bad").is_visible()
+    shown = []
+    for key, _ in KEYS:
+        left = page.get_by_test_id("left-image")
+        page.wait_for_function("() => document.getElementById('left-image').complete")
+        src = left.get_attribute("src")
+        shown.append(src)
+        page.keyboard.press(key)
+        page.wait_for_function(
+            "(src) => document.getElementById('left-image').getAttribute('src') !== src"
+            " || !document.getElementById('empty').hidden",
+            arg=src,
+        )
+    assert len(set(shown)) == 5
+    assert page.get_by_test_id("vote-count").inner_text() == "5"
+
+    def five_votes():
+        with session_scope() as session:
+            votes = session.scalars(select(Vote).where(Vote.labeler_id == labeler_id).order_by(Vote.id)).all()
+            return len(votes) == 5 and votes
+
+    votes = wait_until(five_votes, 20, "five votes in the database")
+    assert [v.choice for v in votes] == [choice for _, choice in KEYS]
+    assert len({v.comparison_id for v in votes}) == 5  # no pair repeated
+    assert all(v.decision_ms is not None and v.decision_ms >= 0 for v in votes)

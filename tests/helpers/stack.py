@@ -1,0 +1,83 @@
+"""Run dpoloop's real processes (API, Celery worker, beat, `dpoloop up`) as subprocesses of a test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(**settings) -> dict[str, str]:
+    """This environment without any DPOLOOP_* setting of the test process, plus the given ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_") or k.startswith("DPOLOOP_TEST_")}
+    env.update({f"DPOLOOP_{k.upper()}": str(v) for k, v in settings.items()})
+    env.setdefault("DPOLOOP_TORCH_THREADS", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.25, proc=None):
+    """Poll until predicate() is truthy; fail with the process log when it never is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception:  # the service may not be up yet
+            value = None
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: process exited with {proc.returncode}\n{proc.log_tail()}")
+        time.sleep(every)
+    tail = proc.log_tail() if proc is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
+
+
+class Service:
+    """One subprocess with its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def poll(self):
+        return self.proc.poll()
+
+    @property
+    def returncode(self):
+        return self.proc.returncode
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return f"--- {self.name} log ---\n" + self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def dpoloop(*args: str) -> list[str]:
+    return [sys.executable, "-m", "app.cli.main", *args]
