@@ -44,8 +44,14 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[
                 mark_done(g, checkpoint_id, 1.0)
                 g.status = GenerationStatus.done
                 generations.append(g)
-            comparison = Comparison(prompt=prompt, generation_a_id=generations[0].id, generation_b_id=generations[1].id,
-                                    kind=ComparisonKind.train, state=ComparisonState.ready, checkpoint_id=checkpoint_id)  # fmt: skip
+            comparison = Comparison(
+                prompt=prompt,
+                generation_a_id=generations[0].id,
+                generation_b_id=generations[1].id,
+                kind=ComparisonKind.train,
+                state=ComparisonState.ready,
+                checkpoint_id=checkpoint_id,
+            )
             session.add(comparison)
             session.flush()
             ids.append(comparison.id)

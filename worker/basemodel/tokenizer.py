@@ -49,7 +49,7 @@ def _chain(word: str) -> list[tuple[str, str]]:
 
 def _apply_bpe(symbols: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
     while len(symbols) > 1:
-        pairs = [(ranks.get(pair, 1 << 30), i) for i, pair in enumerate(zip(symbols, symbols[1:]))]
+        pairs = [(ranks.get(pair, 1 << 30), i) for i, pair in enumerate(zip(symbols, symbols[1:], strict=False))]
         rank, i = min(pairs)
         if rank == 1 << 30:
             break

@@ -1,0 +1,40 @@
+"""Rules of the project that code review alone would let slip."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_api_process_never_imports_torch():
+    code = "import sys, app.api.main, app.cli.main; app.api.main.create_app(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_no_module_under_app_imports_torch_diffusers_or_peft():
+    heavy = re.compile(r"^\s*(import|from)\s+(torch|diffusers|peft)\b", re.M)
+    offenders = [str(p) for p in (REPO / "app").rglob("*.py") if heavy.search(p.read_text())]
+    assert offenders == []
+
+
+def test_compose_file_is_valid_and_has_every_service():
+    tool = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    result = subprocess.run([tool, "--builtin-schema", "vendor.compose-spec", str(REPO / "docker-compose.yml")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert {"postgres", "redis", "api", "worker-generate", "worker-train", "beat", "flower"} <= set(services)
+    for name in ("postgres", "redis", "api", "worker-generate", "worker-train", "flower"):
+        assert "healthcheck" in services[name], name
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "bash scripts/test.sh" in ci and "bash scripts/test.sh" in readme
