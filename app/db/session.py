@@ -26,7 +26,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    # No pre-ping: it costs a round trip per request; recycling handles server-side timeouts.
+    return create_engine(url, pool_recycle=1800, pool_size=20, max_overflow=20)
 
 
 @lru_cache(maxsize=4)

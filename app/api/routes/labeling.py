@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import func, select
 
 from app.api.deps import DB, AppSettings, CurrentLabeler
-from app.db.models import Comparison, Vote
-from app.repo.comparisons import next_for_labeler, record_vote, sides_for
+from app.db.models import Vote
+from app.repo.comparisons import ComparisonNotFound, next_for_labeler, record_vote
 from app.schemas.api import ComparisonOut, ImageOut, MeOut, VoteIn, VoteOut
 
 router = APIRouter(tags=["labeling"])
@@ -44,15 +44,14 @@ def next_comparison(
     ] = None,
 ):
     skip = [int(x) for x in exclude.split(",")] if exclude else None
-    comparison = next_for_labeler(db, labeler.id, settings.lease_s, skip)
-    if comparison is None:
+    served = next_for_labeler(db, labeler.id, settings.lease_s, skip)
+    if served is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    left, right = sides_for(comparison, labeler.id)
     return ComparisonOut(
-        id=comparison.id,
-        prompt=comparison.prompt,
-        left=ImageOut(url=media_url(left.image_path)),
-        right=ImageOut(url=media_url(right.image_path)),
+        id=served.id,
+        prompt=served.prompt,
+        left=ImageOut(url=media_url(served.left_image)),
+        right=ImageOut(url=media_url(served.right_image)),
     )
 
 
@@ -66,10 +65,12 @@ def next_comparison(
     },
 )
 def vote(comparison_id: int, body: VoteIn, labeler: CurrentLabeler, db: DB, settings: AppSettings, response: Response):
-    comparison = db.get(Comparison, comparison_id)
-    if comparison is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"comparison {comparison_id} does not exist")
-    outcome = record_vote(db, comparison, labeler.id, body.choice, body.decision_ms, settings.votes_per_comparison)
+    try:
+        outcome = record_vote(
+            db, comparison_id, labeler.id, body.choice, body.decision_ms, settings.votes_per_comparison
+        )
+    except ComparisonNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     v = outcome.vote
