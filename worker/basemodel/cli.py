@@ -22,10 +22,10 @@ def train(
     ] = DEFAULT_WORK_DIR,
     out: Annotated[Path, typer.Option(help="Pipeline directory written when training completes.")] = EMBEDDED_MODEL_DIR,
     minutes: Annotated[float | None, typer.Option(help="Stop (resumably) after this much wall time.")] = None,
-    steps: Annotated[int | None, typer.Option(help="UNet steps in all (default: the recipe's).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="UNet steps in all (default: the recipe's).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random choice in the recipe.")] = 0,
     tiny: Annotated[bool, typer.Option(help="A tiny architecture and data set, for smoke runs.")] = False,
-    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="torch CPU threads.")] = 2,
 ) -> None:
     """Train the base model from scratch (or continue an interrupted run) and export it."""
     import torch
@@ -54,7 +54,7 @@ def evaluate(
     guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 4.0,
     spread_seeds: Annotated[int, typer.Option(help="Seeds for the spread report.")] = 32,
     update_card: Annotated[bool, typer.Option(help="Write the scores into the model card.")] = False,
-    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="torch CPU threads.")] = 2,
 ) -> None:
     """Score caption-following on held-out combinations and print the table; exit 1 below the bars."""
     import torch

@@ -1,0 +1,1 @@
+"""Diffusion-DPO: the objective, and training rounds on the votes."""
