@@ -56,9 +56,7 @@ async def load(base_url: str, tokens: list[str], seconds: float) -> dict:
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
         next_ms, vote_ms = [], []
         started = time.perf_counter()
-        votes = await asyncio.gather(
-            *(labeler_loop(client, t, started + seconds, next_ms, vote_ms) for t in tokens)
-        )
+        votes = await asyncio.gather(*(labeler_loop(client, t, started + seconds, next_ms, vote_ms) for t in tokens))
         elapsed = time.perf_counter() - started
     return {
         "labelers": len(tokens),
@@ -98,7 +96,9 @@ def main() -> None:
         make_comparisons(args.comparisons)
         tokens = [make_labeler(f"bench{i}")[1] for i in range(args.labelers)]
         port = free_port()
-        api = Service("api", dpoloop("api", "--workers", str(args.api_workers)), service_env(**settings, port=port), tmp)
+        api = Service(
+            "api", dpoloop("api", "--workers", str(args.api_workers)), service_env(**settings, port=port), tmp
+        )
         services.append(api)
         base = f"http://127.0.0.1:{port}"
         import httpx

@@ -27,7 +27,9 @@ def test_loads_with_plain_diffusers_and_nothing_else(embedded_model):
     from diffusers import StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline.from_pretrained(embedded_model)
-    image = pipe("a red circle", num_inference_steps=10, generator=__import__("torch").Generator().manual_seed(0)).images[0]
+    image = pipe(
+        "a red circle", num_inference_steps=10, generator=__import__("torch").Generator().manual_seed(0)
+    ).images[0]
     assert image.size == (64, 64)
 
 
@@ -82,7 +84,9 @@ def test_training_script_smoke_run_resumes_and_exports(tmp_path):
 def test_evaluate_prints_the_table_and_fails_an_untrained_model(tmp_path):
     runner = CliRunner()
     out = tmp_path / "model"
-    runner.invoke(cli, ["base-model", "train", "--tiny", "--work-dir", str(tmp_path / "w"), "--out", str(out), "--steps", "2"])
+    runner.invoke(
+        cli, ["base-model", "train", "--tiny", "--work-dir", str(tmp_path / "w"), "--out", str(out), "--steps", "2"]
+    )
     result = runner.invoke(cli, ["base-model", "evaluate", "--model", str(out), "--seeds", "1", "--steps", "4",
                                  "--spread-seeds", "4"])  # fmt: skip
     assert result.exit_code == 1, result.output  # a model trained for two steps is below the bars

@@ -1,0 +1,41 @@
+"""The admin commands of the CLI, on the default SQLite database."""
+
+from typer.testing import CliRunner
+
+from app.cli.main import cli
+from tests.conftest import apply_settings
+
+
+def test_migrate_labelers_and_prompts(tmp_path, monkeypatch):
+    apply_settings(monkeypatch, data_dir=tmp_path / "data", port=8123)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    created = runner.invoke(cli, ["labelers", "create", "zoe", "--admin"])
+    assert created.exit_code == 0 and "(admin)" in created.output
+    assert "login: http://127.0.0.1:8123/#token=" in created.output
+    token = created.output.split("token: ")[1].split()[0]
+    duplicate = runner.invoke(cli, ["labelers", "create", "zoe"])
+    assert duplicate.exit_code == 1 and "exists" in duplicate.output
+
+    prompt_file = tmp_path / "prompts.txt"
+    prompt_file.write_text("# comment\na red circle\n\na blue square\n")
+    added = runner.invoke(cli, ["prompts", "add", "a green cross", "--file", str(prompt_file)])
+    assert added.exit_code == 0 and "added 3, skipped 0" in added.output
+    again = runner.invoke(cli, ["prompts", "add", "a red circle"])
+    assert "added 0, skipped 1" in again.output
+    assert runner.invoke(cli, ["prompts", "add"]).exit_code == 2
+    assert runner.invoke(cli, ["prompts", "add", "x" * 2000]).exit_code == 2
+
+    from app.db.session import session_scope
+    from app.repo.labelers import by_token
+    from app.repo.prompts import active_prompts
+
+    with session_scope() as session:
+        assert by_token(session, token).name == "zoe"
+        assert [p.text for p in active_prompts(session)] == ["a green cross", "a red circle", "a blue square"]
+
+
+def test_settings_command_lists_every_variable():
+    output = CliRunner().invoke(cli, ["settings", "--markdown"]).output
+    for variable in ("DPOLOOP_DATA_DIR", "DPOLOOP_DATABASE_URL", "DPOLOOP_BROKER_URL", "DPOLOOP_POOL_TARGET"):
+        assert f"`{variable}`" in output
