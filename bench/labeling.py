@@ -129,8 +129,8 @@ def pool_figures(settings: dict, tmp: Path, base: str, token: str, services: lis
     from app.db.session import session_scope
     from app.repo.comparisons import ready_pool_count
     from app.repo.prompts import seed_shipped_prompts
-    from worker.celery_app import FILL_POOL, celery_app, configure
     from app.settings import get_settings
+    from worker.celery_app import FILL_POOL, celery_app, configure
 
     with session_scope() as session:
         session.execute(update(Comparison).values(state=ComparisonState.done))  # empty the pool
