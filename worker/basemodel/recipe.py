@@ -15,7 +15,7 @@ class Recipe:
     # Stage 2: the pool of encoded training scenes.
     scenes: int = 40_000
     # Stage 3: text encoder + UNet, trained jointly from scratch.
-    steps: int = 10_000
+    steps: int = 6_000
     batch: int = 32
     lr: float = 5e-4
     warmup: int = 500

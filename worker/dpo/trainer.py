@@ -185,8 +185,13 @@ class DPOTrainer:
         c = self.config
         return [[self.rng.choice(pairs) for _ in range(c.batch_pairs)] for _ in range(c.grad_accumulation)]
 
-    def fit(self, pairs: list[TrainingPair], held_out: list[TrainingPair], on_step: Callable[[dict], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> dict[str, float]:  # fmt: skip
+    def fit(
+        self,
+        pairs: list[TrainingPair],
+        held_out: list[TrainingPair],
+        on_step: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[str, float]:
         """Train until config.steps optimizer steps are done; returns the final held-out metrics."""
         if not pairs:
             raise RefusedConfig("no preference pairs to train on")
