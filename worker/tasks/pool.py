@@ -50,10 +50,13 @@ def fill_pool() -> int:
     settings = get_settings()
     with session_scope() as session:
         checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
-        missing = settings.pool_target - ready_pool_count(session, checkpoint.id)
+        ready = ready_pool_count(session, checkpoint.id)
+        missing = settings.pool_target - ready
         if missing <= 0:
             return 0
-        prompts = least_used_prompts(session, checkpoint.id, min(missing, settings.pool_batch))
+        # An empty pool gets one pair first, fast, so labelers wait as little as possible; then full batches.
+        size = 1 if ready == 0 else min(missing, settings.pool_batch)
+        prompts = least_used_prompts(session, checkpoint.id, size)
         pairs = []
         for prompt in prompts:
             seed_a = secrets.randbelow(MAX_SEED)
