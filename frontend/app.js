@@ -1,24 +1,35 @@
 // dpoloop labeling UI: prompt + two images, vote by click or key.
 // The next pair is fetched and its images decoded before the current vote is sent, so the next
-// pair appears at once. Votes go through an outbox kept in localStorage: a network fault or a
-// closed tab never loses one (the server makes repeats harmless).
+// pair appears at once. Votes go through an outbox in localStorage, one per token, re-read on every
+// change (several tabs may share it): a network fault or a closed tab never loses one, and the
+// server makes a repeated vote harmless.
 "use strict";
 
 const API = "/api/v1";
 const KEYS = { "1": "left", ArrowLeft: "left", "2": "right", ArrowRight: "right", "3": "tie",
                ArrowDown: "tie", "4": "both_bad", ArrowUp: "both_bad", " ": "skip" };
+const PREFETCH_MAX_AGE_MS = 60_000;  // the server holds a served pair for 120 s; refetch well before
 const $ = (id) => document.getElementById(id);
 
 let token = null;
 let current = null;      // {comparison, shownAt}
-let upcoming = null;     // a prefetched comparison whose images are decoded, or null
-let prefetching = null;  // the promise of the prefetch in flight
+let upcoming = null;     // {comparison, fetchedAt}: prefetched, images decoded
+let prefetching = null;  // the prefetch in flight
 let votes = 0;
 let emptyTimer = null;
-const outbox = JSON.parse(localStorage.getItem("dpoloop.outbox") || "[]");
+let retryTimer = null;
+const unreadable = new Set();  // pairs whose images failed to load: never asked for again
 
-function saveOutbox() { localStorage.setItem("dpoloop.outbox", JSON.stringify(outbox)); }
+// ---- the outbox ------------------------------------------------------------------------------
+const outboxKey = () => `dpoloop.outbox:${token}`;
+const readOutbox = () => JSON.parse(localStorage.getItem(outboxKey()) || "[]");
+function changeOutbox(change) {
+  const entries = change(readOutbox());
+  localStorage.setItem(outboxKey(), JSON.stringify(entries));
+  return entries;
+}
 
+// ---- screens ---------------------------------------------------------------------------------
 function show(section) {
   for (const id of ["login", "labeling", "empty"]) $(id).hidden = id !== section;
 }
@@ -28,49 +39,64 @@ function status(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
+class Unauthorized extends Error {}
+
 async function api(path, options = {}) {
   const response = await fetch(API + path, {
     ...options,
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...(options.headers || {}) },
   });
-  if (response.status === 401) { logout("Your token is not valid (any more). Log in again."); throw new Error("401"); }
+  if (response.status === 401) {
+    logout("Your token is not valid (any more). Log in again.");
+    throw new Unauthorized();
+  }
   return response;
 }
 
 function logout(message = "") {
+  clearTimeout(emptyTimer);
+  clearTimeout(retryTimer);
   localStorage.removeItem("dpoloop.token");
-  token = null;
+  token = current = upcoming = null;
   $("who").hidden = true;
   $("login-error").textContent = message;
+  status("");
   show("login");
 }
 
+// ---- fetching pairs --------------------------------------------------------------------------
 function preload(url) {
   const img = new Image();
   img.src = url;
-  return img.decode().then(() => url);
+  return img.decode();
 }
 
-// Fetch a comparison other than the ones on screen or waiting to be sent, with its images decoded.
+// A comparison other than the ones on screen, waiting to be sent or unreadable; images decoded.
 async function fetchNext() {
-  const exclude = [current && current.comparison.id, ...outbox.map((v) => v.comparisonId)].filter(Boolean);
-  const query = exclude.length ? `?exclude=${exclude.join(",")}` : "";
+  const exclude = new Set([...unreadable, ...readOutbox().map((v) => v.comparisonId)]);
+  if (current) exclude.add(current.comparison.id);
+  const query = exclude.size ? `?exclude=${[...exclude].slice(-100).join(",")}` : "";
   const response = await api(`/comparisons/next${query}`);
   if (response.status === 204) return null;
-  if (!response.ok) throw new Error(`next comparison: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
   const comparison = await response.json();
-  await Promise.all([preload(comparison.left.url), preload(comparison.right.url)]);
-  return comparison;
+  try {
+    await Promise.all([preload(comparison.left.url), preload(comparison.right.url)]);
+  } catch {
+    unreadable.add(comparison.id);
+    throw new Error("a pair's images could not be loaded; skipping it");
+  }
+  return { comparison, fetchedAt: Date.now() };
 }
 
 function prefetch() {
-  if (!prefetching) {
+  if (!prefetching && token && !upcoming) {
     prefetching = fetchNext()
-      .then((c) => { upcoming = c; })
-      .catch((e) => { if (e.message !== "401") status(`Could not fetch the next pair (${e.message}); retrying…`, true); })
+      .then((next) => { upcoming = next; })
+      .catch((e) => { if (!(e instanceof Unauthorized)) status(`Could not fetch the next pair (${e.message}).`, true); })
       .finally(() => { prefetching = null; });
   }
-  return prefetching;
+  return prefetching || Promise.resolve();
 }
 
 function display(comparison) {
@@ -84,11 +110,14 @@ function display(comparison) {
 }
 
 async function advance() {
+  if (!token) return;
+  if (upcoming && Date.now() - upcoming.fetchedAt > PREFETCH_MAX_AGE_MS) upcoming = null;  // its hold lapsed
   if (!upcoming) await prefetch();
+  if (!token) return;
   if (upcoming) {
     const next = upcoming;
     upcoming = null;
-    display(next);
+    display(next.comparison);
   } else {
     current = null;
     show("empty");
@@ -96,35 +125,34 @@ async function advance() {
   }
 }
 
+// ---- sending votes ---------------------------------------------------------------------------
 async function flushOutbox() {
-  while (outbox.length) {
-    const vote = outbox[0];
+  for (let entries = readOutbox(); entries.length && token; entries = readOutbox()) {
+    const vote = entries[0];
     let response;
     try {
       response = await api(`/comparisons/${vote.comparisonId}/vote`, {
         method: "POST", body: JSON.stringify({ choice: vote.choice, decision_ms: vote.decisionMs }),
       });
     } catch (e) {
-      if (e.message === "401") return;
+      if (e instanceof Unauthorized) return;
       status("Offline? Your votes are kept and will be sent.", true);
-      setTimeout(flushOutbox, 2000);
+      retryTimer = setTimeout(send, 2000);
       return;
     }
-    if (response.ok || (response.status >= 400 && response.status < 500)) {
-      outbox.shift();  // stored (201), already stored (200), or refused for good (4xx): done with it
-      saveOutbox();
-      if (!response.ok) status(`A vote was refused: HTTP ${response.status}`, true);
-      else status("");
-    } else {
-      setTimeout(flushOutbox, 2000);  // 5xx: try again later
+    if (response.status >= 500) {  // try again later
+      retryTimer = setTimeout(send, 2000);
       return;
     }
+    // Stored (201), stored before (200), or refused for good (4xx): done with this entry.
+    changeOutbox((all) => all.filter((v) => v.id !== vote.id));
+    status(response.ok ? "" : `A vote was refused: HTTP ${response.status}`, !response.ok);
   }
 }
 
 let flushing = null;
 function send() {
-  if (!flushing) flushing = flushOutbox().finally(() => { flushing = null; if (outbox.length) send(); });
+  if (!flushing) flushing = flushOutbox().finally(() => { flushing = null; });
 }
 
 async function vote(choice) {
@@ -133,8 +161,9 @@ async function vote(choice) {
   const button = document.querySelector(`[data-choice="${choice}"]`);
   button.classList.add("pressed");
   setTimeout(() => button.classList.remove("pressed"), 150);
-  outbox.push({ comparisonId: comparison.id, choice, decisionMs: Math.round(performance.now() - shownAt) });
-  saveOutbox();
+  const entry = { id: `${Date.now()}-${Math.random()}`, comparisonId: comparison.id, choice,
+                  decisionMs: Math.round(performance.now() - shownAt) };
+  changeOutbox((all) => [...all, entry]);
   current = null;
   votes += 1;
   $("vote-count").textContent = votes;
@@ -143,12 +172,24 @@ async function vote(choice) {
   send();
 }
 
-async function start() {
+// ---- start -----------------------------------------------------------------------------------
+async function start(attempt = 0) {
   let response;
-  try { response = await api("/me"); } catch { return; }
-  if (!response.ok) { status(`Could not reach the server: HTTP ${response.status}`, true); return; }
+  try {
+    response = await api("/me");
+  } catch (e) {
+    if (e instanceof Unauthorized) return;
+    response = null;
+  }
+  if (!response || !response.ok) {
+    const wait = Math.min(30, 2 ** attempt);
+    status(`Cannot reach the server${response ? ` (HTTP ${response.status})` : ""}; retrying in ${wait} s…`, true);
+    retryTimer = setTimeout(() => start(attempt + 1), wait * 1000);
+    return;
+  }
   const me = await response.json();
-  votes = me.votes + outbox.length;
+  status("");
+  votes = me.votes + readOutbox().length;
   $("labeler-name").textContent = me.name;
   $("vote-count").textContent = votes;
   $("who").hidden = false;
@@ -158,6 +199,7 @@ async function start() {
 
 document.addEventListener("keydown", (event) => {
   if ($("labeling").hidden || event.target.tagName === "INPUT") return;
+  if (event.repeat || event.ctrlKey || event.altKey || event.metaKey) return;  // held keys and shortcuts
   const choice = KEYS[event.key];
   if (choice) { event.preventDefault(); vote(choice); }
 });

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-eval "$(bash scripts/services.sh)"
+service_env=$(bash scripts/services.sh)  # fails here, loudly, if a service cannot be started
+eval "$service_env"
 export DPOLOOP_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
 exec .venv/bin/python -m pytest "$@"

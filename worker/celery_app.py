@@ -10,11 +10,12 @@ from celery import Celery
 
 from app.settings import Settings, get_settings
 
-TASK_MODULES = ["worker.tasks.generate", "worker.tasks.pool", "worker.tasks.heartbeat"]
+TASK_MODULES = ["worker.tasks.generate", "worker.tasks.pool", "worker.tasks.heartbeat", "worker.tasks.sweep"]
 
 # Names are the API between the service and the workers; app/ sends them with send_task.
 GENERATE_IMAGE = "dpoloop.generate.image"
 FILL_POOL = "dpoloop.pool.fill"
+SWEEP = "dpoloop.generate.sweep"
 
 
 def broker_transport_options(settings: Settings) -> dict:
@@ -60,6 +61,7 @@ def configure(celery: Celery, settings: Settings) -> None:
                 "schedule": settings.pool_interval_s,
                 "options": {"expires": settings.pool_interval_s * 2},  # stale checks are dropped, not piled up
             },
+            "sweep-stale-generations": {"task": SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
         },
     )
     if celery._pool is not None:  # connections made under the old settings must not be reused

@@ -44,6 +44,7 @@ class ModelServer:
     def _wear(self, checkpoint: CheckpointRef) -> None:
         if checkpoint.id == self.checkpoint_id:
             return
+        self.checkpoint_id = None  # until the new weights are fully in place: a failed load wears nothing known
         if checkpoint.kind == "base":
             self.generator.unload_overlays()
         elif checkpoint.kind == "lora":

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Path, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from app.db.models import Labeler, Role
 from app.db.session import new_session
 from app.repo.labelers import by_token
+from app.schemas.text import MAX_DB_INT
 from app.settings import Settings, get_settings
 
 bearer = HTTPBearer(auto_error=False, description="A labeler's token, from `dpoloop labelers create`.")
@@ -52,3 +53,7 @@ def require_admin(labeler: CurrentLabeler) -> Labeler:
 
 
 Admin = Annotated[Labeler, Depends(require_admin)]
+
+
+# A path id: an integer the database can hold (beyond it Postgres would fail with a 500).
+Id = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="A database id.")]

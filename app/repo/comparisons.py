@@ -168,8 +168,9 @@ def record_vote(
         .values(
             vote_count=Comparison.vote_count + 1,
             state=case((done, ComparisonState.done.value), else_=Comparison.state),
-            leased_by=None,
-            leased_until=None,
+            # Release the lease only if it is this labeler's: another labeler may hold it.
+            leased_by=case((Comparison.leased_by == labeler_id, None), else_=Comparison.leased_by),
+            leased_until=case((Comparison.leased_by == labeler_id, None), else_=Comparison.leased_until),
         )
     )
     session.commit()

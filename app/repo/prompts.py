@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Prompt
 from app.schemas.generation import MAX_PROMPT_CHARS
+from app.schemas.text import storable_text
 
 SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "prompts_scenes.txt"
 
@@ -28,7 +29,7 @@ def add_prompts(session: Session, texts: list[str], source: str = "admin", for_e
             raise ValueError("a prompt must not be blank")
         if len(text) > MAX_PROMPT_CHARS:
             raise ValueError(f"a prompt is longer than {MAX_PROMPT_CHARS} characters: {text[:40]!r}…")
-        cleaned.append(text)
+        cleaned.append(storable_text(text))
     unique = list(dict.fromkeys(cleaned))
     existing = set(session.scalars(select(Prompt.text).where(Prompt.text.in_(unique)))) if unique else set()
     new = [t for t in unique if t not in existing]

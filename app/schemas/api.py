@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.db.models import Choice, GenerationStatus
 from app.schemas.generation import GenerationParams
+from app.schemas.text import MAX_DB_INT
 
 
 class ImageOut(BaseModel):
@@ -46,7 +47,7 @@ class MeOut(BaseModel):
 
 
 class GenerationRequest(GenerationParams):
-    checkpoint_id: int | None = Field(default=None, ge=1, description="Default: the active checkpoint.")
+    checkpoint_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT, description="Default: the active checkpoint.")
 
 
 class GenerationOut(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.schemas.text import storable_text
+
 MAX_PROMPT_CHARS = 1000
 MAX_SEED = 2**63 - 1
 
@@ -27,4 +29,9 @@ class GenerationParams(BaseModel):
     def prompt_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("prompt must not be blank")
-        return value
+        return storable_text(value)
+
+    @field_validator("negative_prompt")
+    @classmethod
+    def negative_prompt_storable(cls, value: str) -> str:
+        return storable_text(value)

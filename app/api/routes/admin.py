@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from app.api.deps import DB, Admin, AppSettings
+from app.api.deps import DB, Admin, AppSettings, Id
 from app.db.models import Labeler
 from app.repo.labelers import by_name, create_labeler
 from app.repo.prompts import add_prompts
@@ -22,8 +23,11 @@ def login_url(base_url: str, token: str) -> str:
 def create(body: LabelerIn, _: Admin, db: DB, settings: AppSettings) -> LabelerCreated:
     if by_name(db, body.name) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"a labeler named {body.name!r} exists")
-    labeler, token = create_labeler(db, body.name, admin=body.admin)
-    db.commit()
+    try:
+        labeler, token = create_labeler(db, body.name, admin=body.admin)
+        db.commit()
+    except IntegrityError as exc:  # created concurrently under the same name
+        raise HTTPException(status.HTTP_409_CONFLICT, f"a labeler named {body.name!r} exists") from exc
     return LabelerCreated(id=labeler.id, name=labeler.name, role=labeler.role.value, active=True, token=token,
                           login_url=login_url(settings.base_url, token))  # fmt: skip
 
@@ -37,7 +41,7 @@ def list_labelers(_: Admin, db: DB) -> list[LabelerOut]:
 
 
 @router.patch("/labelers/{labeler_id}", response_model=LabelerOut)
-def patch(labeler_id: int, body: LabelerPatch, admin: Admin, db: DB) -> LabelerOut:
+def patch(labeler_id: Id, body: LabelerPatch, admin: Admin, db: DB) -> LabelerOut:
     labeler = db.get(Labeler, labeler_id)
     if labeler is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"labeler {labeler_id} does not exist")
@@ -52,7 +56,9 @@ def patch(labeler_id: int, body: LabelerPatch, admin: Admin, db: DB) -> LabelerO
 def prompts(body: PromptsIn, _: Admin, db: DB) -> PromptsAdded:
     try:
         added, skipped = add_prompts(db, body.prompts, source="admin", for_eval=body.for_eval)
+        db.commit()
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    db.commit()
+    except IntegrityError as exc:  # the same prompts were added concurrently
+        raise HTTPException(status.HTTP_409_CONFLICT, "these prompts were being added concurrently; retry") from exc
     return PromptsAdded(added=added, skipped=skipped)

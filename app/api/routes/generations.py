@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import DB, AppSettings, CurrentLabeler
+from app.api.deps import DB, AppSettings, CurrentLabeler, Id
 from app.api.routes.labeling import media_url
 from app.db.models import Checkpoint, Generation, GenerationStatus, Role
 from app.db.session import new_session
-from app.repo.generations import create_generation
+from app.repo.generations import create_generation, mark_failed
 from app.schemas.api import GenerationOut, GenerationRequest
 from app.schemas.generation import GenerationParams
 from worker.celery_app import GENERATE_IMAGE, celery_app
@@ -67,7 +67,14 @@ async def create(
             generation = create_generation(db, GenerationParams(**values), purpose="api", requested_by=labeler.id,
                                            requested_checkpoint_id=body.checkpoint_id)  # fmt: skip
             db.commit()
-            celery_app.send_task(GENERATE_IMAGE, args=[generation.id])
+            try:
+                celery_app.send_task(GENERATE_IMAGE, args=[generation.id])
+            except Exception as exc:  # the broker is down: say so, and leave no row waiting forever
+                mark_failed(generation, f"could not queue the task: {type(exc).__name__}: {exc}")
+                db.commit()
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again"
+                ) from exc
             return generation
 
     generation = await run_in_threadpool(enqueue)
@@ -82,7 +89,7 @@ async def create(
 
 
 @router.get("/generations/{generation_id}", response_model=GenerationOut)
-def read(generation_id: int, labeler: CurrentLabeler, db: DB) -> GenerationOut:
+def read(generation_id: Id, labeler: CurrentLabeler, db: DB) -> GenerationOut:
     generation = db.get(Generation, generation_id)
     # Labelers see only their own requests: pool images must not reveal their checkpoint.
     if generation is None or (labeler.role != Role.admin and generation.requested_by != labeler.id):

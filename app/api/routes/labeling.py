@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import func, select
 
-from app.api.deps import DB, AppSettings, CurrentLabeler
+from app.api.deps import DB, AppSettings, CurrentLabeler, Id
 from app.db.models import Vote
 from app.repo.comparisons import ComparisonNotFound, next_for_labeler, record_vote
 from app.schemas.api import ComparisonOut, ImageOut, MeOut, VoteIn, VoteOut
+from app.schemas.text import MAX_DB_INT
 
 router = APIRouter(tags=["labeling"])
 
@@ -44,6 +45,10 @@ def next_comparison(
     ] = None,
 ):
     skip = [int(x) for x in exclude.split(",")] if exclude else None
+    if skip and (len(skip) > 100 or max(skip) > MAX_DB_INT):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"exclude takes at most 100 ids, each ≤ {MAX_DB_INT}"
+        )
     served = next_for_labeler(db, labeler.id, settings.lease_s, skip)
     if served is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -64,7 +69,7 @@ def next_comparison(
         404: {"description": "No such comparison."},
     },
 )
-def vote(comparison_id: int, body: VoteIn, labeler: CurrentLabeler, db: DB, settings: AppSettings, response: Response):
+def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, db: DB, settings: AppSettings, response: Response):
     try:
         outcome = record_vote(
             db, comparison_id, labeler.id, body.choice, body.decision_ms, settings.votes_per_comparison
