@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import json
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from app.api.routes import admin, checkpoints, generations, health, labeling
 from app.settings import REPO_ROOT, get_settings
 
 FRONTEND_DIR = REPO_ROOT / "frontend"
+
+
+async def validation_error(_: Request, exc: RequestValidationError) -> Response:
+    """422 with the reasons, ASCII-escaped: the offending input may not even be encodable as UTF-8."""
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
 
 
 def create_app() -> FastAPI:
@@ -19,6 +29,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Label pairs of generations, train Diffusion-DPO on the votes, serve the result.",
     )
+    api.add_exception_handler(RequestValidationError, validation_error)
     for router in (labeling.router, generations.router, checkpoints.router, admin.router, health.router):
         api.include_router(router, prefix="/api/v1")
     api.mount("/media", StaticFiles(directory=settings.media_dir), name="media")

@@ -88,3 +88,39 @@ def test_admin_input_errors(client, admin):
     blank = client.post("/api/v1/admin/prompts", headers=admin, json={"prompts": ["a red circle", "  "]})
     assert blank.status_code == 422 and "blank" in reason(blank)
     assert client.patch("/api/v1/admin/labelers/4242", headers=admin, json={"active": False}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("post", "/api/v1/comparisons/2147483648/vote"),
+        ("get", "/api/v1/generations/99999999999"),
+        ("get", "/api/v1/comparisons/next?exclude=99999999999"),
+    ],
+)
+def test_ids_beyond_the_database_range_are_4xx(client, alice, method, path):
+    r = getattr(client, method)(path, headers=auth(alice), **({"json": {"choice": "left"}} if method == "post" else {}))
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("escaped", ["a\\u0000b", "a \\ud800 b"])  # NUL; a lone surrogate (valid JSON)
+def test_text_no_database_can_store_is_refused(client, alice, admin, escaped):
+    json_headers = {"Content-Type": "application/json"}
+    r = client.post("/api/v1/generations", headers=auth(alice) | json_headers, content=f'{{"prompt": "{escaped}"}}')
+    assert r.status_code == 422
+    r = client.post("/api/v1/admin/prompts", headers=admin | json_headers, content=f'{{"prompts": ["{escaped}"]}}')
+    assert r.status_code == 422
+
+
+def test_broker_down_is_503_and_leaves_no_row_waiting(client, alice, monkeypatch):
+    from sqlalchemy import select
+
+    from app.db.models import Generation
+    from app.db.session import session_scope
+    from tests.conftest import apply_settings
+
+    apply_settings(monkeypatch, broker_url="redis://127.0.0.1:1/0")  # nothing listens there
+    r = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle"})
+    assert r.status_code == 503 and "unreachable" in reason(r)
+    with session_scope() as session:
+        assert [g.status.value for g in session.scalars(select(Generation))] == ["failed"]

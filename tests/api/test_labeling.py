@@ -106,3 +106,16 @@ def test_vote_counter(client, alice):
         client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "skip"})
     me = client.get("/api/v1/me", headers=auth(alice)).json()
     assert me["name"] == "alice" and me["votes"] == 2 and me["role"] == "labeler"
+
+
+def test_a_vote_releases_only_the_voters_own_lease(client, alice, bob, monkeypatch):
+    from app.db.models import Comparison
+    from tests.conftest import apply_settings
+
+    apply_settings(monkeypatch, votes_per_comparison=2)
+    (cid,) = make_comparisons(1)
+    assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] == cid  # alice holds it
+    client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(bob), json={"choice": "left"})  # bob votes anyway
+    with session_scope() as session:
+        comparison = session.get(Comparison, cid)
+        assert comparison.leased_by == int(alice["id"]) and comparison.vote_count == 1

@@ -52,12 +52,12 @@ size, position) combinations never appear in training; evaluation uses them.
   tokenizer whose merges make each caption word one token.
 - UNet: UNet2DConditionModel, channels {arch["unet_channels"]}, {arch["unet_layers_per_block"]} layer(s) per block,
   cross-attention at 16×16 and 8×8.
-- Noise: DDPM linear schedule (1000 steps, epsilon prediction); sampler DPM-Solver++ 2M.
+- Noise: DDPM linear schedule (1000 steps, v-prediction as in SD 2.x); sampler DPM-Solver++ 2M.
 - Files: {", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items()))}.
 
 ## Training
 VAE {training["vae"]["vae_steps"]} steps; then text encoder + UNet jointly for {training["unet_steps"]} steps,
-batch {recipe["batch"]}, AdamW lr {recipe["lr"]} (warmup {recipe["warmup"]}, cosine), Min-SNR γ={recipe["snr_gamma"]},
+batch {recipe["batch"]}, AdamW lr {recipe["lr"]} (warmup {recipe["warmup"]}, cosine), v-loss,
 EMA {recipe["ema_decay"]}: {training["unet_train_seconds"] / 60:.1f} min of training on a 2-core CPU
 ({training["unet_steps_per_second"]} steps/s). Seed {recipe["seed"]}. Full record: `training.json`.
 """

@@ -20,7 +20,8 @@ class Recipe:
     lr: float = 5e-4
     warmup: int = 500
     final_lr_share: float = 0.1  # cosine decay ends at this share of lr
-    snr_gamma: float = 5.0  # Min-SNR loss weighting (Hang et al. 2023): faster convergence
+    # Plain v-loss: high-noise steps, where the caption decides the layout, keep their full weight.
+    snr_gamma: float | None = None  # Min-SNR-γ weighting (Hang et al. 2023) when set
     ema_decay: float = 0.9995
     save_every: int = 250
     eval_every: int = 1000

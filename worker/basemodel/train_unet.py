@@ -99,10 +99,13 @@ def train_unet(
         t = torch.randint(0, scheduler.config.num_train_timesteps, (recipe.batch,))
         noisy = scheduler.add_noise(x0, noise, t)
         pred = model.unet(noisy, t, text).sample
-        # Min-SNR weighting for epsilon prediction: min(SNR, gamma) / SNR.
-        snr = compute_snr(scheduler, t)
-        weight = torch.clamp(snr, max=recipe.snr_gamma) / snr
-        loss = (F.mse_loss(pred, noise, reduction="none").mean(dim=(1, 2, 3)) * weight).mean()
+        v_pred = scheduler.config.prediction_type == "v_prediction"
+        target = scheduler.get_velocity(x0, noise, t) if v_pred else noise
+        per_sample = F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2, 3))
+        if recipe.snr_gamma:  # Min-SNR-γ, in the form diffusers' training examples use
+            snr = compute_snr(scheduler, t)
+            per_sample = per_sample * torch.clamp(snr, max=recipe.snr_gamma) / (snr + 1 if v_pred else snr)
+        loss = per_sample.mean()
 
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, recipe)
