@@ -96,3 +96,24 @@ def test_refusals(tiny_sd_dir):
     trainer = DPOTrainer(generator.pipe, "sd", DPOConfig(steps=1))
     with pytest.raises(RefusedConfig, match="no preference pairs"):
         trainer.fit([], [])
+
+
+def test_v_prediction_models_train_on_the_velocity(tiny_sd_dir, tmp_path):
+    """SD 2.x (and the embedded model) predict v: the target must be the velocity, not the noise."""
+    from diffusers import DDIMScheduler
+
+    generator = Generator(tiny_sd_dir)
+    generator.pipe.scheduler = DDIMScheduler.from_config(generator.pipe.scheduler.config, prediction_type="v_prediction")
+    trainer = DPOTrainer(generator.pipe, "sd", DPOConfig(steps=30, batch_pairs=8, beta=500, warmup_steps=0))
+    assert trainer.noise_scheduler.config.prediction_type == "v_prediction"
+    final = trainer.fit(preference_pairs(32), preference_pairs(16, seed=3))
+    assert final["held_out_implicit_accuracy"] > 0.6, final
+
+
+def test_unknown_prediction_types_are_refused(tiny_sd_dir):
+    from diffusers import DDIMScheduler
+
+    generator = Generator(tiny_sd_dir)
+    generator.pipe.scheduler = DDIMScheduler.from_config(generator.pipe.scheduler.config, prediction_type="sample")
+    with pytest.raises(RefusedConfig, match="'sample' is not supported"):
+        DPOTrainer(generator.pipe, "sd", DPOConfig(steps=1))
