@@ -103,7 +103,9 @@ def test_v_prediction_models_train_on_the_velocity(tiny_sd_dir, tmp_path):
     from diffusers import DDIMScheduler
 
     generator = Generator(tiny_sd_dir)
-    generator.pipe.scheduler = DDIMScheduler.from_config(generator.pipe.scheduler.config, prediction_type="v_prediction")
+    generator.pipe.scheduler = DDIMScheduler.from_config(
+        generator.pipe.scheduler.config, prediction_type="v_prediction"
+    )
     trainer = DPOTrainer(generator.pipe, "sd", DPOConfig(steps=30, batch_pairs=8, beta=500, warmup_steps=0))
     assert trainer.noise_scheduler.config.prediction_type == "v_prediction"
     final = trainer.fit(preference_pairs(32), preference_pairs(16, seed=3))

@@ -16,9 +16,8 @@ from app.schemas.generation import GenerationParams
 from worker.basemodel.data import is_held_out
 from worker.generation.generator import Generator
 from worker.scenes.score import read_scene, score_caption
-from worker.scenes.world import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES, Scene, caption_for
+from worker.scenes.world import ATTRIBUTES, BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES, Scene, caption_for
 
-ATTRIBUTES = ("colour", "shape", "size", "position", "background")
 BARS = {"colour": 0.90, "shape": 0.70, "position": 0.80}
 
 

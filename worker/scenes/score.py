@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from worker.scenes.render import draw_shape
-from worker.scenes.world import BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES, parse_caption
+from worker.scenes.world import ATTRIBUTES, BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES, parse_caption
 
 # RGB distance beyond which a pixel is not background.
 FOREGROUND_DISTANCE = 60.0
@@ -40,13 +40,7 @@ class SceneReading:
     rgb: tuple[int, int, int] = (0, 0, 0)
 
     def attributes(self) -> dict[str, str | None]:
-        return {
-            "colour": self.colour,
-            "shape": self.shape,
-            "size": self.size,
-            "position": self.position,
-            "background": self.background,
-        }
+        return {name: getattr(self, name) for name in ATTRIBUTES}
 
 
 @dataclass

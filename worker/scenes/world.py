@@ -36,6 +36,9 @@ SIZES: dict[str, float] = {"small": 0.28, "medium": 0.42, "large": 0.58}
 POSITIONS: dict[str, float] = {"left": 0.3, "center": 0.5, "right": 0.7}
 POSITION_PHRASES = {"left": "on the left", "center": "in the center", "right": "on the right"}
 
+# The attributes a caption can name, in caption order.
+ATTRIBUTES = ("colour", "shape", "size", "position", "background")
+
 CAPTION_WORDS = (
     ["a", "on", "the", "in", "background", ","]
     + list(COLOURS)
@@ -60,13 +63,7 @@ class Scene:
     dy: float = 0.0  # vertical offset, fraction of height
 
     def attributes(self) -> dict[str, str]:
-        return {
-            "colour": self.colour,
-            "shape": self.shape,
-            "size": self.size,
-            "position": self.position,
-            "background": self.background,
-        }
+        return {name: getattr(self, name) for name in ATTRIBUTES}
 
 
 def sample_scene(rng: random.Random, **fixed: str) -> Scene:
