@@ -39,7 +39,7 @@ def test_is_small_and_has_a_model_card(embedded_model):
     card = (embedded_model / "README.md").read_text()
     assert "## Scores" in card and "## Training" in card
     training = json.loads((embedded_model / "training.json").read_text())
-    assert training["unet_steps"] == training["recipe"]["steps"]
+    assert f"for {training['unet_steps']} steps" in card and training["unet_train_seconds"] > 0
 
 
 def test_follows_captions_on_fixed_seeds(embedded_model):
@@ -79,6 +79,11 @@ def test_training_script_smoke_run_resumes_and_exports(tmp_path):
     from diffusers import StableDiffusionPipeline
 
     assert StableDiffusionPipeline.from_pretrained(out).unet.config.sample_size == 16
+    # --export-now writes the weights as they are, taking no step, and says so in the card.
+    third = runner.invoke(cli, [*args, "--steps", "9", "--export-now"])
+    assert third.exit_code == 0 and "exported as it is" in third.output, third.output
+    assert json.loads((out / "training.json").read_text())["unet_steps"] == 5
+    assert "5 steps\n(of the recipe's 9)" in (out / "README.md").read_text()
 
 
 def test_evaluate_prints_the_table_and_fails_an_untrained_model(tmp_path):

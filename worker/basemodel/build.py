@@ -71,9 +71,17 @@ def _load_parts(work_dir: Path, arch: Architecture, recipe: Recipe, minutes: flo
 
 
 def train_base_model(
-    work_dir: Path, out_dir: Path, recipe: Recipe, arch: Architecture, minutes: float | None = None
+    work_dir: Path,
+    out_dir: Path,
+    recipe: Recipe,
+    arch: Architecture,
+    minutes: float | None = None,
+    export_now: bool = False,
 ) -> dict:
-    """Run (or continue) the recipe; export the pipeline to out_dir once all steps are done."""
+    """Run (or continue) the recipe; export the pipeline to out_dir once all steps are done.
+
+    With export_now, train nothing and export the current EMA weights as they are (the card says
+    how many of the recipe's steps they had)."""
     torch.set_num_threads(max(1, torch.get_num_threads()))
     work_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -81,8 +89,10 @@ def train_base_model(
     if parts is None:
         return {"step": 0, "elapsed_s": 0.0, "done": False, "stage": "vae"}
     tokenizer, vae, model = parts
-    if minutes is not None:
-        minutes = max(0.0, minutes - (time.monotonic() - started) / 60)
+    if export_now:
+        minutes = 1e-9  # load the saved state, take no step
+    elif minutes is not None:
+        minutes = max(1e-9, minutes - (time.monotonic() - started) / 60)
     scheduler = make_scheduler()
 
     def on_eval(current: JointModel) -> dict:
@@ -90,7 +100,7 @@ def train_base_model(
         return quick_check(Generator.from_pipeline(pipe))
 
     result = train_unet(work_dir, model, tokenizer, scheduler, recipe, minutes=minutes, on_eval=on_eval)
-    if result["done"]:
+    if result["done"] or export_now:
         export(out_dir, work_dir, tokenizer, vae, model, result, scheduler, recipe, arch)
     return {k: v for k, v in result.items() if k != "ema"}
 

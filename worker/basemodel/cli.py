@@ -26,6 +26,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of every random choice in the recipe.")] = 0,
     tiny: Annotated[bool, typer.Option(help="A tiny architecture and data set, for smoke runs.")] = False,
     threads: Annotated[int, typer.Option(min=1, help="torch CPU threads.")] = 2,
+    export_now: Annotated[bool, typer.Option(help="Train nothing; export the current weights as they are.")] = False,
 ) -> None:
     """Train the base model from scratch (or continue an interrupted run) and export it."""
     import torch
@@ -41,8 +42,13 @@ def train(
                         save_every=3, eval_every=1_000_000)  # fmt: skip
     if steps is not None:
         recipe.steps = steps
-    result = train_base_model(work_dir, out, recipe, TINY if tiny else Architecture(), minutes=minutes)
-    state = "done, exported to " + str(out) if result["done"] else "paused (run again to continue)"
+    result = train_base_model(work_dir, out, recipe, TINY if tiny else Architecture(), minutes, export_now)
+    if result["done"]:
+        state = f"done, exported to {out}"
+    elif export_now:
+        state = f"exported as it is to {out}; run again to continue"
+    else:
+        state = "paused (run again to continue)"
     typer.echo(f"step {result['step']}/{recipe.steps}, {result['elapsed_s'] / 60:.1f} min of UNet training: {state}")
 
 

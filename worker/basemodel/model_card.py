@@ -56,7 +56,8 @@ size, position) combinations never appear in training; evaluation uses them.
 - Files: {", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items()))}.
 
 ## Training
-VAE {training["vae"]["vae_steps"]} steps; then text encoder + UNet jointly for {training["unet_steps"]} steps,
+VAE {training["vae"]["vae_steps"]} steps; then text encoder + UNet jointly for {training["unet_steps"]} steps
+(of the recipe's {recipe["steps"]}),
 batch {recipe["batch"]}, AdamW lr {recipe["lr"]} (warmup {recipe["warmup"]}, cosine), v-loss,
 EMA {recipe["ema_decay"]}: {training["unet_train_seconds"] / 60:.1f} min of training on a 2-core CPU
 ({training["unet_steps_per_second"]} steps/s). Seed {recipe["seed"]}. Full record: `training.json`.

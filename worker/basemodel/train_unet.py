@@ -86,6 +86,7 @@ def train_unet(
         )  # fmt: skip
         tmp.replace(state_path)
 
+    first_step = step
     deadline = time.monotonic() + minutes * 60 if minutes else None
     progress = tqdm(total=recipe.steps, initial=step, desc="unet", dynamic_ncols=True)
     recent: list[float] = []
@@ -128,7 +129,8 @@ def train_unet(
             tqdm.write(json.dumps(log[-1]))
             model.train()
     progress.close()
-    save()
+    if step > first_step:
+        save()
     return {"step": step, "elapsed_s": elapsed, "done": step >= recipe.steps, "log": log, "ema": ema}
 
 
