@@ -8,6 +8,7 @@ last saved step, so the training can be spread over several runs (`--minutes` bo
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -124,12 +125,10 @@ def export(out_dir: Path, work_dir: Path, tokenizer, vae, model, result, schedul
     }
     (tmp / "training.json").write_text(json.dumps(training, indent=1))
     write_model_card(tmp, training, scores=None)
-    if out_dir.exists():
+    if out_dir.exists() or out_dir.is_symlink():
         old = out_dir.with_name(out_dir.name + ".old")
         out_dir.rename(old)
         tmp.rename(out_dir)
-        import shutil
-
-        shutil.rmtree(old)
+        old.unlink() if old.is_symlink() else shutil.rmtree(old)
     else:
         tmp.rename(out_dir)

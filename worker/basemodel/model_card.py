@@ -23,7 +23,7 @@ def write_model_card(directory: Path, training: dict, scores: dict | None) -> No
     from worker.basemodel.evaluate import BARS
 
     recipe, arch = training["recipe"], training["architecture"]
-    sizes = {p.name: p.stat().st_size for p in directory.rglob("*.safetensors")}
+    sizes = {str(p.relative_to(directory)): p.stat().st_size for p in directory.rglob("*.safetensors")}
     text = f"""---
 library_name: diffusers
 pipeline_tag: text-to-image
