@@ -29,6 +29,8 @@ for _ in $(seq 50); do
 done
 su postgres -c "psql -p $pg_port -qAtc \"select 1 from pg_roles where rolname = 'dpoloop'\"" | grep -q 1 ||
   su postgres -c "psql -p $pg_port -qc \"create role dpoloop login createdb password 'dpoloop'\"" >&2
+# Tests drop their databases WITH (FORCE), which must be able to end autovacuum workers too.
+su postgres -c "psql -p $pg_port -qc 'grant pg_signal_backend to dpoloop'" >&2
 
 # Redis: a private, non-persistent instance.
 redis_port=${DPOLOOP_TEST_REDIS_PORT:-6379}

@@ -7,6 +7,7 @@ missing service are skipped with the reason; under the script (DPOLOOP_REQUIRE_S
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,8 +61,15 @@ def drop_database(admin_url: str, url: str) -> None:
     engine_for(url).dispose()
     name = make_url(url).database
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for attempt in range(5):  # a server process (autovacuum) may still be on it for a moment
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            break
+        except Exception:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
     engine.dispose()
 
 
