@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from worker.basemodel.data import CaptionDropout
 from worker.basemodel.recipe import Recipe
+from worker.basemodel.resume import load_state, save_state
 from worker.basemodel.scene_pool import load_scene_pool
 from worker.basemodel.text import CaptionEncoder
 
@@ -61,30 +62,17 @@ def train_unet(
     ema = EMAModel(model.parameters(), decay=recipe.ema_decay, use_ema_warmup=True, power=2 / 3)
     step, elapsed, log = 0, 0.0, []
     state_path = work_dir / STATE_FILE
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
+    torch.manual_seed(recipe.seed)
+    rng = random.Random(recipe.seed + 2)
+    if (state := load_state(state_path, rng)) is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         ema.load_state_dict(state["ema"])
         step, elapsed, log = state["step"], state["elapsed"], state["log"]
-        torch.set_rng_state(state["torch_rng"])
-        rng = random.Random()
-        rng.setstate(state["py_rng"])
-    else:
-        torch.manual_seed(recipe.seed)
-        rng = random.Random(recipe.seed + 2)
 
     def save() -> None:
-        tmp = state_path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "ema": ema.state_dict(),
-                "step": step, "elapsed": elapsed, "log": log,
-                "torch_rng": torch.get_rng_state(), "py_rng": rng.getstate(),
-            },
-            tmp,
-        )  # fmt: skip
-        tmp.replace(state_path)
+        save_state(state_path, rng, model=model.state_dict(), optimizer=optimizer.state_dict(), ema=ema.state_dict(),
+                   step=step, elapsed=elapsed, log=log)  # fmt: skip
 
     first_step = step
     deadline = time.monotonic() + minutes * 60 if minutes else None

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from worker.basemodel.architecture import Architecture, make_vae
 from worker.basemodel.data import render_batch, sample_training_scene
+from worker.basemodel.resume import load_state, save_state
 from worker.scenes.score import score_caption
 from worker.scenes.world import caption_for
 
@@ -50,20 +51,14 @@ def train_vae(
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     step, elapsed, recent = 0, 0.0, []
     state_path = out_dir / STATE_FILE
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
+    if (state := load_state(state_path, rng)) is not None:
         vae.load_state_dict(state["vae"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed, recent = state["step"], state["elapsed"], state["recent"]
-        torch.set_rng_state(state["torch_rng"])
-        rng.setstate(state["py_rng"])
 
     def save() -> None:
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({"vae": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "elapsed": elapsed, "recent": recent, "torch_rng": torch.get_rng_state(),
-                    "py_rng": rng.getstate()}, tmp)  # fmt: skip
-        tmp.replace(state_path)
+        save_state(state_path, rng, vae=vae.state_dict(), optimizer=optimizer.state_dict(), step=step,
+                   elapsed=elapsed, recent=recent)  # fmt: skip
 
     deadline = time.monotonic() + minutes * 60 if minutes else None
     progress = tqdm(total=steps, initial=step, desc="vae", dynamic_ncols=True)
