@@ -10,15 +10,8 @@ from app.db.models import Checkpoint, Deployment
 BASE_CHECKPOINT_ID = 1
 
 
-def active_deployment(session: Session) -> Deployment:
-    """The newest deployment row is the one serving (rollback is just a newer row)."""
-    deployment = session.scalars(select(Deployment).order_by(Deployment.id.desc()).limit(1)).first()
-    if deployment is None:
-        raise RuntimeError("no deployment rows: run `dpoloop migrate`")
-    return deployment
-
-
 def active_checkpoint_id(session: Session) -> int:
+    """The newest deployment row is the one serving (rollback is just a newer row)."""
     return (
         session.scalar(select(Deployment.checkpoint_id).order_by(Deployment.id.desc()).limit(1)) or BASE_CHECKPOINT_ID
     )

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from app.db.models import Comparison, ComparisonKind, ComparisonState, GenerationStatus
+from app.db.models import Comparison, ComparisonKind, ComparisonState
 from app.db.session import session_scope
 from app.repo.generations import create_generation, image_relpath, latents_relpath, mark_done
 from app.repo.labelers import create_labeler
@@ -42,7 +42,6 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[
                 )
                 np.save(settings.latents_dir / latents_relpath(g), np.zeros((4, 16, 16), np.float32))
                 mark_done(g, checkpoint_id, 1.0)
-                g.status = GenerationStatus.done
                 generations.append(g)
             comparison = Comparison(
                 prompt=prompt,
