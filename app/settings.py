@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,44 @@ class Settings(BaseSettings):
     )
     lease_s: float = Field(
         default=120.0, gt=0, description="How long a comparison shown to a labeler is held for them."
+    )
+    # Training rounds.
+    round_min_pairs: int = Field(
+        default=200, ge=1, description="New decisive pairs since the last round that start one on the schedule."
+    )
+    round_min_interval_s: float = Field(
+        default=600.0, ge=0, description="Shortest time between the starts of two scheduled rounds."
+    )
+    round_check_interval_s: float = Field(default=30.0, gt=0, description="How often beat looks for a round to start.")
+    round_schedule: bool = Field(default=True, description="Start rounds on the schedule (false: admins only).")
+    round_start_from: Literal["active", "base"] = Field(
+        default="active", description="The checkpoint a round trains on top of."
+    )
+    round_reference: Literal["base", "active"] = Field(
+        default="base", description="The frozen reference of the DPO objective."
+    )
+    round_stale_s: float = Field(
+        default=300.0, gt=0, description="A running round silent this long is declared lost (its worker died)."
+    )
+    dpo_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description='DPO settings over the model family\'s defaults, JSON (e.g. {"beta": 5000, "steps": 1000}).',
+    )
+    # The gate between a trained checkpoint and the labelers.
+    auto_promote: bool = Field(default=True, description="Promote a round's checkpoint when it passes the gate.")
+    gate_min_accuracy: float = Field(
+        default=0.55, ge=0, le=1, description="Lowest held-out implicit accuracy a checkpoint may have."
+    )
+    gate_max_winner_drift: float = Field(
+        default=0.10, ge=0,
+        description="Highest relative rise of the winners' denoising error over the reference's (collapse guard).",
+    )  # fmt: skip
+    gate_max_judge_drop: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Largest drop in prompt-following on the fixed evaluation set (where a judge exists).",
+    )  # fmt: skip
+    gate_eval_images: int = Field(
+        default=64, ge=0, le=4096, description="Images per checkpoint in the judge's fixed evaluation set."
     )
     # The API.
     host: str = Field(default="127.0.0.1", description="API bind address for `dpoloop up` / `dpoloop api`.")

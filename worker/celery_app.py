@@ -10,12 +10,20 @@ from celery import Celery
 
 from app.settings import Settings, get_settings
 
-TASK_MODULES = ["worker.tasks.generate", "worker.tasks.pool", "worker.tasks.heartbeat", "worker.tasks.sweep"]
+TASK_MODULES = [
+    "worker.tasks.generate",
+    "worker.tasks.pool",
+    "worker.tasks.heartbeat",
+    "worker.tasks.sweep",
+    "worker.tasks.rounds",
+]
 
 # Names are the API between the service and the workers; app/ sends them with send_task.
 GENERATE_IMAGE = "dpoloop.generate.image"
 FILL_POOL = "dpoloop.pool.fill"
 SWEEP = "dpoloop.generate.sweep"
+TRAIN_ROUND = "dpoloop.train.round"
+CHECK_ROUNDS = "dpoloop.rounds.check"  # on `generate`: it must run while the train worker is busy or dead
 
 
 def broker_transport_options(settings: Settings) -> dict:
@@ -50,6 +58,7 @@ def configure(celery: Celery, settings: Settings) -> None:
         task_routes={
             "dpoloop.generate.*": {"queue": "generate"},
             "dpoloop.pool.*": {"queue": "generate"},
+            "dpoloop.rounds.*": {"queue": "generate"},
             "dpoloop.train.*": {"queue": "train"},
         },  # fmt: skip
         broker_transport_options=broker_transport_options(settings),
@@ -62,6 +71,11 @@ def configure(celery: Celery, settings: Settings) -> None:
                 "options": {"expires": settings.pool_interval_s * 2},  # stale checks are dropped, not piled up
             },
             "sweep-stale-generations": {"task": SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
+            "check-rounds": {
+                "task": CHECK_ROUNDS,
+                "schedule": settings.round_check_interval_s,
+                "options": {"expires": settings.round_check_interval_s * 2},
+            },
         },
     )
     if celery._pool is not None:  # connections made under the old settings must not be reused

@@ -1,17 +1,26 @@
 """The model a worker process serves: one pipeline, the checkpoint it wears, and the lock around both.
 
 A diffusers pipeline is not thread-safe, and a generation must never see half of a weight change,
-so generation and every overlay change happen under one lock.
+so generation and every weight change happen under one lock. A swap to a newly promoted
+checkpoint reads its files (or builds its UNet) beside the running model first, outside the lock,
+then changes weights under the lock and checks one tiny generation before any request sees them.
+A checkpoint that fails either half is marked broken (which rolls the deployment back) and the
+previous weights go on serving.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.schemas.generation import GenerationParams
 from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+WATCH_S = 0.5  # how often a worker looks for a promotion: a swap starts within about this long
 
 
 @dataclass(frozen=True)
@@ -26,9 +35,16 @@ class CheckpointRef:
 class ModelServer:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the pipeline: generation and weight changes
+        self.swap_lock = threading.Lock()  # one swap at a time (the watcher and tasks may both try)
         self.generator = None
-        self.checkpoint_id: int | None = None
+        self.current: CheckpointRef | None = None
+        self.failed: set[int] = set()  # checkpoints that failed to load here: never retried
+
+    @property
+    def checkpoint_id(self) -> int | None:
+        current = self.current
+        return current.id if current else None
 
     def _ensure_loaded(self) -> None:
         if self.generator is None:
@@ -39,32 +55,101 @@ class ModelServer:
             torch.set_num_threads(self.settings.torch_threads)
             device = torch.device(self.settings.device) if self.settings.device else None
             self.generator = Generator(self.settings.base_model, device=device)
-            self.checkpoint_id = 1
+            self.current = CheckpointRef(id=1, kind="base", path=None)
 
-    def _wear(self, checkpoint: CheckpointRef) -> None:
-        if checkpoint.id == self.checkpoint_id:
-            return
-        self.checkpoint_id = None  # until the new weights are fully in place: a failed load wears nothing known
+    # ---- weights ---------------------------------------------------------------------------
+    def _read(self, checkpoint: CheckpointRef):
+        """The slow, fallible half of a swap: no pipeline state is touched."""
+        if checkpoint.kind == "base":
+            return None
+        if checkpoint.kind == "lora":
+            return self.generator.read_lora(checkpoint.path)
+        if checkpoint.kind == "full":
+            return self.generator.read_unet(Path(checkpoint.path) / "unet")
+        raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
+
+    def _put_on(self, checkpoint: CheckpointRef, prepared) -> None:
+        """The fast half, under self.lock."""
         if checkpoint.kind == "base":
             self.generator.unload_overlays()
         elif checkpoint.kind == "lora":
-            self.generator.load_lora(Path(checkpoint.path))
-        elif checkpoint.kind == "full":
-            self.generator.load_unet(Path(checkpoint.path) / "unet")
+            self.generator.wear_lora(prepared, checkpoint.path)
         else:
-            raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
-        self.checkpoint_id = checkpoint.id
+            self.generator.wear_unet(prepared, checkpoint.path)
 
+    def _swap(self, checkpoint: CheckpointRef) -> None:
+        """Wear checkpoint, or raise leaving the previous weights on. Caller holds swap_lock, not lock."""
+        prepared = self._read(checkpoint)
+        with self.lock:
+            previous = self.current
+            self.current = None  # until the new weights are fully on and checked
+            try:
+                self._put_on(checkpoint, prepared)
+                self.generator.smoke_test()
+            except Exception:
+                self._put_on(previous, self._read(previous))
+                self.current = previous
+                raise
+            self.current = checkpoint
+        log.info("now serving checkpoint %s", checkpoint.id)
+
+    def _wear(self, checkpoint: CheckpointRef) -> None:
+        with self.swap_lock:
+            if checkpoint.id == self.checkpoint_id:
+                return
+            try:
+                self._swap(checkpoint)
+            except Exception as exc:
+                self._broken(checkpoint, exc)
+                raise
+
+    def _broken(self, checkpoint: CheckpointRef, exc: Exception) -> None:
+        from app.db.session import session_scope
+        from app.repo.checkpoints import mark_broken
+
+        log.exception("checkpoint %s failed to load; it is marked broken", checkpoint.id)
+        self.failed.add(checkpoint.id)
+        try:
+            with session_scope() as session:
+                mark_broken(session, checkpoint.id, f"failed to load: {type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("could not mark checkpoint %s broken", checkpoint.id)
+
+    def sync_to_active(self) -> None:
+        """Wear the promoted checkpoint if this worker does not yet (the watcher calls this twice a second)."""
+        from app.db.session import session_scope
+        from app.repo.checkpoints import active_checkpoint_id
+        from worker.tasks.common import checkpoint_ref
+
+        with session_scope() as session:
+            try:
+                target = checkpoint_ref(session, active_checkpoint_id(session))
+            except ValueError:
+                return  # broken: the rollback row is on its way; keep serving what is on
+        if target.id == self.checkpoint_id or target.id in self.failed:
+            return
+        with contextlib.suppress(Exception):  # marked broken and rolled back; the previous weights still serve
+            self._wear(target)
+
+    # ---- serving ---------------------------------------------------------------------------
     def warm(self) -> None:
         with self.lock:
             self._ensure_loaded()
 
-    def generate(self, requests: list[GenerationParams], checkpoint: CheckpointRef):
-        """Generate with exactly this checkpoint's weights."""
-        with self.lock:
-            self._ensure_loaded()
-            self._wear(checkpoint)
-            return self.generator.generate(requests)
+    def generate(self, requests: list[GenerationParams], checkpoint: CheckpointRef | None = None):
+        """Generate with exactly this checkpoint's weights, or (None) with the promoted one.
+
+        Returns (results, id of the checkpoint that made them)."""
+        self.warm()
+        for _ in range(3):  # the watcher may swap back to the promoted checkpoint in between: wear again
+            if checkpoint is None:
+                self.sync_to_active()
+            else:
+                self._wear(checkpoint)
+            with self.lock:
+                if self.current is not None and (checkpoint is None or self.current.id == checkpoint.id):
+                    return self.generator.generate(requests), self.current.id
+        raise RuntimeError(f"could not keep checkpoint {checkpoint.id if checkpoint else '?'} on for a generation")
 
 
 _server: ModelServer | None = None
@@ -76,3 +161,12 @@ def model_server() -> ModelServer:
     if _server is None:
         _server = ModelServer()
     return _server
+
+
+def watch_promotions(server: ModelServer, stop: threading.Event) -> None:
+    """Follow the deployment table: a promotion reaches this worker within about WATCH_S."""
+    while not stop.wait(WATCH_S):
+        try:
+            server.sync_to_active()
+        except Exception:
+            log.exception("promotion watch failed; retrying")

@@ -9,7 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
-from app.api.routes import admin, checkpoints, generations, health, labeling
+from app.api.routes import admin, checkpoints, generations, health, labeling, rounds
 from app.settings import REPO_ROOT, get_settings
 
 FRONTEND_DIR = REPO_ROOT / "frontend"
@@ -30,7 +30,7 @@ def create_app() -> FastAPI:
         description="Label pairs of generations, train Diffusion-DPO on the votes, serve the result.",
     )
     api.add_exception_handler(RequestValidationError, validation_error)
-    for router in (labeling.router, generations.router, checkpoints.router, admin.router, health.router):
+    for router in (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, health.router):
         api.include_router(router, prefix="/api/v1")
     api.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from app.cli import services
+from app.cli.loop import checkpoints_cli, rounds_cli, simulate_labelers
 from app.settings import REPO_ROOT, Settings, get_settings
 from worker.basemodel.cli import base_model_cli
 
@@ -23,6 +24,9 @@ labelers_cli = typer.Typer(no_args_is_help=True, help="Manage labelers and their
 prompts_cli = typer.Typer(no_args_is_help=True, help="Manage the prompt set the pool draws from.")
 cli.add_typer(labelers_cli, name="labelers")
 cli.add_typer(prompts_cli, name="prompts")
+cli.add_typer(rounds_cli, name="rounds")
+cli.add_typer(checkpoints_cli, name="checkpoints")
+cli.command("simulate-labelers")(simulate_labelers)
 
 Host = Annotated[str | None, typer.Option(help="Bind address (default: DPOLOOP_HOST).")]
 Port = Annotated[int | None, typer.Option(help="Port (default: DPOLOOP_PORT).")]
@@ -85,7 +89,9 @@ def up(host: Host = None, port: Port = None) -> None:
     code = services.run_all(
         {
             "api": services.api_command(settings),
-            "worker": services.worker_command(settings, "generate,train", "dpoloop@%h"),
+            # Two workers: a round (minutes) must not stall the pool and the REST generations.
+            "worker": services.worker_command(settings, "generate", "generate@%h"),
+            "trainer": services.worker_command(settings, "train", "train@%h"),
             "beat": services.beat_command(settings),
         },
         cwd=REPO_ROOT,
@@ -165,7 +171,7 @@ def show_settings(markdown: bool = typer.Option(False, help="Print the README's 
     """List every setting, its environment variable, default and meaning."""
     for name, field in Settings.model_fields.items():
         env = f"DPOLOOP_{name.upper()}"
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         if isinstance(default, Path):
             default = default.relative_to(REPO_ROOT) if default.is_relative_to(REPO_ROOT) else default
         if isinstance(default, str) and default.startswith(str(REPO_ROOT)):

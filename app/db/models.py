@@ -188,16 +188,36 @@ class TrainingRound(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[RoundState] = mapped_column(_enum(RoundState, "round_state"))
+    # 1 while queued or running, NULL once finished: the unique index makes "one round at a time" a
+    # database fact, whatever number of API processes, beats or admins race to start one.
+    active_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
     trigger: Mapped[str] = mapped_column(String(16))  # schedule | admin
     requested_by: Mapped[str | None] = mapped_column(String(100))
     config: Mapped[dict] = mapped_column(JSON, default=dict)
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
-    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    snapshot_vote_id: Mapped[int | None] = mapped_column(Integer)  # the votes it trains on: id <= this
+    start_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    reference_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))  # what it wrote
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a running round's pulse
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RoundStep(Base):
+    """Per-step training metrics, written as they happen (the dashboard's curves)."""
+
+    __tablename__ = "round_steps"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("training_rounds.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class WorkerHeartbeat(Base):

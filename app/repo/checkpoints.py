@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from pathlib import Path
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.db.models import Checkpoint, Deployment
+from app.db.models import Checkpoint, Comparison, ComparisonKind, ComparisonState, Deployment
 
 BASE_CHECKPOINT_ID = 1
 
@@ -19,3 +21,65 @@ def active_checkpoint_id(session: Session) -> int:
 
 def list_checkpoints(session: Session) -> list[Checkpoint]:
     return list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
+
+
+class PromotionRefused(ValueError):
+    """This checkpoint cannot serve (it is broken, or its files are gone)."""
+
+
+def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
+    """Why the checkpoint's files cannot be loaded, or None when they look complete (no torch needed)."""
+    if checkpoint.kind == "base":
+        return None
+    path = Path(checkpoint.path or "")
+    wanted = path / ("pytorch_lora_weights.safetensors" if checkpoint.kind == "lora" else "unet/config.json")
+    return None if wanted.is_file() else f"{wanted} is missing"
+
+
+def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
+    """Make this checkpoint the served one (rollback is promoting an older one); the caller commits.
+
+    Ready train comparisons of other checkpoints leave the pool: their votes stay training data."""
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None:
+        raise LookupError(f"checkpoint {checkpoint_id} does not exist")
+    if checkpoint.status == "broken":
+        raise PromotionRefused(f"checkpoint {checkpoint_id} is broken: {checkpoint.status_reason}")
+    problem = checkpoint_files_ok(checkpoint)
+    if problem:
+        raise PromotionRefused(f"checkpoint {checkpoint_id} cannot be loaded: {problem}")
+    deployment = Deployment(checkpoint_id=checkpoint_id, promoted_by=by, reason=reason)
+    session.add(deployment)
+    session.execute(
+        update(Comparison)
+        .where(
+            Comparison.state == ComparisonState.ready,
+            Comparison.kind == ComparisonKind.train,
+            Comparison.checkpoint_id != checkpoint_id,
+        )  # fmt: skip
+        .values(state=ComparisonState.retired)
+    )
+    session.flush()
+    return deployment
+
+
+def mark_broken(session: Session, checkpoint_id: int, reason: str) -> None:
+    """A checkpoint that failed to load never serves: mark it, and roll back if it was promoted."""
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None or checkpoint.status == "broken":
+        return
+    checkpoint.status, checkpoint.status_reason = "broken", reason
+    if active_checkpoint_id(session) == checkpoint_id:
+        previous = session.scalar(
+            select(Deployment.checkpoint_id)
+            .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
+            .where(Checkpoint.status != "broken", Deployment.checkpoint_id != checkpoint_id)
+            .order_by(Deployment.id.desc())
+            .limit(1)
+        )
+        session.add(Deployment(checkpoint_id=previous or BASE_CHECKPOINT_ID, promoted_by="system",
+                               reason=f"automatic rollback: checkpoint {checkpoint_id} failed to load"))  # fmt: skip
+
+
+def deployments(session: Session, limit: int = 100) -> list[Deployment]:
+    return list(session.scalars(select(Deployment).order_by(Deployment.id.desc()).limit(limit)))

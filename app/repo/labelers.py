@@ -31,3 +31,10 @@ def by_token(session: Session, token: str) -> Labeler | None:
 
 def by_name(session: Session, name: str) -> Labeler | None:
     return session.scalars(select(Labeler).where(Labeler.name == name)).first()
+
+
+def rotate_token(labeler: Labeler) -> str:
+    """A new token for this labeler; the old one stops working."""
+    token = secrets.token_urlsafe(24)
+    labeler.token_hash = hash_token(token)
+    return token

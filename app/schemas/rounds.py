@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,8 +17,8 @@ class DPOConfig(BaseModel):
 
     method: Literal["lora", "full"] = "lora"
     beta: float = Field(default=2000.0, gt=0, le=1e6)
-    learning_rate: float = Field(default=1e-3, gt=0, le=1.0)
-    steps: int = Field(default=300, ge=1, le=1_000_000)
+    learning_rate: float = Field(default=2e-3, gt=0, le=1.0)
+    steps: int = Field(default=400, ge=1, le=1_000_000)
     batch_pairs: int = Field(default=8, ge=1, le=4096)
     grad_accumulation: int = Field(default=1, ge=1, le=1024)
     warmup_steps: int = Field(default=10, ge=0)
@@ -32,3 +34,34 @@ class DPOConfig(BaseModel):
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # GPU only
     seed: int = Field(default=0, ge=0)
     eval_every: int = Field(default=50, ge=1)
+
+
+# Defaults per model family. "scenes" is a model made by `dpoloop base-model train` (it ships
+# training.json); its values were measured with bench/loop_efficacy.py. SD and SDXL follow the
+# reference code's beta 5000 with LoRA-sized learning rates, gradient checkpointing and bf16 on GPU.
+FAMILY_DEFAULTS: dict[str, dict] = {
+    "scenes": {},
+    "sd": {"beta": 5000.0, "learning_rate": 1e-4, "steps": 1000, "batch_pairs": 8, "grad_accumulation": 4,
+           "gradient_checkpointing": True, "mixed_precision": "bf16", "empty_prompt_share": 0.1},
+    "sdxl": {"beta": 5000.0, "learning_rate": 5e-5, "steps": 1000, "batch_pairs": 4, "grad_accumulation": 8,
+             "gradient_checkpointing": True, "mixed_precision": "bf16", "empty_prompt_share": 0.1},
+}  # fmt: skip
+
+
+def model_family(model: str) -> str:
+    """'scenes', 'sd' or 'sdxl' from a pipeline directory's files (no torch; a hub id counts as sd/sdxl)."""
+    path = Path(model)
+    if (path / "training.json").is_file():
+        return "scenes"
+    index = path / "model_index.json"
+    if index.is_file():
+        return "sdxl" if "XL" in json.loads(index.read_text()).get("_class_name", "") else "sd"
+    return "sdxl" if "xl" in model.lower() else "sd"
+
+
+def round_config(family: str, *overrides: dict) -> DPOConfig:
+    """The family's defaults, then each layer of overrides (settings, then the request); validated."""
+    merged: dict = dict(FAMILY_DEFAULTS.get(family, {}))
+    for layer in overrides:
+        merged.update(layer or {})
+    return DPOConfig(**merged)

@@ -22,6 +22,7 @@ from worker.dpo.conditioning import PromptEncoder
 from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
 
 ADAPTER = "dpo"
+REFERENCE = "reference"
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,39 @@ def prediction_target(scheduler, latents, noise, timesteps) -> torch.Tensor:
     raise RefusedConfig(f"prediction type {kind!r} is not supported (epsilon and v_prediction are)")
 
 
+def load_adapter_weights(pipe, unet, directory: Path, adapter_name: str) -> None:
+    """Copy a saved LoRA (pytorch_lora_weights.safetensors) into an adapter of the same shape."""
+    from diffusers.utils import convert_unet_state_dict_to_peft
+    from peft import set_peft_model_state_dict
+
+    state, _ = type(pipe).lora_state_dict(str(directory))
+    state = convert_unet_state_dict_to_peft(
+        {k.removeprefix("unet."): v for k, v in state.items() if k.startswith("unet.")}
+    )
+    try:
+        result = set_peft_model_state_dict(unet, state, adapter_name=adapter_name)
+    except RuntimeError as exc:  # size mismatch: another rank
+        raise RefusedConfig(
+            f"the LoRA in {directory} does not fit this adapter (rank or targets differ): {exc}"
+        ) from exc
+    if getattr(result, "unexpected_keys", None):
+        raise RefusedConfig(f"the LoRA in {directory} has layers this adapter lacks: {result.unexpected_keys[:3]}")
+
+
 class DPOTrainer:
-    def __init__(self, pipe, family: str, config: DPOConfig):
+    def __init__(
+        self,
+        pipe,
+        family: str,
+        config: DPOConfig,
+        init_lora: Path | None = None,
+        reference_lora: tuple[Path, DPOConfig] | None = None,
+        reference_unet=None,
+    ):
+        """init_lora: start the adapter from these LoRA weights (a round continuing a LoRA checkpoint).
+        reference_lora: the reference is the UNet wearing this LoRA (its weights and the config that
+        made them) instead of the bare UNet. reference_unet: a full fine-tune's frozen reference
+        (default: a copy of the UNet as given)."""
         from diffusers import DDPMScheduler
 
         self.pipe, self.family, self.config = pipe, family, config
@@ -62,6 +94,7 @@ class DPOTrainer:
                 module.requires_grad_(False)
         self.unet.requires_grad_(False)
         self.reference = None
+        self.reference_adapter = False
         if config.method == "lora":
             from peft import LoraConfig
 
@@ -71,8 +104,19 @@ class DPOTrainer:
                 self.unet.add_adapter(lora, adapter_name=ADAPTER)
             except ValueError as exc:  # peft's "target modules … not found"
                 raise RefusedConfig(f"LoRA targets {config.lora_targets} do not fit this UNet: {exc}") from exc
+            if init_lora is not None:
+                load_adapter_weights(pipe, self.unet, init_lora, ADAPTER)
+            if reference_lora is not None:
+                path, made_with = reference_lora
+                frozen = LoraConfig(r=made_with.lora_rank, lora_alpha=made_with.lora_alpha,
+                                    target_modules=made_with.lora_targets)  # fmt: skip
+                self.unet.add_adapter(frozen, adapter_name=REFERENCE)
+                load_adapter_weights(pipe, self.unet, path, REFERENCE)
+                self.unet.set_adapter(ADAPTER)
+                self.reference_adapter = True
         else:
-            self.reference = copy.deepcopy(self.unet).eval()
+            self.reference = (reference_unet if reference_unet is not None else copy.deepcopy(self.unet)).eval()
+            self.reference.requires_grad_(False)
             self.unet.requires_grad_(True)
         if config.gradient_checkpointing:
             self.unet.enable_gradient_checkpointing()
@@ -103,6 +147,12 @@ class DPOTrainer:
         with torch.no_grad(), self._autocast():
             if self.reference is not None:
                 return self.reference(noisy, timesteps, **cond.unet_kwargs()).sample
+            if self.reference_adapter:
+                self.unet.set_adapter(REFERENCE)
+                try:
+                    return self.unet(noisy, timesteps, **cond.unet_kwargs()).sample
+                finally:
+                    self.unet.set_adapter(ADAPTER)
             self.unet.disable_adapters()
             try:
                 return self.unet(noisy, timesteps, **cond.unet_kwargs()).sample

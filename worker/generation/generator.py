@@ -49,21 +49,58 @@ class Generator:
         return self.pipe.unet.config.sample_size * self.vae_scale_factor
 
     # ---- overlays -------------------------------------------------------------------------
+    # Each overlay comes in two halves: read_* does the slow, fallible part (files, a new module)
+    # without touching the pipeline, so a server can do it beside a running generation; wear_*
+    # puts it on, fast, under the server's lock.
+    @staticmethod
+    def read_lora(path: str | Path) -> dict:
+        """The LoRA weights of a checkpoint directory (pytorch_lora_weights.safetensors)."""
+        from safetensors.torch import load_file
+
+        return load_file(str(Path(path) / "pytorch_lora_weights.safetensors"))
+
+    def wear_lora(self, state: dict, label: str, adapter_name: str = "checkpoint") -> None:
+        """Swap to these LoRA weights: in place (diffusers hotswap) when a LoRA of the same shape is on."""
+        if self._base_unet is None and adapter_name in (getattr(self.pipe.unet, "peft_config", None) or {}):
+            try:
+                self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name, hotswap=True)
+                self.weights = f"lora:{label}"
+                return
+            except (RuntimeError, ValueError):  # another rank or other targets: load it afresh
+                pass
+        self.unload_overlays()
+        self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name)
+        self.weights = f"lora:{label}"
+
+    def read_unet(self, path: str | Path):
+        """A fine-tuned UNet (a directory UNet2DConditionModel loads), built beside the served one."""
+        from diffusers import UNet2DConditionModel
+
+        base = self._base_unet or self.pipe.unet
+        return UNet2DConditionModel.from_pretrained(str(path), dtype=base.dtype).to(self.pipe.device).eval()
+
+    def wear_unet(self, unet, label: str) -> None:
+        self.unload_overlays()
+        self._base_unet = self.pipe.unet
+        self.pipe.unet = unet
+        self.weights = f"unet:{label}"
+
     def load_lora(self, path: str | Path, adapter_name: str = "checkpoint") -> None:
         """Put LoRA weights (a directory with pytorch_lora_weights.safetensors) on top of the base."""
-        self.unload_overlays()
-        self.pipe.load_lora_weights(str(path), adapter_name=adapter_name)
-        self.weights = f"lora:{path}"
+        self.wear_lora(self.read_lora(path), str(path), adapter_name)
 
     def load_unet(self, path: str | Path) -> None:
         """Serve a fine-tuned UNet (a directory loadable by UNet2DConditionModel) instead of the base's."""
-        from diffusers import UNet2DConditionModel
+        self.wear_unet(self.read_unet(path), str(path))
 
-        self.unload_overlays()
-        unet = UNet2DConditionModel.from_pretrained(str(path), dtype=self.pipe.unet.dtype)
-        self._base_unet = self.pipe.unet
-        self.pipe.unet = unet.to(self.pipe.device)
-        self.weights = f"unet:{path}"
+    @torch.no_grad()
+    def smoke_test(self) -> None:
+        """One tiny generation: raises if the weights now worn give non-finite output."""
+        size = self.default_size
+        latents = self.pipe(prompt=[""], num_inference_steps=2, guidance_scale=1.0, width=size, height=size,
+                            output_type="latent", generator=torch.Generator("cpu").manual_seed(0)).images  # fmt: skip
+        if not torch.isfinite(latents).all():
+            raise GenerationError("the checkpoint produces non-finite output")
 
     def unload_overlays(self) -> None:
         """Back to the base weights, exactly."""

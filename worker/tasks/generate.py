@@ -7,7 +7,6 @@ import time
 
 from app.db.models import Generation, GenerationStatus
 from app.db.session import session_scope
-from app.repo.checkpoints import active_checkpoint_id
 from app.repo.generations import mark_failed, params_of
 from worker.celery_app import GENERATE_IMAGE, celery_app
 from worker.serving import model_server
@@ -23,15 +22,18 @@ def generate_image(generation_id: int) -> None:
         if generation is None or generation.status == GenerationStatus.done:
             return  # gone, or a redelivery of work already finished
         generation.status = GenerationStatus.running
-        try:
-            checkpoint = checkpoint_ref(session, generation.requested_checkpoint_id or active_checkpoint_id(session))
-        except ValueError as exc:
-            mark_failed(generation, str(exc))
-            return
+        checkpoint = None  # None: whatever is promoted when it runs
+        if generation.requested_checkpoint_id is not None:
+            try:
+                checkpoint = checkpoint_ref(session, generation.requested_checkpoint_id)
+            except ValueError as exc:
+                mark_failed(generation, str(exc))
+                return
         params = params_of(generation)
     started = time.perf_counter()
     try:
-        result = model_server().generate([params], checkpoint)[0]
+        results, checkpoint_id = model_server().generate([params], checkpoint)
+        result = results[0]
     except Exception as exc:  # the client must learn why; the worker carries on
         log.exception("generation %s failed", generation_id)
         with session_scope() as session:
@@ -39,5 +41,5 @@ def generate_image(generation_id: int) -> None:
         return
     with session_scope() as session:
         store_result(
-            session.get(Generation, generation_id), result, checkpoint.id, (time.perf_counter() - started) * 1e3
+            session.get(Generation, generation_id), result, checkpoint_id, (time.perf_counter() - started) * 1e3
         )

@@ -1,7 +1,8 @@
 """Worker liveness through the database (file and SQLite brokers have no broadcast to ping).
 
 When a worker is ready it starts a thread that loads the model once (so the first pair is not
-slowed by loading) and then writes a heartbeat row every few seconds.
+slowed by loading) and then writes a heartbeat row every few seconds; a generating worker also
+starts the promotion watcher (hot swap).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import delete
 
 from app.db.models import WorkerHeartbeat
 from app.db.session import session_scope
-from worker.serving import model_server
+from worker.serving import model_server, watch_promotions
 
 HEARTBEAT_S = 5.0
 log = logging.getLogger(__name__)
@@ -34,10 +35,14 @@ def beat_once(name: str, queues: str) -> None:
 
 
 def _loop(name: str, queues: str) -> None:
-    try:
-        model_server().warm()
-    except Exception:
-        log.exception("could not load the model")
+    if "generate" in queues.split(","):  # a train-only worker holds no serving model
+        try:
+            model_server().warm()
+        except Exception:
+            log.exception("could not load the model")
+        threading.Thread(
+            target=watch_promotions, args=(model_server(), _stop), name="dpoloop-swap", daemon=True
+        ).start()
     while not _stop.is_set():
         try:
             beat_once(name, queues)

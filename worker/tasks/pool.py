@@ -48,6 +48,9 @@ def least_used_prompts(session, checkpoint_id: int, count: int) -> list[Prompt]:
 def fill_pool() -> int:
     """Add up to pool_batch pairs when the pool is below target; returns how many were added."""
     settings = get_settings()
+    server = model_server()
+    server.warm()
+    server.sync_to_active()  # a promotion: fill for the new checkpoint, not the retired one
     with session_scope() as session:
         checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
         ready = ready_pool_count(session, checkpoint.id)
@@ -76,7 +79,7 @@ def fill_pool() -> int:
     started = time.perf_counter()
     requests = [params for _, _, pair in pairs for _, params in pair]
     try:
-        results = model_server().generate(requests, checkpoint)
+        results, _ = server.generate(requests, checkpoint)  # pinned: the comparisons' checkpoint
     except Exception as exc:
         with session_scope() as session:
             for _, _, pair in pairs:

@@ -1,0 +1,140 @@
+"""The loop end to end on Postgres + Redis + Celery workers + beat, as separate processes:
+simulated votes → a scheduled round → gate → promotion → hot swap, while a stream of REST
+generations runs through the swap; and a train worker killed mid-round."""
+
+import json
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.db.models import Deployment, RoundStep, TrainingRound, Vote
+from app.db.session import session_scope
+from app.repo.checkpoints import active_checkpoint_id
+from app.simulate import simulate_labeler
+from tests.helpers.data import make_labeler
+from tests.helpers.stack import Service, dpoloop, free_port, service_env, wait_until
+from worker.scenes.policies import get_policy
+
+QUICK_ROUND = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
+
+
+@pytest.fixture
+def loop_stack(pg_settings, embedded_model, tmp_path):
+    def start(**overrides):
+        from app.db.session import session_scope
+        from app.repo.prompts import seed_shipped_prompts
+
+        with session_scope() as session:
+            seed_shipped_prompts(session)
+        port = free_port()
+        settings = dict(
+            database_url=pg_settings["database_url"], broker_url=pg_settings["broker_url"],
+            data_dir=pg_settings["data_dir"], base_model=embedded_model, port=port, pool_target=12, pool_batch=4,
+            pool_interval_s=1, default_steps=8, gate_eval_images=8, gate_min_accuracy=0.0, gate_max_winner_drift=10,
+            gate_max_judge_drop=1, round_check_interval_s=1, round_min_interval_s=0, round_min_pairs=10,
+            dpo_overrides=json.dumps(QUICK_ROUND),
+        )  # fmt: skip
+        env = service_env(**(settings | overrides))
+        logs = tmp_path / "logs"
+        logs.mkdir(exist_ok=True)
+        services = {
+            "api": Service("api", dpoloop("api"), env, logs),
+            "worker": Service("worker", dpoloop("worker", "--queues", "generate", "--name", "gen@%h"), env, logs),
+            "trainer": Service("trainer", dpoloop("worker", "--queues", "train", "--name", "train@%h"), env, logs),
+            "beat": Service("beat", dpoloop("beat"), env, logs),
+        }
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 30, "the API", proc=services["api"])
+        started.append(services)
+        return base, services
+
+    started: list[dict] = []
+    yield start
+    for services in started:
+        for service in services.values():
+            service.stop()
+
+
+def test_votes_become_a_promoted_checkpoint_that_serves_without_a_failed_request(loop_stack):
+    base, services = loop_stack()
+    _, token = make_labeler("sim")
+    _, client_token = make_labeler("client")
+    report = simulate_labeler(base, token, get_policy("smaller"), votes=12, patience_s=120)
+    assert report.votes == 12
+
+    # A stream of REST generations through the round, the promotion and the swap.
+    stop, results, failures = threading.Event(), [], []
+
+    def stream():
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {client_token}"}, timeout=60) as c:
+            while not stop.is_set():
+                r = c.post("/api/v1/generations?wait=true", json={"prompt": "a red circle", "num_inference_steps": 4})
+                body = r.json()
+                if r.status_code != 200 or body["status"] != "done":
+                    failures.append((r.status_code, body))
+                else:
+                    results.append((time.monotonic(), body["checkpoint_id"]))
+
+    client = threading.Thread(target=stream, daemon=True)
+    client.start()
+
+    def promoted():
+        with session_scope() as session:
+            return active_checkpoint_id(session) != 1 and active_checkpoint_id(session)
+
+    try:
+        new_id = wait_until(promoted, 300, "a scheduled round to promote a checkpoint", every=1,
+                            proc=services["trainer"])  # fmt: skip
+        promoted_at = time.monotonic()
+        wait_until(lambda: any(c == new_id and t > promoted_at for t, c in results), 60,
+                   "a generation from the new checkpoint", proc=services["worker"])  # fmt: skip
+        time.sleep(1)
+    finally:
+        stop.set()
+        client.join(90)
+    assert failures == []
+    made_by = [c for _, c in results]
+    assert made_by[0] == 1 and made_by[-1] == new_id
+    assert made_by == sorted(made_by, key=lambda c: c == new_id)  # base until the swap, then only the new one
+
+    with session_scope() as session:
+        row = session.scalars(select(TrainingRound)).one()
+        assert row.trigger == "schedule" and row.state.value == "succeeded" and row.checkpoint_id == new_id
+        assert session.scalar(select(func.count()).where(RoundStep.round_id == row.id)) == 12
+    admin_id, admin_token = make_labeler("boss", admin=True)
+    listed = httpx.get(f"{base}/api/v1/checkpoints", headers={"Authorization": f"Bearer {admin_token}"}).json()
+    assert [c["id"] for c in listed if c["active"]] == [new_id]
+    assert listed[-1]["metrics"]["gate"]["passed"] and listed[-1]["parent_id"] == 1
+
+
+def test_a_train_worker_killed_mid_round_fails_the_round_and_touches_nothing_else(loop_stack):
+    base, services = loop_stack(round_stale_s=4, round_schedule="false", dpo_overrides=json.dumps({"steps": 100000}))
+    _, token = make_labeler("sim")
+    simulate_labeler(base, token, get_policy("smaller"), votes=8, patience_s=120)
+    _, admin_token = make_labeler("boss", admin=True)
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    round_id = httpx.post(f"{base}/api/v1/admin/rounds", json={}, headers=headers).json()["id"]
+
+    def training():
+        with session_scope() as session:
+            return session.scalar(select(func.count()).where(RoundStep.round_id == round_id)) >= 3
+
+    wait_until(training, 120, "the round to train a few steps", every=0.5, proc=services["trainer"])
+    os.killpg(services["trainer"].proc.pid, signal.SIGKILL)
+
+    def failed():
+        r = httpx.get(f"{base}/api/v1/admin/rounds/{round_id}", headers=headers).json()
+        return r["state"] == "failed" and r
+
+    row = wait_until(failed, 60, "the lost round to be failed by the scheduler's check", every=0.5)
+    assert "lost" in row["error"]
+    with session_scope() as session:
+        assert active_checkpoint_id(session) == 1 and session.scalar(select(func.count(Deployment.id))) == 1
+        assert session.scalar(select(func.count(Vote.id))) == 8
+    # The slot is free again: a new round can start.
+    assert httpx.post(f"{base}/api/v1/admin/rounds", json={}, headers=headers).status_code == 202

@@ -1,0 +1,107 @@
+"""Hot swap in a serving process: a promotion reaches the model within about a second, no request
+fails or sees half-loaded weights, and a checkpoint that cannot load is marked broken and rolled back."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from app.db.models import Checkpoint, Deployment
+from app.db.session import session_scope
+from app.repo.checkpoints import active_checkpoint_id, promote
+from app.schemas.generation import GenerationParams
+from tests.conftest import apply_settings
+from tests.helpers.checkpoints import register, trained_checkpoint
+from tests.helpers.loop import fresh_model_server
+
+REQUEST = GenerationParams(prompt="a blue square", seed=5, num_inference_steps=6, guidance_scale=4.0)
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path, embedded_model):
+    from app.db.migrate import upgrade
+
+    apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
+                   base_model=embedded_model)  # fmt: skip
+    upgrade()
+    server = fresh_model_server(monkeypatch)
+    server.warm()
+    return server
+
+
+def promote_now(checkpoint_id: int) -> None:
+    with session_scope() as session:
+        promote(session, checkpoint_id, by="test")
+
+
+def test_a_stream_of_generations_spans_lora_and_full_promotions_without_a_failure(server, tmp_path, embedded_model):
+    from worker.serving import watch_promotions
+
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    full = register(trained_checkpoint(embedded_model, tmp_path / "full", method="full"), "full")
+    base_latents = server.generate([REQUEST])[0][0].latents
+
+    stop, served, errors = threading.Event(), [], []
+
+    def stream():
+        while not stop.is_set():
+            try:
+                results, checkpoint_id = server.generate([REQUEST])
+                served.append((time.monotonic(), checkpoint_id, results[0].latents))
+            except Exception as exc:  # noqa: BLE001 - the test counts failures
+                errors.append(exc)
+
+    watcher = threading.Thread(target=watch_promotions, args=(server, stop), daemon=True)
+    client = threading.Thread(target=stream, daemon=True)
+    watcher.start()
+    client.start()
+    swap_times = {}
+    for checkpoint_id in (lora, full, 1):
+        time.sleep(0.5)
+        promoted_at = time.monotonic()
+        promote_now(checkpoint_id)
+        deadline = promoted_at + 10
+        while not any(c == checkpoint_id and t > promoted_at for t, c, _ in served) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        swap_times[checkpoint_id] = time.monotonic() - promoted_at
+    stop.set()
+    client.join(10)
+    watcher.join(10)
+
+    assert errors == []
+    order = [c for _, c, _ in served]
+    runs = [c for i, c in enumerate(order) if i == 0 or order[i - 1] != c]
+    assert runs == [1, lora, full, 1], runs  # each generation made by exactly one checkpoint, in promotion order
+    assert all(t < 3.0 for t in swap_times.values()), swap_times  # promote → first new image, with slack for CI
+    by_checkpoint = {c: lat for _, c, lat in served}
+    assert not np.array_equal(by_checkpoint[lora], base_latents)
+    assert not np.array_equal(by_checkpoint[full], base_latents)
+    assert np.array_equal(by_checkpoint[1], base_latents)  # back on the base, exactly
+
+
+def test_a_checkpoint_that_fails_to_load_is_marked_broken_and_rolled_back(server, tmp_path, embedded_model):
+    good = register(trained_checkpoint(embedded_model, tmp_path / "good"), "lora")
+    promote_now(good)
+    server.sync_to_active()
+    assert server.checkpoint_id == good
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    (bad_dir / "pytorch_lora_weights.safetensors").write_bytes(b"not safetensors at all")
+    bad = register(bad_dir, "lora")
+    promote_now(bad)
+
+    server.sync_to_active()
+    assert server.checkpoint_id == good  # never swapped in
+    with session_scope() as session:
+        row = session.get(Checkpoint, bad)
+        assert row.status == "broken" and "failed to load" in row.status_reason
+        assert active_checkpoint_id(session) == good  # automatic rollback to what served before
+        assert (
+            session.scalars(select(Deployment.reason).order_by(Deployment.id.desc()))
+            .first()
+            .startswith("automatic rollback")
+        )
+    results, checkpoint_id = server.generate([REQUEST])
+    assert checkpoint_id == good and results[0].latents.shape == (4, 16, 16)

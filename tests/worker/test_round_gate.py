@@ -1,0 +1,43 @@
+"""The gate's rules, one by one, on plain metric dictionaries."""
+
+import math
+
+from worker.rounds.gate import GateThresholds, apply_gate
+
+LIMITS = GateThresholds(min_accuracy=0.55, max_winner_drift=0.1, max_judge_drop=0.05)
+HEALTHY = {"final_loss": 0.6, "held_out_implicit_accuracy": 0.7, "held_out_winner_drift": 0.01,
+           "judge_score": 0.9, "judge_score_parent": 0.92}  # fmt: skip
+
+
+def test_a_healthy_round_passes():
+    result = apply_gate(HEALTHY, LIMITS)
+    assert result.passed and result.reasons == [] and all(result.checks.values())
+    assert result.summary() == "passed the gate"
+
+
+def test_each_rule_fails_on_its_own():
+    cases = {
+        "finite_loss": {"final_loss": math.nan},
+        "accuracy": {"held_out_implicit_accuracy": 0.5},
+        "winner_drift": {"held_out_winner_drift": 0.3},
+        "judge": {"judge_score": 0.8},
+    }
+    for check, change in cases.items():
+        result = apply_gate(HEALTHY | change, LIMITS)
+        assert not result.passed and result.checks[check] is False, check
+        assert [k for k, ok in result.checks.items() if not ok] == [check]
+        assert len(result.reasons) == 1
+
+
+def test_the_collapse_signature_fails_although_accuracy_is_high():
+    # FACTS.md: accuracy 0.91 and a falling loss, but the winners got worse than under the reference.
+    collapsed = HEALTHY | {"held_out_implicit_accuracy": 0.91, "final_loss": 0.37, "held_out_winner_drift": 0.4}
+    result = apply_gate(collapsed, LIMITS)
+    assert not result.passed and "drifted" in result.summary()
+
+
+def test_no_held_out_pairs_fails_and_a_missing_judge_is_skipped():
+    result = apply_gate({"final_loss": 0.5}, LIMITS)
+    assert not result.passed and "held-out" in result.reasons[0]
+    no_judge = {k: v for k, v in HEALTHY.items() if not k.startswith("judge")}
+    assert apply_gate(no_judge, LIMITS).passed and "judge" not in apply_gate(no_judge, LIMITS).checks

@@ -1,0 +1,192 @@
+"""Training rounds in-process on the shipped model: real pool, real votes, real training and gate.
+
+On SQLite here (the default database); the end-to-end test runs the same round on Postgres
+through a Celery worker.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db.models import Checkpoint, Deployment, RoundState, RoundStep, TrainingRound, Vote
+from app.db.session import session_scope
+from app.repo.checkpoints import active_checkpoint_id
+from app.repo.rounds import RoundBusy, create_round
+from app.schemas.rounds import round_config
+from tests.conftest import apply_settings
+from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.loop import fresh_model_server, generate_pool, label_pool
+
+QUICK = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
+
+
+@pytest.fixture
+def loop_db(monkeypatch, tmp_path, embedded_model):
+    from app.db.migrate import upgrade
+    from app.repo.prompts import seed_shipped_prompts
+
+    apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
+                   base_model=embedded_model, pool_target=12, pool_batch=4, default_steps=6, gate_eval_images=4,
+                   gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1)  # fmt: skip
+    upgrade()
+    with session_scope() as session:
+        seed_shipped_prompts(session)
+    fresh_model_server(monkeypatch)
+    return tmp_path
+
+
+def start(config: dict) -> int:
+    with session_scope() as session:
+        return create_round(session, "admin", round_config("scenes", config).model_dump()).id
+
+
+def round_row(round_id: int) -> TrainingRound:
+    with session_scope() as session:
+        row = session.get(TrainingRound, round_id)
+        session.expunge(row)
+        return row
+
+
+def test_a_round_trains_writes_gates_and_promotes(loop_db):
+    from diffusers import StableDiffusionPipeline
+
+    from app.settings import get_settings
+    from worker.rounds.checkpoint_io import read_card
+    from worker.rounds.run import run_round
+
+    generate_pool(12)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, "smaller", 12)
+    with session_scope() as session:
+        votes_before = session.scalar(select(func.count(Vote.id)))
+    round_id = start(QUICK)
+    run_round(round_id)
+
+    row = round_row(round_id)
+    assert row.state == RoundState.succeeded, row.error
+    assert row.active_slot is None and row.snapshot_vote_id == votes_before
+    assert row.counts["votes"] == 12 and row.counts["train_pairs"] + row.counts["held_out_pairs"] == row.counts["pairs"]
+    with session_scope() as session:
+        steps = session.scalars(select(RoundStep).where(RoundStep.round_id == round_id).order_by(RoundStep.step)).all()
+        assert [s.step for s in steps] == list(range(1, 13))
+        assert {"loss", "implicit_accuracy", "reward_margin", "model_err_w", "ref_err_l"} <= set(steps[0].metrics)
+        checkpoint = session.get(Checkpoint, row.checkpoint_id)
+        assert checkpoint.kind == "lora" and checkpoint.parent_id == 1 and checkpoint.round_id == round_id
+        assert checkpoint.status == "ready" and checkpoint.metrics["gate"]["passed"]
+        assert {"judge_score", "judge_score_parent", "held_out_implicit_accuracy"} <= set(checkpoint.metrics)
+        assert active_checkpoint_id(session) == checkpoint.id  # auto-promoted
+        path = Path(checkpoint.path)
+    # Plain diffusers reads it back; the card carries lineage and config; no temporary dir is left.
+    card = read_card(path)
+    assert card["parent_id"] == 1 and card["round_id"] == round_id and card["config"]["steps"] == 12
+    pipe = StableDiffusionPipeline.from_pretrained(get_settings().base_model)
+    pipe.load_lora_weights(str(path))
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_a_second_round_continues_the_promoted_lora(loop_db):
+    from worker.rounds.run import run_round
+
+    generate_pool(12)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, "smaller", 12)
+    first = start(QUICK)
+    run_round(first)
+    parent = round_row(first).checkpoint_id
+    generate_pool(8)  # the pool refills for the new checkpoint
+    label_pool(labeler_id, "smaller", 8)
+    second = start(QUICK)
+    run_round(second)
+    row = round_row(second)
+    assert row.state == RoundState.succeeded, row.error
+    assert row.start_checkpoint_id == parent and row.reference_checkpoint_id == 1
+    with session_scope() as session:
+        assert session.get(Checkpoint, row.checkpoint_id).parent_id == parent
+
+
+def test_a_rejected_checkpoint_is_registered_but_not_promoted(loop_db, monkeypatch):
+    from worker.rounds.run import run_round
+
+    apply_settings(monkeypatch, gate_min_accuracy=1.0)  # two steps cannot order every held-out pair
+    generate_pool(12)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, "smaller", 12)
+    round_id = start(QUICK | {"steps": 2})
+    run_round(round_id)
+    row = round_row(round_id)
+    with session_scope() as session:
+        checkpoint = session.get(Checkpoint, row.checkpoint_id)
+        passed = checkpoint.metrics["gate"]["passed"]
+        assert checkpoint.status == ("ready" if passed else "rejected")
+        if not passed:
+            assert "implicit accuracy" in checkpoint.status_reason and active_checkpoint_id(session) == 1
+
+
+def test_a_round_without_pairs_ends_with_a_reason(loop_db):
+    from worker.rounds.run import run_round
+
+    labeler_id, _ = make_labeler("sim")
+    ids = make_comparisons(3)
+    from app.db.models import Choice
+    from app.repo.comparisons import record_vote
+
+    with session_scope() as session:
+        for comparison_id, choice in zip(ids, (Choice.tie, Choice.both_bad, Choice.skip), strict=True):
+            record_vote(session, comparison_id, labeler_id, choice, None, 1)
+    round_id = start(QUICK)
+    run_round(round_id)
+    row = round_row(round_id)
+    assert row.state == RoundState.failed and "nothing to train on" in row.error and row.active_slot is None
+    assert row.counts["votes"] == 3 and row.counts["comparisons_without_decisive_votes"] == 3
+
+
+def test_one_round_at_a_time_is_a_database_fact(loop_db):
+    first = start(QUICK)
+    with pytest.raises(RoundBusy, match=f"round {first}"):
+        start(QUICK)
+
+
+def test_a_failing_round_leaves_the_served_checkpoint_and_the_votes_alone(loop_db):
+    from app.settings import get_settings
+    from worker.rounds.run import run_round
+
+    generate_pool(8)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, "smaller", 8)
+    checkpoints_dir = get_settings().checkpoints_dir
+    shutil.rmtree(checkpoints_dir, ignore_errors=True)
+    checkpoints_dir.write_text("a file where the checkpoints directory should be")  # the write fails at the end
+    round_id = start(QUICK)
+    run_round(round_id)
+    row = round_row(round_id)
+    with session_scope() as session:
+        assert row.state == RoundState.failed and "FileExistsError" in row.error
+        assert session.scalar(select(func.count(Deployment.id))) == 1 and active_checkpoint_id(session) == 1
+        assert session.scalar(select(func.count(Vote.id))) == 8
+        assert session.scalar(select(func.count(Checkpoint.id))) == 1
+
+
+def test_cancel_stops_a_running_round(loop_db):
+    from app.repo.rounds import request_cancel
+    from worker.rounds import run as run_module
+
+    generate_pool(8)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, "smaller", 8)
+    round_id = start(QUICK | {"steps": 500})
+    real_add_step = run_module.add_step
+
+    def add_step_then_cancel(session, rid, metrics):  # an admin cancels while step 3 is being stored
+        real_add_step(session, rid, metrics)
+        if metrics["step"] == 3:
+            request_cancel(session, session.get(TrainingRound, rid))
+
+    run_module.add_step = add_step_then_cancel
+    try:
+        run_module.run_round(round_id)
+    finally:
+        run_module.add_step = real_add_step
+    row = round_row(round_id)
+    assert row.state == RoundState.cancelled and "step 3 of 500" in row.error and row.checkpoint_id is None

@@ -1,0 +1,1 @@
+"""Training rounds: votes in, a gated checkpoint out."""

@@ -1,0 +1,61 @@
+"""The gate between a trained checkpoint and the labelers: plain rules over the round's metrics.
+
+Implicit accuracy alone is not health: DPO can push the winners' and the losers' likelihood down
+together while the accuracy still climbs (the collapse in ../shared/FACTS.md). So the gate also
+watches the winners' denoising error against the reference's, and, where an automatic judge
+exists, prompt-following on a fixed evaluation set.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    min_accuracy: float
+    max_winner_drift: float
+    max_judge_drop: float
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)  # why it failed; empty when it passed
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return "passed the gate" if self.passed else "; ".join(self.reasons)
+
+
+def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
+    """metrics: final_loss, held_out_implicit_accuracy, held_out_winner_drift, and where a judge ran,
+    judge_score (new checkpoint) and judge_score_parent (the checkpoint it started from)."""
+    result = GateResult(passed=True)
+
+    def check(name: str, ok: bool, reason: str) -> None:
+        result.checks[name] = ok
+        if not ok:
+            result.passed = False
+            result.reasons.append(reason)
+
+    loss = metrics.get("final_loss")
+    check("finite_loss", loss is not None and math.isfinite(loss), f"the loss was not finite ({loss})")
+    accuracy = metrics.get("held_out_implicit_accuracy")
+    if accuracy is None:
+        check("accuracy", False, "no held-out pairs to measure implicit accuracy on")
+    else:
+        check("accuracy", accuracy >= thresholds.min_accuracy,
+              f"held-out implicit accuracy {accuracy:.3f} < {thresholds.min_accuracy:.3f}")  # fmt: skip
+    drift = metrics.get("held_out_winner_drift")
+    if drift is not None:
+        limit = thresholds.max_winner_drift
+        reason = f"winners' denoising error drifted {drift:+.3f} above the reference's (limit {limit})"
+        check("winner_drift", math.isfinite(drift) and drift <= limit, reason)
+    judge, parent = metrics.get("judge_score"), metrics.get("judge_score_parent")
+    if judge is not None and parent is not None:
+        tolerance = thresholds.max_judge_drop
+        reason = f"prompt-following fell from {parent:.3f} to {judge:.3f} (tolerance {tolerance})"
+        check("judge", judge >= parent - tolerance, reason)
+    return result
