@@ -69,6 +69,7 @@ class CheckpointOut(BaseModel):
     id: int
     name: str
     kind: str
+    path: str | None  # the directory plain diffusers loads (None: the base model)
     parent_id: int | None
     round_id: int | None
     status: str

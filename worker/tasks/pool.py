@@ -46,6 +46,21 @@ def least_used_prompts(session, checkpoint_id: int, count: int) -> list[Prompt]:
 
 @celery_app.task(name=FILL_POOL)
 def fill_pool() -> int:
+    """Fill the pool batch after batch for up to two beat intervals; returns how many pairs were added.
+
+    Labelers can vote faster than a worker generates: one batch per beat tick would leave them
+    waiting. The time budget keeps REST generations queued behind a fill from waiting long."""
+    settings = get_settings()
+    deadline = time.monotonic() + 2 * settings.pool_interval_s
+    added = 0
+    while True:
+        batch = fill_pool_once()
+        added += batch
+        if batch == 0 or time.monotonic() >= deadline:
+            return added
+
+
+def fill_pool_once() -> int:
     """Add up to pool_batch pairs when the pool is below target; returns how many were added."""
     settings = get_settings()
     server = model_server()

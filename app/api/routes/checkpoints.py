@@ -14,7 +14,7 @@ router = APIRouter(tags=["checkpoints"])
 
 def to_out(c: Checkpoint, active_id: int) -> CheckpointOut:
     return CheckpointOut(
-        id=c.id, name=c.name, kind=c.kind, parent_id=c.parent_id, round_id=c.round_id, status=c.status,
+        id=c.id, name=c.name, kind=c.kind, path=c.path, parent_id=c.parent_id, round_id=c.round_id, status=c.status,
         status_reason=c.status_reason, metrics=c.metrics or {}, created_at=c.created_at, active=c.id == active_id,
     )  # fmt: skip
 

@@ -1,0 +1,216 @@
+"""Does the loop work? From the base model: simulated labelers vote through the REST API with a
+policy, one training round runs on their votes, and the promoted checkpoint is judged against the
+base on held-out prompts, same seed for both sides.
+
+Run: .venv/bin/python bench/loop_efficacy.py [--policy smaller --policy left] [--votes 400]
+
+Everything runs as in production: API, generate worker, train worker and beat as separate
+processes (SQLite and the file broker, as `dpoloop up`), the simulated labeler over HTTP, the round
+with the default settings. Held-out prompts are taken out of the pool before it starts. The win
+rate counts a tie as half a win; the interval is Wilson's 95% interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from worker.scenes.policies import get_policy  # noqa: E402
+
+HELD_OUT = 16  # shipped prompts kept out of the pool and used only for judging
+
+
+def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)
+
+
+def start_services(env: dict, settings: Settings, logs: Path) -> list[subprocess.Popen]:
+    commands = {
+        "api": api_command(settings),
+        "worker": worker_command(settings, "generate", "generate@bench"),
+        "trainer": worker_command(settings, "train", "train@bench"),
+        "beat": beat_command(settings),
+    }
+    return [
+        subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=env,
+            stdout=open(logs / f"{name}.log", "w"),
+            stderr=subprocess.STDOUT,  # noqa: SIM115
+            start_new_session=True,
+        )  # fmt: skip
+        for name, cmd in commands.items()
+    ]
+
+
+def stop_services(processes: list[subprocess.Popen]) -> None:
+    for p in processes:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+def run_policy(policy_name: str, votes: int, eval_pairs: int, keep: bool) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"dpoloop-bench-{policy_name}-"))
+    port = 18000 + random.randrange(1000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
+    env |= {"DPOLOOP_DATA_DIR": str(data_dir), "DPOLOOP_PORT": str(port), "DPOLOOP_ROUND_SCHEDULE": "false",
+            "DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_TORCH_THREADS": "2",
+            "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    os.environ.update({k: v for k, v in env.items() if k.startswith("DPOLOOP_")})
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    subprocess.run([sys.executable, "-m", "app.cli.main", "migrate"], cwd=REPO, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+
+    from sqlalchemy import select, update
+
+    from app.db.models import Prompt
+    from app.db.session import session_scope
+    from app.repo.labelers import create_labeler
+    from app.repo.prompts import seed_shipped_prompts
+
+    with session_scope() as session:
+        seed_shipped_prompts(session)
+        prompts = list(session.scalars(select(Prompt.text).order_by(Prompt.id)))
+        held_out = random.Random(0).sample(prompts, HELD_OUT)
+        session.execute(update(Prompt).where(Prompt.text.in_(held_out)).values(active=False))
+        _, token = create_labeler(session, "sim")
+        _, admin_token = create_labeler(session, "admin", admin=True)
+    logs = data_dir / "logs"
+    logs.mkdir()
+    processes = start_services(env, settings, logs)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v1/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        from app.simulate import simulate_labeler
+
+        policy = get_policy(policy_name)
+
+        def progress(n: int, _choice: str) -> None:
+            if n % 100 == 0:
+                print(f"  {n} votes", flush=True)
+
+        labelled = simulate_labeler(base, token, policy, votes, patience_s=300, on_vote=progress)
+        print(f"  {labelled.votes} votes in {labelled.seconds:.0f} s: {dict(labelled.choices)}", flush=True)
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        round_id = httpx.post(f"{base}/api/v1/admin/rounds", json={}, headers=headers).json()["id"]
+        while True:
+            row = httpx.get(f"{base}/api/v1/admin/rounds/{round_id}?after_step=1000000", headers=headers).json()
+            if row["state"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(2)
+        if row["state"] != "succeeded":
+            raise RuntimeError(f"round {round_id} {row['state']}: {row['error']}")
+        checkpoints = httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()
+        checkpoint = next(c for c in checkpoints if c["id"] == row["checkpoint_id"])
+    finally:
+        stop_services(processes)
+
+    judged = judge(settings, checkpoint, held_out, eval_pairs, policy)
+    result = {
+        "policy": policy_name,
+        "votes": labelled.votes,
+        "choices": dict(labelled.choices),
+        "pairs": row["counts"].get("pairs"),
+        "train_seconds": row["metrics"].get("train_seconds"),
+        "promoted": checkpoint["active"],
+        "gate": checkpoint["metrics"].get("gate"),
+        "held_out_implicit_accuracy": row["metrics"].get("held_out_implicit_accuracy"),
+        "held_out_winner_drift": row["metrics"].get("held_out_winner_drift"),
+        "judge_score_parent": row["metrics"].get("judge_score_parent"),
+        "judge_score": row["metrics"].get("judge_score"),
+        **judged,
+    }
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return result
+
+
+def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, policy) -> dict:
+    """Same-seed pairs, base vs promoted checkpoint, on the held-out prompts; the policy decides."""
+    import torch
+
+    from app.schemas.generation import GenerationParams
+    from worker.generation.generator import Generator
+
+    torch.set_num_threads(2)
+    generator = Generator(settings.base_model)
+    requests = [GenerationParams(prompt=prompts[i % len(prompts)], seed=90_000 + i, num_inference_steps=20,
+                                 guidance_scale=4.0) for i in range(pairs)]  # fmt: skip
+    base = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
+    generator.load_lora(checkpoint["path"])
+    new = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
+    outcome = {"left": 0, "right": 0, "tie": 0, "both_bad": 0}
+    for request, new_image, base_image in zip(requests, new, base, strict=True):
+        outcome[policy.choose(new_image, base_image, request.prompt)] += 1
+    wins = outcome["left"] + 0.5 * (outcome["tie"] + outcome["both_bad"])
+    low, high = wilson(wins, pairs)
+    return {"eval_pairs": pairs, "wins": outcome["left"], "losses": outcome["right"],
+            "ties": outcome["tie"] + outcome["both_bad"], "win_rate": wins / pairs, "ci95": (low, high)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", action="append", help="policies to run (default: smaller and left)")
+    parser.add_argument("--votes", type=int, default=400)
+    parser.add_argument("--eval-pairs", type=int, default=128)
+    parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
+    args = parser.parse_args()
+    results = []
+    for name in args.policy or ["smaller", "left"]:
+        print(f"policy {name!r}: {get_policy(name).description}", flush=True)
+        started = time.monotonic()
+        result = run_policy(name, args.votes, args.eval_pairs, args.keep)
+        result["wall_seconds"] = time.monotonic() - started
+        results.append(result)
+        print(json.dumps(result, indent=1, default=str), flush=True)
+    print("\npolicy    votes  pairs  train s  promoted  win rate (95% CI)       judge parent→new")
+    for r in results:
+        low, high = r["ci95"]
+        judge_change = f"{r['judge_score_parent']:.3f}→{r['judge_score']:.3f}"
+        print(
+            f"{r['policy']:9} {r['votes']:5}  {r['pairs']:5}  {r['train_seconds']:7.0f}  {str(r['promoted']):8}  "
+            f"{r['win_rate']:.1%} ({low:.1%}–{high:.1%})   {judge_change}"
+        )
+    print("goal: ≥ 80% from ≤ 400 votes and ≤ 600 s of training")
+
+
+if __name__ == "__main__":
+    main()
