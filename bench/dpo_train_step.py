@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # the LoRA's gaussian init
     cpu = torch.device("cpu")
 
     config = DPOConfig(method="lora", batch_pairs=args.pairs, warmup_steps=0)

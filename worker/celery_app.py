@@ -30,9 +30,11 @@ def broker_transport_options(settings: Settings) -> dict:
     if settings.celery_broker_url.startswith("filesystem"):
         queue = settings.broker_dir / "queue"
         processed = settings.broker_dir / "processed"
-        for path in (queue, processed):
+        control = settings.broker_dir / "control"  # exchange tables (default: ./control in the working dir)
+        for path in (queue, processed, control):
             path.mkdir(parents=True, exist_ok=True)
-        return {"data_folder_in": str(queue), "data_folder_out": str(queue), "processed_folder": str(processed)}
+        return {"data_folder_in": str(queue), "data_folder_out": str(queue), "processed_folder": str(processed),
+                "control_folder": str(control)}  # fmt: skip
     # Redis redelivers a task still unacknowledged after this long: keep it above the longest round.
     return {"visibility_timeout": 6 * 3600}
 
