@@ -39,3 +39,28 @@ def test_settings_command_lists_every_variable():
     output = CliRunner().invoke(cli, ["settings", "--markdown"]).output
     for variable in ("DPOLOOP_DATA_DIR", "DPOLOOP_DATABASE_URL", "DPOLOOP_BROKER_URL", "DPOLOOP_POOL_TARGET"):
         assert f"`{variable}`" in output
+
+
+def test_rounds_and_checkpoints_commands(tmp_path, monkeypatch):
+    apply_settings(monkeypatch, data_dir=tmp_path / "data")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    bad = runner.invoke(cli, ["rounds", "start", "--config", '{"beta": -1}'])
+    assert bad.exit_code == 2 and "invalid --config" in bad.output
+    assert runner.invoke(cli, ["rounds", "start", "--config", "not json"]).exit_code == 2
+    started = runner.invoke(cli, ["rounds", "start", "--config", '{"steps": 5}'])
+    assert started.exit_code == 0 and "round 1 queued" in started.output  # onto the file broker
+    busy = runner.invoke(cli, ["rounds", "start"])
+    assert busy.exit_code == 1 and "already" in busy.output
+    listed = runner.invoke(cli, ["rounds", "list"])
+    assert "queued" in listed.output
+    assert runner.invoke(cli, ["rounds", "cancel", "1"]).exit_code == 0
+    assert "cancelled" in runner.invoke(cli, ["rounds", "list"]).output
+    assert runner.invoke(cli, ["rounds", "cancel", "1"]).exit_code == 1
+
+    unknown = runner.invoke(cli, ["checkpoints", "promote", "42"])
+    assert unknown.exit_code == 1 and "does not exist" in unknown.output
+    assert runner.invoke(cli, ["checkpoints", "promote", "1"]).exit_code == 0
+    assert "*   1 base" in runner.invoke(cli, ["checkpoints", "list"]).output
+    policy = runner.invoke(cli, ["simulate-labelers", "--policy", "bogus", "--votes", "1"])
+    assert policy.exit_code == 2 and "unknown policy" in policy.output
