@@ -76,7 +76,7 @@ def _prepare(settings: Settings) -> list[str]:
 
 @cli.command()
 def up(host: Host = None, port: Port = None) -> None:
-    """Migrate, then run API + worker + beat in one command (Ctrl-C stops all)."""
+    """Migrate, then run API + generate worker + train worker + beat (Ctrl-C stops all)."""
     settings = _settings_with(host, port)
     logins = _prepare(settings)
     typer.echo(f"dpoloop: data in {settings.data_dir}, database {settings.sqlalchemy_url}")
