@@ -36,7 +36,7 @@ def loop_stack(pg_settings, embedded_model, tmp_path):
             database_url=pg_settings["database_url"], broker_url=pg_settings["broker_url"],
             data_dir=pg_settings["data_dir"], base_model=embedded_model, port=port, pool_target=12, pool_batch=4,
             pool_interval_s=1, default_steps=8, gate_eval_images=8, gate_min_accuracy=0.0, gate_max_winner_drift=10,
-            gate_max_judge_drop=1, round_check_interval_s=1, round_min_interval_s=0, round_min_pairs=10,
+            gate_max_judge_drop=1, round_check_interval_s=1, round_min_interval_s=0, round_min_pairs=5,
             dpo_overrides=json.dumps(QUICK_ROUND),
         )  # fmt: skip
         env = service_env(**(settings | overrides))
@@ -64,8 +64,9 @@ def test_votes_become_a_promoted_checkpoint_that_serves_without_a_failed_request
     base, services = loop_stack()
     _, token = make_labeler("sim")
     _, client_token = make_labeler("client")
-    report = simulate_labeler(base, token, get_policy("smaller"), votes=12, patience_s=120)
-    assert report.votes == 12
+    # 14 votes: ties do not count, and the schedule needs 5 decisive comparisons.
+    report = simulate_labeler(base, token, get_policy("smaller"), votes=14, patience_s=120)
+    assert report.votes == 14 and report.choices["left"] + report.choices["right"] >= 5, report.choices
 
     # A stream of REST generations through the round, the promotion and the swap.
     stop, results, failures = threading.Event(), [], []
