@@ -42,8 +42,8 @@ def build_trainer(pipe, family: str, config: DPOConfig, start: CheckpointRef, re
                 "DPOLOOP_ROUND_REFERENCE=base, or train with method 'full'"
             )
         init = Path(start.path) if start.kind == "lora" else None
-        if init is not None and _made_with(start).lora_rank != config.lora_rank:
-            rank = _made_with(start).lora_rank
+        rank = _made_with(start).lora_rank if init is not None else config.lora_rank
+        if rank != config.lora_rank:
             raise RefusedConfig(
                 f"checkpoint {start.id} has LoRA rank {rank}, this round asks for {config.lora_rank}: "
                 "start from the base to change rank"
