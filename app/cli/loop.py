@@ -26,32 +26,21 @@ def rounds_start(
     """Queue a training round now (one at a time)."""
     from pydantic import ValidationError
 
-    from app.db.models import RoundState
     from app.db.session import session_scope
-    from app.repo.rounds import RoundBusy, create_round, finish_round
-    from app.schemas.rounds import model_family, round_config
-    from worker.celery_app import TRAIN_ROUND, celery_app
+    from app.repo.rounds import RoundBusy
+    from app.round_queue import QueueUnavailable, queue_round, resolve_config
 
-    settings = get_settings()
     try:
-        overrides = json.loads(config)
-        resolved = round_config(model_family(settings.base_model), settings.dpo_overrides, overrides)
+        resolved = resolve_config(get_settings(), json.loads(config))
     except (json.JSONDecodeError, ValidationError, TypeError) as exc:
         typer.echo(f"invalid --config: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with session_scope() as session:
-        try:
-            row = create_round(session, "admin", resolved.model_dump(), requested_by="cli")
-        except RoundBusy as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from exc
-        round_id = row.id
-        try:
-            celery_app.send_task(TRAIN_ROUND, args=[round_id])
-        except Exception as exc:
-            finish_round(session, row, RoundState.failed, f"could not queue the task: {exc}")
-            typer.echo(f"the task queue is unreachable: {exc}", err=True)
-            raise typer.Exit(1) from exc
+    try:
+        with session_scope() as session:
+            round_id = queue_round(session, "admin", resolved.model_dump(), requested_by="cli").id
+    except (RoundBusy, QueueUnavailable) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"round {round_id} queued")
     if wait:
         raise typer.Exit(0 if _follow(round_id) == "succeeded" else 1)

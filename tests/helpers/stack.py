@@ -81,3 +81,16 @@ class Service:
 
 def dpoloop(*args: str) -> list[str]:
     return [sys.executable, "-m", "app.cli.main", *args]
+
+
+def stack_env(pg_settings, embedded_model, **settings) -> tuple[int, dict[str, str]]:
+    """Seed the shipped prompts; a free port and the environment for services on this test's Postgres + Redis."""
+    from app.db.session import session_scope
+    from app.repo.prompts import seed_shipped_prompts
+
+    with session_scope() as session:
+        seed_shipped_prompts(session)
+    port = free_port()
+    env = service_env(database_url=pg_settings["database_url"], broker_url=pg_settings["broker_url"],
+                      data_dir=pg_settings["data_dir"], base_model=embedded_model, port=port, **settings)  # fmt: skip
+    return port, env

@@ -17,7 +17,7 @@ from app.db.session import session_scope
 from app.repo.checkpoints import active_checkpoint_id
 from app.simulate import simulate_labeler
 from tests.helpers.data import make_labeler
-from tests.helpers.stack import Service, dpoloop, free_port, service_env, wait_until
+from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
 from worker.scenes.policies import get_policy
 
 QUICK_ROUND = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
@@ -26,20 +26,12 @@ QUICK_ROUND = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share":
 @pytest.fixture
 def loop_stack(pg_settings, embedded_model, tmp_path):
     def start(**overrides):
-        from app.db.session import session_scope
-        from app.repo.prompts import seed_shipped_prompts
-
-        with session_scope() as session:
-            seed_shipped_prompts(session)
-        port = free_port()
         settings = dict(
-            database_url=pg_settings["database_url"], broker_url=pg_settings["broker_url"],
-            data_dir=pg_settings["data_dir"], base_model=embedded_model, port=port, pool_target=12, pool_batch=4,
-            pool_interval_s=1, default_steps=8, gate_eval_images=8, gate_min_accuracy=0.0, gate_max_winner_drift=10,
-            gate_max_judge_drop=1, round_check_interval_s=1, round_min_interval_s=0, round_min_pairs=5,
-            dpo_overrides=json.dumps(QUICK_ROUND),
+            pool_target=12, pool_batch=4, pool_interval_s=1, default_steps=8, gate_eval_images=8,
+            gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1, round_check_interval_s=1,
+            round_min_interval_s=0, round_min_pairs=5, dpo_overrides=json.dumps(QUICK_ROUND),
         )  # fmt: skip
-        env = service_env(**(settings | overrides))
+        port, env = stack_env(pg_settings, embedded_model, **(settings | overrides))
         logs = tmp_path / "logs"
         logs.mkdir(exist_ok=True)
         services = {

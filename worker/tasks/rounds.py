@@ -22,7 +22,7 @@ from app.repo.rounds import (
     new_decisive_comparisons,
     running_round,
 )
-from app.schemas.rounds import model_family, round_config
+from app.round_queue import QueueUnavailable, queue_round, resolve_config
 from app.settings import get_settings
 from worker.celery_app import CHECK_ROUNDS, TRAIN_ROUND, celery_app
 
@@ -54,17 +54,15 @@ def check_rounds() -> int | None:
         if new_decisive_comparisons(session) < settings.round_min_pairs:
             return None
         try:
-            config = round_config(model_family(settings.base_model), settings.dpo_overrides).model_dump()
-            error = None
-        except ValidationError as exc:
-            config, error = {}, f"invalid DPOLOOP_DPO_OVERRIDES: {exc.errors()[0]['msg']}"
+            config = resolve_config(settings).model_dump()
+        except ValidationError as exc:  # recorded as a failed round, so the admin sees why rounds do not train
+            try:
+                row = create_round(session, "schedule", {})
+            except RoundBusy:
+                return None
+            finish_round(session, row, RoundState.failed, f"invalid DPOLOOP_DPO_OVERRIDES: {exc.errors()[0]['msg']}")
+            return None
         try:
-            row = create_round(session, "schedule", config)
-        except RoundBusy:
+            return queue_round(session, "schedule", config).id
+        except (RoundBusy, QueueUnavailable):
             return None
-        if error:  # recorded, so the admin sees why rounds do not train
-            finish_round(session, row, RoundState.failed, error)
-            return None
-        round_id = row.id
-    celery_app.send_task(TRAIN_ROUND, args=[round_id])
-    return round_id

@@ -8,10 +8,9 @@ from sqlalchemy import select
 
 from app.api.deps import DB, Admin, AppSettings, Id
 from app.db.models import RoundState, TrainingRound
-from app.repo.rounds import RoundBusy, create_round, finish_round, request_cancel, steps_of
+from app.repo.rounds import RoundBusy, request_cancel, steps_of
+from app.round_queue import QueueUnavailable, queue_round, resolve_config
 from app.schemas.api import RoundIn, RoundOut, RoundStepOut
-from app.schemas.rounds import model_family, round_config
-from worker.celery_app import TRAIN_ROUND, celery_app
 
 router = APIRouter(prefix="/admin/rounds", tags=["rounds"])
 
@@ -35,19 +34,15 @@ def _get(db, round_id: int) -> TrainingRound:
 def start(body: RoundIn, admin: Admin, db: DB, settings: AppSettings) -> RoundOut:
     """Queue a round now (one at a time: 409 while another is queued or running)."""
     try:
-        config = round_config(model_family(settings.base_model), settings.dpo_overrides, body.config)
+        config = resolve_config(settings, body.config)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"invalid round config: {problems}") from exc
     try:
-        row = create_round(db, "admin", config.model_dump(), requested_by=admin.name)
+        row = queue_round(db, "admin", config.model_dump(), requested_by=admin.name)
     except RoundBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    try:
-        celery_app.send_task(TRAIN_ROUND, args=[row.id])
-    except Exception as exc:  # the broker is down: the round must not hold the slot forever
-        finish_round(db, row, RoundState.failed, f"could not queue the task: {type(exc).__name__}: {exc}")
-        db.commit()
+    except QueueUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
     return to_out(row)
 
