@@ -53,7 +53,8 @@ def loop_stack(pg_settings, embedded_model, tmp_path):
 
 
 def test_votes_become_a_promoted_checkpoint_that_serves_without_a_failed_request(loop_stack):
-    base, services = loop_stack()
+    # A long minimum interval: votes that land after the round's snapshot must not start a second one.
+    base, services = loop_stack(round_min_interval_s=3600)
     _, token = make_labeler("sim")
     _, client_token = make_labeler("client")
     # 14 votes: ties do not count, and the schedule needs 5 decisive comparisons.
