@@ -41,3 +41,13 @@ def test_no_held_out_pairs_fails_and_a_missing_judge_is_skipped():
     assert not result.passed and "held-out" in result.reasons[0]
     no_judge = {k: v for k, v in HEALTHY.items() if not k.startswith("judge")}
     assert apply_gate(no_judge, LIMITS).passed and "judge" not in apply_gate(no_judge, LIMITS).checks
+
+
+def test_judge_drops_cannot_add_up_over_rounds():
+    # Each round within the tolerance of its parent, but together 0.07 below the base: refused.
+    chained = HEALTHY | {"judge_score_base": 0.95, "judge_score_parent": 0.91, "judge_score": 0.88}
+    result = apply_gate(chained, LIMITS)
+    assert not result.passed and "the base" in result.reasons[0]
+    # A parent better than the base is the bar itself.
+    assert apply_gate(HEALTHY | {"judge_score_base": 0.80}, LIMITS).passed
+    assert not apply_gate(HEALTHY | {"judge_score_base": 0.80, "judge_score": 0.86}, LIMITS).passed

@@ -103,7 +103,10 @@ def test_a_second_round_continues_the_promoted_lora(loop_db):
     assert row.state == RoundState.succeeded, row.error
     assert row.start_checkpoint_id == parent and row.reference_checkpoint_id == 1
     with session_scope() as session:
-        assert session.get(Checkpoint, row.checkpoint_id).parent_id == parent
+        checkpoint = session.get(Checkpoint, row.checkpoint_id)
+        assert checkpoint.parent_id == parent
+        # The gate's judge bar sees the base's score, measured once in the first round.
+        assert checkpoint.metrics["judge_score_base"] == session.get(Checkpoint, 1).metrics["judge_score"]
 
 
 def test_a_rejected_checkpoint_is_registered_but_not_promoted(loop_db, monkeypatch):

@@ -31,7 +31,8 @@ class GateResult:
 
 def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
     """metrics: final_loss, held_out_implicit_accuracy, held_out_winner_drift, and where a judge ran,
-    judge_score (new checkpoint) and judge_score_parent (the checkpoint it started from)."""
+    judge_score (new checkpoint), judge_score_parent (the checkpoint it started from) and, where
+    measured, judge_score_base (the base model)."""
     result = GateResult(passed=True)
 
     def check(name: str, ok: bool, reason: str) -> None:
@@ -55,7 +56,11 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
         check("winner_drift", math.isfinite(drift) and drift <= limit, reason)
     judge, parent = metrics.get("judge_score"), metrics.get("judge_score_parent")
     if judge is not None and parent is not None:
+        # Measured from the better of the parent and the base: drops within the tolerance must not
+        # add up over a chain of rounds.
+        base = metrics.get("judge_score_base")
+        bar, against = (base, "the base") if base is not None and base > parent else (parent, "the parent")
         tolerance = thresholds.max_judge_drop
-        reason = f"prompt-following fell from {parent:.3f} to {judge:.3f} (tolerance {tolerance})"
-        check("judge", judge >= parent - tolerance, reason)
+        reason = f"prompt-following fell to {judge:.3f} from {bar:.3f} ({against}; tolerance {tolerance})"
+        check("judge", judge >= bar - tolerance, reason)
     return result

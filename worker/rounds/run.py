@@ -136,6 +136,9 @@ def _train(round_id, settings, config, snapshot, start, reference) -> int:
         pipe.unet.eval()
         metrics["judge_score_parent"] = _parent_judge_score(start, settings, lambda: judge_score(
             Generator.from_pipeline(pipe, family), settings.gate_eval_images))  # fmt: skip
+        base_score = _cached_judge_score(BASE_CHECKPOINT_ID, settings)
+        if base_score is not None:
+            metrics["judge_score_base"] = base_score
 
     losses: list[float] = []
     started = time.perf_counter()
@@ -166,13 +169,21 @@ def _train(round_id, settings, config, snapshot, start, reference) -> int:
     return _publish(round_id, settings, trainer, config, metrics, counts, start, reference, family)
 
 
+def _cached_judge_score(checkpoint_id: int, settings: Settings) -> float | None:
+    """A checkpoint's judge score from its registry row, when it was measured on the same set."""
+    with session_scope() as session:
+        row = session.get(Checkpoint, checkpoint_id)
+        cached = (row.metrics or {}) if row else {}
+        if cached.get("judge_images") == settings.gate_eval_images:
+            return cached.get("judge_score")
+    return None
+
+
 def _parent_judge_score(start: CheckpointRef, settings: Settings, compute) -> float:
     """The start checkpoint's judge score: from its registry row when measured on the same set."""
-    with session_scope() as session:
-        row = session.get(Checkpoint, start.id)
-        cached = (row.metrics or {}) if row else {}
-        if cached.get("judge_images") == settings.gate_eval_images and "judge_score" in cached:
-            return cached["judge_score"]
+    cached = _cached_judge_score(start.id, settings)
+    if cached is not None:
+        return cached
     score = compute()
     with session_scope() as session:
         row = session.get(Checkpoint, start.id)
