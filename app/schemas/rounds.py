@@ -17,6 +17,8 @@ class DPOConfig(BaseModel):
 
     method: Literal["lora", "full"] = "lora"
     beta: float = Field(default=2000.0, gt=0, le=1e6)
+    # DPO-Positive's lambda: loss for a winner denoised worse than under the reference (0: plain DPO).
+    winner_penalty: float = Field(default=0.0, ge=0, le=1e4)
     learning_rate: float = Field(default=2e-3, gt=0, le=1.0)
     steps: int = Field(default=400, ge=1, le=1_000_000)
     batch_pairs: int = Field(default=8, ge=1, le=4096)

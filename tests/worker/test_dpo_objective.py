@@ -76,3 +76,22 @@ def test_one_step_lowers_the_winners_error_relative_to_the_losers():
     optimizer.step()
     after_w, after_l = (e.detach() for e in errors(model))
     assert ((after_w - after_l) - (before_w - before_l)).mean() < 0
+
+
+def test_the_winner_penalty_costs_only_when_the_winner_is_worse_than_under_the_reference():
+    # Margin +10 as in the hand-computed case, but the winner's error 0.1 above the reference's:
+    # DPO-Positive subtracts beta/2 * lambda * 0.1 = 100/2 * 1 * 0.1 = 5 inside the sigmoid.
+    worse = diffusion_dpo_loss(t(0.3), t(0.5), t(0.2), t(0.2), beta=100, winner_penalty=1.0)
+    assert worse.inside.item() == pytest.approx(10.0)  # the reported margin stays plain DPO's
+    assert worse.loss.item() == pytest.approx(math.log1p(math.exp(-5.0)), rel=1e-5)
+    # A winner no worse than under the reference pays nothing: the loss is plain DPO's.
+    better = diffusion_dpo_loss(t(0.1), t(0.3), t(0.2), t(0.2), beta=100, winner_penalty=1.0)
+    plain = diffusion_dpo_loss(t(0.1), t(0.3), t(0.2), t(0.2), beta=100)
+    assert better.loss.item() == plain.loss.item()
+    # Its gradient pushes the winner's error down harder than plain DPO's.
+    err_w = t(0.3).requires_grad_()
+    diffusion_dpo_loss(err_w, t(0.5), t(0.2), t(0.2), beta=100, winner_penalty=1.0).loss.backward()
+    penalised = err_w.grad.item()
+    err_w.grad = None
+    diffusion_dpo_loss(err_w, t(0.5), t(0.2), t(0.2), beta=100).loss.backward()
+    assert penalised > err_w.grad.item() > 0

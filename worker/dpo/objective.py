@@ -13,6 +13,14 @@ the loss is
 It falls when the model denoises the winner better, relative to the reference, than the loser.
 `inside` is the implicit reward margin; it is 0 while model == reference, so training starts at
 loss ln 2 and implicit accuracy 1/2.
+
+Optional, off by default: DPO-Positive's penalty (Pal et al. 2024, arXiv 2402.13228) in its
+diffusion form. The margin alone can grow while the winner gets *worse* than under the reference,
+as long as the loser gets worse faster (the collapse in FACTS.md); with winner_penalty = lambda > 0
+
+    loss = -log sigmoid(inside - beta/2 * lambda * max(0, err_w - ref_err_w))
+
+so a winner denoised worse than the reference costs loss. `inside` stays the plain margin.
 """
 
 from __future__ import annotations
@@ -66,9 +74,11 @@ def diffusion_dpo_loss(
     ref_err_w: torch.Tensor,
     ref_err_l: torch.Tensor,
     beta: float,
+    winner_penalty: float = 0.0,
 ) -> DPOTerms:
     """The loss from the four per-pair errors (reference errors carry no gradient)."""
     ref_err_w, ref_err_l = ref_err_w.detach(), ref_err_l.detach()
     inside = -0.5 * beta * ((model_err_w - model_err_l) - (ref_err_w - ref_err_l))
-    loss = -F.logsigmoid(inside).mean()
+    penalty = 0.5 * beta * winner_penalty * (model_err_w - ref_err_w).clamp(min=0)
+    loss = -F.logsigmoid(inside - penalty).mean()
     return DPOTerms(loss, inside, model_err_w, model_err_l, ref_err_w, ref_err_l)

@@ -184,7 +184,8 @@ class DPOTrainer:
         ref_pred = self._reference_predict(noisy, t2, cond)
         model_err_w, model_err_l = denoising_error(model_pred, target).chunk(2)
         ref_err_w, ref_err_l = denoising_error(ref_pred, target).chunk(2)
-        return diffusion_dpo_loss(model_err_w, model_err_l, ref_err_w, ref_err_l, self.config.beta)
+        return diffusion_dpo_loss(model_err_w, model_err_l, ref_err_w, ref_err_l, self.config.beta,
+                                  self.config.winner_penalty)  # fmt: skip
 
     def _lr(self) -> float:
         c = self.config
