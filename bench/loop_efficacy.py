@@ -77,7 +77,7 @@ def stop_services(processes: list[subprocess.Popen]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
-def run_policy(policy_name: str, votes: int, eval_pairs: int, keep: bool) -> dict:
+def run_policy(policy_name: str, votes: int, rounds: int, eval_pairs: int, keep: bool) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"dpoloop-bench-{policy_name}-"))
     port = 18000 + random.randrange(1000)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
@@ -127,40 +127,71 @@ def run_policy(policy_name: str, votes: int, eval_pairs: int, keep: bool) -> dic
             if n % 100 == 0:
                 print(f"  {n} votes", flush=True)
 
-        labelled = simulate_labeler(base, token, policy, votes, patience_s=300, on_vote=progress)
-        print(f"  {labelled.votes} votes in {labelled.seconds:.0f} s: {dict(labelled.choices)}", flush=True)
         headers = {"Authorization": f"Bearer {admin_token}"}
-        round_id = httpx.post(f"{base}/api/v1/admin/rounds", json={}, headers=headers).json()["id"]
-        while True:
-            row = httpx.get(f"{base}/api/v1/admin/rounds/{round_id}?after_step=1000000", headers=headers).json()
-            if row["state"] in ("succeeded", "failed", "cancelled"):
-                break
-            time.sleep(2)
-        if row["state"] != "succeeded":
-            raise RuntimeError(f"round {round_id} {row['state']}: {row['error']}")
+        rounds_out, choices, total_votes = [], {}, 0
+        for index in range(rounds):
+            # The votes are split evenly; each round's share labels the pool of the checkpoint then serving.
+            share = votes // rounds + (1 if index < votes % rounds else 0)
+            labelled = simulate_labeler(base, token, policy, share, patience_s=300, on_vote=progress)
+            total_votes += labelled.votes
+            for key, value in labelled.choices.items():
+                choices[key] = choices.get(key, 0) + value
+            print(f"  round {index + 1}: {labelled.votes} votes in {labelled.seconds:.0f} s: "
+                  f"{dict(labelled.choices)}", flush=True)  # fmt: skip
+            rounds_out.append(run_round(base, headers))
         checkpoints = httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()
-        checkpoint = next(c for c in checkpoints if c["id"] == row["checkpoint_id"])
+        served = next(c for c in checkpoints if c["active"])
     finally:
         stop_services(processes)
 
-    judged = judge(settings, checkpoint, held_out, eval_pairs, policy)
+    if served["id"] == 1:
+        raise RuntimeError(f"no round was promoted: {json.dumps(rounds_out, default=str)}")
+    judged = judge(settings, served, held_out, eval_pairs, policy)
     result = {
         "policy": policy_name,
-        "votes": labelled.votes,
-        "choices": dict(labelled.choices),
-        "pairs": row["counts"].get("pairs"),
-        "train_seconds": row["metrics"].get("train_seconds"),
-        "promoted": checkpoint["active"],
-        "gate": checkpoint["metrics"].get("gate"),
-        "held_out_implicit_accuracy": row["metrics"].get("held_out_implicit_accuracy"),
-        "held_out_winner_drift": row["metrics"].get("held_out_winner_drift"),
-        "judge_score_parent": row["metrics"].get("judge_score_parent"),
-        "judge_score": row["metrics"].get("judge_score"),
+        "votes": total_votes,
+        "choices": choices,
+        "rounds": rounds_out,
+        "pairs": rounds_out[-1]["pairs"],
+        "train_seconds": sum(r["train_seconds"] or 0 for r in rounds_out),
+        "served_checkpoint": served["id"],
+        "judge_score_base": rounds_out[0]["judge_score_parent"],
+        "judge_score": served["metrics"].get("judge_score"),
         **judged,
     }
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     return result
+
+
+def run_round(base: str, headers: dict) -> dict:
+    """Start a round over the API, wait for its end; its figures and whether its checkpoint now serves."""
+    round_id = httpx.post(f"{base}/api/v1/admin/rounds", json={}, headers=headers).json()["id"]
+    while True:
+        row = httpx.get(f"{base}/api/v1/admin/rounds/{round_id}?after_step=1000000", headers=headers).json()
+        if row["state"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(2)
+    if row["state"] != "succeeded":
+        raise RuntimeError(f"round {round_id} {row['state']}: {row['error']}")
+    checkpoints = httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()
+    checkpoint = next(c for c in checkpoints if c["id"] == row["checkpoint_id"])
+    metrics = row["metrics"]
+    out = {
+        "round": round_id,
+        "checkpoint": checkpoint["id"],
+        "kind": checkpoint["kind"],
+        "pairs": row["counts"].get("pairs"),
+        "train_seconds": metrics.get("train_seconds"),
+        "promoted": checkpoint["active"],
+        "gate": checkpoint["metrics"].get("gate"),
+        "held_out_implicit_accuracy": metrics.get("held_out_implicit_accuracy"),
+        "held_out_winner_drift": metrics.get("held_out_winner_drift"),
+        "judge_score_parent": metrics.get("judge_score_parent"),
+        "judge_score": metrics.get("judge_score"),
+    }
+    print(f"  round {round_id}: {json.dumps(out, default=str)}", flush=True)
+    return out
 
 
 def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, policy) -> dict:
@@ -175,7 +206,10 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
     requests = [GenerationParams(prompt=prompts[i % len(prompts)], seed=90_000 + i, num_inference_steps=20,
                                  guidance_scale=4.0) for i in range(pairs)]  # fmt: skip
     base = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
-    generator.load_lora(checkpoint["path"])
+    if checkpoint["kind"] == "full":
+        generator.load_unet(Path(checkpoint["path"]) / "unet")
+    else:
+        generator.load_lora(checkpoint["path"])
     new = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
     outcome = {"left": 0, "right": 0, "tie": 0, "both_bad": 0}
     for request, new_image, base_image in zip(requests, new, base, strict=True):
@@ -190,6 +224,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", action="append", help="policies to run (default: smaller and left)")
     parser.add_argument("--votes", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds the votes are split across")
     parser.add_argument("--eval-pairs", type=int, default=128)
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
@@ -197,17 +232,17 @@ def main() -> None:
     for name in args.policy or ["smaller", "left"]:
         print(f"policy {name!r}: {get_policy(name).description}", flush=True)
         started = time.monotonic()
-        result = run_policy(name, args.votes, args.eval_pairs, args.keep)
+        result = run_policy(name, args.votes, args.rounds, args.eval_pairs, args.keep)
         result["wall_seconds"] = time.monotonic() - started
         results.append(result)
         print(json.dumps(result, indent=1, default=str), flush=True)
-    print("\npolicy    votes  pairs  train s  promoted  win rate (95% CI)       judge parent→new")
+    print("\npolicy    votes  rounds  pairs  train s  served  win rate (95% CI)       judge base→served")
     for r in results:
         low, high = r["ci95"]
-        judge_change = f"{r['judge_score_parent']:.3f}→{r['judge_score']:.3f}"
+        judge_change = f"{r['judge_score_base']:.3f}→{r['judge_score']:.3f}"
         print(
-            f"{r['policy']:9} {r['votes']:5}  {r['pairs']:5}  {r['train_seconds']:7.0f}  {str(r['promoted']):8}  "
-            f"{r['win_rate']:.1%} ({low:.1%}–{high:.1%})   {judge_change}"
+            f"{r['policy']:9} {r['votes']:5}  {len(r['rounds']):6}  {r['pairs']:5}  {r['train_seconds']:7.0f}  "
+            f"{r['served_checkpoint']:6}  {r['win_rate']:.1%} ({low:.1%}–{high:.1%})   {judge_change}"
         )
     print("goal: ≥ 80% from ≤ 400 votes and ≤ 600 s of training")
 
