@@ -1,8 +1,13 @@
 """Does the loop work? From the base model: simulated labelers vote through the REST API with a
-policy, one training round runs on their votes, and the promoted checkpoint is judged against the
-base on held-out prompts, same seed for both sides.
+policy, training rounds run on their votes, and the checkpoint serving at the end is judged against
+the base on held-out prompts, same seed for both sides.
 
 Run: .venv/bin/python bench/loop_efficacy.py [--policy smaller --policy left] [--votes 400]
+         [--rounds 2] [--config '{"learning_rate": 0.002}']
+
+With --rounds R the votes are split into R shares: each share labels the pool of the checkpoint
+serving at that moment, then a round trains on all votes so far from the served checkpoint (the
+loop as it runs in production, where the schedule starts a round every DPOLOOP_ROUND_MIN_PAIRS).
 
 Everything runs as in production: API, generate worker, train worker and beat as separate
 processes (SQLite and the file broker, as `dpoloop up`), the simulated labeler over HTTP, the round
@@ -77,7 +82,7 @@ def stop_services(processes: list[subprocess.Popen]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
-def run_policy(policy_name: str, votes: int, rounds: int, eval_pairs: int, keep: bool) -> dict:
+def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pairs: int, keep: bool) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"dpoloop-bench-{policy_name}-"))
     port = 18000 + random.randrange(1000)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
@@ -138,7 +143,7 @@ def run_policy(policy_name: str, votes: int, rounds: int, eval_pairs: int, keep:
                 choices[key] = choices.get(key, 0) + value
             print(f"  round {index + 1}: {labelled.votes} votes in {labelled.seconds:.0f} s: "
                   f"{dict(labelled.choices)}", flush=True)  # fmt: skip
-            rounds_out.append(run_round(base, headers))
+            rounds_out.append(run_round(base, headers, config))
         checkpoints = httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()
         served = next(c for c in checkpoints if c["active"])
     finally:
@@ -164,9 +169,12 @@ def run_policy(policy_name: str, votes: int, rounds: int, eval_pairs: int, keep:
     return result
 
 
-def run_round(base: str, headers: dict) -> dict:
+def run_round(base: str, headers: dict, config: dict) -> dict:
     """Start a round over the API, wait for its end; its figures and whether its checkpoint now serves."""
-    round_id = httpx.post(f"{base}/api/v1/admin/rounds", json={}, headers=headers).json()["id"]
+    response = httpx.post(f"{base}/api/v1/admin/rounds", json={"config": config}, headers=headers)
+    if response.status_code != 202:
+        raise RuntimeError(f"the round was refused: {response.status_code} {response.text}")
+    round_id = response.json()["id"]
     while True:
         row = httpx.get(f"{base}/api/v1/admin/rounds/{round_id}?after_step=1000000", headers=headers).json()
         if row["state"] in ("succeeded", "failed", "cancelled"):
@@ -225,6 +233,7 @@ def main() -> None:
     parser.add_argument("--policy", action="append", help="policies to run (default: smaller and left)")
     parser.add_argument("--votes", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=1, help="rounds the votes are split across")
+    parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--eval-pairs", type=int, default=128)
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
@@ -232,7 +241,7 @@ def main() -> None:
     for name in args.policy or ["smaller", "left"]:
         print(f"policy {name!r}: {get_policy(name).description}", flush=True)
         started = time.monotonic()
-        result = run_policy(name, args.votes, args.rounds, args.eval_pairs, args.keep)
+        result = run_policy(name, args.votes, args.rounds, args.config, args.eval_pairs, args.keep)
         result["wall_seconds"] = time.monotonic() - started
         results.append(result)
         print(json.dumps(result, indent=1, default=str), flush=True)
