@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -133,14 +134,13 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
                 print(f"  {n} votes", flush=True)
 
         headers = {"Authorization": f"Bearer {admin_token}"}
-        rounds_out, choices, total_votes = [], {}, 0
+        rounds_out, choices, total_votes = [], Counter(), 0
         for index in range(rounds):
             # The votes are split evenly; each round's share labels the pool of the checkpoint then serving.
             share = votes // rounds + (1 if index < votes % rounds else 0)
             labelled = simulate_labeler(base, token, policy, share, patience_s=300, on_vote=progress)
             total_votes += labelled.votes
-            for key, value in labelled.choices.items():
-                choices[key] = choices.get(key, 0) + value
+            choices.update(labelled.choices)
             print(f"  round {index + 1}: {labelled.votes} votes in {labelled.seconds:.0f} s: "
                   f"{dict(labelled.choices)}", flush=True)  # fmt: skip
             rounds_out.append(run_round(base, headers, config))
@@ -155,7 +155,7 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     result = {
         "policy": policy_name,
         "votes": total_votes,
-        "choices": choices,
+        "choices": dict(choices),
         "rounds": rounds_out,
         "pairs": rounds_out[-1]["pairs"],
         "train_seconds": sum(r["train_seconds"] or 0 for r in rounds_out),
