@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     gate_eval_images: int = Field(
         default=64, ge=0, le=4096, description="Images per checkpoint in the judge's fixed evaluation set."
     )
+    # Human evaluation of each promotion (new vs previous checkpoint, same seeds).
+    eval_seeds_per_prompt: int = Field(
+        default=2, ge=0, le=64,
+        description="Same-seed pairs per evaluation prompt after a promotion (0: no human evaluation).",
+    )  # fmt: skip
     # The API.
     host: str = Field(default="127.0.0.1", description="API bind address for `dpoloop up` / `dpoloop api`.")
     port: int = Field(default=8000, ge=1, le=65535, description="API port.")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import shutil
@@ -38,18 +37,10 @@ sys.path.insert(0, str(REPO))
 
 from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.win_rate import wilson  # noqa: E402
 from worker.scenes.policies import get_policy  # noqa: E402
 
 HELD_OUT = 16  # shipped prompts kept out of the pool and used only for judging
-
-
-def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (centre - half, centre + half)
 
 
 def start_services(env: dict, settings: Settings, logs: Path) -> list[subprocess.Popen]:
@@ -89,7 +80,8 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
     env |= {"DPOLOOP_DATA_DIR": str(data_dir), "DPOLOOP_PORT": str(port), "DPOLOOP_ROUND_SCHEDULE": "false",
             "DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_TORCH_THREADS": "2",
-            "PYTHONUNBUFFERED": "1"}  # fmt: skip
+            # Every vote goes to training, as the goal counts votes; the judge below measures instead.
+            "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "PYTHONUNBUFFERED": "1"}  # fmt: skip
     os.environ.update({k: v for k, v in env.items() if k.startswith("DPOLOOP_")})
     from app.settings import get_settings
 

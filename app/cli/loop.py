@@ -99,13 +99,16 @@ def rounds_cancel(round_id: int) -> None:
 def checkpoints_list() -> None:
     from app.db.session import session_scope
     from app.repo.checkpoints import active_checkpoint_id, list_checkpoints
+    from app.repo.evaluations import describe, latest_evaluations
 
     with session_scope() as session:
         active = active_checkpoint_id(session)
+        evaluations = latest_evaluations(session)
         for c in list_checkpoints(session):
             mark = "*" if c.id == active else " "
+            verdict = describe(*evaluations[c.id]) if c.id in evaluations else ""
             typer.echo(f"{mark}{c.id:4d} {c.kind:5} {c.status:8} parent={c.parent_id or '-'} round={c.round_id or '-'} "
-                       f"{c.name}  {c.status_reason or ''}")  # fmt: skip
+                       f"{c.name}  {verdict}  {c.status_reason or ''}".rstrip())  # fmt: skip
 
 
 @checkpoints_cli.command("promote")

@@ -59,6 +59,12 @@ class ComparisonState(enum.StrEnum):
     retired = "retired"  # its checkpoint no longer serves; votes stay valid data
 
 
+class EvaluationState(enum.StrEnum):
+    generating = "generating"  # a worker is making its images (claimed_at says since when)
+    ready = "ready"  # its comparisons are in the pool
+    failed = "failed"  # generation failed; the next pool fill tries again
+
+
 class GenerationStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
@@ -147,6 +153,24 @@ class Generation(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Evaluation(Base):
+    """Human evaluation of a promotion: the new checkpoint against the one it replaced, as same-seed
+    pairs on the fixed evaluation prompts; votes on its comparisons give the new one a win rate.
+    One per (checkpoint, baseline): the unique constraint is how two workers agree who makes it."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "baseline_id", name="uq_evaluations_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    state: Mapped[EvaluationState] = mapped_column(_enum(EvaluationState, "evaluation_state"))
+    pairs: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Comparison(Base):
     __tablename__ = "comparisons"
     __table_args__ = (Index("ix_comparisons_pool", "state", "kind", "checkpoint_id", "id"),)
@@ -159,6 +183,8 @@ class Comparison(Base):
     kind: Mapped[ComparisonKind] = mapped_column(_enum(ComparisonKind, "comparison_kind"))
     state: Mapped[ComparisonState] = mapped_column(_enum(ComparisonState, "comparison_state"))
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))  # the one it serves for
+    # Eval comparisons: the evaluation they belong to (generation A is the new checkpoint's, B the baseline's).
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
     vote_count: Mapped[int] = mapped_column(Integer, default=0)
     leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
     leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.db.models import Checkpoint, Comparison, ComparisonKind, ComparisonState, Deployment
+from app.db.models import Checkpoint, Comparison, ComparisonState, Deployment
 
 BASE_CHECKPOINT_ID = 1
 
@@ -39,7 +39,8 @@ def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
 def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
     """Make this checkpoint the served one (rollback is promoting an older one); the caller commits.
 
-    Ready train comparisons of other checkpoints leave the pool: their votes stay training data."""
+    Ready comparisons of other checkpoints leave the pool (train ones: their votes stay training
+    data; eval ones: a newer evaluation replaces them)."""
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
         raise LookupError(f"checkpoint {checkpoint_id} does not exist")
@@ -52,11 +53,7 @@ def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = 
     session.add(deployment)
     session.execute(
         update(Comparison)
-        .where(
-            Comparison.state == ComparisonState.ready,
-            Comparison.kind == ComparisonKind.train,
-            Comparison.checkpoint_id != checkpoint_id,
-        )  # fmt: skip
+        .where(Comparison.state == ComparisonState.ready, Comparison.checkpoint_id != checkpoint_id)
         .values(state=ComparisonState.retired)
     )
     session.flush()

@@ -60,11 +60,10 @@ def _candidates(labeler_id: int, now: datetime, kind: ComparisonKind, active: in
     query = select(Comparison.id).where(
         Comparison.state == ComparisonState.ready,
         Comparison.kind == kind,
+        Comparison.checkpoint_id == active,  # eval ones too: they measure the checkpoint that serves
         _free_for(labeler_id, now),
         ~exists().where(Vote.comparison_id == Comparison.id, Vote.labeler_id == labeler_id),
     )
-    if kind == ComparisonKind.train:
-        query = query.where(Comparison.checkpoint_id == active)
     if exclude:
         query = query.where(Comparison.id.not_in(exclude))
     return query.order_by(Comparison.id)

@@ -12,6 +12,7 @@ from app.schemas.generation import MAX_PROMPT_CHARS
 from app.schemas.text import storable_text
 
 SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "prompts_scenes.txt"
+SHIPPED_EVAL_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "eval_prompts_scenes.txt"
 
 
 def read_prompt_file(path: Path) -> list[str]:
@@ -39,10 +40,12 @@ def add_prompts(session: Session, texts: list[str], source: str = "admin", for_e
 
 
 def seed_shipped_prompts(session: Session) -> int:
-    """Load the shipped scene prompts when the prompt table is empty; returns how many were added."""
+    """Load the shipped scene prompts (and the evaluation set) when the prompt table is empty;
+    returns how many were added."""
     if session.scalar(select(func.count(Prompt.id))):
         return 0
-    return add_prompts(session, read_prompt_file(SHIPPED_PROMPTS), source="shipped")[0]
+    added = add_prompts(session, read_prompt_file(SHIPPED_PROMPTS), source="shipped")[0]
+    return added + add_prompts(session, read_prompt_file(SHIPPED_EVAL_PROMPTS), source="shipped", for_eval=True)[0]
 
 
 def active_prompts(session: Session, for_eval: bool = False) -> list[Prompt]:

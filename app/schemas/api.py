@@ -65,6 +65,25 @@ class GenerationOut(BaseModel):
     duration_ms: float | None
 
 
+class EvaluationOut(BaseModel):
+    """Labelers' verdict on a promotion: the checkpoint against the one it replaced, same seeds."""
+
+    id: int
+    checkpoint_id: int
+    baseline_id: int
+    state: str  # generating | ready | failed
+    pairs: int
+    error: str | None
+    wins: int  # votes for the checkpoint's image
+    losses: int
+    ties: int
+    both_bad: int
+    skips: int
+    win_rate: float | None  # (wins + ties / 2) / (wins + losses + ties)
+    interval: tuple[float, float] | None  # Wilson's 95%
+    created_at: datetime
+
+
 class CheckpointOut(BaseModel):
     id: int
     name: str
@@ -77,6 +96,7 @@ class CheckpointOut(BaseModel):
     metrics: dict
     created_at: datetime
     active: bool
+    human_eval: EvaluationOut | None = None  # its newest evaluation against the checkpoint it replaced
 
 
 class LabelerIn(BaseModel):

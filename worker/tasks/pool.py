@@ -24,6 +24,7 @@ from app.settings import get_settings
 from worker.celery_app import FILL_POOL, celery_app
 from worker.serving import model_server
 from worker.tasks.common import checkpoint_ref, store_result
+from worker.tasks.evaluation import make_due_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,15 @@ def least_used_prompts(session, checkpoint_id: int, count: int) -> list[Prompt]:
 
 @celery_app.task(name=FILL_POOL)
 def fill_pool() -> int:
-    """Fill the pool batch after batch for up to two beat intervals; returns how many pairs were added.
+    """Make a due evaluation, then fill the pool batch after batch for up to two beat intervals;
+    returns how many pairs were added.
 
     Labelers can vote faster than a worker generates: one batch per beat tick would leave them
     waiting. The time budget keeps REST generations queued behind a fill from waiting long."""
     settings = get_settings()
     deadline = time.monotonic() + 2 * settings.pool_interval_s
-    added = 0
+    # A promotion's evaluation pairs first: labelers are served them before train pairs.
+    added = make_due_evaluation(model_server())
     while True:
         batch = fill_pool_once()
         added += batch

@@ -5,31 +5,58 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import DB, Admin, CurrentLabeler, Id
-from app.db.models import Checkpoint
+from app.db.models import Checkpoint, Evaluation
 from app.repo.checkpoints import PromotionRefused, active_checkpoint_id, deployments, list_checkpoints, promote
-from app.schemas.api import CheckpointOut, DeploymentOut, PromoteIn
+from app.repo.evaluations import EvaluationTally, evaluation_tallies, latest_evaluations, list_evaluations
+from app.schemas.api import CheckpointOut, DeploymentOut, EvaluationOut, PromoteIn
+from app.schemas.text import MAX_DB_INT
 
 router = APIRouter(tags=["checkpoints"])
 
 
-def to_out(c: Checkpoint, active_id: int) -> CheckpointOut:
+def to_out(c: Checkpoint, active_id: int, human_eval: EvaluationOut | None = None) -> CheckpointOut:
     return CheckpointOut(
         id=c.id, name=c.name, kind=c.kind, path=c.path, parent_id=c.parent_id, round_id=c.round_id, status=c.status,
         status_reason=c.status_reason, metrics=c.metrics or {}, created_at=c.created_at, active=c.id == active_id,
+        human_eval=human_eval,
     )  # fmt: skip
+
+
+def evaluation_out(e: Evaluation, tally: EvaluationTally | None) -> EvaluationOut:
+    tally = tally or EvaluationTally()
+    return EvaluationOut(
+        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, state=e.state.value, pairs=e.pairs,
+        error=e.error, wins=tally.wins, losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad,
+        skips=tally.skips, win_rate=tally.rate, interval=tally.interval, created_at=e.created_at,
+    )  # fmt: skip
+
+
+def latest_out(db, checkpoint_id: int | None = None) -> dict[int, EvaluationOut]:
+    return {c: evaluation_out(e, tally) for c, (e, tally) in latest_evaluations(db, checkpoint_id).items()}
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
 def checkpoints(_: CurrentLabeler, db: DB) -> list[CheckpointOut]:
-    """Every checkpoint with its lineage (parent, round), metrics, gate verdict and whether it serves."""
+    """Every checkpoint with its lineage (parent, round), metrics, gate verdict, labelers' win rate
+    against the checkpoint it replaced, and whether it serves."""
     active = active_checkpoint_id(db)
-    return [to_out(c, active) for c in list_checkpoints(db)]
+    evaluations = latest_out(db)
+    return [to_out(c, active, evaluations.get(c.id)) for c in list_checkpoints(db)]
 
 
 @router.get("/checkpoints/active", response_model=CheckpointOut)
 def active(_: CurrentLabeler, db: DB) -> CheckpointOut:
     active_id = active_checkpoint_id(db)
-    return to_out(db.get(Checkpoint, active_id), active_id)
+    return to_out(db.get(Checkpoint, active_id), active_id, latest_out(db, active_id).get(active_id))
+
+
+@router.get("/admin/evaluations", response_model=list[EvaluationOut], tags=["admin"])
+def evaluations(_: Admin, db: DB, checkpoint_id: int | None = Query(None, ge=1, le=MAX_DB_INT)) -> list[EvaluationOut]:
+    """Every human evaluation of a promotion, newest first: votes on same-seed pairs of the
+    checkpoint and the one it replaced, with the checkpoint's win rate (a tie is half a win)."""
+    rows = list_evaluations(db, checkpoint_id)
+    tallies = evaluation_tallies(db, [e.id for e in rows])
+    return [evaluation_out(e, tallies.get(e.id)) for e in rows]
 
 
 @router.post("/admin/checkpoints/{checkpoint_id}/promote", response_model=DeploymentOut, tags=["admin"])

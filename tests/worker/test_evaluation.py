@@ -1,0 +1,101 @@
+"""Human evaluation of promotions (DESIGN, step 6), in-process on the shipped model and SQLite:
+after a promotion the pool task pairs the new checkpoint's images with the previous one's on the
+fixed evaluation prompts, same seeds; labelers see those first; votes give the new one a win rate."""
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db.models import Choice, Comparison, ComparisonState, Evaluation, Generation
+from app.db.session import session_scope
+from app.repo.checkpoints import promote
+from app.repo.comparisons import left_is_a, next_for_labeler, record_vote
+from app.repo.evaluations import describe, evaluation_tallies, latest_evaluations
+from tests.conftest import apply_settings
+from tests.helpers.checkpoints import register, trained_checkpoint
+from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.loop import fresh_model_server
+
+EVAL_PROMPTS = 8  # app/data/eval_prompts_scenes.txt
+
+
+@pytest.fixture
+def eval_db(monkeypatch, tmp_path, embedded_model):
+    from app.db.migrate import upgrade
+    from app.repo.prompts import seed_shipped_prompts
+
+    apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
+                   base_model=embedded_model, pool_target=0, default_steps=4, eval_seeds_per_prompt=1)  # fmt: skip
+    upgrade()
+    with session_scope() as session:
+        seed_shipped_prompts(session)
+    return fresh_model_server(monkeypatch)
+
+
+def promote_now(checkpoint_id: int) -> None:
+    with session_scope() as session:
+        promote(session, checkpoint_id, by="test")
+
+
+def eval_pairs(evaluation_id: int) -> list[tuple[Generation, Generation, ComparisonState]]:
+    with session_scope() as session:
+        rows = session.scalars(select(Comparison).where(Comparison.evaluation_id == evaluation_id)).all()
+        pairs = [(c.generation_a, c.generation_b, c.state) for c in rows]
+        session.expunge_all()
+        return pairs
+
+
+def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(eval_db, tmp_path, embedded_model):
+    from worker.tasks.evaluation import make_due_evaluation
+    from worker.tasks.pool import fill_pool
+
+    assert make_due_evaluation(eval_db) == 0  # the base still serves: nothing to compare with
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    promote_now(lora)
+    assert fill_pool() == EVAL_PROMPTS  # the pool task makes it (no train pairs: pool_target 0)
+    assert make_due_evaluation(eval_db) == 0  # once only
+
+    with session_scope() as session:
+        evaluation = session.scalars(select(Evaluation)).one()
+        assert (evaluation.checkpoint_id, evaluation.baseline_id, evaluation.pairs) == (lora, 1, EVAL_PROMPTS)
+        first_id = evaluation.id
+    pairs = eval_pairs(first_id)
+    for new, old, state in pairs:  # same prompt and seed; only the weights differ
+        assert (new.checkpoint_id, old.checkpoint_id, state) == (lora, 1, ComparisonState.ready)
+        assert (new.prompt, new.seed, new.params) == (old.prompt, old.seed, old.params)
+        assert new.purpose == old.purpose == "eval"
+    assert len({new.prompt for new, _, _ in pairs}) == EVAL_PROMPTS
+
+    # A labeler who always picks the left image: the tally must credit whichever checkpoint was there.
+    train_ids = make_comparisons(3, checkpoint_id=lora)
+    labeler_id, _ = make_labeler("lefty")
+    served_ids = []
+    with session_scope() as session:
+        while (served := next_for_labeler(session, labeler_id, 60.0)) is not None:
+            served_ids.append(served.id)
+            record_vote(session, served.id, labeler_id, Choice.left, None, 1)
+    assert served_ids[EVAL_PROMPTS:] == train_ids  # eval pairs first, then the train pool
+    served_ids = served_ids[:EVAL_PROMPTS]
+    new_on_left = sum(left_is_a(c, labeler_id) for c in served_ids)
+    tally = tally_of(first_id)
+    assert (tally.wins, tally.losses, tally.ties) == (new_on_left, EVAL_PROMPTS - new_on_left, 0)
+    assert tally.rate == new_on_left / EVAL_PROMPTS
+
+    # Rolling back to the base is a promotion too: measured against the LoRA, whose images are reused.
+    promote_now(1)
+    with session_scope() as session:
+        base_images = session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1))
+    assert make_due_evaluation(eval_db) == EVAL_PROMPTS
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1)) == base_images
+        second = session.scalars(select(Evaluation).order_by(Evaluation.id.desc())).first()
+        assert (second.checkpoint_id, second.baseline_id) == (1, lora)
+        latest = latest_evaluations(session)
+        assert set(latest) == {1, lora} and latest[lora][0].id == first_id
+        assert describe(*latest[1]) == f"humans: no votes yet vs {lora}"
+        assert describe(*latest[lora]).startswith(f"humans {new_on_left / EVAL_PROMPTS:.0%} (")
+    assert {new.checkpoint_id for new, _, _ in eval_pairs(second.id)} == {1}
+
+
+def tally_of(evaluation_id: int):
+    with session_scope() as session:
+        return evaluation_tallies(session, [evaluation_id])[evaluation_id]
