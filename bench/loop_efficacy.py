@@ -2,7 +2,7 @@
 policy, training rounds run on their votes, and the checkpoint serving at the end is judged against
 the base on held-out prompts, same seed for both sides.
 
-Run: .venv/bin/python bench/loop_efficacy.py [--policy smaller --policy left] [--votes 400]
+Run: .venv/bin/python bench/loop_efficacy.py [--policy larger --policy smaller] [--votes 400]
          [--rounds 2] [--config '{"learning_rate": 0.002}']
 
 With --rounds R the votes are split into R shares: each share labels the pool of the checkpoint
@@ -222,7 +222,7 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policy", action="append", help="policies to run (default: smaller and left)")
+    parser.add_argument("--policy", action="append", help="policies to run (default: larger and smaller)")
     parser.add_argument("--votes", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=1, help="rounds the votes are split across")
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
     results = []
-    for name in args.policy or ["smaller", "left"]:
+    for name in args.policy or ["larger", "smaller"]:
         print(f"policy {name!r}: {get_policy(name).description}", flush=True)
         started = time.monotonic()
         result = run_policy(name, args.votes, args.rounds, args.config, args.eval_pairs, args.keep)

@@ -1,6 +1,7 @@
 """The loop end to end on Postgres + Redis + Celery workers + beat, as separate processes:
 simulated votes → a scheduled round → gate → promotion → hot swap, while a stream of REST
-generations runs through the swap; and a train worker killed mid-round."""
+generations runs through the swap → labelers' evaluation of the promotion; and a train worker
+killed mid-round."""
 
 import json
 import os
@@ -100,10 +101,24 @@ def test_votes_become_a_promoted_checkpoint_that_serves_without_a_failed_request
         row = session.scalars(select(TrainingRound)).one()
         assert row.trigger == "schedule" and row.state.value == "succeeded" and row.checkpoint_id == new_id
         assert session.scalar(select(func.count()).where(RoundStep.round_id == row.id)) == 12
-    admin_id, admin_token = make_labeler("boss", admin=True)
+    _, admin_token = make_labeler("boss", admin=True)
     listed = httpx.get(f"{base}/api/v1/checkpoints", headers={"Authorization": f"Bearer {admin_token}"}).json()
     assert [c["id"] for c in listed if c["active"]] == [new_id]
     assert listed[-1]["metrics"]["gate"]["passed"] and listed[-1]["parent_id"] == 1
+
+    # The worker pairs the new checkpoint with the base on the fixed eval prompts; labelers get those first.
+    admin_headers = {"Authorization": f"Bearer {admin_token}"}
+
+    def evaluated():
+        rows = httpx.get(f"{base}/api/v1/admin/evaluations", headers=admin_headers).json()
+        return rows and rows[0]["state"] == "ready" and rows[0]
+
+    evaluation = wait_until(evaluated, 120, "the promotion's human evaluation", every=1, proc=services["worker"])
+    assert (evaluation["checkpoint_id"], evaluation["baseline_id"], evaluation["pairs"]) == (new_id, 1, 16)
+    _, judge_token = make_labeler("judge")
+    simulate_labeler(base, judge_token, get_policy("smaller"), votes=16, patience_s=60)
+    verdict = httpx.get(f"{base}/api/v1/checkpoints/active", headers=admin_headers).json()["human_eval"]
+    assert sum(verdict[k] for k in ("wins", "losses", "ties", "both_bad", "skips")) == 16, verdict
 
 
 def test_a_train_worker_killed_mid_round_fails_the_round_and_touches_nothing_else(loop_stack):
