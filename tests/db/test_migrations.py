@@ -47,3 +47,38 @@ def test_models_match_the_migrations(database_url):
     with engine_for(database_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], "the models changed without a migration: run `alembic revision --autogenerate`"
+
+
+def insert(conn, table: str, **values) -> None:
+    from sqlalchemy import text
+
+    columns = ", ".join(values)
+    conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)
+
+
+def test_upgrades_keep_existing_votes(database_url):
+    """A table rebuilt by a later migration (SQLite copies tables to alter them) keeps the rows that
+    other tables point at: comparisons with votes survive 0002 → head → 0002 → head."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from app.db.migrate import downgrade, upgrade
+
+    upgrade("0002")
+    now = datetime.now(UTC)
+    with engine_for(database_url).begin() as conn:
+        insert(conn, "labelers", id=7, name="ann", role="labeler", token_hash="h", active=True, created_at=now)
+        for gid in (1, 2):
+            insert(conn, "generations", id=gid, public_id=f"g{gid}", prompt="a red circle", params="{}", seed=1,
+                   purpose="pool", status="done", created_at=now)  # fmt: skip
+        insert(conn, "comparisons", id=3, prompt="a red circle", generation_a_id=1, generation_b_id=2, kind="train",
+               state="done", checkpoint_id=1, vote_count=1, created_at=now)  # fmt: skip
+        insert(conn, "votes", id=4, comparison_id=3, labeler_id=7, choice="left", left_generation_id=1,
+               winner_generation_id=1, created_at=now)  # fmt: skip
+    upgrade()
+    downgrade("0002")
+    upgrade()
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(text("SELECT comparison_id, choice FROM votes")).all() == [(3, "left")]
+        assert conn.execute(text("SELECT id, state FROM comparisons")).all() == [(3, "done")]
