@@ -59,12 +59,6 @@ class ComparisonState(enum.StrEnum):
     retired = "retired"  # its checkpoint no longer serves; votes stay valid data
 
 
-class EvaluationState(enum.StrEnum):
-    generating = "generating"  # a worker is making its images (claimed_at says since when)
-    ready = "ready"  # its comparisons are in the pool
-    failed = "failed"  # generation failed; the next pool fill tries again
-
-
 class GenerationStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
@@ -156,7 +150,8 @@ class Generation(Base):
 class Evaluation(Base):
     """Human evaluation of a promotion: the new checkpoint against the one it replaced, as same-seed
     pairs on the fixed evaluation prompts; votes on its comparisons give the new one a win rate.
-    One per (checkpoint, baseline): the unique constraint is how two workers agree who makes it."""
+    Written with its comparisons in one transaction once every image exists; the unique pair makes
+    sure two workers that both got there add it once."""
 
     __tablename__ = "evaluations"
     __table_args__ = (UniqueConstraint("checkpoint_id", "baseline_id", name="uq_evaluations_pair"),)
@@ -164,10 +159,7 @@ class Evaluation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     baseline_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
-    state: Mapped[EvaluationState] = mapped_column(_enum(EvaluationState, "evaluation_state"))
-    pairs: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    pairs: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

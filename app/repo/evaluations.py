@@ -1,31 +1,39 @@
 """Human evaluation of promotions (DESIGN, step 6): which evaluation is due, its requests, its win rate.
 
-After a promotion the generate worker pairs the new checkpoint's images with the previous one's on
-the fixed evaluation prompts, same prompt and seed per pair; labelers get those comparisons before
-train ones, sides hidden. Votes on them never become training data (that would train on the test).
+After a promotion the generate worker renders the fixed evaluation set with the new checkpoint and
+the previous one, same prompt and seed per pair, a chunk at a time between pool batches; once every
+image exists it writes the evaluation and its comparisons in one transaction. Labelers get those
+before train ones, sides hidden. Votes on them never become training data (that would train on the test).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Checkpoint, Choice, Comparison, Deployment, Evaluation, EvaluationState, Vote
-from app.repo.checkpoints import active_checkpoint_id
+from app.db.models import (
+    Checkpoint,
+    Choice,
+    Comparison,
+    ComparisonKind,
+    ComparisonState,
+    Deployment,
+    Evaluation,
+    Generation,
+    GenerationStatus,
+    Vote,
+)
+from app.repo.generations import params_of
 from app.repo.prompts import active_prompts
 from app.schemas.generation import MAX_SEED, GenerationParams
 from app.settings import Settings
 from app.win_rate import WinRate
-
-# A failed evaluation is tried again after this; a claim silent this long is taken as a dead worker's.
-RETRY_FAILED = timedelta(seconds=60)
-STALE_CLAIM = timedelta(minutes=10)
 
 
 def evaluation_seed(prompt: str, index: int) -> int:
@@ -51,9 +59,22 @@ def evaluation_requests(session: Session, settings: Settings) -> list[Evaluation
     ]  # fmt: skip
 
 
-def previous_checkpoint_id(session: Session) -> int | None:
-    """The checkpoint that served before the active one (None while the first one still serves)."""
-    active = active_checkpoint_id(session)
+def made_images(session: Session, checkpoint_id: int, requests: list[EvaluationRequest]) -> list[int | None]:
+    """Per request, a finished eval image of this checkpoint made with exactly its parameters, or None."""
+    made = session.scalars(
+        select(Generation).where(
+            Generation.purpose == "eval",
+            Generation.checkpoint_id == checkpoint_id,
+            Generation.status == GenerationStatus.done,
+            Generation.seed.in_({r.params.seed for r in requests}),
+        )
+    )
+    found = {params_of(g).model_dump_json(): g.id for g in made}
+    return [found.get(r.params.model_dump_json()) for r in requests]
+
+
+def previous_checkpoint_id(session: Session, active: int) -> int | None:
+    """The checkpoint that served before `active` (None while the first one still serves)."""
     return session.scalar(
         select(Deployment.checkpoint_id)
         .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
@@ -63,47 +84,44 @@ def previous_checkpoint_id(session: Session) -> int | None:
     )
 
 
-def claim_evaluation(session: Session, checkpoint_id: int, baseline_id: int) -> int | None:
-    """Take the job of making this evaluation; returns its id, or None when it is made or being made.
-
-    The unique (checkpoint, baseline) row decides between workers; a failed or abandoned one is
-    taken again after a while. The caller commits."""
-    state = session.scalar(
-        select(Evaluation.state).where(Evaluation.checkpoint_id == checkpoint_id, Evaluation.baseline_id == baseline_id)
+def evaluation_exists(session: Session, checkpoint_id: int, baseline_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Evaluation.id).where(
+                Evaluation.checkpoint_id == checkpoint_id, Evaluation.baseline_id == baseline_id
+            )
+        )
+        is not None
     )
-    if state == EvaluationState.ready:
-        return None  # the common case, read-only: every pool fill asks
-    now = datetime.now(UTC)
+
+
+def create_evaluation(
+    session: Session,
+    checkpoint_id: int,
+    baseline_id: int,
+    requests: list[EvaluationRequest],
+    new_images: list[int],
+    old_images: list[int],
+) -> int | None:
+    """The evaluation row and its comparisons (image A the new checkpoint's), in the caller's
+    transaction; None when another worker wrote it first (the unique pair decides)."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    new_id = session.execute(
+    evaluation_id = session.execute(
         insert(Evaluation)
-        .values(
-            checkpoint_id=checkpoint_id,
-            baseline_id=baseline_id,
-            state=EvaluationState.generating,
-            pairs=0,
-            claimed_at=now,
-            created_at=now,
-        )  # fmt: skip
+        .values(checkpoint_id=checkpoint_id, baseline_id=baseline_id, pairs=len(requests), created_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["checkpoint_id", "baseline_id"])
         .returning(Evaluation.id)
     ).scalar()
-    if new_id is not None:
-        return new_id
-    retaken = session.execute(
-        update(Evaluation)
-        .where(
-            Evaluation.checkpoint_id == checkpoint_id,
-            Evaluation.baseline_id == baseline_id,
-            or_(
-                and_(Evaluation.state == EvaluationState.failed, Evaluation.claimed_at < now - RETRY_FAILED),
-                and_(Evaluation.state == EvaluationState.generating, Evaluation.claimed_at < now - STALE_CLAIM),
-            ),
-        )
-        .values(state=EvaluationState.generating, claimed_at=now, error=None)
-        .returning(Evaluation.id)
-    ).scalar()
-    return retaken
+    if evaluation_id is None:
+        return None
+    session.add_all(
+        Comparison(prompt_id=r.prompt_id, prompt=r.params.prompt, generation_a_id=new, generation_b_id=old,
+                   kind=ComparisonKind.eval, state=ComparisonState.ready, checkpoint_id=checkpoint_id,
+                   evaluation_id=evaluation_id)
+        for r, new, old in zip(requests, new_images, old_images, strict=True)
+    )  # fmt: skip
+    session.flush()
+    return evaluation_id
 
 
 @dataclass
@@ -160,8 +178,6 @@ def latest_evaluations(
 
 def describe(evaluation: Evaluation, tally: EvaluationTally) -> str:
     """One line for a terminal: 'humans 72% (61–81%) of 40 votes vs 3'."""
-    if evaluation.state != EvaluationState.ready:
-        return f"humans: evaluation vs {evaluation.baseline_id} {evaluation.state.value}"
     if tally.rate is None:
         return f"humans: no votes yet vs {evaluation.baseline_id}"
     low, high = tally.interval

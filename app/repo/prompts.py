@@ -40,11 +40,17 @@ def add_prompts(session: Session, texts: list[str], source: str = "admin", for_e
 
 
 def seed_shipped_prompts(session: Session) -> int:
-    """Load the shipped scene prompts (and the evaluation set) when the prompt table is empty;
-    returns how many were added."""
-    if session.scalar(select(func.count(Prompt.id))):
+    """Load the shipped scene prompts and their evaluation set when the prompt table is empty, and the
+    evaluation set alone into an install that runs on the shipped prompts without one (it predates
+    the set); returns how many were added."""
+    if not session.scalar(select(func.count(Prompt.id))):
+        added = add_prompts(session, read_prompt_file(SHIPPED_PROMPTS), source="shipped")[0]
+    elif session.scalar(select(Prompt.id).where(Prompt.for_eval.is_(True)).limit(1)) is not None:
         return 0
-    added = add_prompts(session, read_prompt_file(SHIPPED_PROMPTS), source="shipped")[0]
+    elif session.scalar(select(Prompt.id).where(Prompt.source == "shipped").limit(1)) is None:
+        return 0  # the admins' own prompt set: their evaluation set is theirs to add
+    else:
+        added = 0
     return added + add_prompts(session, read_prompt_file(SHIPPED_EVAL_PROMPTS), source="shipped", for_eval=True)[0]
 
 

@@ -71,9 +71,7 @@ class EvaluationOut(BaseModel):
     id: int
     checkpoint_id: int
     baseline_id: int
-    state: str  # generating | ready | failed
     pairs: int
-    error: str | None
     wins: int  # votes for the checkpoint's image
     losses: int
     ties: int
@@ -96,7 +94,9 @@ class CheckpointOut(BaseModel):
     metrics: dict
     created_at: datetime
     active: bool
-    human_eval: EvaluationOut | None = None  # its newest evaluation against the checkpoint it replaced
+    # Its newest evaluation against the checkpoint it replaced; admins only (live counts would tell a
+    # labeler which side of an eval pair was the new checkpoint).
+    human_eval: EvaluationOut | None = None
 
 
 class LabelerIn(BaseModel):

@@ -14,19 +14,13 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-STATES = ("generating", "ready", "failed")
-
-
 def upgrade() -> None:
     op.create_table(
         "evaluations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("checkpoint_id", sa.Integer(), nullable=False),
         sa.Column("baseline_id", sa.Integer(), nullable=False),
-        sa.Column("state", sa.Enum(*STATES, name="evaluation_state", native_enum=False, length=16), nullable=False),
         sa.Column("pairs", sa.Integer(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["checkpoint_id"], ["checkpoints.id"]),
         sa.ForeignKeyConstraint(["baseline_id"], ["checkpoints.id"]),

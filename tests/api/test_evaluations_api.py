@@ -1,15 +1,15 @@
-"""Human evaluation over REST, on Postgres: who makes an evaluation (one claim per pair), labelers
-served its pairs first while its checkpoint serves, and the win rate the votes give."""
+"""Human evaluation over REST, on Postgres: an evaluation is written once with its pairs, labelers
+are served its pairs first while its checkpoint serves, admins (only) read the win rate the votes give."""
 
-from datetime import UTC, datetime, timedelta
+from sqlalchemy import delete, insert, update
 
-from sqlalchemy import update
-
-from app.db.models import Checkpoint, Comparison, ComparisonKind, Deployment, Evaluation, EvaluationState
+from app.db.models import Checkpoint, Comparison, ComparisonKind, ComparisonState, Evaluation, Prompt
 from app.db.session import session_scope
 from app.repo.checkpoints import promote
 from app.repo.comparisons import left_is_a
-from app.repo.evaluations import claim_evaluation
+from app.repo.evaluations import EvaluationRequest, create_evaluation, evaluation_exists
+from app.repo.prompts import active_prompts, add_prompts, seed_shipped_prompts
+from app.schemas.generation import GenerationParams
 from tests.api.conftest import auth
 from tests.helpers.data import make_comparisons
 
@@ -25,47 +25,50 @@ def new_checkpoint(tmp_path, name: str) -> int:
         return row.id
 
 
-def claim(checkpoint_id: int, baseline_id: int) -> int | None:
-    with session_scope() as session:
-        return claim_evaluation(session, checkpoint_id, baseline_id)
-
-
-def test_one_worker_claims_an_evaluation_and_a_failed_one_is_taken_again_later(client, tmp_path):
+def test_an_evaluation_is_written_once_with_its_pairs(client, tmp_path):
     new = new_checkpoint(tmp_path, "new")
-    evaluation_id = claim(new, 1)
-    assert evaluation_id is not None
-    assert claim(new, 1) is None  # being made by the first claimer
+    requests = [EvaluationRequest(None, GenerationParams(prompt="a red circle", seed=s)) for s in (1, 2)]
+    images = make_comparisons(2, checkpoint_id=new)  # any finished generations will do as images here
     with session_scope() as session:
-        session.execute(update(Evaluation).values(state=EvaluationState.failed, error="boom"))
-    assert claim(new, 1) is None  # failed just now: not retried at once
-    with session_scope() as session:
-        session.execute(update(Evaluation).values(claimed_at=datetime.now(UTC) - timedelta(minutes=5)))
-    assert claim(new, 1) == evaluation_id
-    with session_scope() as session:
-        row = session.get(Evaluation, evaluation_id)
-        assert row.state == EvaluationState.generating and row.error is None
-        row.state = EvaluationState.ready
-    assert claim(new, 1) is None
-    assert claim(1, new) not in (None, evaluation_id)  # a rollback is another evaluation
+        a, b = session.get(Comparison, images[0]), session.get(Comparison, images[1])
+        pairs = ([a.generation_a_id, b.generation_a_id], [a.generation_b_id, b.generation_b_id])
+        first = create_evaluation(session, new, 1, requests, *pairs)
+    with session_scope() as session:  # a second worker that got there too
+        assert create_evaluation(session, new, 1, requests, *pairs) is None
+        assert session.query(Comparison).filter(Comparison.evaluation_id.is_not(None)).count() == 2
+        assert session.get(Evaluation, first).pairs == 2
+        assert evaluation_exists(session, new, 1) and not evaluation_exists(session, 1, new)
 
 
-def eval_comparisons(evaluation_id: int, checkpoint_id: int, count: int) -> list[int]:
+def test_installs_on_the_shipped_prompts_get_the_evaluation_set_and_others_do_not(client):
+    with session_scope() as session:
+        add_prompts(session, ["a red circle"], source="shipped")  # an install from before the set existed
+        assert seed_shipped_prompts(session) == 8
+        assert len(active_prompts(session, for_eval=True)) == 8
+        assert seed_shipped_prompts(session) == 0
+        session.execute(delete(Prompt))
+        add_prompts(session, ["a photo of a cat"], source="admin")  # the admins' own prompt set
+        assert seed_shipped_prompts(session) == 0 and active_prompts(session, for_eval=True) == []
+
+
+def evaluation(checkpoint_id: int, baseline_id: int, count: int) -> tuple[int, list[int]]:
+    """An evaluation of `count` eval comparisons of rendered scenes."""
+    with session_scope() as session:
+        evaluation_id = session.scalar(insert(Evaluation).values(checkpoint_id=checkpoint_id, baseline_id=baseline_id,
+                                                                 pairs=count).returning(Evaluation.id))  # fmt: skip
     ids = make_comparisons(count, checkpoint_id=checkpoint_id, seed=evaluation_id)
     with session_scope() as session:
         session.execute(update(Comparison).where(Comparison.id.in_(ids))
                         .values(kind=ComparisonKind.eval, evaluation_id=evaluation_id))  # fmt: skip
-    return ids
+    return evaluation_id, ids
 
 
 def test_labelers_measure_the_served_checkpoint_and_admins_read_its_win_rate(client, admin, alice, bob, tmp_path):
     new = new_checkpoint(tmp_path, "new")
     with session_scope() as session:
         promote(session, new, by="test")
-    evaluation_id = claim(new, 1)
-    eval_ids = eval_comparisons(evaluation_id, new, 4)
+    evaluation_id, eval_ids = evaluation(new, 1, 4)
     train_ids = make_comparisons(2, checkpoint_id=new, seed=99)
-    with session_scope() as session:
-        session.execute(update(Evaluation).values(state=EvaluationState.ready, pairs=4))
 
     # alice: the new checkpoint's image on 3 pairs and a tie on the 4th; eval pairs come before train ones.
     seen = []
@@ -87,19 +90,17 @@ def test_labelers_measure_the_served_checkpoint_and_admins_read_its_win_rate(cli
     listed = client.get("/api/v1/admin/evaluations", headers=admin).json()
     assert len(listed) == 1
     verdict = listed[0]
-    assert (verdict["checkpoint_id"], verdict["baseline_id"], verdict["state"], verdict["pairs"]) == (
-        new,
-        1,
-        "ready",
-        4,
-    )
+    assert [verdict[k] for k in ("checkpoint_id", "baseline_id", "pairs")] == [new, 1, 4]
     assert (verdict["wins"], verdict["losses"], verdict["ties"], verdict["both_bad"]) == (3, 1, 1, 1)
     assert verdict["win_rate"] == 3.5 / 5
     low, high = verdict["interval"]
     assert 0 < low < 0.7 < high <= 1
-    checkpoints = {c["id"]: c for c in client.get("/api/v1/checkpoints", headers=auth(alice)).json()}
+    checkpoints = {c["id"]: c for c in client.get("/api/v1/checkpoints", headers=admin).json()}
     assert checkpoints[new]["human_eval"]["win_rate"] == 3.5 / 5 and checkpoints[1]["human_eval"] is None
-    assert client.get("/api/v1/checkpoints/active", headers=auth(alice)).json()["human_eval"]["id"] == evaluation_id
+    assert client.get("/api/v1/checkpoints/active", headers=admin).json()["human_eval"]["id"] == evaluation_id
+    # Live counts would tell a labeler which side was the new checkpoint: labelers do not see them.
+    assert all(c["human_eval"] is None for c in client.get("/api/v1/checkpoints", headers=auth(alice)).json())
+    assert client.get("/api/v1/checkpoints/active", headers=auth(alice)).json()["human_eval"] is None
     assert client.get(f"/api/v1/admin/evaluations?checkpoint_id={1}", headers=admin).json() == []
 
     # Labelers only; bad filters are a 4xx.
@@ -112,8 +113,9 @@ def test_a_newer_promotion_retires_the_old_evaluation_pairs(client, alice, tmp_p
     new = new_checkpoint(tmp_path, "new")
     with session_scope() as session:
         promote(session, new, by="test")
-    eval_comparisons(claim(new, 1), new, 2)
+    _, ids = evaluation(new, 1, 2)
     with session_scope() as session:
         promote(session, 1, by="test")  # a rollback: the pairs measured a checkpoint that no longer serves
-        assert session.query(Deployment).count() == 3
+    with session_scope() as session:
+        assert {session.get(Comparison, i).state for i in ids} == {ComparisonState.retired}
     assert client.get("/api/v1/comparisons/next", headers=auth(alice)).status_code == 204

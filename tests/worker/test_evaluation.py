@@ -24,7 +24,8 @@ def eval_db(monkeypatch, tmp_path, embedded_model):
     from app.repo.prompts import seed_shipped_prompts
 
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
-                   base_model=embedded_model, pool_target=0, default_steps=4, eval_seeds_per_prompt=1)  # fmt: skip
+                   base_model=embedded_model, pool_target=0, pool_batch=2, default_steps=4,
+                   eval_seeds_per_prompt=1)  # fmt: skip
     upgrade()
     with session_scope() as session:
         seed_shipped_prompts(session)
@@ -45,13 +46,15 @@ def eval_pairs(evaluation_id: int) -> list[tuple[Generation, Generation, Compari
 
 
 def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(eval_db, tmp_path, embedded_model):
-    from worker.tasks.evaluation import make_due_evaluation
+    from worker.tasks.evaluation import evaluation_step, make_due_evaluation
     from worker.tasks.pool import fill_pool
 
     assert make_due_evaluation(eval_db) == 0  # the base still serves: nothing to compare with
     lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
     promote_now(lora)
-    assert fill_pool() == EVAL_PROMPTS  # the pool task makes it (no train pairs: pool_target 0)
+    # A step at a time, each no bigger than a pool batch (4 images): the new checkpoint's 8 images,
+    # the base's 8, then the evaluation's 8 pairs; then nothing is due.
+    assert [evaluation_step(eval_db) for _ in range(6)] == [4, 4, 4, 4, EVAL_PROMPTS, 0]
     assert make_due_evaluation(eval_db) == 0  # once only
 
     with session_scope() as session:
@@ -65,26 +68,27 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
         assert new.purpose == old.purpose == "eval"
     assert len({new.prompt for new, _, _ in pairs}) == EVAL_PROMPTS
 
-    # A labeler who always picks the left image: the tally must credit whichever checkpoint was there.
+    # A labeler who picks the new checkpoint's image on 5 pairs and the old one's on the rest, whatever
+    # side each is on: the tally must credit the right checkpoint.
     train_ids = make_comparisons(3, checkpoint_id=lora)
-    labeler_id, _ = make_labeler("lefty")
+    labeler_id, _ = make_labeler("judge")
     served_ids = []
     with session_scope() as session:
         while (served := next_for_labeler(session, labeler_id, 60.0)) is not None:
+            new_left = left_is_a(served.id, labeler_id)
+            choice = Choice.left if new_left == (len(served_ids) < 5) else Choice.right
             served_ids.append(served.id)
-            record_vote(session, served.id, labeler_id, Choice.left, None, 1)
+            record_vote(session, served.id, labeler_id, choice, None, 1)
     assert served_ids[EVAL_PROMPTS:] == train_ids  # eval pairs first, then the train pool
-    served_ids = served_ids[:EVAL_PROMPTS]
-    new_on_left = sum(left_is_a(c, labeler_id) for c in served_ids)
     tally = tally_of(first_id)
-    assert (tally.wins, tally.losses, tally.ties) == (new_on_left, EVAL_PROMPTS - new_on_left, 0)
-    assert tally.rate == new_on_left / EVAL_PROMPTS
+    assert (tally.wins, tally.losses, tally.ties) == (5, EVAL_PROMPTS - 5, 0)
+    assert tally.rate == 5 / EVAL_PROMPTS
 
     # Rolling back to the base is a promotion too: measured against the LoRA, whose images are reused.
     promote_now(1)
     with session_scope() as session:
         base_images = session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1))
-    assert make_due_evaluation(eval_db) == EVAL_PROMPTS
+    assert fill_pool() == 0  # the pool task takes the steps (no train pairs: pool_target 0)
     with session_scope() as session:
         assert session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1)) == base_images
         second = session.scalars(select(Evaluation).order_by(Evaluation.id.desc())).first()
@@ -92,7 +96,7 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
         latest = latest_evaluations(session)
         assert set(latest) == {1, lora} and latest[lora][0].id == first_id
         assert describe(*latest[1]) == f"humans: no votes yet vs {lora}"
-        assert describe(*latest[lora]).startswith(f"humans {new_on_left / EVAL_PROMPTS:.0%} (")
+        assert describe(*latest[lora]).startswith(f"humans {5 / EVAL_PROMPTS:.0%} (")
     assert {new.checkpoint_id for new, _, _ in eval_pairs(second.id)} == {1}
 
 

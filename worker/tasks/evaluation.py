@@ -1,9 +1,12 @@
-"""Make the human evaluation of the latest promotion (DESIGN, step 6); the pool-filling task calls it.
+"""Make the human evaluation of the latest promotion (DESIGN, step 6), a step at a time.
 
-Same prompt, same seed, new checkpoint against the one it replaced. Each checkpoint's images of the
-fixed evaluation set are made once and reused: the new one's while it serves (no swap), and the
-previous one's usually exist already from its own evaluation; missing ones are made with that
-checkpoint pinned. Image A of each comparison is the new checkpoint's; labelers see random sides.
+The pool-filling task calls `evaluation_step` between pool batches, so an evaluation never holds
+the generate queue longer than a pool batch does. Each step makes one chunk of missing images —
+the new checkpoint's first (it serves, so no swap), then the previous one's (usually there already
+from its own evaluation; else made with it pinned) — and the step that finds every image made
+writes the evaluation and its comparisons in one transaction. Images are matched by prompt, seed
+and parameters, so a step lost to a crash costs only its chunk; two workers on the same step at
+once may both render a chunk, and the unique (checkpoint, baseline) row keeps one evaluation.
 """
 
 from __future__ import annotations
@@ -11,21 +14,18 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import select
-
-from app.db.models import (
-    Comparison,
-    ComparisonKind,
-    ComparisonState,
-    Evaluation,
-    EvaluationState,
-    Generation,
-    GenerationStatus,
-)
+from app.db.models import Checkpoint, Generation, GenerationStatus
 from app.db.session import session_scope
-from app.repo.checkpoints import active_checkpoint_id
-from app.repo.evaluations import EvaluationRequest, claim_evaluation, evaluation_requests, previous_checkpoint_id
-from app.repo.generations import create_generation, mark_failed, params_of
+from app.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok
+from app.repo.evaluations import (
+    EvaluationRequest,
+    create_evaluation,
+    evaluation_exists,
+    evaluation_requests,
+    made_images,
+    previous_checkpoint_id,
+)
+from app.repo.generations import create_generation, mark_failed
 from app.settings import get_settings
 from worker.serving import CheckpointRef, ModelServer
 from worker.tasks.common import checkpoint_ref, store_result
@@ -33,81 +33,69 @@ from worker.tasks.common import checkpoint_ref, store_result
 log = logging.getLogger(__name__)
 
 
-def make_due_evaluation(server: ModelServer) -> int:
-    """Make the evaluation of the active checkpoint against the previous one if it is due and no
-    other worker is on it; returns how many eval comparisons it added."""
+def evaluation_step(server: ModelServer) -> int:
+    """One step of the due evaluation; returns how many images or pairs it added (0: none is due)."""
     settings = get_settings()
     if settings.eval_seeds_per_prompt == 0:
         return 0
     with session_scope() as session:
-        baseline_id = previous_checkpoint_id(session)
+        active = active_checkpoint_id(session)  # read once: the pair below must not be (W, W)
+        baseline_id = previous_checkpoint_id(session, active)
+        if baseline_id is None or baseline_id == active or evaluation_exists(session, active, baseline_id):
+            return 0
         requests = evaluation_requests(session, settings)
-        if baseline_id is None or not requests:
+        problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
+        if not requests or problem:
+            if problem:
+                log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
             return 0
-        checkpoint_id = active_checkpoint_id(session)
-        evaluation_id = claim_evaluation(session, checkpoint_id, baseline_id)
-        if evaluation_id is None:
-            return 0
-        checkpoint, baseline = checkpoint_ref(session, checkpoint_id), checkpoint_ref(session, baseline_id)
-    try:
-        new_images = images_of(server, checkpoint, requests)
-        old_images = images_of(server, baseline, requests)
-    except Exception as exc:
-        log.exception("evaluation %s of checkpoint %s failed", evaluation_id, checkpoint_id)
-        with session_scope() as session:
-            row = session.get(Evaluation, evaluation_id)
-            row.state, row.error = EvaluationState.failed, f"{type(exc).__name__}: {exc}"[:2000]
-        return 0
+        sides = [(checkpoint_ref(session, c), made_images(session, c, requests)) for c in (active, baseline_id)]
+    for checkpoint, images in sides:
+        missing = [i for i, image in enumerate(images) if image is None]
+        if missing:
+            chunk = [requests[i] for i in missing[: 2 * settings.pool_batch]]  # a pool batch's worth
+            make_images(server, checkpoint, chunk)
+            return len(chunk)
+    (_, new_images), (_, old_images) = sides
     with session_scope() as session:
-        for request, new, old in zip(requests, new_images, old_images, strict=True):
-            session.add(
-                Comparison(prompt_id=request.prompt_id, prompt=request.params.prompt, generation_a_id=new,
-                           generation_b_id=old, kind=ComparisonKind.eval, state=ComparisonState.ready,
-                           checkpoint_id=checkpoint.id, evaluation_id=evaluation_id)
-            )  # fmt: skip
-        row = session.get(Evaluation, evaluation_id)
-        row.state, row.pairs, row.error = EvaluationState.ready, len(requests), None
-    log.info("evaluation %s: checkpoint %s vs %s, %d pairs", evaluation_id, checkpoint.id, baseline.id, len(requests))
+        if active_checkpoint_id(session) != active:
+            return 0  # promoted again meanwhile: that promotion's evaluation is the one due now
+        evaluation_id = create_evaluation(session, active, baseline_id, requests, new_images, old_images)
+    if evaluation_id is None:
+        return 0
+    log.info("evaluation %s: checkpoint %s vs %s, %d pairs", evaluation_id, active, baseline_id, len(requests))
     return len(requests)
 
 
-def images_of(server: ModelServer, checkpoint: CheckpointRef, requests: list[EvaluationRequest]) -> list[int]:
-    """Generation ids of this checkpoint's images for these requests: reused when made before, else made now."""
+def make_images(server: ModelServer, checkpoint: CheckpointRef, requests: list[EvaluationRequest]) -> None:
     with session_scope() as session:
-        made = session.scalars(
-            select(Generation).where(
-                Generation.purpose == "eval",
-                Generation.checkpoint_id == checkpoint.id,
-                Generation.status == GenerationStatus.done,
-                Generation.seed.in_({r.params.seed for r in requests}),
-            )
-        )
-        found = {(params_of(g).model_dump_json()): g.id for g in made}
-        ids = [found.get(r.params.model_dump_json()) for r in requests]
-        missing = [i for i, generation_id in enumerate(ids) if generation_id is None]
-        for i in missing:
-            request = requests[i]
+        ids = []
+        for request in requests:
             generation = create_generation(
                 session, request.params, purpose="eval", requested_checkpoint_id=checkpoint.id,
                 prompt_id=request.prompt_id,
             )  # fmt: skip
             generation.status = GenerationStatus.running
-            ids[i] = generation.id
-    if not missing:
-        return ids
-    batch = 2 * get_settings().pool_batch  # as many images as one pool batch: the same memory
-    for start in range(0, len(missing), batch):
-        chunk = missing[start : start + batch]
-        started = time.perf_counter()
-        try:
-            results, _ = server.generate([requests[i].params for i in chunk], checkpoint)
-        except Exception as exc:
-            with session_scope() as session:
-                for i in missing[start:]:
-                    mark_failed(session.get(Generation, ids[i]), f"{type(exc).__name__}: {exc}")
-            raise
-        per_image_ms = (time.perf_counter() - started) * 1e3 / len(chunk)
+            ids.append(generation.id)
+    started = time.perf_counter()
+    try:
+        results, _ = server.generate([r.params for r in requests], checkpoint)
+    except Exception as exc:
         with session_scope() as session:
-            for i, result in zip(chunk, results, strict=True):
-                store_result(session.get(Generation, ids[i]), result, checkpoint.id, per_image_ms)
-    return ids
+            for generation_id in ids:
+                mark_failed(session.get(Generation, generation_id), f"{type(exc).__name__}: {exc}")
+        raise
+    per_image_ms = (time.perf_counter() - started) * 1e3 / len(requests)
+    with session_scope() as session:
+        for generation_id, result in zip(ids, results, strict=True):
+            store_result(session.get(Generation, generation_id), result, checkpoint.id, per_image_ms)
+
+
+def make_due_evaluation(server: ModelServer) -> int:
+    """All steps at once (tests, scripts); returns the pairs of the evaluation it wrote (0: none)."""
+    while (added := evaluation_step(server)) > 0:
+        with session_scope() as session:
+            active = active_checkpoint_id(session)
+            if evaluation_exists(session, active, previous_checkpoint_id(session, active) or 0):
+                return added
+    return 0

@@ -24,7 +24,7 @@ from app.settings import get_settings
 from worker.celery_app import FILL_POOL, celery_app
 from worker.serving import model_server
 from worker.tasks.common import checkpoint_ref, store_result
-from worker.tasks.evaluation import make_due_evaluation
+from worker.tasks.evaluation import evaluation_step
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +47,28 @@ def least_used_prompts(session, checkpoint_id: int, count: int) -> list[Prompt]:
 
 @celery_app.task(name=FILL_POOL)
 def fill_pool() -> int:
-    """Make a due evaluation, then fill the pool batch after batch for up to two beat intervals;
-    returns how many pairs were added.
+    """Fill the pool batch after batch for up to two beat intervals, a step of a due evaluation
+    before each batch; returns how many train pairs were added.
 
     Labelers can vote faster than a worker generates: one batch per beat tick would leave them
     waiting. The time budget keeps REST generations queued behind a fill from waiting long."""
     settings = get_settings()
     deadline = time.monotonic() + 2 * settings.pool_interval_s
-    # A promotion's evaluation pairs first: labelers are served them before train pairs.
-    added = make_due_evaluation(model_server())
+    added = 0
     while True:
+        evaluated = _evaluation_step()
         batch = fill_pool_once()
         added += batch
-        if batch == 0 or time.monotonic() >= deadline:
+        if (batch == 0 and evaluated == 0) or time.monotonic() >= deadline:
             return added
+
+
+def _evaluation_step() -> int:
+    try:
+        return evaluation_step(model_server())
+    except Exception:  # the train pool must fill even when an evaluation cannot be made
+        log.exception("a step of the promotion's evaluation failed; the next fill tries again")
+        return 0
 
 
 def fill_pool_once() -> int:

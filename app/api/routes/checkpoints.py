@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import DB, Admin, CurrentLabeler, Id
-from app.db.models import Checkpoint, Evaluation
+from app.db.models import Checkpoint, Evaluation, Labeler, Role
 from app.repo.checkpoints import PromotionRefused, active_checkpoint_id, deployments, list_checkpoints, promote
 from app.repo.evaluations import EvaluationTally, evaluation_tallies, latest_evaluations, list_evaluations
 from app.schemas.api import CheckpointOut, DeploymentOut, EvaluationOut, PromoteIn
@@ -25,29 +25,32 @@ def to_out(c: Checkpoint, active_id: int, human_eval: EvaluationOut | None = Non
 def evaluation_out(e: Evaluation, tally: EvaluationTally | None) -> EvaluationOut:
     tally = tally or EvaluationTally()
     return EvaluationOut(
-        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, state=e.state.value, pairs=e.pairs,
-        error=e.error, wins=tally.wins, losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad,
-        skips=tally.skips, win_rate=tally.rate, interval=tally.interval, created_at=e.created_at,
+        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, pairs=e.pairs, wins=tally.wins,
+        losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad, skips=tally.skips, win_rate=tally.rate,
+        interval=tally.interval, created_at=e.created_at,
     )  # fmt: skip
 
 
-def latest_out(db, checkpoint_id: int | None = None) -> dict[int, EvaluationOut]:
+def evaluations_for(labeler: Labeler, db, checkpoint_id: int | None = None) -> dict[int, EvaluationOut]:
+    """Admins see each checkpoint's labelers' verdict; labelers do not (it would unblind eval pairs)."""
+    if labeler.role != Role.admin:
+        return {}
     return {c: evaluation_out(e, tally) for c, (e, tally) in latest_evaluations(db, checkpoint_id).items()}
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
-def checkpoints(_: CurrentLabeler, db: DB) -> list[CheckpointOut]:
-    """Every checkpoint with its lineage (parent, round), metrics, gate verdict, labelers' win rate
-    against the checkpoint it replaced, and whether it serves."""
+def checkpoints(labeler: CurrentLabeler, db: DB) -> list[CheckpointOut]:
+    """Every checkpoint with its lineage (parent, round), metrics, gate verdict and whether it serves;
+    for admins also the labelers' win rate against the checkpoint it replaced (`human_eval`)."""
     active = active_checkpoint_id(db)
-    evaluations = latest_out(db)
+    evaluations = evaluations_for(labeler, db)
     return [to_out(c, active, evaluations.get(c.id)) for c in list_checkpoints(db)]
 
 
 @router.get("/checkpoints/active", response_model=CheckpointOut)
-def active(_: CurrentLabeler, db: DB) -> CheckpointOut:
+def active(labeler: CurrentLabeler, db: DB) -> CheckpointOut:
     active_id = active_checkpoint_id(db)
-    return to_out(db.get(Checkpoint, active_id), active_id, latest_out(db, active_id).get(active_id))
+    return to_out(db.get(Checkpoint, active_id), active_id, evaluations_for(labeler, db, active_id).get(active_id))
 
 
 @router.get("/admin/evaluations", response_model=list[EvaluationOut], tags=["admin"])
