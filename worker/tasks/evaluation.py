@@ -31,6 +31,7 @@ from worker.serving import CheckpointRef, ModelServer
 from worker.tasks.common import checkpoint_ref, store_result
 
 log = logging.getLogger(__name__)
+_warned: set[tuple[int, int]] = set()
 
 
 def evaluation_step(server: ModelServer) -> int:
@@ -46,7 +47,8 @@ def evaluation_step(server: ModelServer) -> int:
         requests = evaluation_requests(session, settings)
         problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
         if not requests or problem:
-            if problem:
+            if problem and (active, baseline_id) not in _warned:  # once: every pool fill asks again
+                _warned.add((active, baseline_id))
                 log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
             return 0
         sides = [(checkpoint_ref(session, c), made_images(session, c, requests)) for c in (active, baseline_id)]
