@@ -7,6 +7,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import get_settings
@@ -28,6 +32,11 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per request; recycling handles server-side timeouts.
     return create_engine(url, pool_recycle=1800, pool_size=20, max_overflow=20)
+
+
+def insert_for(session: Session, table) -> PgInsert | SqliteInsert:
+    """This database's INSERT, which has `on_conflict_do_nothing(…).returning(…)` on both."""
+    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 @lru_cache(maxsize=4)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Choice, Comparison, ComparisonKind, ComparisonState, Generation, Vote
+from app.db.session import insert_for
 from app.repo.checkpoints import active_checkpoint_id
 
 
@@ -150,9 +149,8 @@ def record_vote(
         "decision_ms": decision_ms,
         "created_at": datetime.now(UTC),
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     inserted = session.execute(
-        insert(Vote)
+        insert_for(session, Vote)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["comparison_id", "labeler_id"])
         .returning(Vote.id)

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db.models import (
@@ -29,6 +27,7 @@ from app.db.models import (
     GenerationStatus,
     Vote,
 )
+from app.db.session import insert_for
 from app.repo.generations import params_of
 from app.repo.prompts import active_prompts
 from app.schemas.generation import MAX_SEED, GenerationParams
@@ -105,9 +104,8 @@ def create_evaluation(
 ) -> int | None:
     """The evaluation row and its comparisons (image A the new checkpoint's), in the caller's
     transaction; None when another worker wrote it first (the unique pair decides)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     evaluation_id = session.execute(
-        insert(Evaluation)
+        insert_for(session, Evaluation)
         .values(checkpoint_id=checkpoint_id, baseline_id=baseline_id, pairs=len(requests), created_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["checkpoint_id", "baseline_id"])
         .returning(Evaluation.id)
