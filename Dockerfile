@@ -7,6 +7,7 @@ WORKDIR /srv/dpoloop
 # torch first (from PyPI on Linux x86_64 this is the CUDA build the GPU workers need).
 RUN pip install torch==2.13.0
 COPY pyproject.toml README.md alembic.ini ./
+COPY core ./core
 COPY app ./app
 COPY worker ./worker
 COPY migrations ./migrations

@@ -171,10 +171,10 @@ def loss_agreement(trainer, baseline, pairs, seed: int = 1234) -> dict[str, floa
 def main() -> None:
     import torch
 
-    from app.schemas.rounds import DPOConfig
+    from core.paths import EMBEDDED_MODEL_DIR
+    from core.schemas.rounds import DPOConfig
     from worker.dpo.trainer import DPOTrainer
     from worker.generation.loading import load_pipeline
-    from worker.paths import EMBEDDED_MODEL_DIR
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=EMBEDDED_MODEL_DIR)

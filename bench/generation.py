@@ -32,9 +32,9 @@ def median_time(fn, repeats: int) -> float:
 def main() -> None:
     import torch
 
-    from app.schemas.generation import GenerationParams
+    from core.paths import EMBEDDED_MODEL_DIR
+    from core.schemas.generation import GenerationParams
     from worker.generation.generator import Generator
-    from worker.paths import EMBEDDED_MODEL_DIR
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=EMBEDDED_MODEL_DIR)

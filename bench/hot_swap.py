@@ -27,7 +27,7 @@ WINDOW_S = 12.0
 def make_checkpoint(base_model: str, directory: Path, method: str, seed: int) -> Path:
     import numpy as np
 
-    from app.schemas.rounds import DPOConfig
+    from core.schemas.rounds import DPOConfig
     from worker.dpo.trainer import DPOTrainer, TrainingPair
     from worker.generation.loading import load_pipeline
     from worker.rounds.checkpoint_io import write_atomically
@@ -52,12 +52,13 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="dpoloop-swap-"))
     os.environ.update({"DPOLOOP_DATA_DIR": str(data), "DPOLOOP_DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}"})
-    from app.db.migrate import upgrade
-    from app.db.models import Checkpoint
-    from app.db.session import session_scope
-    from app.repo.checkpoints import promote
-    from app.schemas.generation import GenerationParams
-    from app.settings import get_settings
+    from core.db.migrate import upgrade
+    from core.db.models import Checkpoint
+    from core.db.session import session_scope
+    from core.schemas.generation import GenerationParams
+    from core.services import checkpoints
+    from core.settings import get_settings
+    from core.states import BASE_CHECKPOINT_ID, CheckpointKind, CheckpointStatus
     from worker.serving import ModelServer, watch_promotions
 
     settings = get_settings()
@@ -67,7 +68,8 @@ def main() -> None:
     for seed, (name, method) in enumerate((("lora-a", "lora"), ("full", "full"), ("lora-b", "lora"))):
         path = make_checkpoint(settings.base_model, settings.checkpoints_dir / name, method, seed)
         with session_scope() as session:
-            row = Checkpoint(name=name, kind=method, path=str(path), parent_id=1, status="ready", metrics={})
+            row = Checkpoint(name=name, kind=CheckpointKind(method), path=str(path), parent_id=BASE_CHECKPOINT_ID,
+                             status=CheckpointStatus.ready, metrics={})
             session.add(row)
             session.flush()
             ids[name] = row.id
@@ -97,8 +99,7 @@ def main() -> None:
         for i, checkpoint_id in enumerate(promotions):
             time.sleep(max(0.0, begin + (i + 0.5) * WINDOW_S / (len(promotions) + 1) - time.monotonic()))
             promoted_at = time.monotonic()
-            with session_scope() as session:
-                promote(session, checkpoint_id, by="bench")
+            checkpoints.promote(checkpoint_id, by="bench")
             while not any(c == checkpoint_id and end > promoted_at for _, end, c in served):
                 if time.monotonic() - promoted_at > 30:
                     break

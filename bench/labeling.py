@@ -111,7 +111,7 @@ def main() -> None:
         os.environ[f"DPOLOOP_{key.upper()}"] = str(value)
     services = []
     try:
-        from app.db.migrate import upgrade
+        from core.db.migrate import upgrade
         from tests.helpers.data import make_comparisons, make_labeler
 
         upgrade()
@@ -148,16 +148,17 @@ def pool_figures(settings: dict, tmp: Path, base: str, token: str, services: lis
     import httpx
     from sqlalchemy import update
 
-    from app.db.models import Comparison, ComparisonState
-    from app.db.session import session_scope
-    from app.repo.comparisons import ready_pool_count
-    from app.repo.prompts import seed_shipped_prompts
-    from app.settings import get_settings
-    from worker.celery_app import FILL_POOL, celery_app, configure
+    from core.db.models import Comparison
+    from core.db.session import session_scope
+    from core.queue import FILL_POOL, celery_app, configure
+    from core.repo.comparisons import ready_pool_count
+    from core.services.prompts import seed_shipped_prompts
+    from core.settings import get_settings
+    from core.states import ComparisonState
 
     with session_scope() as session:
         session.execute(update(Comparison).values(state=ComparisonState.done))  # empty the pool
-        seed_shipped_prompts(session)
+    seed_shipped_prompts()
     target = 16
     env = service_env(**settings, pool_target=target, pool_batch=4, torch_threads=2)
     worker = Service("worker", dpoloop("worker"), env, tmp)

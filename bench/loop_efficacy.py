@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from app.win_rate import wilson  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from core.win_rate import wilson  # noqa: E402
 from worker.scenes.policies import get_policy  # noqa: E402
 
 HELD_OUT = 16  # shipped prompts kept out of the pool and used only for judging
@@ -83,7 +83,7 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
             # Every vote goes to training, as the goal counts votes; the judge below measures instead.
             "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "PYTHONUNBUFFERED": "1"}  # fmt: skip
     os.environ.update({k: v for k, v in env.items() if k.startswith("DPOLOOP_")})
-    from app.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -92,18 +92,18 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
 
     from sqlalchemy import select, update
 
-    from app.db.models import Prompt
-    from app.db.session import session_scope
-    from app.repo.labelers import create_labeler
-    from app.repo.prompts import seed_shipped_prompts
+    from core.db.models import Prompt
+    from core.db.session import session_scope
+    from core.services.labelers import create_labeler
+    from core.services.prompts import seed_shipped_prompts
 
+    seed_shipped_prompts()
     with session_scope() as session:
-        seed_shipped_prompts(session)
         prompts = list(session.scalars(select(Prompt.text).order_by(Prompt.id)))
         held_out = random.Random(0).sample(prompts, HELD_OUT)
         session.execute(update(Prompt).where(Prompt.text.in_(held_out)).values(active=False))
-        _, token = create_labeler(session, "sim")
-        _, admin_token = create_labeler(session, "admin", admin=True)
+    _, token = create_labeler("sim")
+    _, admin_token = create_labeler("admin", admin=True)
     logs = data_dir / "logs"
     logs.mkdir()
     processes = start_services(env, settings, logs)
@@ -117,7 +117,7 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        from app.simulate import simulate_labeler
+        from worker.scenes.simulate import simulate_labeler
 
         policy = get_policy(policy_name)
 
@@ -198,7 +198,7 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
     """Same-seed pairs, base vs promoted checkpoint, on the held-out prompts; the policy decides."""
     import torch
 
-    from app.schemas.generation import GenerationParams
+    from core.schemas.generation import GenerationParams
     from worker.generation.generator import Generator
 
     torch.set_num_threads(2)

@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from app.db.models import Base
-from app.settings import get_settings
+from core.db.models import Base
+from core.settings import get_settings
 
 config = context.config
 
@@ -13,7 +13,7 @@ def run() -> None:
     if connection is not None:
         _migrate(connection)
         return
-    from app.db.session import make_engine
+    from core.db.session import make_engine
 
     engine = make_engine(get_settings().sqlalchemy_url)
     with engine.connect() as conn:

@@ -56,7 +56,7 @@ def create_database(admin_url: str) -> str:
 
 
 def drop_database(admin_url: str, url: str) -> None:
-    from app.db.session import engine_for
+    from core.db.session import engine_for
 
     engine_for(url).dispose()
     name = make_url(url).database
@@ -96,8 +96,8 @@ def redis_url(redis_base_url) -> str:
 
 def apply_settings(monkeypatch, **values) -> None:
     """Set DPOLOOP_* variables for this test and make every cached settings user see them."""
-    from app.settings import get_settings
-    from worker.celery_app import celery_app, configure
+    from core.queue import celery_app, configure
+    from core.settings import get_settings
 
     for key, value in values.items():
         monkeypatch.setenv(f"DPOLOOP_{key.upper()}", str(value))
@@ -108,12 +108,12 @@ def apply_settings(monkeypatch, **values) -> None:
 @pytest.fixture
 def pg_settings(monkeypatch, tmp_path, postgres_url, redis_url):
     """This process configured for a migrated Postgres, Redis as broker and a private data dir."""
-    from app.db.migrate import upgrade
+    from core.db.migrate import upgrade
 
     apply_settings(monkeypatch, database_url=postgres_url, broker_url=redis_url, data_dir=tmp_path / "data")
     upgrade()
     yield {"database_url": postgres_url, "broker_url": redis_url, "data_dir": tmp_path / "data"}
-    from app.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.undo()
     get_settings.cache_clear()

@@ -13,23 +13,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-from app.schemas.generation import GenerationParams
-from app.settings import Settings, get_settings
+from core.refs import BASE_CHECKPOINT, CheckpointRef
+from core.schemas.generation import GenerationParams
+from core.services import checkpoints
+from core.services.checkpoints import UnusableCheckpoint
+from core.settings import Settings, get_settings
+from core.states import CheckpointKind
 
 log = logging.getLogger(__name__)
 WATCH_S = 0.5  # how often a worker looks for a promotion: a swap starts within about this long
-
-
-@dataclass(frozen=True)
-class CheckpointRef:
-    """What a worker needs to know to wear a checkpoint (a detached copy of the DB row)."""
-
-    id: int
-    kind: str  # base | lora | full
-    path: str | None
 
 
 class ModelServer:
@@ -48,31 +42,31 @@ class ModelServer:
 
     def _ensure_loaded(self) -> None:
         if self.generator is None:
-            import torch
+            import torch  # on first use: a prefork parent never loads torch (CUDA does not survive fork)
 
             from worker.generation.generator import Generator
 
             torch.set_num_threads(self.settings.torch_threads)
             device = torch.device(self.settings.device) if self.settings.device else None
             self.generator = Generator(self.settings.base_model, device=device)
-            self.current = CheckpointRef(id=1, kind="base", path=None)
+            self.current = BASE_CHECKPOINT
 
     # ---- weights ---------------------------------------------------------------------------
     def _read(self, checkpoint: CheckpointRef):
         """The slow, fallible half of a swap: no pipeline state is touched."""
-        if checkpoint.kind == "base":
+        if checkpoint.kind == CheckpointKind.base:
             return None
-        if checkpoint.kind == "lora":
+        if checkpoint.kind == CheckpointKind.lora:
             return self.generator.read_lora(checkpoint.path)
-        if checkpoint.kind == "full":
+        if checkpoint.kind == CheckpointKind.full:
             return self.generator.read_unet(Path(checkpoint.path) / "unet")
         raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
 
     def _put_on(self, checkpoint: CheckpointRef, prepared) -> None:
         """The fast half, under self.lock."""
-        if checkpoint.kind == "base":
+        if checkpoint.kind == CheckpointKind.base:
             self.generator.unload_overlays()
-        elif checkpoint.kind == "lora":
+        elif checkpoint.kind == CheckpointKind.lora:
             self.generator.wear_lora(prepared, checkpoint.path)
         else:
             self.generator.wear_unet(prepared, checkpoint.path)
@@ -104,28 +98,19 @@ class ModelServer:
                 raise
 
     def _broken(self, checkpoint: CheckpointRef, exc: Exception) -> None:
-        from app.db.session import session_scope
-        from app.repo.checkpoints import mark_broken
-
         log.exception("checkpoint %s failed to load; it is marked broken", checkpoint.id)
         self.failed.add(checkpoint.id)
         try:
-            with session_scope() as session:
-                mark_broken(session, checkpoint.id, f"failed to load: {type(exc).__name__}: {exc}")
+            checkpoints.mark_broken(checkpoint.id, f"failed to load: {type(exc).__name__}: {exc}")
         except Exception:
             log.exception("could not mark checkpoint %s broken", checkpoint.id)
 
     def sync_to_active(self) -> None:
         """Wear the promoted checkpoint if this worker does not yet (the watcher calls this twice a second)."""
-        from app.db.session import session_scope
-        from app.repo.checkpoints import active_checkpoint_id
-        from worker.tasks.common import checkpoint_ref
-
-        with session_scope() as session:
-            try:
-                target = checkpoint_ref(session, active_checkpoint_id(session))
-            except ValueError:
-                return  # broken: the rollback row is on its way; keep serving what is on
+        try:
+            target = checkpoints.active_ref()
+        except UnusableCheckpoint:
+            return  # broken: the rollback row is on its way; keep serving what is on
         if target.id == self.checkpoint_id or target.id in self.failed:
             return
         with contextlib.suppress(Exception):  # marked broken and rolled back; the previous weights still serve

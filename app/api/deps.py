@@ -1,41 +1,30 @@
-"""Request dependencies: a database session per request and bearer-token authentication."""
+"""Request dependencies: settings, bearer-token authentication and path ids."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
-from app.db.models import Labeler, Role
-from app.db.session import new_session
-from app.repo.labelers import by_token
-from app.schemas.text import MAX_DB_INT
-from app.settings import Settings, get_settings
+from core.db.models import Labeler
+from core.schemas.text import MAX_DB_INT
+from core.services.labelers import authenticate
+from core.settings import Settings, get_settings
+from core.states import Role
 
 bearer = HTTPBearer(auto_error=False, description="A labeler's token, from `dpoloop labelers create`.")
 
 
-def db_session() -> Iterator[Session]:
-    session = new_session()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-DB = Annotated[Session, Depends(db_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def current_labeler(db: DB, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Labeler:
+def current_labeler(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Labeler:
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
-    labeler = by_token(db, credentials.credentials)
+    labeler = authenticate(credentials.credentials)
     if labeler is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or disabled token", headers={"WWW-Authenticate": "Bearer"}

@@ -9,10 +9,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
+from app.api.media import MEDIA_PREFIX
 from app.api.routes import admin, checkpoints, generations, health, labeling, rounds
-from app.settings import REPO_ROOT, get_settings
-
-FRONTEND_DIR = REPO_ROOT / "frontend"
+from core.paths import FRONTEND_DIR
+from core.settings import get_settings
 
 
 async def validation_error(_: Request, exc: RequestValidationError) -> Response:
@@ -32,6 +32,6 @@ def create_app() -> FastAPI:
     api.add_exception_handler(RequestValidationError, validation_error)
     for router in (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, health.router):
         api.include_router(router, prefix="/api/v1")
-    api.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
+    api.mount(MEDIA_PREFIX, StaticFiles(directory=settings.media_dir), name="media")
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
     return api

@@ -1,7 +1,7 @@
 """`dpoloop ...`: one entry point for the service, the workers and the base model.
 
-Commands that need torch live in worker/ and import it inside the command, so this module (and
-the API process) stays light.
+The embedded model's commands (base-model, simulate-labelers) live in worker/ and import torch
+inside the command, so this module stays light; every other command calls core's services.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from typing import Annotated
 import typer
 
 from app.cli import services
-from app.cli.loop import checkpoints_cli, rounds_cli, simulate_labelers
-from app.settings import REPO_ROOT, Settings, get_settings
-from worker.basemodel.cli import base_model_cli
+from app.cli.loop import checkpoints_cli, rounds_cli
+from core.db.migrate import upgrade
+from core.paths import REPO_ROOT
+from core.repo.prompts import read_prompt_file
+from core.services import labelers, prompts
+from core.settings import Settings, get_settings
+from core.states import PromptSource
+from worker.basemodel.cli import base_model_cli, simulate_labelers
 
 cli = typer.Typer(no_args_is_help=True, help="dpoloop: a human-preference loop for text-to-image models.")
 cli.add_typer(base_model_cli, name="base-model")
@@ -45,33 +50,16 @@ def _settings_with(host: str | None = None, port: int | None = None) -> Settings
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest version."""
-    from app.db.migrate import upgrade
-
     upgrade()
     typer.echo(f"database at head: {get_settings().sqlalchemy_url}")
 
 
 def _prepare(settings: Settings) -> list[str]:
     """Migrate, seed the shipped prompts, and on first start create an admin and a labeler."""
-    from app.db.migrate import upgrade
-    from app.db.models import Labeler
-    from app.db.session import session_scope
-    from app.repo.labelers import create_labeler
-    from app.repo.prompts import seed_shipped_prompts
-
     settings.ensure_dirs()
     upgrade()
-    logins_file = settings.data_dir / "first-logins.txt"
-    with session_scope() as session:
-        seed_shipped_prompts(session)
-        if session.query(Labeler).count() == 0:
-            lines = []
-            for name, admin in (("admin", True), ("labeler", False)):
-                _, token = create_labeler(session, name, admin=admin)
-                lines.append(f"{name:8} {settings.base_url}/#token={token}")
-            logins_file.write_text("\n".join(lines) + "\n")
-            logins_file.chmod(0o600)
-    return logins_file.read_text().splitlines() if logins_file.exists() else []
+    prompts.seed_shipped_prompts()
+    return labelers.first_logins(settings)
 
 
 @cli.command()
@@ -129,18 +117,14 @@ def beat() -> None:
 @labelers_cli.command("create")
 def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the labeler admin rights.")) -> None:
     """Create a labeler; prints its token and login link (shown once)."""
-    from app.db.session import session_scope
-    from app.repo.labelers import by_name, create_labeler
-
-    settings = get_settings()
-    with session_scope() as session:
-        if by_name(session, name) is not None:
-            typer.echo(f"a labeler named {name!r} exists", err=True)
-            raise typer.Exit(1)
-        labeler, token = create_labeler(session, name, admin=admin)
-        typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
-        typer.echo(f"token: {token}")
-        typer.echo(f"login: {settings.base_url}/#token={token}")
+    try:
+        labeler, token = labelers.create_labeler(name, admin=admin)
+    except labelers.NameTaken as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
+    typer.echo(f"token: {token}")
+    typer.echo(f"login: {labelers.login_url(get_settings(), token)}")
 
 
 @prompts_cli.command("add")
@@ -150,17 +134,14 @@ def prompts_add(
     for_eval: bool = typer.Option(False, "--eval", help="Add to the fixed evaluation set instead."),
 ) -> None:
     """Add prompts from arguments or a file; duplicates are skipped."""
-    from app.db.session import session_scope
-    from app.repo.prompts import add_prompts, read_prompt_file
-
     items = list(texts or []) + (read_prompt_file(file) if file else [])
     if not items:
         typer.echo("give prompts as arguments or --file", err=True)
         raise typer.Exit(2)
     try:
-        with session_scope() as session:
-            added, skipped = add_prompts(session, items, source="import" if file else "admin", for_eval=for_eval)
-    except ValueError as exc:
+        source = PromptSource.imported if file else PromptSource.admin
+        added, skipped = prompts.add_prompts(items, source=source, for_eval=for_eval)
+    except (ValueError, prompts.PromptsBusy) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"added {added}, skipped {skipped} already present")

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.settings import Settings
+from core.settings import Settings
 
 PYTHON = sys.executable
 
@@ -21,12 +21,12 @@ def api_command(settings: Settings, workers: int = 1) -> list[str]:
 
 def worker_command(settings: Settings, queues: str, name: str, pool: str = "solo") -> list[str]:
     # solo: the model lives in the process that runs the tasks (CUDA does not survive fork).
-    return [PYTHON, "-m", "celery", "-A", "worker.celery_app:celery_app", "worker", "--pool", pool,
+    return [PYTHON, "-m", "celery", "-A", "worker.app:celery_app", "worker", "--pool", pool,
             "--concurrency", "1", "-Q", queues, "-n", name, "--loglevel", "INFO"]  # fmt: skip
 
 
 def beat_command(settings: Settings) -> list[str]:
-    return [PYTHON, "-m", "celery", "-A", "worker.celery_app:celery_app", "beat", "--loglevel", "INFO",
+    return [PYTHON, "-m", "celery", "-A", "core.queue:celery_app", "beat", "--loglevel", "INFO",
             "-s", str(settings.data_dir / "celerybeat-schedule")]  # fmt: skip
 
 

@@ -115,8 +115,8 @@ def test_text_no_database_can_store_is_refused(client, alice, admin, escaped):
 def test_broker_down_is_503_and_leaves_no_row_waiting(client, alice, monkeypatch):
     from sqlalchemy import select
 
-    from app.db.models import Generation
-    from app.db.session import session_scope
+    from core.db.models import Generation
+    from core.db.session import session_scope
     from tests.conftest import apply_settings
 
     apply_settings(monkeypatch, broker_url="redis://127.0.0.1:1/0")  # nothing listens there

@@ -3,13 +3,14 @@ are served its pairs first while its checkpoint serves, admins (only) read the w
 
 from sqlalchemy import delete, insert, update
 
-from app.db.models import Checkpoint, Comparison, ComparisonKind, ComparisonState, Evaluation, Prompt
-from app.db.session import session_scope
-from app.repo.checkpoints import promote
-from app.repo.comparisons import left_is_a
-from app.repo.evaluations import EvaluationRequest, create_evaluation, evaluation_exists
-from app.repo.prompts import active_prompts, add_prompts, seed_shipped_prompts
-from app.schemas.generation import GenerationParams
+from core.db.models import Checkpoint, Comparison, Evaluation, Prompt
+from core.db.session import session_scope
+from core.repo.checkpoints import promote
+from core.repo.comparisons import left_is_a
+from core.repo.evaluations import EvaluationRequest, create_evaluation, evaluation_exists
+from core.repo.prompts import active_prompts, add_prompts, seed_shipped_prompts
+from core.schemas.generation import GenerationParams
+from core.states import ComparisonKind, ComparisonState
 from tests.api.conftest import auth
 from tests.helpers.data import make_comparisons
 

@@ -4,9 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from app.db.models import Vote
-from app.db.session import session_scope
-from app.repo.comparisons import left_is_a
+from core.db.models import Vote
+from core.db.session import session_scope
+from core.repo.comparisons import left_is_a
 from tests.api.conftest import auth
 from tests.helpers.data import make_comparisons
 
@@ -85,7 +85,7 @@ def test_left_and_right_map_to_the_generation_the_labeler_saw(client, alice):
     client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "right"})
     with session_scope() as session:
         vote = session.scalars(select(Vote)).one()
-        from app.db.models import Comparison, Generation
+        from core.db.models import Comparison, Generation
 
         right_public = shown["right"]["url"].rsplit("/", 1)[1].removesuffix(".png")
         winner = session.get(Generation, vote.winner_generation_id)
@@ -109,7 +109,7 @@ def test_vote_counter(client, alice):
 
 
 def test_a_vote_releases_only_the_voters_own_lease(client, alice, bob, monkeypatch):
-    from app.db.models import Comparison
+    from core.db.models import Comparison
     from tests.conftest import apply_settings
 
     apply_settings(monkeypatch, votes_per_comparison=2)

@@ -1,9 +1,10 @@
 """Votes aggregate into Diffusion-DPO pairs by majority; everything else is counted."""
 
-from app.db.models import Choice, Comparison
-from app.db.session import session_scope
-from app.repo.comparisons import left_is_a, record_vote
-from app.repo.preferences import collect_preferences, is_held_out
+from core.db.models import Comparison
+from core.db.session import session_scope
+from core.repo.comparisons import left_is_a, record_vote
+from core.repo.preferences import collect_preferences, is_held_out_pair
+from core.states import Choice
 from tests.helpers.data import make_comparisons, make_labeler
 
 
@@ -60,7 +61,7 @@ def test_snapshot_ignores_later_votes(pg_settings):
     with session_scope() as session:
         from sqlalchemy import func, select
 
-        from app.db.models import Vote
+        from core.db.models import Vote
 
         snapshot = session.scalar(select(func.max(Vote.id)))
     vote(c2, ann, Choice.right)
@@ -69,6 +70,6 @@ def test_snapshot_ignores_later_votes(pg_settings):
 
 
 def test_held_out_split_is_stable_and_near_the_share():
-    held = [i for i in range(2000) if is_held_out(i, 0.1)]
+    held = [i for i in range(2000) if is_held_out_pair(i, 0.1)]
     assert 150 < len(held) < 250
-    assert held == [i for i in range(2000) if is_held_out(i, 0.1)]
+    assert held == [i for i in range(2000) if is_held_out_pair(i, 0.1)]

@@ -4,8 +4,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.db.models import Checkpoint, Comparison, ComparisonState, Deployment
-from app.db.session import session_scope
+from core.db.models import Checkpoint, Comparison, Deployment
+from core.db.session import session_scope
+from core.states import ComparisonState
 from tests.api.conftest import auth
 from tests.helpers.data import make_comparisons
 

@@ -4,10 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from app.db.models import Generation, GenerationStatus
-from app.db.session import session_scope
-from app.repo.generations import create_generation
-from app.schemas.generation import GenerationParams
+from core.db.models import Generation
+from core.db.session import session_scope
+from core.repo.generations import create_generation
+from core.schemas.generation import GenerationParams
+from core.states import GenerationStatus
 from worker.tasks.sweep import sweep_stale_generations
 
 

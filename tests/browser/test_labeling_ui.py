@@ -3,9 +3,10 @@
 import pytest
 from sqlalchemy import select
 
-from app.db.models import Choice, Vote
-from app.db.session import session_scope
-from app.repo.comparisons import ready_pool_count
+from core.db.models import Vote
+from core.db.session import session_scope
+from core.repo.comparisons import ready_pool_count
+from core.states import Choice
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import wait_until
 

@@ -5,8 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from app.db.models import Base, Checkpoint, Deployment
-from app.db.session import engine_for, session_scope
+from core.db.models import Base, Checkpoint, Deployment
+from core.db.session import engine_for, session_scope
 from tests.conftest import apply_settings
 
 
@@ -21,7 +21,7 @@ def database_url(request, monkeypatch, tmp_path):
 
 
 def test_upgrade_downgrade_upgrade(database_url):
-    from app.db.migrate import downgrade, upgrade
+    from core.db.migrate import downgrade, upgrade
 
     upgrade()
     tables = set(inspect(engine_for(database_url)).get_table_names())
@@ -41,7 +41,7 @@ def test_upgrade_downgrade_upgrade(database_url):
 
 
 def test_models_match_the_migrations(database_url):
-    from app.db.migrate import upgrade
+    from core.db.migrate import upgrade
 
     upgrade()
     with engine_for(database_url).connect() as conn:
@@ -63,7 +63,7 @@ def test_upgrades_keep_existing_votes(database_url):
 
     from sqlalchemy import text
 
-    from app.db.migrate import downgrade, upgrade
+    from core.db.migrate import downgrade, upgrade
 
     upgrade("0002")
     now = datetime.now(UTC)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.db.models import Checkpoint
-from app.db.session import session_scope
-from app.schemas.rounds import DPOConfig
+from core.db.models import Checkpoint
+from core.db.session import session_scope
+from core.schemas.rounds import DPOConfig
 
 
 def trained_checkpoint(base_model: Path, directory: Path, method: str = "lora", steps: int = 2) -> Path:

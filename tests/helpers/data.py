@@ -6,12 +6,13 @@ import random
 
 import numpy as np
 
-from app.db.models import Comparison, ComparisonKind, ComparisonState
-from app.db.session import session_scope
-from app.repo.generations import create_generation, image_relpath, latents_relpath, mark_done
-from app.repo.labelers import create_labeler
-from app.schemas.generation import GenerationParams
-from app.settings import get_settings
+from core.db.models import Comparison
+from core.db.session import session_scope
+from core.repo.generations import create_generation, image_relpath, latents_relpath, mark_done
+from core.repo.labelers import create_labeler
+from core.schemas.generation import GenerationParams
+from core.settings import get_settings
+from core.states import ComparisonKind, ComparisonState
 from worker.scenes.render import render_scene
 from worker.scenes.world import caption_for, sample_scene
 

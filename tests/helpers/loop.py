@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from PIL import Image
 
-from app.db.models import Choice
-from app.db.session import session_scope
-from app.repo.checkpoints import active_checkpoint_id
-from app.repo.comparisons import next_for_labeler, ready_pool_count, record_vote
-from app.settings import get_settings
+from core.db.session import session_scope
+from core.repo.checkpoints import active_checkpoint_id
+from core.repo.comparisons import ready_pool_count
+from core.services import labeling
+from core.settings import get_settings
+from core.states import Choice
 from worker.scenes.policies import get_policy
 
 
@@ -36,12 +37,11 @@ def label_pool(labeler_id: int, policy: str, votes: int) -> dict[str, int]:
     """Vote on up to `votes` pool comparisons as `policy` would; returns the choices made."""
     settings, chooser, made = get_settings(), get_policy(policy), {}
     for _ in range(votes):
-        with session_scope() as session:
-            served = next_for_labeler(session, labeler_id, 60.0)
-            if served is None:
-                break
-            left, right = (Image.open(settings.media_dir / p) for p in (served.left_image, served.right_image))
-            choice = chooser.choose(left, right, served.prompt)
-            record_vote(session, served.id, labeler_id, Choice(choice), None, 1)
-            made[choice] = made.get(choice, 0) + 1
+        served = labeling.next_comparison(labeler_id, settings)
+        if served is None:
+            break
+        left, right = (Image.open(settings.media_dir / p) for p in (served.left_image, served.right_image))
+        choice = chooser.choose(left, right, served.prompt)
+        labeling.vote(served.id, labeler_id, Choice(choice), None, settings)
+        made[choice] = made.get(choice, 0) + 1
     return made

@@ -85,8 +85,8 @@ def dpoloop(*args: str) -> list[str]:
 
 def stack_env(pg_settings, embedded_model, **settings) -> tuple[int, dict[str, str]]:
     """Seed the shipped prompts; a free port and the environment for services on this test's Postgres + Redis."""
-    from app.db.session import session_scope
-    from app.repo.prompts import seed_shipped_prompts
+    from core.db.session import session_scope
+    from core.repo.prompts import seed_shipped_prompts
 
     with session_scope() as session:
         seed_shipped_prompts(session)

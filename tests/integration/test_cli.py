@@ -26,9 +26,9 @@ def test_migrate_labelers_and_prompts(tmp_path, monkeypatch):
     assert runner.invoke(cli, ["prompts", "add"]).exit_code == 2
     assert runner.invoke(cli, ["prompts", "add", "x" * 2000]).exit_code == 2
 
-    from app.db.session import session_scope
-    from app.repo.labelers import by_token
-    from app.repo.prompts import active_prompts
+    from core.db.session import session_scope
+    from core.repo.labelers import by_token
+    from core.repo.prompts import active_prompts
 
     with session_scope() as session:
         assert by_token(session, token).name == "zoe"

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.db.models import Deployment, RoundStep, TrainingRound, Vote
-from app.db.session import session_scope
-from app.repo.checkpoints import active_checkpoint_id
-from app.simulate import simulate_labeler
+from core.db.models import Deployment, RoundStep, TrainingRound, Vote
+from core.db.session import session_scope
+from core.repo.checkpoints import active_checkpoint_id
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
 from worker.scenes.policies import get_policy
+from worker.scenes.simulate import simulate_labeler
 
 QUICK_ROUND = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
 

@@ -7,9 +7,10 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import select
 
-from app.db.models import Comparison, Generation, GenerationStatus
-from app.db.session import session_scope
-from app.repo.comparisons import ready_pool_count
+from core.db.models import Comparison, Generation
+from core.db.session import session_scope
+from core.repo.comparisons import ready_pool_count
+from core.states import GenerationStatus
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import wait_until
 

@@ -1,5 +1,6 @@
 """Rules of the project that code review alone would let slip."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,10 +18,34 @@ def test_the_api_process_never_imports_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_no_module_under_app_imports_torch_diffusers_or_peft():
+def test_no_module_under_app_or_core_imports_torch_diffusers_or_peft():
     heavy = re.compile(r"^\s*(import|from)\s+(torch|diffusers|peft)\b", re.M)
-    offenders = [str(p) for p in (REPO / "app").rglob("*.py") if heavy.search(p.read_text())]
+    offenders = [str(p) for d in ("app", "core") for p in (REPO / d).rglob("*.py") if heavy.search(p.read_text())]
     assert offenders == []
+
+
+def test_core_imports_neither_torch_nor_the_packages_above_it():
+    """Every core module, imported in a fresh interpreter, leaves torch & co. and app/worker unloaded."""
+    modules = sorted(".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+                     for p in (REPO / "core").rglob("*.py"))  # fmt: skip
+    assert "core.services.rounds" in modules and "core.queue" in modules
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "roots = {m.split('.')[0] for m in sys.modules}\n"
+        "print(json.dumps(sorted(roots & {'torch', 'diffusers', 'peft', 'transformers', 'app', 'worker'})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_importing_the_api_creates_no_directories(tmp_path):
+    """Building the app object makes its dirs; importing routes (and the Celery app) touches no disk."""
+    data_dir = tmp_path / "data"
+    code = "import app.api.main, app.api.routes.generations, app.api.routes.health, core.queue"
+    env = {**os.environ, "DPOLOOP_DATA_DIR": str(data_dir)}
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True)
+    assert not data_dir.exists()
 
 
 def test_compose_file_is_valid_and_has_every_service():

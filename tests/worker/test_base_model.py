@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli.main import cli
-from app.schemas.generation import GenerationParams
+from core.schemas.generation import GenerationParams
 from worker.scenes.score import score_caption
 
 # Full captions of held-out (colour, shape, size, position) combinations, one fixed seed each.

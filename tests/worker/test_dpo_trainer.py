@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from app.schemas.rounds import DPOConfig
+from core.family import ModelFamily
+from core.schemas.rounds import DPOConfig
 from tests.helpers.tiny_pipelines import build_tiny_sd, build_tiny_sdxl
 from worker.dpo.trainer import DPOTrainer, RefusedConfig, TrainingPair
 from worker.generation.generator import Generator
@@ -59,7 +60,7 @@ def test_lora_checkpoint_loads_in_plain_diffusers_and_changes_the_output(tiny_sd
     pipe.load_lora_weights(tmp_path / "ckpt")  # plain diffusers reads it
 
     fresh = Generator(tiny_sd_dir)
-    from app.schemas.generation import GenerationParams
+    from core.schemas.generation import GenerationParams
 
     request = [GenerationParams(prompt="a red circle", seed=1, num_inference_steps=4)]
     before = fresh.generate(request)[0].latents
@@ -79,7 +80,8 @@ def test_full_checkpoint_is_a_unet_directory(tiny_sd_dir, tmp_path):
 
 def test_sdxl_conditioning_trains(tmp_path):
     generator = Generator(build_tiny_sdxl(tmp_path))
-    trainer = DPOTrainer(generator.pipe, "sdxl", DPOConfig(steps=3, batch_pairs=2, beta=500, empty_prompt_share=0.5))
+    config = DPOConfig(steps=3, batch_pairs=2, beta=500, empty_prompt_share=0.5)
+    trainer = DPOTrainer(generator.pipe, ModelFamily.sdxl, config)
     final = trainer.fit(preference_pairs(8), preference_pairs(4, seed=2))
     assert set(final) >= {"held_out_implicit_accuracy", "held_out_winner_drift"}
     trainer.save(tmp_path / "ckpt")
@@ -91,9 +93,9 @@ def test_sdxl_conditioning_trains(tmp_path):
 def test_refusals(tiny_sd_dir):
     generator = Generator(tiny_sd_dir)
     with pytest.raises(RefusedConfig, match="do not fit this UNet"):
-        DPOTrainer(generator.pipe, "sd", DPOConfig(lora_targets=["no_such_module"]))
+        DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(lora_targets=["no_such_module"]))
     generator = Generator(tiny_sd_dir)
-    trainer = DPOTrainer(generator.pipe, "sd", DPOConfig(steps=1))
+    trainer = DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(steps=1))
     with pytest.raises(RefusedConfig, match="no preference pairs"):
         trainer.fit([], [])
 
@@ -106,7 +108,7 @@ def test_v_prediction_models_train_on_the_velocity(tiny_sd_dir, tmp_path):
     generator.pipe.scheduler = DDIMScheduler.from_config(
         generator.pipe.scheduler.config, prediction_type="v_prediction"
     )
-    trainer = DPOTrainer(generator.pipe, "sd", DPOConfig(steps=30, batch_pairs=8, beta=500, warmup_steps=0))
+    trainer = DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(steps=30, batch_pairs=8, beta=500, warmup_steps=0))
     assert trainer.noise_scheduler.config.prediction_type == "v_prediction"
     final = trainer.fit(preference_pairs(32), preference_pairs(16, seed=3))
     assert final["held_out_implicit_accuracy"] > 0.6, final
@@ -118,4 +120,4 @@ def test_unknown_prediction_types_are_refused(tiny_sd_dir):
     generator = Generator(tiny_sd_dir)
     generator.pipe.scheduler = DDIMScheduler.from_config(generator.pipe.scheduler.config, prediction_type="sample")
     with pytest.raises(RefusedConfig, match="'sample' is not supported"):
-        DPOTrainer(generator.pipe, "sd", DPOConfig(steps=1))
+        DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(steps=1))

@@ -1,15 +1,16 @@
-"""Human evaluation of promotions (DESIGN, step 6), in-process on the shipped model and SQLite:
+"""Human evaluation of promotions, in-process on the shipped model and SQLite:
 after a promotion the pool task pairs the new checkpoint's images with the previous one's on the
 fixed evaluation prompts, same seeds; labelers see those first; votes give the new one a win rate."""
 
 import pytest
 from sqlalchemy import func, select
 
-from app.db.models import Choice, Comparison, ComparisonState, Evaluation, Generation
-from app.db.session import session_scope
-from app.repo.checkpoints import promote
-from app.repo.comparisons import left_is_a, next_for_labeler, record_vote
-from app.repo.evaluations import describe, evaluation_tallies, latest_evaluations
+from core.db.models import Comparison, Evaluation, Generation
+from core.db.session import session_scope
+from core.repo.checkpoints import promote
+from core.repo.comparisons import left_is_a, next_for_labeler, record_vote
+from core.repo.evaluations import describe, evaluation_tallies, latest_evaluations
+from core.states import Choice, ComparisonState
 from tests.conftest import apply_settings
 from tests.helpers.checkpoints import register, trained_checkpoint
 from tests.helpers.data import make_comparisons, make_labeler
@@ -20,8 +21,8 @@ EVAL_PROMPTS = 8  # app/data/eval_prompts_scenes.txt
 
 @pytest.fixture
 def eval_db(monkeypatch, tmp_path, embedded_model):
-    from app.db.migrate import upgrade
-    from app.repo.prompts import seed_shipped_prompts
+    from core.db.migrate import upgrade
+    from core.repo.prompts import seed_shipped_prompts
 
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    base_model=embedded_model, pool_target=0, pool_batch=2, default_steps=4,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from app.schemas.generation import GenerationParams
+from core.schemas.generation import GenerationParams
 from tests.helpers.tiny_pipelines import build_tiny_sd, build_tiny_sdxl
 from worker.generation.generator import GenerationError, Generator
 from worker.generation.loading import ModelLoadError

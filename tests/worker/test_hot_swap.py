@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from app.db.models import Checkpoint, Deployment
-from app.db.session import session_scope
-from app.repo.checkpoints import active_checkpoint_id, promote
-from app.schemas.generation import GenerationParams
+from core.db.models import Checkpoint, Deployment
+from core.db.session import session_scope
+from core.repo.checkpoints import active_checkpoint_id, promote
+from core.schemas.generation import GenerationParams
 from tests.conftest import apply_settings
 from tests.helpers.checkpoints import register, trained_checkpoint
 from tests.helpers.loop import fresh_model_server
@@ -21,7 +21,7 @@ REQUEST = GenerationParams(prompt="a blue square", seed=5, num_inference_steps=6
 
 @pytest.fixture
 def server(monkeypatch, tmp_path, embedded_model):
-    from app.db.migrate import upgrade
+    from core.db.migrate import upgrade
 
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    base_model=embedded_model)  # fmt: skip

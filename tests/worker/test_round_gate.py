@@ -30,7 +30,8 @@ def test_each_rule_fails_on_its_own():
 
 
 def test_the_collapse_signature_fails_although_accuracy_is_high():
-    # FACTS.md: accuracy 0.91 and a falling loss, but the winners got worse than under the reference.
+    # The measured collapse (docs/what-the-code-relies-on.md):
+    # accuracy 0.91 and a falling loss, but the winners got worse than under the reference.
     collapsed = HEALTHY | {"held_out_implicit_accuracy": 0.91, "final_loss": 0.37, "held_out_winner_drift": 0.4}
     result = apply_gate(collapsed, LIMITS)
     assert not result.passed and "drifted" in result.summary()

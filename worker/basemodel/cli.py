@@ -1,4 +1,5 @@
-"""`dpoloop base-model train|evaluate`: make and score the embedded base model."""
+"""`dpoloop base-model train|evaluate` and `dpoloop simulate-labelers`: the embedded model's commands
+(its scene scorer is what the simulated labelers judge with). torch loads inside the commands only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-from worker.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
+from core.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
+from core.services.labelers import fresh_token
+from core.settings import get_settings
 
 base_model_cli = typer.Typer(no_args_is_help=True, help="Train and evaluate the embedded base model.")
 
@@ -29,7 +32,7 @@ def train(
     export_now: Annotated[bool, typer.Option(help="Train nothing; export the current weights as they are.")] = False,
 ) -> None:
     """Train the base model from scratch (or continue an interrupted run) and export it."""
-    import torch
+    import torch  # here and below: `dpoloop` runs in light processes; only these commands need torch
 
     from worker.basemodel.architecture import TINY, Architecture
     from worker.basemodel.build import train_base_model
@@ -62,18 +65,18 @@ def evaluate(
     update_card: Annotated[bool, typer.Option(help="Write the scores into the model card.")] = False,
     threads: Annotated[int, typer.Option(min=1, help="torch CPU threads.")] = 2,
 ) -> None:
-    """Score caption-following on held-out combinations and print the table; exit 1 below the bars."""
-    import torch
+    """Score caption-following on unseen combinations and print the table; exit 1 below the bars."""
+    import torch  # only this command needs torch (see train)
     from rich.console import Console
     from rich.table import Table
 
-    from worker.basemodel.evaluate import BARS, caption_accuracy, held_out_prompts, seed_spread
+    from worker.basemodel.evaluate import BARS, caption_accuracy, seed_spread, unseen_combination_prompts
     from worker.basemodel.model_card import write_model_card
     from worker.generation.generator import Generator
 
     torch.set_num_threads(threads)
     generator = Generator(model)
-    prompts = held_out_prompts()
+    prompts = unseen_combination_prompts()
     accuracy = caption_accuracy(generator, prompts, seeds=list(range(seeds)), steps=steps, guidance=guidance)
     spread = seed_spread(generator, "a red circle", spread_seeds, guidance=guidance)
 
@@ -98,3 +101,27 @@ def evaluate(
         (model / "scores.json").write_text(json.dumps(scores, indent=1))
         write_model_card(model, training, scores)
     raise typer.Exit(0 if accuracy.passes() else 1)
+
+
+def simulate_labelers(
+    policy: Annotated[str, typer.Option(help="larger | smaller | left | prompt")],
+    votes: Annotated[int, typer.Option(min=1, help="How many votes to cast.")],
+    url: Annotated[str | None, typer.Option(help="API base URL (default: DPOLOOP_PUBLIC_URL or host:port).")] = None,
+    token: Annotated[str | None, typer.Option(help="A labeler token (default: create labeler sim-POLICY).")] = None,
+) -> None:
+    """Label pool comparisons through the REST API with a policy computed by the scene scorer."""
+    # Here, not at the top: the scorer's scipy would add a third of a second to every `dpoloop` start.
+    from worker.scenes.policies import get_policy
+    from worker.scenes.simulate import simulate_labeler
+
+    try:
+        chosen = get_policy(policy)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    settings = get_settings()
+    token = token or fresh_token(f"sim-{policy}")
+    report = simulate_labeler(url or settings.base_url, token, chosen, votes,
+                              on_vote=lambda n, c: n % 25 == 0 and typer.echo(f"{n} votes"))  # fmt: skip
+    typer.echo(f"{report.votes} votes in {report.seconds:.1f} s ({report.waited_s:.1f} s waiting for the pool): "
+               f"{dict(report.choices)}")  # fmt: skip

@@ -15,13 +15,13 @@ import numpy as np
 from worker.scenes.render import render_array
 from worker.scenes.world import Scene, caption_for, sample_scene
 
-HELD_OUT_SHARE = 0.1
+UNSEEN_SHARE = 0.1
 
 
-def is_held_out(scene: Scene) -> bool:
+def is_unseen_combination(scene: Scene) -> bool:
     """True for the ~10% of (colour, shape, size, position) combinations kept out of training."""
     key = f"{scene.colour}/{scene.shape}/{scene.size}/{scene.position}".encode()
-    return int(hashlib.sha256(key).hexdigest()[:8], 16) / 0xFFFFFFFF < HELD_OUT_SHARE
+    return int(hashlib.sha256(key).hexdigest()[:8], 16) / 0xFFFFFFFF < UNSEEN_SHARE
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CaptionDropout:
 def sample_training_scene(rng: random.Random) -> Scene:
     while True:
         scene = sample_scene(rng)
-        if not is_held_out(scene):
+        if not is_unseen_combination(scene):
             return scene
 
 

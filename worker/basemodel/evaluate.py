@@ -12,8 +12,8 @@ import random
 import statistics
 from dataclasses import dataclass, field
 
-from app.schemas.generation import GenerationParams
-from worker.basemodel.data import is_held_out
+from core.schemas.generation import GenerationParams
+from worker.basemodel.data import is_unseen_combination
 from worker.generation.generator import Generator
 from worker.scenes.score import read_scene, score_caption
 from worker.scenes.world import ATTRIBUTES, BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES, Scene, caption_for
@@ -21,12 +21,13 @@ from worker.scenes.world import ATTRIBUTES, BACKGROUNDS, COLOURS, POSITIONS, SHA
 BARS = {"colour": 0.90, "shape": 0.70, "position": 0.80}
 
 
-def held_out_prompts(seed: int = 0) -> list[str]:
+def unseen_combination_prompts(seed: int = 0) -> list[str]:
+    """Captions of the combinations the base model never saw in training (its evaluation set)."""
     rng = random.Random(seed)
     prompts = []
     for colour, shape, size, position in itertools.product(COLOURS, SHAPES, SIZES, POSITIONS):
         scene = Scene(colour, shape, size, position, rng.choice(list(BACKGROUNDS)))
-        if is_held_out(scene):
+        if is_unseen_combination(scene):
             prompts.append(caption_for(scene))
     return prompts
 
@@ -85,5 +86,5 @@ def seed_spread(generator: Generator, prompt: str, seeds: int, guidance: float =
 
 def quick_check(generator: Generator, count: int = 24) -> dict:
     """A cheap progress signal during training: a slice of held-out prompts, one seed each."""
-    prompts = held_out_prompts()[:count]
+    prompts = unseen_combination_prompts()[:count]
     return caption_accuracy(generator, prompts, seeds=[1000]).as_dict()

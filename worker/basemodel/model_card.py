@@ -20,7 +20,7 @@ def _table(rows: dict[str, float], bars: dict[str, float]) -> str:
 
 def write_model_card(directory: Path, training: dict, scores: dict | None) -> None:
     """Write README.md from training.json's facts and, when measured, evaluate's scores."""
-    from worker.basemodel.evaluate import BARS
+    from worker.basemodel.evaluate import BARS  # evaluate loads torch; writing a card from saved scores need not
 
     recipe, arch = training["recipe"], training["architecture"]
     sizes = {str(p.relative_to(directory)): p.stat().st_size for p in directory.rglob("*.safetensors")}

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from core.family import ModelFamily
+
 
 @dataclass
 class Conditioning:
@@ -35,7 +37,7 @@ class Conditioning:
 class PromptEncoder:
     """Caches one embedding per (prompt, size); the text encoders stay frozen during a round."""
 
-    def __init__(self, pipe, family: str):
+    def __init__(self, pipe, family: ModelFamily):
         self.pipe, self.family = pipe, family
         self._cache: dict[tuple[str, int, int], Conditioning] = {}
 
@@ -44,7 +46,7 @@ class PromptEncoder:
         key = (prompt, height, width)
         if key not in self._cache:
             device = self.pipe.unet.device
-            if self.family == "sdxl":
+            if self.family.is_xl:
                 hidden, _, pooled, _ = self.pipe.encode_prompt(prompt, device=device, do_classifier_free_guidance=False)
                 projection = self.pipe.text_encoder_2.config.projection_dim
                 time_ids = self.pipe._get_add_time_ids(

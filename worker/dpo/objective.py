@@ -11,12 +11,13 @@ the loss is
     loss   = -log sigmoid(inside)
 
 It falls when the model denoises the winner better, relative to the reference, than the loser.
+beta here is the reference code's; diffusers' example trainer has no 1/2 (its beta_dpo = beta / 2).
 `inside` is the implicit reward margin; it is 0 while model == reference, so training starts at
 loss ln 2 and implicit accuracy 1/2.
 
 Optional, off by default: DPO-Positive's penalty (Pal et al. 2024, arXiv 2402.13228) in its
 diffusion form. The margin alone can grow while the winner gets *worse* than under the reference,
-as long as the loser gets worse faster (the collapse in FACTS.md); with winner_penalty = lambda > 0
+as long as the loser gets worse faster (docs/what-the-code-relies-on.md); with winner_penalty = lambda > 0
 
     loss = -log sigmoid(inside - beta/2 * lambda * max(0, err_w - ref_err_w))
 

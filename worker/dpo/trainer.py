@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.schemas.rounds import DPOConfig
+from core.family import ModelFamily
+from core.schemas.rounds import DPOConfig
+from core.states import CheckpointKind
 from worker.dpo.conditioning import PromptEncoder
 from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
 
@@ -68,7 +70,7 @@ class DPOTrainer:
     def __init__(
         self,
         pipe,
-        family: str,
+        family: ModelFamily,
         config: DPOConfig,
         init_lora: Path | None = None,
         reference_lora: tuple[Path, DPOConfig] | None = None,
@@ -262,15 +264,15 @@ class DPOTrainer:
                 on_step(metrics)
         return self.evaluate(held_out) if held_out else {}
 
-    def save(self, directory: Path) -> str:
+    def save(self, directory: Path) -> CheckpointKind:
         """Write weights plain diffusers reads into directory; returns the checkpoint kind."""
         directory.mkdir(parents=True, exist_ok=True)
         if self.config.method == "full":
             self.unet.save_pretrained(directory / "unet", safe_serialization=True)
-            return "full"
+            return CheckpointKind.full
         from diffusers.utils import convert_state_dict_to_diffusers
         from peft.utils import get_peft_model_state_dict
 
         layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet, adapter_name=ADAPTER))
         type(self.pipe).save_lora_weights(directory, unet_lora_layers=layers, safe_serialization=True)
-        return "lora"
+        return CheckpointKind.lora

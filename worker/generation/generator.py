@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from app.schemas.generation import MAX_SEED, GenerationParams
+from core.family import ModelFamily
+from core.schemas.generation import MAX_SEED, GenerationParams
 from worker.generation.loading import load_pipeline
 from worker.generation.result import GeneratedImage
 
@@ -32,7 +33,7 @@ class Generator:
         self._base_unet = None
 
     @classmethod
-    def from_pipeline(cls, pipe, family: str = "sd", model: str = "(in memory)") -> Generator:
+    def from_pipeline(cls, pipe, family: ModelFamily = ModelFamily.sd, model: str = "(in memory)") -> Generator:
         """Wrap a pipeline that is already built (the training script evaluates this way)."""
         self = cls.__new__(cls)
         self.model, self.pipe, self.family = model, pipe, family

@@ -1,34 +1,16 @@
-"""Open a diffusers text-to-image pipeline directory: SD 1.x/2.x or SDXL, by its model_index.json."""
+"""Open a diffusers text-to-image pipeline directory of a supported family (core/family.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-SUPPORTED = {
-    "StableDiffusionPipeline": "sd",
-    "StableDiffusionXLPipeline": "sdxl",
-}
+from core.family import ModelFamily, UnsupportedModel, family_of_class, model_family
 
 
 class ModelLoadError(ValueError):
     """The model directory is missing, malformed, or not a supported pipeline."""
-
-
-def pipeline_family(model: str | Path) -> str:
-    """'sd' or 'sdxl' for a local pipeline directory; raises ModelLoadError otherwise."""
-    index = Path(model) / "model_index.json"
-    if not index.is_file():
-        raise ModelLoadError(f"not a diffusers pipeline directory (no model_index.json): {model}")
-    try:
-        class_name = json.loads(index.read_text())["_class_name"]
-    except (ValueError, KeyError) as exc:
-        raise ModelLoadError(f"unreadable model_index.json in {model}: {exc}") from exc
-    if class_name not in SUPPORTED:
-        raise ModelLoadError(f"unsupported pipeline {class_name!r} in {model}; supported: {sorted(SUPPORTED)}")
-    return SUPPORTED[class_name]
 
 
 def default_device_and_dtype() -> tuple[torch.device, torch.dtype]:
@@ -38,7 +20,9 @@ def default_device_and_dtype() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def load_pipeline(model: str | Path, device: torch.device | None = None, dtype: torch.dtype | None = None):
+def load_pipeline(
+    model: str | Path, device: torch.device | None = None, dtype: torch.dtype | None = None
+) -> tuple[object, ModelFamily]:
     """Load a pipeline from a local directory, or from a hub id where the machine has internet."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
@@ -46,14 +30,17 @@ def load_pipeline(model: str | Path, device: torch.device | None = None, dtype: 
     device, dtype = device or default_device, dtype or default_dtype
     local = Path(model).exists()
     if local:
-        family = pipeline_family(model)
+        try:
+            family = model_family(model)
+        except UnsupportedModel as exc:
+            raise ModelLoadError(str(exc)) from exc
     elif str(model).count("/") == 1 and not str(model).startswith((".", "/")):
         family = _hub_family(str(model))
     else:
         raise ModelLoadError(f"model directory does not exist: {model}")
-    cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
+    cls = StableDiffusionXLPipeline if family.is_xl else StableDiffusionPipeline
     kwargs = {"dtype": dtype, "local_files_only": local}
-    if family == "sd":
+    if not family.is_xl:  # SD pipelines ask for a safety checker; dpoloop's images are judged by people
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
         pipe = cls.from_pretrained(str(model), **kwargs)
@@ -63,7 +50,7 @@ def load_pipeline(model: str | Path, device: torch.device | None = None, dtype: 
     return pipe.to(device), family
 
 
-def _hub_family(repo_id: str) -> str:
+def _hub_family(repo_id: str) -> ModelFamily:
     """The family of a hub pipeline, read from its model_index.json (needs internet)."""
     from diffusers import DiffusionPipeline
 
@@ -71,6 +58,7 @@ def _hub_family(repo_id: str) -> str:
         class_name = DiffusionPipeline.load_config(repo_id)["_class_name"]
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"model directory does not exist and hub id {repo_id!r} is unreachable: {exc}") from exc
-    if class_name not in SUPPORTED:
-        raise ModelLoadError(f"unsupported pipeline {class_name!r} at {repo_id}; supported: {sorted(SUPPORTED)}")
-    return SUPPORTED[class_name]
+    try:
+        return family_of_class(class_name, repo_id)
+    except UnsupportedModel as exc:
+        raise ModelLoadError(str(exc)) from exc

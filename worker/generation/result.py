@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.schemas.generation import GenerationParams
+from core.schemas.generation import GenerationParams
 
 
 @dataclass

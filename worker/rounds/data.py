@@ -1,4 +1,5 @@
-"""A round's training data: the snapshot's preference pairs, with the latents stored at generation."""
+"""A round's training data: the snapshot's preference pairs, with the latents stored at generation,
+split into training and held-out pairs (a stable split by comparison, the same in every round)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.repo.preferences import Preferences, is_held_out
+from core.repo.preferences import Preferences, is_held_out_pair
+from core.services import rounds
+from core.services.rounds import RoundClaim
+from core.settings import Settings
+from core.states import RoundState
 from worker.dpo.trainer import TrainingPair
+from worker.rounds.stopped import RoundStopped
 
 
 @dataclass
@@ -16,11 +22,12 @@ class RoundData:
     train: list[TrainingPair]
     held_out: list[TrainingPair]
     missing_latents: int
+    counts: dict  # what the votes were and why some made no pair (the round's report)
 
 
 def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: float) -> RoundData:
-    """Split by comparison (stable across rounds) and read both latents of every pair."""
-    data = RoundData(train=[], held_out=[], missing_latents=0)
+    """Read both latents of every pair and split them by comparison."""
+    data = RoundData(train=[], held_out=[], missing_latents=0, counts={})
     for pair in preferences.pairs:
         try:
             winner = np.load(latents_dir / pair.winner_latents)
@@ -29,8 +36,22 @@ def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: floa
             data.missing_latents += 1
             continue
         training_pair = TrainingPair(prompt=pair.prompt, winner=winner, loser=loser)
-        (data.held_out if is_held_out(pair.comparison_id, held_out_share) else data.train).append(training_pair)
+        (data.held_out if is_held_out_pair(pair.comparison_id, held_out_share) else data.train).append(training_pair)
     if held_out_share > 0 and not data.held_out and len(data.train) >= 2:
         # A handful of pairs can all fall on the training side; the gate needs at least one to judge.
         data.held_out.append(data.train.pop())
+    data.counts = dict(preferences.counts) | {"train_pairs": len(data.train), "held_out_pairs": len(data.held_out),
+                                              "missing_latents": data.missing_latents}  # fmt: skip
+    return data
+
+
+def gather(claim: RoundClaim, settings: Settings) -> RoundData:
+    """The round's pairs, its counts recorded; RoundStopped when no pair is left to train on."""
+    preferences = rounds.preferences_of(claim)
+    data = load_pairs(preferences, settings.latents_dir, claim.config.held_out_share)
+    rounds.record_counts(claim.round_id, data.counts)
+    if not data.train:
+        votes = preferences.counts.get("votes", 0)
+        reason = f"nothing to train on: {votes} votes gave no training pair (decisive left/right votes make pairs)"
+        raise RoundStopped(RoundState.failed, reason)
     return data

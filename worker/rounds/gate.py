@@ -1,7 +1,7 @@
 """The gate between a trained checkpoint and the labelers: plain rules over the round's metrics.
 
 Implicit accuracy alone is not health: DPO can push the winners' and the losers' likelihood down
-together while the accuracy still climbs (the collapse in ../shared/FACTS.md). So the gate also
+together while the accuracy still climbs (docs/what-the-code-relies-on.md). So the gate also
 watches the winners' denoising error against the reference's, and, where an automatic judge
 exists, prompt-following on a fixed evaluation set.
 """

@@ -4,12 +4,50 @@ the reference the settings ask for (base or active checkpoint)."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 
-from app.schemas.rounds import DPOConfig
+import torch
+
+from core.family import ModelFamily
+from core.refs import CheckpointRef
+from core.schemas.rounds import DPOConfig
+from core.services.rounds import RoundClaim
+from core.settings import Settings
+from core.states import CheckpointKind, RoundState
 from worker.dpo.trainer import DPOTrainer, RefusedConfig
+from worker.generation.generator import Generator
+from worker.generation.loading import load_pipeline
 from worker.rounds.checkpoint_io import read_card
-from worker.serving import CheckpointRef
+from worker.rounds.stopped import RoundStopped
+
+
+@dataclass
+class RoundModel:
+    """The pipeline a round trains, its family, and the trainer that holds model and reference."""
+
+    pipe: object
+    family: ModelFamily
+    trainer: DPOTrainer
+
+    def generator(self) -> Generator:
+        """The pipeline as it is now, for the judge (evaluation mode: no dropout)."""
+        self.pipe.unet.eval()
+        return Generator.from_pipeline(self.pipe, self.family)
+
+
+def load_round_model(claim: RoundClaim, settings: Settings) -> RoundModel:
+    """Load the base pipeline and build the trainer; RoundStopped for settings the model refuses."""
+    torch.set_num_threads(settings.torch_threads)
+    torch.manual_seed(claim.config.seed)
+    device = torch.device(settings.device) if settings.device else None
+    pipe, family = load_pipeline(settings.base_model, device)
+    pipe.set_progress_bar_config(disable=True)
+    try:
+        trainer = build_trainer(pipe, family, claim.config, claim.start, claim.reference)
+    except RefusedConfig as exc:
+        raise RoundStopped(RoundState.failed, f"refused: {exc}") from exc
+    return RoundModel(pipe, family, trainer)
 
 
 def _made_with(ref: CheckpointRef) -> DPOConfig:
@@ -22,39 +60,41 @@ def _made_with(ref: CheckpointRef) -> DPOConfig:
 
 def _apply_full_weights(pipe, ref: CheckpointRef) -> None:
     """Put a checkpoint's weights into pipe.unet for good (fused LoRA, or a whole fine-tuned UNet)."""
-    from diffusers import UNet2DConditionModel
+    from diffusers import UNet2DConditionModel  # diffusers' import is slow; only full fine-tunes need it here
 
-    if ref.kind == "lora":
+    if ref.kind == CheckpointKind.lora:
         pipe.load_lora_weights(ref.path, adapter_name="parent")
         pipe.fuse_lora(adapter_names=["parent"])
         pipe.unload_lora_weights()
-    elif ref.kind == "full":
+    elif ref.kind == CheckpointKind.full:
         unet = UNet2DConditionModel.from_pretrained(str(Path(ref.path) / "unet"))
         pipe.unet.load_state_dict(unet.state_dict())
 
 
-def build_trainer(pipe, family: str, config: DPOConfig, start: CheckpointRef, reference: CheckpointRef) -> DPOTrainer:
+def build_trainer(
+    pipe, family: ModelFamily, config: DPOConfig, start: CheckpointRef, reference: CheckpointRef
+) -> DPOTrainer:
     """A trainer whose model starts as `start` and whose frozen reference is `reference`."""
     if config.method == "lora":
-        if start.kind == "full" or reference.kind == "full":
+        if CheckpointKind.full in (start.kind, reference.kind):
             raise RefusedConfig(
                 "a LoRA round cannot build on a full fine-tune: set DPOLOOP_ROUND_START_FROM=base and "
                 "DPOLOOP_ROUND_REFERENCE=base, or train with method 'full'"
             )
-        init = Path(start.path) if start.kind == "lora" else None
+        init = Path(start.path) if start.kind == CheckpointKind.lora else None
         rank = _made_with(start).lora_rank if init is not None else config.lora_rank
         if rank != config.lora_rank:
             raise RefusedConfig(
                 f"checkpoint {start.id} has LoRA rank {rank}, this round asks for {config.lora_rank}: "
                 "start from the base to change rank"
             )
-        ref_lora = (Path(reference.path), _made_with(reference)) if reference.kind == "lora" else None
+        ref_lora = (Path(reference.path), _made_with(reference)) if reference.kind == CheckpointKind.lora else None
         return DPOTrainer(pipe, family, config, init_lora=init, reference_lora=ref_lora)
     # Full fine-tune: the reference is a frozen copy taken when the UNet is in the reference's state.
-    if reference.kind != "base" and reference.id != start.id:
+    if reference.kind != CheckpointKind.base and reference.id != start.id:
         raise RefusedConfig(
             f"a full fine-tune's reference must be the base or its start checkpoint, not {reference.id}"
         )
-    frozen = copy.deepcopy(pipe.unet) if reference.kind == "base" else None
+    frozen = copy.deepcopy(pipe.unet) if reference.kind == CheckpointKind.base else None
     _apply_full_weights(pipe, start)
     return DPOTrainer(pipe, family, config, reference_unet=frozen if frozen is not None else copy.deepcopy(pipe.unet))

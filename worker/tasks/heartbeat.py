@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 
 from celery.signals import worker_ready, worker_shutdown
-from sqlalchemy import delete
 
-from app.db.models import WorkerHeartbeat
-from app.db.session import session_scope
+from core.queue import GENERATE_QUEUE
+from core.services import workers
 from worker.serving import model_server, watch_promotions
 
 HEARTBEAT_S = 5.0
@@ -23,19 +21,8 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
-def beat_once(name: str, queues: str) -> None:
-    with session_scope() as session:
-        row = session.get(WorkerHeartbeat, name)
-        if row is None:
-            row = WorkerHeartbeat(name=name, queues=queues)
-            session.add(row)
-        row.queues = queues
-        row.checkpoint_id = model_server().checkpoint_id
-        row.last_seen = datetime.now(UTC)
-
-
 def _loop(name: str, queues: str) -> None:
-    if "generate" in queues.split(","):  # a train-only worker holds no serving model
+    if GENERATE_QUEUE in queues.split(","):  # a train-only worker holds no serving model
         try:
             model_server().warm()
         except Exception:
@@ -45,7 +32,7 @@ def _loop(name: str, queues: str) -> None:
         ).start()
     while not _stop.is_set():
         try:
-            beat_once(name, queues)
+            workers.beat(name, queues, model_server().checkpoint_id)
         except Exception:
             log.exception("heartbeat failed")
         _stop.wait(HEARTBEAT_S)
@@ -62,5 +49,4 @@ def _start(sender=None, **_):
 def _stop_beating(sender=None, **_):
     _stop.set()
     if sender is not None:
-        with session_scope() as session:
-            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == sender.hostname))
+        workers.forget(sender.hostname)

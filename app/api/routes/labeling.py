@@ -5,25 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from sqlalchemy import func, select
 
-from app.api.deps import DB, AppSettings, CurrentLabeler, Id
-from app.db.models import Vote
-from app.repo.comparisons import ComparisonNotFound, next_for_labeler, record_vote
-from app.schemas.api import ComparisonOut, ImageOut, MeOut, VoteIn, VoteOut
-from app.schemas.text import MAX_DB_INT
+from app.api.deps import AppSettings, CurrentLabeler, Id
+from app.api.media import media_url
+from core.schemas.api import ComparisonOut, ImageOut, MeOut, VoteIn, VoteOut
+from core.schemas.text import MAX_DB_INT
+from core.services import labeling
+from core.services.labelers import votes_cast
 
 router = APIRouter(tags=["labeling"])
 
 
-def media_url(relpath: str) -> str:
-    return f"/media/{relpath}"
-
-
 @router.get("/me", response_model=MeOut)
-def me(labeler: CurrentLabeler, db: DB) -> MeOut:
-    votes = db.scalar(select(func.count(Vote.id)).where(Vote.labeler_id == labeler.id))
-    return MeOut(id=labeler.id, name=labeler.name, role=labeler.role.value, votes=votes)
+def me(labeler: CurrentLabeler) -> MeOut:
+    return MeOut(id=labeler.id, name=labeler.name, role=labeler.role.value, votes=votes_cast(labeler.id))
 
 
 @router.get(
@@ -33,7 +28,6 @@ def me(labeler: CurrentLabeler, db: DB) -> MeOut:
 )
 def next_comparison(
     labeler: CurrentLabeler,
-    db: DB,
     settings: AppSettings,
     exclude: Annotated[
         str | None,
@@ -45,11 +39,12 @@ def next_comparison(
     ] = None,
 ):
     skip = [int(x) for x in exclude.split(",")] if exclude else None
-    if skip and (len(skip) > 100 or max(skip) > MAX_DB_INT):
+    if skip and (len(skip) > labeling.MAX_EXCLUDED or max(skip) > MAX_DB_INT):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"exclude takes at most 100 ids, each ≤ {MAX_DB_INT}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"exclude takes at most {labeling.MAX_EXCLUDED} ids, each ≤ {MAX_DB_INT}",
         )
-    served = next_for_labeler(db, labeler.id, settings.lease_s, skip)
+    served = labeling.next_comparison(labeler.id, settings, skip)
     if served is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return ComparisonOut(
@@ -69,12 +64,10 @@ def next_comparison(
         404: {"description": "No such comparison."},
     },
 )
-def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, db: DB, settings: AppSettings, response: Response):
+def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: AppSettings, response: Response):
     try:
-        outcome = record_vote(
-            db, comparison_id, labeler.id, body.choice, body.decision_ms, settings.votes_per_comparison
-        )
-    except ComparisonNotFound as exc:
+        outcome = labeling.vote(comparison_id, labeler.id, body.choice, body.decision_ms, settings)
+    except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     if not outcome.created:
         response.status_code = status.HTTP_200_OK

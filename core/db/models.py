@@ -1,0 +1,228 @@
+"""The schema. Alembic migrations under migrations/ are the only way it changes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.states import (
+    CheckpointKind,
+    CheckpointStatus,
+    Choice,
+    ComparisonKind,
+    ComparisonState,
+    GenerationPurpose,
+    GenerationStatus,
+    PromptSource,
+    Role,
+    RoundState,
+    RoundTrigger,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
+    # Stored as plain VARCHARs (no native type, no CHECK): portable across SQLite and Postgres, easy to migrate.
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=length)
+
+
+class Labeler(Base):
+    __tablename__ = "labelers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.labeler)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(1000), unique=True)
+    source: Mapped[PromptSource] = mapped_column(_enum(PromptSource, "prompt_source", 32), default=PromptSource.admin)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    for_eval: Mapped[bool] = mapped_column(Boolean, default=False)  # in the fixed evaluation set
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[CheckpointKind] = mapped_column(_enum(CheckpointKind, "checkpoint_kind"))
+    path: Mapped[str | None] = mapped_column(String(1000))  # None for the base: settings.base_model
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    round_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[CheckpointStatus] = mapped_column(
+        _enum(CheckpointStatus, "checkpoint_status"), default=CheckpointStatus.ready
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Deployment(Base):
+    """One row per promotion: which checkpoint served from when. The newest row is the active one."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_by: Mapped[str] = mapped_column(String(100), default="system")
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    checkpoint: Mapped[Checkpoint] = relationship()
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # names the files; reveals nothing
+    prompt: Mapped[str] = mapped_column(String(1000))
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id"))
+    params: Mapped[dict] = mapped_column(JSON)  # negative_prompt, steps, guidance, width, height
+    seed: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))  # set by the worker
+    requested_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    purpose: Mapped[GenerationPurpose] = mapped_column(
+        _enum(GenerationPurpose, "generation_purpose"), default=GenerationPurpose.api
+    )
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
+    status: Mapped[GenerationStatus] = mapped_column(_enum(GenerationStatus, "generation_status"))
+    error: Mapped[str | None] = mapped_column(Text)
+    image_path: Mapped[str | None] = mapped_column(String(500))  # relative to the media dir
+    latents_path: Mapped[str | None] = mapped_column(String(500))  # relative to the latents dir
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Evaluation(Base):
+    """Human evaluation of a promotion: the new checkpoint against the one it replaced, as same-seed
+    pairs on the fixed evaluation prompts; votes on its comparisons give the new one a win rate.
+    Written with its comparisons in one transaction once every image exists; the unique pair makes
+    sure two workers that both got there add it once."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "baseline_id", name="uq_evaluations_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    pairs: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Comparison(Base):
+    __tablename__ = "comparisons"
+    __table_args__ = (Index("ix_comparisons_pool", "state", "kind", "checkpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id"))
+    prompt: Mapped[str] = mapped_column(String(1000))
+    generation_a_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    generation_b_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    kind: Mapped[ComparisonKind] = mapped_column(_enum(ComparisonKind, "comparison_kind"))
+    state: Mapped[ComparisonState] = mapped_column(_enum(ComparisonState, "comparison_state"))
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))  # the one it serves for
+    # Eval comparisons: the evaluation they belong to (generation A is the new checkpoint's, B the baseline's).
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
+    vote_count: Mapped[int] = mapped_column(Integer, default=0)
+    leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    generation_a: Mapped[Generation] = relationship(foreign_keys=[generation_a_id])
+    generation_b: Mapped[Generation] = relationship(foreign_keys=[generation_b_id])
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("comparison_id", "labeler_id", name="uq_votes_comparison_labeler"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
+    labeler_id: Mapped[int] = mapped_column(ForeignKey("labelers.id"), index=True)
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
+    # Which generation this labeler saw on the left: turns left/right into a winner.
+    left_generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    winner_generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))
+    decision_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrainingRound(Base):
+    __tablename__ = "training_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[RoundState] = mapped_column(_enum(RoundState, "round_state"))
+    # 1 while queued or running, NULL once finished: the unique index makes "one round at a time" a
+    # database fact, whatever number of API processes, beats or admins race to start one.
+    active_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
+    trigger: Mapped[RoundTrigger] = mapped_column(_enum(RoundTrigger, "round_trigger"))
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    snapshot_vote_id: Mapped[int | None] = mapped_column(Integer)  # the votes it trains on: id <= this
+    start_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    reference_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))  # what it wrote
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a running round's pulse
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RoundStep(Base):
+    """Per-step training metrics, written as they happen (the dashboard's curves)."""
+
+    __tablename__ = "round_steps"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("training_rounds.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metrics: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """Workers report here every few seconds: liveness that works on every broker, and what they serve."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    queues: Mapped[str] = mapped_column(String(200))
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

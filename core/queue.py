@@ -1,0 +1,144 @@
+"""The Celery application as both processes see it: queues, routes, beat schedule and task names.
+
+The API process sends tasks by name through `send`, the one seam between the database side and
+the broker (tests replace the sender with `sending_to`). The worker process registers the task
+bodies on this same app (worker/app.py). Importing this module builds the app and touches no disk:
+the file broker's folders are made by `Settings.ensure_dirs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from celery import Celery
+
+from core.settings import Settings, get_settings
+
+# Queues: `generate` serves images (REST, pool, evaluations) and the housekeeping that must run
+# while a round trains; `train` runs rounds, one at a time per worker.
+GENERATE_QUEUE = "generate"
+TRAIN_QUEUE = "train"
+
+# Task names are the API between the service and the workers.
+GENERATE_IMAGE = "dpoloop.generate.image"
+FILL_POOL = "dpoloop.pool.fill"
+SWEEP = "dpoloop.generate.sweep"
+TRAIN_ROUND = "dpoloop.train.round"
+CHECK_ROUNDS = "dpoloop.rounds.check"  # on `generate`: it must run while the train worker is busy or dead
+
+TASK_ROUTES = {
+    "dpoloop.generate.*": {"queue": GENERATE_QUEUE},
+    "dpoloop.pool.*": {"queue": GENERATE_QUEUE},
+    "dpoloop.rounds.*": {"queue": GENERATE_QUEUE},
+    "dpoloop.train.*": {"queue": TRAIN_QUEUE},
+}
+
+
+def broker_transport_options(settings: Settings) -> dict:
+    if settings.celery_broker_url.startswith("filesystem"):
+        folders = settings.broker_folders
+        return {"data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
+                "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"])}  # fmt: skip
+    # Redis redelivers a task still unacknowledged after this long: keep it above the longest round.
+    return {"visibility_timeout": 6 * 3600}
+
+
+def beat_schedule(settings: Settings) -> dict:
+    return {
+        "fill-pool": {
+            "task": FILL_POOL,
+            "schedule": settings.pool_interval_s,
+            "options": {"expires": settings.pool_interval_s * 2},  # stale checks are dropped, not piled up
+        },
+        "sweep-stale-generations": {"task": SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
+        "check-rounds": {
+            "task": CHECK_ROUNDS,
+            "schedule": settings.round_check_interval_s,
+            "options": {"expires": settings.round_check_interval_s * 2},
+        },
+    }
+
+
+def configure(celery: Celery, settings: Settings) -> None:
+    """(Re)apply settings; tests call this after changing DPOLOOP_* variables."""
+    celery.conf.update(
+        broker_url=settings.celery_broker_url,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,  # results live in the database, the source of truth
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=GENERATE_QUEUE,
+        task_routes=TASK_ROUTES,
+        broker_transport_options=broker_transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        beat_schedule=beat_schedule(settings),
+    )
+    if celery._pool is not None:  # connections made under the old settings must not be reused
+        from kombu import pools  # only after a first send: the API's start-up stays lean
+
+        pools.reset()
+        celery._pool = None
+        celery.amqp._producer_pool = None
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    celery = Celery("dpoloop")
+    configure(celery, settings or get_settings())
+    return celery
+
+
+celery_app = make_celery()
+
+# ---- the seam: every task the services send goes through here ---------------------------------
+Sender = Callable[[str, list], None]
+
+
+def _send_to_broker(name: str, args: list) -> None:
+    # The file broker needs its folders; a process that only sends (the CLI) may not have made them.
+    options = celery_app.conf.broker_transport_options or {}
+    for key in ("data_folder_out", "processed_folder", "control_folder"):
+        if key in options:
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    celery_app.send_task(name, args=args)
+
+
+_sender: Sender = _send_to_broker
+
+
+class QueueUnavailable(RuntimeError):
+    """The broker refused or could not take the task."""
+
+
+def send(name: str, *args) -> None:
+    """Send task `name` with `args`; QueueUnavailable when the broker cannot take it."""
+    try:
+        _sender(name, list(args))
+    except Exception as exc:  # kombu and redis raise many kinds; callers need one
+        raise QueueUnavailable(f"the task queue is unreachable: {type(exc).__name__}: {exc}") from exc
+
+
+def broker_reachable() -> str:
+    """'ok', or why the broker cannot be reached (for /health)."""
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:  # any failure is the answer here, not an error
+        return f"unreachable: {type(exc).__name__}"
+
+
+@contextmanager
+def sending_to(sender: Sender) -> Iterator[None]:
+    """Route every `send` to `sender` for a while (tests observe the tasks a service sends)."""
+    global _sender
+    previous, _sender = _sender, sender
+    try:
+        yield
+    finally:
+        _sender = previous

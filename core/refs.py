@@ -1,0 +1,19 @@
+"""Value types handed between the database side and the workers (detached from any session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.states import BASE_CHECKPOINT_ID, CheckpointKind
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """What a worker needs to know to wear a checkpoint: a detached copy of its row."""
+
+    id: int
+    kind: CheckpointKind
+    path: str | None  # None for the base: settings.base_model
+
+
+BASE_CHECKPOINT = CheckpointRef(id=BASE_CHECKPOINT_ID, kind=CheckpointKind.base, path=None)

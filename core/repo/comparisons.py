@@ -1,0 +1,177 @@
+"""The pool of comparisons and the votes on them; the hot paths of the labeling loop.
+
+Serving: a comparison is offered to one labeler at a time (a short lease), never to a labeler who
+already voted on it, and only while its checkpoint serves. Sides are shuffled per labeler by a
+keyed hash, so the same labeler always sees the same order (a repeated vote means the same thing)
+and nothing in the response tells which image came from where.
+
+Both hot paths are a handful of SQL statements (SQLAlchemy Core, no ORM loading): on Postgres the
+lease is one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent
+labelers never wait on each other's rows; a vote is one `INSERT … ON CONFLICT DO NOTHING`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.db.models import Comparison, Generation, Vote
+from core.db.session import insert_for
+from core.repo.checkpoints import active_checkpoint_id
+from core.states import Choice, ComparisonKind, ComparisonState
+
+
+def left_is_a(comparison_id: int, labeler_id: int) -> bool:
+    """Whether this labeler sees generation A on the left (stable, about half the time)."""
+    digest = hashlib.sha256(f"sides:{comparison_id}:{labeler_id}".encode()).digest()
+    return digest[0] & 1 == 0
+
+
+def ready_pool_count(session: Session, checkpoint_id: int) -> int:
+    """Train comparisons of this checkpoint still waiting for votes."""
+    return session.scalar(
+        select(func.count(Comparison.id)).where(
+            Comparison.state == ComparisonState.ready,
+            Comparison.kind == ComparisonKind.train,
+            Comparison.checkpoint_id == checkpoint_id,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Served:
+    """A comparison as one labeler sees it."""
+
+    id: int
+    prompt: str
+    left_image: str
+    right_image: str
+
+
+def _free_for(labeler_id: int, now: datetime):
+    return or_(Comparison.leased_until.is_(None), Comparison.leased_until < now, Comparison.leased_by == labeler_id)
+
+
+def _candidates(labeler_id: int, now: datetime, kind: ComparisonKind, active: int, exclude: list[int] | None):
+    query = select(Comparison.id).where(
+        Comparison.state == ComparisonState.ready,
+        Comparison.kind == kind,
+        Comparison.checkpoint_id == active,  # eval ones too: they measure the checkpoint that serves
+        _free_for(labeler_id, now),
+        ~exists().where(Vote.comparison_id == Comparison.id, Vote.labeler_id == labeler_id),
+    )
+    if exclude:
+        query = query.where(Comparison.id.not_in(exclude))
+    return query.order_by(Comparison.id)
+
+
+def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, candidates) -> tuple | None:
+    lease = {"leased_by": labeler_id, "leased_until": now + timedelta(seconds=lease_s)}
+    returning = (Comparison.id, Comparison.prompt, Comparison.generation_a_id, Comparison.generation_b_id)
+    if session.bind.dialect.name == "postgresql":
+        chosen = candidates.limit(1).with_for_update(skip_locked=True).scalar_subquery()
+        return session.execute(
+            update(Comparison).where(Comparison.id == chosen).values(**lease).returning(*returning)
+        ).first()
+    # SQLite serializes writers; a conditional update still guards against a lease taken meanwhile.
+    for comparison_id in session.scalars(candidates.limit(8)).all():
+        row = session.execute(
+            update(Comparison)
+            .where(Comparison.id == comparison_id, _free_for(labeler_id, now))
+            .values(**lease)
+            .returning(*returning)
+        ).first()
+        if row is not None:
+            return row
+    return None
+
+
+def next_for_labeler(
+    session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None
+) -> Served | None:
+    """Lease and return the next comparison this labeler should see, or None when there is none.
+
+    Evaluation comparisons (new vs previous checkpoint) come first: they measure checkpoints."""
+    now = datetime.now(UTC)
+    active = active_checkpoint_id(session)
+    row = None
+    for kind in (ComparisonKind.eval, ComparisonKind.train):
+        row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, kind, active, exclude))
+        if row is not None:
+            break
+    if row is None:
+        return None
+    comparison_id, prompt, a_id, b_id = row
+    images = dict(
+        session.execute(select(Generation.id, Generation.image_path).where(Generation.id.in_((a_id, b_id)))).all()
+    )
+    left, right = (a_id, b_id) if left_is_a(comparison_id, labeler_id) else (b_id, a_id)
+    return Served(comparison_id, prompt, images[left], images[right])
+
+
+@dataclass
+class VoteOutcome:
+    vote: Vote
+    created: bool  # False when this labeler had already voted: the first vote is returned unchanged
+
+
+class ComparisonNotFound(LookupError):
+    pass
+
+
+def record_vote(
+    session: Session,
+    comparison_id: int,
+    labeler_id: int,
+    choice: Choice,
+    decision_ms: int | None,
+    votes_per_comparison: int,
+) -> VoteOutcome:
+    """Record a labeler's vote once; a repeat (or a concurrent duplicate) returns the first vote."""
+    pair = session.execute(
+        select(Comparison.generation_a_id, Comparison.generation_b_id).where(Comparison.id == comparison_id)
+    ).first()
+    if pair is None:
+        raise ComparisonNotFound(f"comparison {comparison_id} does not exist")
+    a_id, b_id = pair
+    left, right = (a_id, b_id) if left_is_a(comparison_id, labeler_id) else (b_id, a_id)
+    values = {
+        "comparison_id": comparison_id,
+        "labeler_id": labeler_id,
+        "choice": choice,
+        "left_generation_id": left,
+        "winner_generation_id": {Choice.left: left, Choice.right: right}.get(choice),
+        "decision_ms": decision_ms,
+        "created_at": datetime.now(UTC),
+    }
+    inserted = session.execute(
+        insert_for(session, Vote)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["comparison_id", "labeler_id"])
+        .returning(Vote.id)
+    ).scalar()
+    if inserted is None:  # the conflicting row is committed (ON CONFLICT waited for it): read it
+        return VoteOutcome(_existing_vote(session, comparison_id, labeler_id), created=False)
+    done = and_(Comparison.vote_count + 1 >= votes_per_comparison, Comparison.state == ComparisonState.ready)
+    session.execute(
+        update(Comparison)
+        .where(Comparison.id == comparison_id)
+        .values(
+            vote_count=Comparison.vote_count + 1,
+            state=case((done, ComparisonState.done.value), else_=Comparison.state),
+            # Release the lease only if it is this labeler's: another labeler may hold it.
+            leased_by=case((Comparison.leased_by == labeler_id, None), else_=Comparison.leased_by),
+            leased_until=case((Comparison.leased_by == labeler_id, None), else_=Comparison.leased_until),
+        )
+    )
+    return VoteOutcome(Vote(id=inserted, **values), created=True)
+
+
+def _existing_vote(session: Session, comparison_id: int, labeler_id: int) -> Vote | None:
+    return session.scalars(
+        select(Vote).where(Vote.comparison_id == comparison_id, Vote.labeler_id == labeler_id)
+    ).first()

@@ -1,0 +1,172 @@
+"""Human evaluation of promotions: which evaluation is due, its requests, its win rate.
+
+After a promotion the generate worker renders the fixed evaluation set with the new checkpoint and
+the previous one, same prompt and seed per pair, a chunk at a time between pool batches; once every
+image exists it writes the evaluation and its comparisons in one transaction. Labelers get those
+before train ones, sides hidden. Votes on them never become training data (that would train on the test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db.models import Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
+from core.db.session import insert_for
+from core.repo.generations import params_of
+from core.repo.prompts import active_prompts
+from core.schemas.generation import MAX_SEED, GenerationParams
+from core.settings import Settings
+from core.states import CheckpointStatus, Choice, ComparisonKind, ComparisonState, GenerationPurpose, GenerationStatus
+from core.win_rate import WinRate
+
+
+def evaluation_seed(prompt: str, index: int) -> int:
+    """The same seed for a prompt whatever checkpoint draws it: pairs differ only in the weights."""
+    return int.from_bytes(hashlib.sha256(f"eval:{index}:{prompt}".encode()).digest()[:8], "big") % MAX_SEED
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    prompt_id: int
+    params: GenerationParams
+
+
+def evaluation_requests(session: Session, settings: Settings) -> list[EvaluationRequest]:
+    """Every image of the fixed evaluation set: each active eval prompt × eval_seeds_per_prompt seeds."""
+    return [
+        EvaluationRequest(prompt.id, GenerationParams(
+            prompt=prompt.text, seed=evaluation_seed(prompt.text, k), num_inference_steps=settings.default_steps,
+            guidance_scale=settings.default_guidance,
+        ))
+        for prompt in active_prompts(session, for_eval=True)
+        for k in range(settings.eval_seeds_per_prompt)
+    ]  # fmt: skip
+
+
+def made_images(session: Session, checkpoint_id: int, requests: list[EvaluationRequest]) -> list[int | None]:
+    """Per request, a finished eval image of this checkpoint made with exactly its parameters, or None."""
+    made = session.scalars(
+        select(Generation).where(
+            Generation.purpose == GenerationPurpose.eval,
+            Generation.checkpoint_id == checkpoint_id,
+            Generation.status == GenerationStatus.done,
+            Generation.seed.in_({r.params.seed for r in requests}),
+        )
+    )
+    found = {params_of(g).model_dump_json(): g.id for g in made}
+    return [found.get(r.params.model_dump_json()) for r in requests]
+
+
+def previous_checkpoint_id(session: Session, active: int) -> int | None:
+    """The checkpoint that served before `active` (None while the first one still serves)."""
+    return session.scalar(
+        select(Deployment.checkpoint_id)
+        .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
+        .where(Deployment.checkpoint_id != active, Checkpoint.status != CheckpointStatus.broken)
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    )
+
+
+def evaluation_exists(session: Session, checkpoint_id: int, baseline_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Evaluation.id).where(
+                Evaluation.checkpoint_id == checkpoint_id, Evaluation.baseline_id == baseline_id
+            )
+        )
+        is not None
+    )
+
+
+def create_evaluation(
+    session: Session,
+    checkpoint_id: int,
+    baseline_id: int,
+    requests: list[EvaluationRequest],
+    new_images: list[int],
+    old_images: list[int],
+) -> int | None:
+    """The evaluation row and its comparisons (image A the new checkpoint's), in the caller's
+    transaction; None when another worker wrote it first (the unique pair decides)."""
+    evaluation_id = session.execute(
+        insert_for(session, Evaluation)
+        .values(checkpoint_id=checkpoint_id, baseline_id=baseline_id, pairs=len(requests), created_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["checkpoint_id", "baseline_id"])
+        .returning(Evaluation.id)
+    ).scalar()
+    if evaluation_id is None:
+        return None
+    session.add_all(
+        Comparison(prompt_id=r.prompt_id, prompt=r.params.prompt, generation_a_id=new, generation_b_id=old,
+                   kind=ComparisonKind.eval, state=ComparisonState.ready, checkpoint_id=checkpoint_id,
+                   evaluation_id=evaluation_id)
+        for r, new, old in zip(requests, new_images, old_images, strict=True)
+    )  # fmt: skip
+    session.flush()
+    return evaluation_id
+
+
+@dataclass
+class EvaluationTally(WinRate):
+    """Votes on one evaluation's comparisons, from the new checkpoint's side."""
+
+    both_bad: int = 0
+    skips: int = 0
+
+
+def evaluation_tallies(session: Session, evaluation_ids: list[int] | None = None) -> dict[int, EvaluationTally]:
+    """Per evaluation: each vote counts (several labelers on one pair are several judgements)."""
+    query = (
+        select(Comparison.evaluation_id, Comparison.generation_a_id, Vote.choice, Vote.winner_generation_id)
+        .join(Vote, Vote.comparison_id == Comparison.id)
+        .where(Comparison.evaluation_id.is_not(None))
+    )
+    if evaluation_ids is not None:
+        query = query.where(Comparison.evaluation_id.in_(evaluation_ids))
+    tallies: dict[int, EvaluationTally] = {}
+    for evaluation_id, new_generation, choice, winner in session.execute(query):
+        tally = tallies.setdefault(evaluation_id, EvaluationTally())
+        if choice in (Choice.left, Choice.right):
+            if winner == new_generation:
+                tally.wins += 1
+            else:
+                tally.losses += 1
+        elif choice == Choice.tie:
+            tally.ties += 1
+        elif choice == Choice.both_bad:
+            tally.both_bad += 1
+        else:
+            tally.skips += 1
+    return tallies
+
+
+def list_evaluations(session: Session, checkpoint_id: int | None = None) -> list[Evaluation]:
+    query = select(Evaluation).order_by(Evaluation.id.desc())
+    if checkpoint_id is not None:
+        query = query.where(Evaluation.checkpoint_id == checkpoint_id)
+    return list(session.scalars(query))
+
+
+def latest_evaluations(
+    session: Session, checkpoint_id: int | None = None
+) -> dict[int, tuple[Evaluation, EvaluationTally]]:
+    """Each checkpoint's newest evaluation with its votes counted."""
+    newest: dict[int, Evaluation] = {}
+    for evaluation in list_evaluations(session, checkpoint_id):  # newest first
+        newest.setdefault(evaluation.checkpoint_id, evaluation)
+    tallies = evaluation_tallies(session, [e.id for e in newest.values()])
+    return {c: (e, tallies.get(e.id) or EvaluationTally()) for c, e in newest.items()}
+
+
+def describe(evaluation: Evaluation, tally: EvaluationTally) -> str:
+    """One line for a terminal: 'humans 72% (61–81%) of 40 votes vs 3'."""
+    if tally.rate is None:
+        return f"humans: no votes yet vs {evaluation.baseline_id}"
+    low, high = tally.interval
+    return f"humans {tally.rate:.0%} ({low:.0%}–{high:.0%}) of {tally.decided} votes vs {evaluation.baseline_id}"

@@ -1,0 +1,84 @@
+"""Generation rows: created by the API or the pool, completed by a worker."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from core.db.models import Generation
+from core.schemas.generation import MAX_SEED, GenerationParams
+from core.states import GenerationPurpose, GenerationStatus
+
+
+def create_generation(
+    session: Session,
+    params: GenerationParams,
+    *,
+    purpose: GenerationPurpose = GenerationPurpose.api,
+    requested_by: int | None = None,
+    requested_checkpoint_id: int | None = None,
+    prompt_id: int | None = None,
+) -> Generation:
+    """A queued generation; the seed is fixed now so the row alone can reproduce the image."""
+    seed = params.seed if params.seed is not None else secrets.randbelow(MAX_SEED)
+    generation = Generation(
+        public_id=uuid.uuid4().hex,
+        prompt=params.prompt,
+        prompt_id=prompt_id,
+        params=params.model_dump(exclude={"prompt", "seed"}),
+        seed=seed,
+        purpose=purpose,
+        requested_by=requested_by,
+        requested_checkpoint_id=requested_checkpoint_id,
+        status=GenerationStatus.queued,
+    )
+    session.add(generation)
+    session.flush()
+    return generation
+
+
+def params_of(generation: Generation) -> GenerationParams:
+    return GenerationParams(prompt=generation.prompt, seed=generation.seed, **generation.params)
+
+
+def image_relpath(generation: Generation) -> str:
+    return f"{generation.public_id}.png"
+
+
+def latents_relpath(generation: Generation) -> str:
+    return f"{generation.public_id}.npy"
+
+
+def mark_done(generation: Generation, checkpoint_id: int, duration_ms: float) -> None:
+    generation.status = GenerationStatus.done
+    generation.checkpoint_id = checkpoint_id
+    generation.image_path = image_relpath(generation)
+    generation.latents_path = latents_relpath(generation)
+    generation.duration_ms = duration_ms
+    generation.finished_at = datetime.now(UTC)
+    generation.error = None
+
+
+def mark_failed(generation: Generation, error: str) -> None:
+    generation.status = GenerationStatus.failed
+    generation.error = error[:2000]
+    generation.finished_at = datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StartedGeneration:
+    """A generation row marked running: where its files go (relative to the media and latents dirs)."""
+
+    id: int
+    image_path: str
+    latents_path: str
+
+
+def start(generation: Generation) -> StartedGeneration:
+    """Mark a row running (the worker makes it now) and say where its files go."""
+    generation.status = GenerationStatus.running
+    return StartedGeneration(generation.id, image_relpath(generation), latents_relpath(generation))

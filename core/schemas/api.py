@@ -1,0 +1,182 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.schemas.generation import GenerationParams
+from core.schemas.text import MAX_DB_INT
+from core.states import Choice, GenerationStatus
+
+
+class ImageOut(BaseModel):
+    url: str
+
+
+class ComparisonOut(BaseModel):
+    """What a labeler sees: nothing here tells which checkpoint or seed made which side."""
+
+    id: int
+    prompt: str
+    left: ImageOut
+    right: ImageOut
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    choice: Choice
+    decision_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+
+
+class VoteOut(BaseModel):
+    id: int
+    comparison_id: int
+    choice: Choice
+    decision_ms: int | None
+    created: bool  # False: this labeler had voted already; this is that first vote
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    votes: int
+
+
+class GenerationRequest(GenerationParams):
+    checkpoint_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT, description="Default: the active checkpoint.")
+
+
+class GenerationOut(BaseModel):
+    id: int
+    status: GenerationStatus
+    prompt: str
+    seed: int
+    params: dict
+    checkpoint_id: int | None
+    image_url: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class EvaluationOut(BaseModel):
+    """Labelers' verdict on a promotion: the checkpoint against the one it replaced, same seeds."""
+
+    id: int
+    checkpoint_id: int
+    baseline_id: int
+    pairs: int
+    wins: int  # votes for the checkpoint's image
+    losses: int
+    ties: int
+    both_bad: int
+    skips: int
+    win_rate: float | None  # (wins + ties / 2) / (wins + losses + ties)
+    interval: tuple[float, float] | None  # Wilson's 95%
+    created_at: datetime
+
+
+class CheckpointOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    path: str | None  # the directory plain diffusers loads (None: the base model)
+    parent_id: int | None
+    round_id: int | None
+    status: str
+    status_reason: str | None
+    metrics: dict
+    created_at: datetime
+    active: bool
+    # Its newest evaluation against the checkpoint it replaced; admins only (live counts would tell a
+    # labeler which side of an eval pair was the new checkpoint).
+    human_eval: EvaluationOut | None = None
+
+
+class LabelerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+    admin: bool = False
+
+
+class LabelerOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+class LabelerCreated(LabelerOut):
+    token: str
+    login_url: str
+
+
+class LabelerPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class PromptsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: list[str] = Field(min_length=1, max_length=10_000)
+    for_eval: bool = False
+
+
+class PromptsAdded(BaseModel):
+    added: int
+    skipped: int
+
+
+class RoundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="DPO settings for this round over the defaults (see DPOConfig)."
+    )
+
+
+class RoundStepOut(BaseModel):
+    step: int
+    metrics: dict
+
+
+class RoundOut(BaseModel):
+    id: int
+    state: str
+    trigger: str
+    requested_by: str | None
+    config: dict
+    counts: dict
+    metrics: dict
+    error: str | None
+    snapshot_vote_id: int | None
+    start_checkpoint_id: int | None
+    reference_checkpoint_id: int | None
+    checkpoint_id: int | None
+    cancel_requested: bool
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[RoundStepOut] | None = None
+
+
+class PromoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class DeploymentOut(BaseModel):
+    id: int
+    checkpoint_id: int
+    promoted_at: datetime
+    promoted_by: str
+    reason: str | None

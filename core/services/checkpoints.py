@@ -1,0 +1,118 @@
+"""Checkpoints: the registry, what serves, promotion and rollback, broken ones, judge scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.db.models import Checkpoint, Deployment, Evaluation, TrainingRound
+from core.db.session import session_scope
+from core.refs import CheckpointRef
+from core.repo import checkpoints as repo
+from core.repo.checkpoints import PromotionRefused, UnusableCheckpoint
+from core.repo.evaluations import EvaluationTally, latest_evaluations
+from core.states import CheckpointKind, CheckpointStatus
+
+__all__ = ["PromotionRefused", "UnusableCheckpoint"]
+
+
+@dataclass
+class Registry:
+    """Every checkpoint, which one serves, and (where asked for) each one's newest human evaluation."""
+
+    checkpoints: list[Checkpoint]
+    active_id: int
+    evaluations: dict[int, tuple[Evaluation, EvaluationTally]]
+
+
+def registry(with_evaluations: bool, checkpoint_id: int | None = None) -> Registry:
+    """The registry, or one checkpoint of it; evaluations only where the caller may see them."""
+    with session_scope() as session:
+        active = repo.active_checkpoint_id(session)
+        if checkpoint_id is None:
+            rows = repo.list_checkpoints(session)
+        else:
+            row = session.get(Checkpoint, checkpoint_id)
+            rows = [row] if row is not None else []
+        evaluations = latest_evaluations(session, checkpoint_id) if with_evaluations else {}
+        return Registry(rows, active, evaluations)
+
+
+def active_registry(with_evaluations: bool) -> Registry:
+    """The registry narrowed to the checkpoint that serves now."""
+    with session_scope() as session:
+        active = repo.active_checkpoint_id(session)
+    return registry(with_evaluations, active)
+
+
+def active_ref() -> CheckpointRef:
+    """The checkpoint that serves now; UnusableCheckpoint while a broken one waits for its rollback."""
+    with session_scope() as session:
+        return repo.checkpoint_ref(session, repo.active_checkpoint_id(session))
+
+
+def ref_of(checkpoint_id: int) -> CheckpointRef:
+    """A checkpoint that may serve; UnusableCheckpoint if it does not exist or is broken."""
+    with session_scope() as session:
+        return repo.checkpoint_ref(session, checkpoint_id)
+
+
+def promote(checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
+    """Serve this checkpoint (an older one: a rollback). LookupError, or PromotionRefused for a
+    broken one or one whose files are gone; a rejected one may be promoted by hand."""
+    with session_scope() as session:
+        return repo.promote(session, checkpoint_id, by=by, reason=reason)
+
+
+def deployments(limit: int = 100) -> list[Deployment]:
+    with session_scope() as session:
+        return repo.deployments(session, limit)
+
+
+def mark_broken(checkpoint_id: int, reason: str) -> None:
+    """A checkpoint that failed to load never serves again; the deployment rolls back if it served."""
+    with session_scope() as session:
+        repo.mark_broken(session, checkpoint_id, reason)
+
+
+@dataclass(frozen=True)
+class NewCheckpoint:
+    """A round's checkpoint, written to disk and gated, to be registered."""
+
+    round_id: int
+    name: str
+    kind: CheckpointKind
+    path: str
+    parent_id: int
+    passed_gate: bool
+    gate_summary: str
+    metrics: dict
+
+
+def register(new: NewCheckpoint, auto_promote: bool) -> int:
+    """Register the checkpoint (rejected when it failed the gate), record the round's metrics, and
+    promote it when it passed and auto-promotion is on: one transaction."""
+    with session_scope() as session:
+        status = CheckpointStatus.ready if new.passed_gate else CheckpointStatus.rejected
+        checkpoint = Checkpoint(name=new.name, kind=new.kind, path=new.path, parent_id=new.parent_id,
+                                round_id=new.round_id, status=status, status_reason=new.gate_summary,
+                                metrics=new.metrics)  # fmt: skip
+        session.add(checkpoint)
+        session.flush()
+        session.get(TrainingRound, new.round_id).metrics = new.metrics
+        if new.passed_gate and auto_promote:
+            repo.promote(session, checkpoint.id, by="gate", reason=f"round {new.round_id} passed the gate")
+        return checkpoint.id
+
+
+def cached_judge_score(checkpoint_id: int, images: int) -> float | None:
+    """A checkpoint's judge score from its registry row, when it was measured on the same set."""
+    with session_scope() as session:
+        row = session.get(Checkpoint, checkpoint_id)
+        cached = (row.metrics or {}) if row else {}
+        return cached.get("judge_score") if cached.get("judge_images") == images else None
+
+
+def record_judge_score(checkpoint_id: int, score: float, images: int) -> None:
+    with session_scope() as session:
+        row = session.get(Checkpoint, checkpoint_id)
+        row.metrics = dict(row.metrics or {}) | {"judge_score": score, "judge_images": images}

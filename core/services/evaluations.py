@@ -1,0 +1,95 @@
+"""Human evaluation of each promotion: same-seed pairs of the checkpoint that serves and the one it
+replaced, on the fixed evaluation prompts; votes on them give the new checkpoint a win rate.
+
+The generate worker makes an evaluation a step at a time between pool batches (worker/tasks/
+evaluation.py): each step asks `plan_step` what is missing — a chunk of the new checkpoint's images
+first (it serves, so no swap), then the previous one's (usually there from its own evaluation) —
+and once every image exists `record` writes the evaluation and its comparisons in one transaction.
+Images are matched by prompt, seed and parameters, so a step lost to a crash costs only its chunk;
+the unique (checkpoint, baseline) row keeps one evaluation when two workers get there together.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from core.db.models import Checkpoint, Evaluation
+from core.db.session import session_scope
+from core.refs import CheckpointRef
+from core.repo import evaluations as repo
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref
+from core.repo.evaluations import EvaluationRequest, EvaluationTally
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+_warned: set[tuple[int, int]] = set()
+
+
+@dataclass(frozen=True)
+class EvaluationStep:
+    """The due evaluation of `checkpoint_id` against `baseline_id`, and what its next step is: images
+    to make with `render` (a chunk of `missing`), or, when render is None, writing it."""
+
+    checkpoint_id: int
+    baseline_id: int
+    requests: list[EvaluationRequest]
+    render: CheckpointRef | None
+    missing: list[EvaluationRequest]
+    new_images: list[int | None]
+    old_images: list[int | None]
+
+
+def plan_step(settings: Settings) -> EvaluationStep | None:
+    """The next step of the evaluation due now, or None when none is due (or it cannot be made)."""
+    if settings.eval_seeds_per_prompt == 0:
+        return None
+    with session_scope() as session:
+        active = active_checkpoint_id(session)  # read once: the pair below must not be (W, W)
+        baseline_id = repo.previous_checkpoint_id(session, active)
+        if baseline_id is None or baseline_id == active or repo.evaluation_exists(session, active, baseline_id):
+            return None
+        requests = repo.evaluation_requests(session, settings)
+        problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
+        if not requests or problem:
+            if problem and (active, baseline_id) not in _warned:  # once: every pool fill asks again
+                _warned.add((active, baseline_id))
+                log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
+            return None
+        sides = [(checkpoint_ref(session, c), repo.made_images(session, c, requests)) for c in (active, baseline_id)]
+    (_, new_images), (_, old_images) = sides
+    for checkpoint, images in sides:
+        missing = [requests[i] for i, image in enumerate(images) if image is None]
+        if missing:
+            chunk = missing[: 2 * settings.pool_batch]  # a pool batch's worth of images
+            return EvaluationStep(active, baseline_id, requests, checkpoint, chunk, new_images, old_images)
+    return EvaluationStep(active, baseline_id, requests, None, [], new_images, old_images)
+
+
+def record(step: EvaluationStep) -> int | None:
+    """Write the evaluation and its comparisons; None when another worker wrote it first, or the
+    checkpoint it evaluates no longer serves (that promotion's evaluation is the one due now)."""
+    with session_scope() as session:
+        if active_checkpoint_id(session) != step.checkpoint_id:
+            return None
+        evaluation_id = repo.create_evaluation(session, step.checkpoint_id, step.baseline_id, step.requests,
+                                               step.new_images, step.old_images)  # fmt: skip
+    if evaluation_id is not None:
+        log.info("evaluation %s: checkpoint %s vs %s, %d pairs", evaluation_id, step.checkpoint_id,
+                 step.baseline_id, len(step.requests))  # fmt: skip
+    return evaluation_id
+
+
+def due_evaluation_written() -> bool:
+    """Whether the serving checkpoint's evaluation against its predecessor exists."""
+    with session_scope() as session:
+        active = active_checkpoint_id(session)
+        return repo.evaluation_exists(session, active, repo.previous_checkpoint_id(session, active) or 0)
+
+
+def evaluations(checkpoint_id: int | None = None) -> list[tuple[Evaluation, EvaluationTally]]:
+    """Every evaluation (or one checkpoint's), newest first, with its votes counted."""
+    with session_scope() as session:
+        rows = repo.list_evaluations(session, checkpoint_id)
+        tallies = repo.evaluation_tallies(session, [e.id for e in rows])
+        return [(e, tallies.get(e.id) or EvaluationTally()) for e in rows]

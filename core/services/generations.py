@@ -1,0 +1,159 @@
+"""Generations: a client's request and its wait, the rows a worker makes images for, and the sweep
+that finishes what a lost worker left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from core.db.models import Checkpoint, Generation, Labeler
+from core.db.session import session_scope
+from core.queue import GENERATE_IMAGE, send
+from core.refs import CheckpointRef
+from core.repo import generations as repo
+from core.repo.checkpoints import UnusableCheckpoint, checkpoint_ref
+from core.repo.generations import StartedGeneration
+from core.schemas.api import GenerationRequest
+from core.schemas.generation import GenerationParams
+from core.settings import Settings
+from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role
+
+REQUEUE_AFTER = timedelta(minutes=3)  # a client request still unfinished this long is sent again
+GIVE_UP_AFTER = timedelta(minutes=30)  # and failed after this long
+WAIT_POLL_S = 0.05
+
+
+# ---- clients ------------------------------------------------------------------------------------
+def request_generation(request: GenerationRequest, labeler: Labeler, settings: Settings) -> Generation:
+    """Record a client's request and queue it. UnusableCheckpoint for a pinned checkpoint that does
+    not exist or is broken; QueueUnavailable when the broker is down (the row is then failed, so
+    nothing waits forever)."""
+    values = request.model_dump(exclude={"checkpoint_id"})
+    if "num_inference_steps" not in request.model_fields_set:
+        values["num_inference_steps"] = settings.default_steps
+    if "guidance_scale" not in request.model_fields_set:
+        values["guidance_scale"] = settings.default_guidance
+    with session_scope() as session:
+        if request.checkpoint_id is not None:
+            checkpoint = session.get(Checkpoint, request.checkpoint_id)
+            if checkpoint is None or checkpoint.status == CheckpointStatus.broken:
+                raise UnusableCheckpoint(f"checkpoint {request.checkpoint_id} does not exist or is broken")
+        generation = repo.create_generation(
+            session, GenerationParams(**values), purpose=GenerationPurpose.api, requested_by=labeler.id,
+            requested_checkpoint_id=request.checkpoint_id,
+        )  # fmt: skip
+    try:
+        send(GENERATE_IMAGE, generation.id)
+    except Exception as exc:
+        fail_generations([generation.id], f"could not queue the task: {exc}")
+        generation.status = GenerationStatus.failed
+        raise
+    return generation
+
+
+def load(generation_id: int) -> Generation | None:
+    with session_scope() as session:
+        return session.get(Generation, generation_id)
+
+
+async def wait_for(generation: Generation, timeout_s: float) -> Generation:
+    """The generation once finished, or as it stands after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while generation.status not in GENERATION_FINISHED and time.monotonic() < deadline:
+        await asyncio.sleep(WAIT_POLL_S)
+        generation = await asyncio.to_thread(load, generation.id) or generation
+    return generation
+
+
+def read_generation(generation_id: int, viewer: Labeler) -> Generation | None:
+    """A generation as this viewer may see it: labelers see only their own requests (a pool image
+    must not reveal its checkpoint); admins see all."""
+    generation = load(generation_id)
+    if generation is None or (viewer.role != Role.admin and generation.requested_by != viewer.id):
+        return None
+    return generation
+
+
+# ---- workers --------------------------------------------------------------------------------------
+def start_generations(
+    requests: list[GenerationParams],
+    purpose: GenerationPurpose,
+    checkpoint_id: int | None = None,
+    prompt_ids: list[int | None] | None = None,
+) -> list[StartedGeneration]:
+    """Rows for images a worker is about to make itself (pool and evaluation images)."""
+    with session_scope() as session:
+        rows = [repo.create_generation(session, params, purpose=purpose, requested_checkpoint_id=checkpoint_id,
+                                       prompt_id=prompt_id)
+                for params, prompt_id in zip(requests, prompt_ids or [None] * len(requests), strict=True)]  # fmt: skip
+        return [repo.start(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    """A client's request as the worker makes it."""
+
+    started: StartedGeneration
+    params: GenerationParams
+    checkpoint: CheckpointRef | None  # None: whatever is promoted when it runs
+
+
+def claim_generation(generation_id: int) -> GenerationJob | None:
+    """Mark a queued request running; None when there is nothing to make (gone, a redelivery of
+    finished work, or pinned to a checkpoint that cannot serve: then it is failed with the reason)."""
+    with session_scope() as session:
+        generation = session.get(Generation, generation_id)
+        if generation is None or generation.status == GenerationStatus.done:
+            return None
+        checkpoint = None
+        if generation.requested_checkpoint_id is not None:
+            try:
+                checkpoint = checkpoint_ref(session, generation.requested_checkpoint_id)
+            except UnusableCheckpoint as exc:
+                repo.mark_failed(generation, str(exc))
+                return None
+        return GenerationJob(repo.start(generation), repo.params_of(generation), checkpoint)
+
+
+def finish_generations(ids: list[int], checkpoint_id: int, duration_ms: float) -> None:
+    """Mark images done whose files the worker has written (files first: a done row has files)."""
+    with session_scope() as session:
+        for generation_id in ids:
+            repo.mark_done(session.get(Generation, generation_id), checkpoint_id, duration_ms)
+
+
+def fail_generations(ids: list[int], error: str) -> None:
+    with session_scope() as session:
+        for generation_id in ids:
+            repo.mark_failed(session.get(Generation, generation_id), error)
+
+
+def sweep_stale() -> dict:
+    """Finish what a lost worker left behind: a client's request that waited too long is sent again
+    (the task is idempotent) until it is hopeless, then failed; pool and evaluation images, which
+    nobody waits for, are failed. Tasks are sent after the commit."""
+    now = datetime.now(UTC)
+    requeue, failed = [], 0
+    with session_scope() as session:
+        stale = session.scalars(
+            select(Generation).where(
+                Generation.status.in_((GenerationStatus.queued, GenerationStatus.running)),
+                Generation.created_at < now - REQUEUE_AFTER,
+            )
+        ).all()
+        for generation in stale:
+            created = generation.created_at
+            created = created if created.tzinfo else created.replace(tzinfo=UTC)  # SQLite: naive
+            if generation.purpose != GenerationPurpose.api or created < now - GIVE_UP_AFTER:
+                repo.mark_failed(generation, "abandoned: the worker making it was lost")
+                failed += 1
+            else:
+                generation.status = GenerationStatus.queued
+                requeue.append(generation.id)
+    for generation_id in requeue:
+        send(GENERATE_IMAGE, generation_id)
+    return {"requeued": len(requeue), "failed": failed}

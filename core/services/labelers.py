@@ -1,0 +1,87 @@
+"""Labelers: create them, list and disable them, sign them in by token."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.db.models import Labeler, Vote
+from core.db.session import session_scope
+from core.repo import labelers as repo
+from core.settings import Settings
+
+
+class NameTaken(ValueError):
+    """A labeler with this name exists."""
+
+
+class SelfDisable(ValueError):
+    """An admin tried to disable their own token."""
+
+
+def login_url(settings: Settings, token: str) -> str:
+    """The link that signs a labeler in (the UI reads the token from the fragment)."""
+    return f"{settings.base_url}/#token={token}"
+
+
+def create_labeler(name: str, admin: bool = False) -> tuple[Labeler, str]:
+    """A new labeler and its token (shown once: only the hash is stored); NameTaken if the name is used."""
+    try:
+        with session_scope() as session:
+            if repo.by_name(session, name) is not None:
+                raise NameTaken(f"a labeler named {name!r} exists")
+            return repo.create_labeler(session, name, admin=admin)
+    except IntegrityError as exc:  # created concurrently under the same name
+        raise NameTaken(f"a labeler named {name!r} exists") from exc
+
+
+def list_labelers() -> list[Labeler]:
+    with session_scope() as session:
+        return list(session.scalars(select(Labeler).order_by(Labeler.id)))
+
+
+def set_active(labeler_id: int, active: bool, by: Labeler) -> Labeler:
+    """Enable or disable a labeler's token; LookupError if there is none, SelfDisable for one's own."""
+    with session_scope() as session:
+        labeler = session.get(Labeler, labeler_id)
+        if labeler is None:
+            raise LookupError(f"labeler {labeler_id} does not exist")
+        if labeler.id == by.id and not active:
+            raise SelfDisable("an admin cannot disable their own token")
+        labeler.active = active
+        return labeler
+
+
+def authenticate(token: str) -> Labeler | None:
+    """The active labeler holding this token, or None."""
+    with session_scope() as session:
+        return repo.by_token(session, token)
+
+
+def votes_cast(labeler_id: int) -> int:
+    with session_scope() as session:
+        return session.scalar(select(func.count(Vote.id)).where(Vote.labeler_id == labeler_id)) or 0
+
+
+def first_logins(settings: Settings) -> list[str]:
+    """On a first start (no labelers yet) create an admin and a labeler and keep their login links
+    in the data dir; returns the links kept there (empty once the file is removed)."""
+    logins_file = settings.data_dir / "first-logins.txt"
+    with session_scope() as session:
+        if session.scalar(select(func.count(Labeler.id))) == 0:
+            lines = []
+            for name, admin in (("admin", True), ("labeler", False)):
+                _, token = repo.create_labeler(session, name, admin=admin)
+                lines.append(f"{name:8} {login_url(settings, token)}")
+            logins_file.write_text("\n".join(lines) + "\n")
+            logins_file.chmod(0o600)
+    return logins_file.read_text().splitlines() if logins_file.exists() else []
+
+
+def fresh_token(name: str) -> str:
+    """A new token for the labeler `name`, created on first use (local tools: simulated labelers)."""
+    with session_scope() as session:
+        labeler = repo.by_name(session, name)
+        if labeler is None:
+            return repo.create_labeler(session, name)[1]
+        return repo.rotate_token(labeler)

@@ -1,0 +1,108 @@
+"""The pool of train comparisons: what a generate worker should render next, and recording it.
+
+Each pair is one prompt drawn twice with different seeds, rendered by the checkpoint that serves:
+the data Diffusion-DPO learns from. Prompts are drawn least-used first so the pool covers the prompt
+set evenly. An empty pool gets one pair first, fast, so labelers wait as little as possible.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db.models import Comparison, Generation, Prompt
+from core.db.session import session_scope
+from core.refs import CheckpointRef
+from core.repo import generations as generations_repo
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_ref
+from core.repo.comparisons import ready_pool_count
+from core.repo.generations import StartedGeneration
+from core.repo.prompts import active_prompts
+from core.schemas.generation import MAX_SEED, GenerationParams
+from core.settings import Settings
+from core.states import ComparisonKind, ComparisonState, GenerationPurpose
+
+
+@dataclass(frozen=True)
+class PlannedPair:
+    prompt_id: int
+    prompt: str
+    params: tuple[GenerationParams, GenerationParams]
+    generations: tuple[StartedGeneration, StartedGeneration]
+
+
+@dataclass(frozen=True)
+class PoolBatch:
+    checkpoint: CheckpointRef  # the comparisons' checkpoint: the images must be made with exactly it
+    pairs: list[PlannedPair]
+
+    @property
+    def requests(self) -> list[GenerationParams]:
+        return [params for pair in self.pairs for params in pair.params]
+
+    @property
+    def generations(self) -> list[StartedGeneration]:
+        return [g for pair in self.pairs for g in pair.generations]
+
+
+def least_used_prompts(session: Session, checkpoint_id: int, count: int) -> list[Prompt]:
+    prompts = active_prompts(session)
+    if not prompts:
+        return []
+    used = dict(
+        session.execute(
+            select(Comparison.prompt_id, func.count(Comparison.id))
+            .where(Comparison.checkpoint_id == checkpoint_id, Comparison.kind == ComparisonKind.train)
+            .group_by(Comparison.prompt_id)
+        ).all()
+    )
+    rng = random.Random()
+    ranked = sorted(prompts, key=lambda p: (used.get(p.id, 0), rng.random()))
+    return [ranked[i % len(ranked)] for i in range(count)]
+
+
+def two_seeds() -> tuple[int, int]:
+    seed_a = secrets.randbelow(MAX_SEED)
+    return seed_a, (seed_a + 1 + secrets.randbelow(MAX_SEED - 1)) % MAX_SEED  # never the same seed
+
+
+def plan_batch(settings: Settings) -> PoolBatch | None:
+    """The next batch for the serving checkpoint, its generation rows marked running; None when the
+    pool is full (a batch without pairs: there are no active prompts). UnusableCheckpoint while a
+    broken checkpoint still serves."""
+    with session_scope() as session:
+        checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
+        ready = ready_pool_count(session, checkpoint.id)
+        missing = settings.pool_target - ready
+        if missing <= 0:
+            return None
+        size = 1 if ready == 0 else min(missing, settings.pool_batch)
+        pairs = []
+        for prompt in least_used_prompts(session, checkpoint.id, size):
+            params = tuple(
+                GenerationParams(prompt=prompt.text, seed=seed, num_inference_steps=settings.default_steps,
+                                 guidance_scale=settings.default_guidance)
+                for seed in two_seeds()
+            )  # fmt: skip
+            rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool, prompt_id=prompt.id)
+                    for p in params]  # fmt: skip
+            started = tuple(generations_repo.start(row) for row in rows)
+            pairs.append(PlannedPair(prompt.id, prompt.text, params, started))
+        return PoolBatch(checkpoint, pairs)  # no pairs: there are no active prompts
+
+
+def record_batch(batch: PoolBatch, per_image_ms: float) -> int:
+    """The batch's images are on disk: mark them done and put their comparisons in the pool."""
+    with session_scope() as session:
+        for pair in batch.pairs:
+            for started in pair.generations:
+                generations_repo.mark_done(session.get(Generation, started.id), batch.checkpoint.id, per_image_ms)
+            a, b = pair.generations
+            session.add(Comparison(prompt_id=pair.prompt_id, prompt=pair.prompt, generation_a_id=a.id,
+                                   generation_b_id=b.id, kind=ComparisonKind.train, state=ComparisonState.ready,
+                                   checkpoint_id=batch.checkpoint.id))  # fmt: skip
+    return len(batch.pairs)

@@ -1,0 +1,28 @@
+"""The prompt set the pool draws from, and the fixed evaluation set."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from core.db.session import session_scope
+from core.repo import prompts as repo
+from core.states import PromptSource
+
+
+class PromptsBusy(RuntimeError):
+    """The same prompts were being added concurrently; a retry settles it."""
+
+
+def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False) -> tuple[int, int]:
+    """Add prompts, skipping ones present; (added, skipped). ValueError names a bad prompt."""
+    try:
+        with session_scope() as session:
+            return repo.add_prompts(session, texts, source=source, for_eval=for_eval)
+    except IntegrityError as exc:
+        raise PromptsBusy("these prompts were being added concurrently; retry") from exc
+
+
+def seed_shipped_prompts() -> int:
+    """The embedded model's prompt set and evaluation set, where they belong (see repo.prompts)."""
+    with session_scope() as session:
+        return repo.seed_shipped_prompts(session)

@@ -1,0 +1,215 @@
+"""Training rounds: start (by an admin or the schedule), cancel, follow; and, for the train worker,
+claim one, record its progress and end it.
+
+One round at a time is a database fact: a queued or running round holds a unique slot
+(core/repo/rounds.py), so a second start fails in the database whichever process tries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.db.models import RoundStep, TrainingRound, Vote
+from core.db.session import session_scope
+from core.family import UnsupportedModel, model_family
+from core.queue import TRAIN_ROUND, QueueUnavailable, send
+from core.refs import CheckpointRef
+from core.repo import rounds as repo
+from core.repo.checkpoints import UnusableCheckpoint, active_checkpoint_id, checkpoint_ref
+from core.repo.preferences import Preferences, collect_preferences
+from core.schemas.rounds import DPOConfig, round_config
+from core.settings import Settings
+from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, RoundState, RoundTrigger
+
+MAX_ATTEMPTS = 2  # a round whose worker died is retried once, then fails
+
+
+class RoundBusy(RuntimeError):
+    """Another round is queued or running."""
+
+
+class InvalidRoundConfig(ValueError):
+    """The round's DPO settings do not validate (the message lists each problem)."""
+
+
+class RoundEnded(ValueError):
+    """The round already ended: nothing to cancel."""
+
+
+def resolve_config(settings: Settings, overrides: dict | None = None) -> DPOConfig:
+    """The model family's defaults, then DPOLOOP_DPO_OVERRIDES, then overrides; InvalidRoundConfig if invalid."""
+    try:
+        return round_config(model_family(settings.base_model), settings.dpo_overrides, overrides or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidRoundConfig(f"invalid round config: {problems}") from exc
+    except (UnsupportedModel, TypeError) as exc:
+        raise InvalidRoundConfig(f"invalid round config: {exc}") from exc
+
+
+def _add_round(trigger: RoundTrigger, config: dict, requested_by: str | None) -> TrainingRound:
+    try:
+        with session_scope() as session:
+            return repo.add_round(session, trigger, config, requested_by)
+    except IntegrityError as exc:
+        with session_scope() as session:
+            busy = repo.running_round(session)
+        raise RoundBusy(f"round {busy.id if busy else '?'} is already {busy.state if busy else 'active'}") from exc
+
+
+def start_round(
+    settings: Settings, trigger: RoundTrigger, overrides: dict | None = None, requested_by: str | None = None
+) -> TrainingRound:
+    """Validate the config, take the slot, then queue the task. InvalidRoundConfig, RoundBusy, or
+    QueueUnavailable (then the round is failed, so it never holds the slot)."""
+    config = resolve_config(settings, overrides).model_dump()
+    row = _add_round(trigger, config, requested_by)
+    try:
+        send(TRAIN_ROUND, row.id)
+    except QueueUnavailable as exc:
+        finish_round(row.id, RoundState.failed, f"could not queue the task: {exc}")
+        raise
+    return row
+
+
+def list_rounds(limit: int = 50) -> list[TrainingRound]:
+    with session_scope() as session:
+        return repo.list_rounds(session, limit)
+
+
+def get_round(round_id: int, after_step: int = 0) -> tuple[TrainingRound, list[RoundStep]]:
+    """A round with its per-step metrics after `after_step`; LookupError if there is none."""
+    with session_scope() as session:
+        row = session.get(TrainingRound, round_id)
+        if row is None:
+            raise LookupError(f"round {round_id} does not exist")
+        return row, repo.steps_of(session, round_id, after_step)
+
+
+def cancel_round(round_id: int) -> TrainingRound:
+    """A queued round ends now; a running one stops at its next step. LookupError, or RoundEnded."""
+    with session_scope() as session:
+        row = session.get(TrainingRound, round_id)
+        if row is None:
+            raise LookupError(f"round {round_id} does not exist")
+        if row.state not in ROUND_ACTIVE:
+            raise RoundEnded(f"round {round_id} already ended ({row.state.value})")
+        repo.request_cancel(session, row)
+        return row
+
+
+# ---- the schedule (beat, on the generate queue) ----------------------------------------------------
+def fail_stale_rounds(settings: Settings) -> list[int]:
+    """Running rounds whose worker went silent become failed, freeing the slot."""
+    with session_scope() as session:
+        return repo.fail_stale_rounds(session, settings.round_stale_s)
+
+
+def scheduled_round_due(settings: Settings) -> bool:
+    """No round active, the minimum interval passed, and enough new decisive pairs wait."""
+    with session_scope() as session:
+        if repo.running_round(session) is not None:
+            return False
+        last = repo.last_scheduled_start(session)
+        if last is not None and datetime.now(UTC) - last < timedelta(seconds=settings.round_min_interval_s):
+            return False
+        return repo.new_decisive_comparisons(session) >= settings.round_min_pairs
+
+
+def start_scheduled_round(settings: Settings) -> int | None:
+    """Start a round when one is due; an invalid DPOLOOP_DPO_OVERRIDES is recorded as a failed round,
+    so the admin sees why rounds do not train. Returns the round id, or None."""
+    if not settings.round_schedule or not scheduled_round_due(settings):
+        return None
+    try:
+        return start_round(settings, RoundTrigger.schedule).id
+    except InvalidRoundConfig as exc:
+        try:
+            row = _add_round(RoundTrigger.schedule, {}, None)
+        except RoundBusy:
+            return None
+        finish_round(row.id, RoundState.failed, f"invalid DPOLOOP_DPO_OVERRIDES: {exc}")
+        return None
+    except (RoundBusy, QueueUnavailable):
+        return None
+
+
+# ---- the train worker ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoundClaim:
+    """What a claimed round trains: its settings, the votes up to its snapshot, from where, against what."""
+
+    round_id: int
+    config: DPOConfig
+    snapshot_vote_id: int
+    start: CheckpointRef
+    reference: CheckpointRef
+
+
+def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
+    """Mark the round running and fix what it trains on (kept across a redelivery); None when there
+    is nothing to do (gone, finished, cancelled, out of attempts or unusable checkpoints: then it is
+    ended with the reason)."""
+    with session_scope() as session:
+        row = session.get(TrainingRound, round_id)
+        if row is None or row.state in ROUND_FINISHED:
+            return None  # gone, cancelled while queued, or a redelivery of a finished round
+        if row.cancel_requested:
+            repo.finish_round(session, row, RoundState.cancelled, "cancelled before it started")
+            return None
+        if row.attempts >= MAX_ATTEMPTS:
+            repo.finish_round(session, row, RoundState.failed, f"gave up after {row.attempts} attempts (workers lost)")
+            return None
+        now = datetime.now(UTC)
+        row.state, row.attempts, row.started_at, row.heartbeat_at = RoundState.running, row.attempts + 1, now, now
+        if row.snapshot_vote_id is None:
+            row.snapshot_vote_id = session.scalar(select(func.max(Vote.id))) or 0
+        active = active_checkpoint_id(session)
+        if row.start_checkpoint_id is None:
+            row.start_checkpoint_id = active if settings.round_start_from == "active" else BASE_CHECKPOINT_ID
+        if row.reference_checkpoint_id is None:
+            row.reference_checkpoint_id = active if settings.round_reference == "active" else BASE_CHECKPOINT_ID
+        try:
+            start = checkpoint_ref(session, row.start_checkpoint_id)
+            reference = checkpoint_ref(session, row.reference_checkpoint_id)
+            config = DPOConfig(**row.config)
+        except (UnusableCheckpoint, ValidationError) as exc:
+            repo.finish_round(session, row, RoundState.failed, str(exc))
+            return None
+        return RoundClaim(round_id, config, row.snapshot_vote_id, start, reference)
+
+
+def preferences_of(claim: RoundClaim) -> Preferences:
+    """The votes of the round's snapshot, aggregated into preference pairs."""
+    with session_scope() as session:
+        return collect_preferences(session, up_to_vote_id=claim.snapshot_vote_id)
+
+
+def record_counts(round_id: int, counts: dict) -> None:
+    with session_scope() as session:
+        session.get(TrainingRound, round_id).counts = counts
+
+
+def add_step(round_id: int, metrics: dict) -> None:
+    """One training step's metrics (the curves), which is also the round's heartbeat."""
+    with session_scope() as session:
+        repo.add_step(session, round_id, metrics)
+
+
+def cancel_requested(round_id: int) -> bool:
+    with session_scope() as session:
+        return bool(session.scalar(select(TrainingRound.cancel_requested).where(TrainingRound.id == round_id)))
+
+
+def finish_round(round_id: int, state: RoundState, reason: str | None = None, checkpoint_id: int | None = None) -> None:
+    """End the round in a final state (freeing the slot), with the reason and the checkpoint it wrote."""
+    with session_scope() as session:
+        row = session.get(TrainingRound, round_id)
+        if checkpoint_id is not None:
+            row.checkpoint_id = checkpoint_id
+        repo.finish_round(session, row, state, reason)

@@ -1,0 +1,148 @@
+"""Every setting of dpoloop, read from environment variables named DPOLOOP_<NAME> (or a .env file).
+
+This class is the one documented list: the README's configuration table is generated from it
+(`dpoloop settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DPOLOOP_", env_file=".env", extra="ignore")
+
+    # Where state lives. Two instances with different data dirs never share anything.
+    data_dir: Path = Field(
+        default=REPO_ROOT / "data", description="SQLite file, media, latents, checkpoints, broker files."
+    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in the data dir.")
+    broker_url: str | None = Field(
+        default=None, description="Celery broker; default: files in the data dir (redis://… in production)."
+    )
+    # The model.
+    base_model: str = Field(
+        default=str(EMBEDDED_MODEL_DIR),
+        description="Diffusers pipeline directory (or hub id) of checkpoint 1.",
+    )
+    device: str | None = Field(
+        default=None, description="torch device for workers (default: cuda if present, else cpu)."
+    )
+    torch_threads: int = Field(default=2, ge=1, description="CPU threads per worker process.")
+    # Generation defaults (clients may override per request).
+    default_steps: int = Field(default=20, ge=1, le=200, description="Sampler steps when a request names none.")
+    default_guidance: float = Field(default=4.0, ge=0, le=30, description="Guidance scale when a request names none.")
+    generation_wait_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest `?wait=true` on POST /generations."
+    )
+    # The pair pool.
+    pool_target: int = Field(
+        default=24, ge=0, description="Unlabeled train comparisons kept ready for the active checkpoint."
+    )
+    pool_batch: int = Field(default=4, ge=1, le=64, description="Pairs generated per pool-filling task.")
+    pool_interval_s: float = Field(default=5.0, gt=0, description="How often beat checks the pool.")
+    votes_per_comparison: int = Field(
+        default=1, ge=1, description="Votes a comparison collects before it leaves the pool."
+    )
+    lease_s: float = Field(
+        default=120.0, gt=0, description="How long a comparison shown to a labeler is held for them."
+    )
+    # Training rounds.
+    round_min_pairs: int = Field(
+        default=200, ge=1, description="New decisive pairs since the last round that start one on the schedule."
+    )
+    round_min_interval_s: float = Field(
+        default=600.0, ge=0, description="Shortest time between the starts of two scheduled rounds."
+    )
+    round_check_interval_s: float = Field(default=30.0, gt=0, description="How often beat looks for a round to start.")
+    round_schedule: bool = Field(default=True, description="Start rounds on the schedule (false: admins only).")
+    round_start_from: Literal["active", "base"] = Field(
+        default="active", description="The checkpoint a round trains on top of."
+    )
+    round_reference: Literal["base", "active"] = Field(
+        default="base", description="The frozen reference of the DPO objective."
+    )
+    round_stale_s: float = Field(
+        default=300.0, gt=0, description="A running round silent this long is declared lost (its worker died)."
+    )
+    dpo_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description='DPO settings over the model family\'s defaults, JSON (e.g. {"beta": 5000, "steps": 1000}).',
+    )
+    # The gate between a trained checkpoint and the labelers.
+    auto_promote: bool = Field(default=True, description="Promote a round's checkpoint when it passes the gate.")
+    gate_min_accuracy: float = Field(
+        default=0.55, ge=0, le=1, description="Lowest held-out implicit accuracy a checkpoint may have."
+    )
+    gate_max_winner_drift: float = Field(
+        default=0.10, ge=0,
+        description="Highest relative rise of the winners' denoising error over the reference's (collapse guard).",
+    )  # fmt: skip
+    gate_max_judge_drop: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Largest drop in prompt-following on the fixed evaluation set (where a judge exists).",
+    )  # fmt: skip
+    gate_eval_images: int = Field(
+        default=64, ge=0, le=4096, description="Images per checkpoint in the judge's fixed evaluation set."
+    )
+    # Human evaluation of each promotion (new vs previous checkpoint, same seeds).
+    eval_seeds_per_prompt: int = Field(
+        default=2, ge=0, le=64,
+        description="Same-seed pairs per evaluation prompt after a promotion (0: no human evaluation).",
+    )  # fmt: skip
+    # The API.
+    host: str = Field(default="127.0.0.1", description="API bind address for `dpoloop up` / `dpoloop api`.")
+    port: int = Field(default=8000, ge=1, le=65535, description="API port.")
+    public_url: str | None = Field(
+        default=None, description="Base URL printed in login links (default http://host:port)."
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'dpoloop.sqlite3'}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def broker_folders(self) -> dict[str, Path]:
+        """The file broker's folders: messages, processed messages, exchange tables."""
+        return {name: self.broker_dir / name for name in ("queue", "processed", "control")}
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def latents_dir(self) -> Path:
+        return self.data_dir / "latents"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.media_dir, self.latents_dir, self.checkpoints_dir, self.broker_dir,
+                     *self.broker_folders.values()):  # fmt: skip
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

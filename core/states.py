@@ -1,0 +1,88 @@
+"""Every state and kind that a row can be in, one StrEnum each (stored as their string values).
+
+A StrEnum compares equal to its value, so rows written before a column became an enum read the same.
+"""
+
+from __future__ import annotations
+
+import enum
+
+BASE_CHECKPOINT_ID = 1  # checkpoint 1 is the base model (settings.base_model); the first migration makes it
+
+
+class Role(enum.StrEnum):
+    labeler = "labeler"
+    admin = "admin"
+
+
+class Choice(enum.StrEnum):
+    left = "left"
+    right = "right"
+    tie = "tie"
+    both_bad = "both_bad"
+    skip = "skip"
+
+
+DECISIVE = (Choice.left, Choice.right)  # the choices that name a winner
+
+
+class ComparisonKind(enum.StrEnum):
+    train = "train"  # two seeds of the served checkpoint: Diffusion-DPO data
+    eval = "eval"  # new vs previous checkpoint on a fixed prompt and seed: win rates
+
+
+class ComparisonState(enum.StrEnum):
+    ready = "ready"  # in the pool
+    done = "done"  # collected its votes
+    retired = "retired"  # its checkpoint no longer serves; votes stay valid data
+
+
+class GenerationStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+GENERATION_FINISHED = (GenerationStatus.done, GenerationStatus.failed)
+
+
+class GenerationPurpose(enum.StrEnum):
+    api = "api"  # a client's request: someone waits for it
+    pool = "pool"  # one side of a train comparison
+    eval = "eval"  # one side of an evaluation comparison
+
+
+class CheckpointKind(enum.StrEnum):
+    base = "base"  # the base pipeline itself (settings.base_model)
+    lora = "lora"  # a LoRA over the base: pytorch_lora_weights.safetensors
+    full = "full"  # a whole fine-tuned UNet: unet/
+
+
+class CheckpointStatus(enum.StrEnum):
+    ready = "ready"  # may serve
+    rejected = "rejected"  # failed the gate; an admin may still promote it by hand
+    broken = "broken"  # failed to load; never serves
+
+
+class RoundTrigger(enum.StrEnum):
+    schedule = "schedule"
+    admin = "admin"
+
+
+class RoundState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+ROUND_FINISHED = (RoundState.succeeded, RoundState.failed, RoundState.cancelled)
+ROUND_ACTIVE = (RoundState.queued, RoundState.running)
+
+
+class PromptSource(enum.StrEnum):
+    shipped = "shipped"  # the embedded model's prompt files
+    admin = "admin"  # added through the API or the CLI
+    imported = "import"  # read from a file

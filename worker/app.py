@@ -1,0 +1,9 @@
+"""The worker process's Celery app: core's app (queues, routes, names) with every task body on it.
+
+`celery -A worker.app:celery_app worker` runs it; beat needs no task bodies (`core.queue`).
+"""
+
+from core.queue import celery_app
+from worker.tasks import generate, heartbeat, pool, rounds, sweep  # noqa: F401  (each registers its tasks)
+
+__all__ = ["celery_app"]

@@ -1,0 +1,37 @@
+"""The end of a round: write the checkpoint atomically, gate it, register it, promote it if it passed."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from core.services import checkpoints
+from core.services.checkpoints import NewCheckpoint
+from core.services.rounds import RoundClaim
+from core.settings import Settings
+from worker.rounds.checkpoint_io import write_atomically
+from worker.rounds.gate import GateThresholds, apply_gate
+from worker.rounds.model import RoundModel
+
+
+def thresholds_of(settings: Settings) -> GateThresholds:
+    return GateThresholds(settings.gate_min_accuracy, settings.gate_max_winner_drift, settings.gate_max_judge_drop)
+
+
+def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, settings: Settings) -> int:
+    """Returns the registered checkpoint's id. Nothing before this touches the served checkpoint, and
+    it is promoted only when it passed the gate (and auto-promotion is on)."""
+    gate = apply_gate(metrics, thresholds_of(settings))
+    metrics = metrics | {"gate": {"passed": gate.passed, "checks": gate.checks, "reasons": gate.reasons}}
+    name = f"round-{claim.round_id:04d}-{secrets.token_hex(3)}"
+    card = {"name": name, "round_id": claim.round_id, "parent_id": claim.start.id, "reference_id": claim.reference.id,
+            "base_model": settings.base_model, "family": model.family.value, "method": claim.config.method,
+            "config": claim.config.model_dump(), "metrics": metrics, "counts": counts,
+            "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    written = {}
+    path = write_atomically(settings.checkpoints_dir / name,
+                            lambda d: written.setdefault("kind", model.trainer.save(d)), card)  # fmt: skip
+    new = NewCheckpoint(round_id=claim.round_id, name=name, kind=written["kind"], path=str(path),
+                        parent_id=claim.start.id, passed_gate=gate.passed, gate_summary=gate.summary(),
+                        metrics=metrics)  # fmt: skip
+    return checkpoints.register(new, auto_promote=settings.auto_promote)
