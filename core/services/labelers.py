@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db.models import Labeler, Vote
-from core.db.session import session_scope
+from core.db.session import read_scope, session_scope
 from core.repo import labelers as repo
 from core.settings import Settings
 
@@ -53,8 +53,9 @@ def set_active(labeler_id: int, active: bool, by: Labeler) -> Labeler:
 
 
 def authenticate(token: str) -> Labeler | None:
-    """The active labeler holding this token, or None."""
-    with session_scope() as session:
+    """The active labeler holding this token, or None (one statement, no transaction: every request
+    asks this)."""
+    with read_scope() as session:
         return repo.by_token(session, token)
 
 
