@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
+from core.queue import GENERATE_WORKER_QUEUES  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.win_rate import wilson  # noqa: E402
 from worker.scenes.policies import get_policy  # noqa: E402
@@ -46,7 +47,7 @@ HELD_OUT = 16  # shipped prompts kept out of the pool and used only for judging
 def start_services(env: dict, settings: Settings, logs: Path) -> list[subprocess.Popen]:
     commands = {
         "api": api_command(settings),
-        "worker": worker_command(settings, "generate", "generate@bench"),
+        "worker": worker_command(settings, GENERATE_WORKER_QUEUES, "generate@bench"),
         "trainer": worker_command(settings, "train", "train@bench"),
         "beat": beat_command(settings),
     }

@@ -14,30 +14,38 @@ from pathlib import Path
 
 from celery import Celery
 
+from core import file_broker  # registers the default's dpoloopfs:// transport with kombu
 from core.settings import Settings, get_settings
 
-# Queues: `generate` serves images (REST, pool, evaluations) and the housekeeping that must run
-# while a round trains; `train` runs rounds, one at a time per worker.
+# Queues. Client requests (`generate`) can pile up; the pool's fills (`pool`) and the housekeeping
+# that must keep running (`housekeeping`: lost rounds, the round schedule, abandoned generations) have
+# queues of their own, which a generate worker consumes in turn with `generate` (kombu cycles through
+# a worker's queues), so no backlog of client requests starves them. `train` runs rounds.
 GENERATE_QUEUE = "generate"
+POOL_QUEUE = "pool"
+HOUSEKEEPING_QUEUE = "housekeeping"
 TRAIN_QUEUE = "train"
+GENERATE_WORKER_QUEUES = ",".join((GENERATE_QUEUE, POOL_QUEUE, HOUSEKEEPING_QUEUE))  # the model-serving worker
+ALL_QUEUES = ",".join((GENERATE_WORKER_QUEUES, TRAIN_QUEUE))
 
 # Task names are the API between the service and the workers.
 GENERATE_IMAGE = "dpoloop.generate.image"
 FILL_POOL = "dpoloop.pool.fill"
 SWEEP = "dpoloop.generate.sweep"
 TRAIN_ROUND = "dpoloop.train.round"
-CHECK_ROUNDS = "dpoloop.rounds.check"  # on `generate`: it must run while the train worker is busy or dead
+CHECK_ROUNDS = "dpoloop.rounds.check"
 
 TASK_ROUTES = {
-    "dpoloop.generate.*": {"queue": GENERATE_QUEUE},
-    "dpoloop.pool.*": {"queue": GENERATE_QUEUE},
-    "dpoloop.rounds.*": {"queue": GENERATE_QUEUE},
-    "dpoloop.train.*": {"queue": TRAIN_QUEUE},
+    GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
+    FILL_POOL: {"queue": POOL_QUEUE},
+    SWEEP: {"queue": HOUSEKEEPING_QUEUE},
+    CHECK_ROUNDS: {"queue": HOUSEKEEPING_QUEUE},  # it must run while the train worker is busy or dead
+    TRAIN_ROUND: {"queue": TRAIN_QUEUE},
 }
 
 
 def broker_transport_options(settings: Settings) -> dict:
-    if settings.celery_broker_url.startswith("filesystem"):
+    if settings.celery_broker_url.startswith((file_broker.SCHEME, "filesystem")):
         folders = settings.broker_folders
         return {"data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
                 "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"])}  # fmt: skip

@@ -10,7 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
@@ -39,6 +40,13 @@ class Settings(BaseSettings):
     # Generation defaults (clients may override per request).
     default_steps: int = Field(default=20, ge=1, le=200, description="Sampler steps when a request names none.")
     default_guidance: float = Field(default=4.0, ge=0, le=30, description="Guidance scale when a request names none.")
+    generation_rate_limit: str = Field(
+        default="60/minute",
+        description="Generations one token may request (POST /generations), e.g. 60/minute (429 above it).",
+    )
+    max_pending_generations: int = Field(
+        default=8, ge=1, le=10_000, description="Queued or running generations one token may have (429 above it)."
+    )
     generation_wait_s: float = Field(
         default=30.0, gt=0, le=600, description="Longest `?wait=true` on POST /generations."
     )
@@ -51,6 +59,10 @@ class Settings(BaseSettings):
     votes_per_comparison: int = Field(
         default=1, ge=1, description="Votes a comparison collects before it leaves the pool."
     )
+    max_held_per_labeler: int = Field(
+        default=4, ge=1, le=100,
+        description="Pairs one labeler may hold at once (on screen, prefetched); older holds lapse.",
+    )  # fmt: skip
     lease_s: float = Field(
         default=120.0, gt=0, description="How long a comparison shown to a labeler is held for them."
     )
@@ -100,9 +112,18 @@ class Settings(BaseSettings):
     # The API.
     host: str = Field(default="127.0.0.1", description="API bind address for `dpoloop up` / `dpoloop api`.")
     port: int = Field(default=8000, ge=1, le=65535, description="API port.")
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest request body the API reads (413 above it)."
+    )
     public_url: str | None = Field(
         default=None, description="Base URL printed in login links (default http://host:port)."
     )
+
+    @field_validator("generation_rate_limit")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        parse(value)  # ValueError names what it could not read
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -110,7 +131,7 @@ class Settings(BaseSettings):
 
     @property
     def celery_broker_url(self) -> str:
-        return self.broker_url or "filesystem://"
+        return self.broker_url or "dpoloopfs://"  # core/file_broker.py
 
     @property
     def broker_dir(self) -> Path:

@@ -21,7 +21,17 @@ let retryTimer = null;
 const unreadable = new Set();  // pairs whose images failed to load: never asked for again
 
 // ---- the outbox ------------------------------------------------------------------------------
-const outboxKey = () => `dpoloop.outbox:${token}`;
+// Keyed by a hash of the token, not the token: logging out leaves no trace of it in storage, while
+// votes not yet sent wait for the same labeler's next login.
+function tokenHash(text) {
+  let h1 = 0x811c9dc5, h2 = 0x01000193;  // two FNV-1a lanes: a name for the outbox, not a secret
+  for (let i = 0; i < text.length; i++) {
+    h1 = Math.imul(h1 ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ text.charCodeAt(i), 0x5bd1e995) >>> 0;
+  }
+  return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0");
+}
+const outboxKey = () => `dpoloop.outbox:${tokenHash(token)}`;
 const readOutbox = () => JSON.parse(localStorage.getItem(outboxKey()) || "[]");
 function changeOutbox(change) {
   const entries = change(readOutbox());
@@ -220,4 +230,13 @@ if (fromLink) {
   history.replaceState(null, "", location.pathname);  // keep the token out of the address bar
 }
 token = localStorage.getItem("dpoloop.token");
+for (const key of Object.keys(localStorage)) {  // outboxes named by the token itself (older versions)
+  const old = key.startsWith("dpoloop.outbox:") && key.slice("dpoloop.outbox:".length);
+  if (old && old.length > 16) {
+    const moved = `dpoloop.outbox:${tokenHash(old)}`;
+    localStorage.setItem(moved, JSON.stringify([...JSON.parse(localStorage.getItem(moved) || "[]"),
+                                                ...JSON.parse(localStorage.getItem(key))]));
+    localStorage.removeItem(key);
+  }
+}
 if (token) start(); else show("login");

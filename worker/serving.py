@@ -5,7 +5,9 @@ so generation and every weight change happen under one lock. A swap to a newly p
 checkpoint reads its files (or builds its UNet) beside the running model first, outside the lock,
 then changes weights under the lock and checks one tiny generation before any request sees them.
 A checkpoint that fails either half is marked broken (which rolls the deployment back) and the
-previous weights go on serving.
+previous weights go on serving. A failure may be passing (out of GPU memory, a file system
+hiccup): a checkpoint is retried with backoff and marked broken only when it fails LOAD_ATTEMPTS
+times in a row; an admin can clear the mark.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from pathlib import Path
 
 from core.refs import BASE_CHECKPOINT, CheckpointRef
@@ -24,6 +27,12 @@ from core.states import CheckpointKind
 
 log = logging.getLogger(__name__)
 WATCH_S = 0.5  # how often a worker looks for a promotion: a swap starts within about this long
+LOAD_ATTEMPTS = 3  # failures in a row before a checkpoint is marked broken
+RETRY_AFTER_S = 2.0  # the first retry's wait; it doubles after each failure
+
+
+class RetryLater(RuntimeError):
+    """The checkpoint failed to load lately; it is tried again after a backoff."""
 
 
 class ModelServer:
@@ -33,7 +42,7 @@ class ModelServer:
         self.swap_lock = threading.Lock()  # one swap at a time (the watcher and tasks may both try)
         self.generator = None
         self.current: CheckpointRef | None = None
-        self.failed: set[int] = set()  # checkpoints that failed to load here: never retried
+        self.failures: dict[int, tuple[int, float]] = {}  # checkpoint → (failures in a row, next try at)
 
     @property
     def checkpoint_id(self) -> int | None:
@@ -91,17 +100,27 @@ class ModelServer:
         with self.swap_lock:
             if checkpoint.id == self.checkpoint_id:
                 return
+            waiting = self.failures.get(checkpoint.id)
+            if waiting is not None and time.monotonic() < waiting[1]:
+                raise RetryLater(f"checkpoint {checkpoint.id} failed to load; next try in "
+                                 f"{waiting[1] - time.monotonic():.1f} s")  # fmt: skip
             try:
                 self._swap(checkpoint)
             except Exception as exc:
-                self._broken(checkpoint, exc)
+                self._failed(checkpoint, exc)
                 raise
+            self.failures.pop(checkpoint.id, None)
 
-    def _broken(self, checkpoint: CheckpointRef, exc: Exception) -> None:
-        log.exception("checkpoint %s failed to load; it is marked broken", checkpoint.id)
-        self.failed.add(checkpoint.id)
+    def _failed(self, checkpoint: CheckpointRef, exc: Exception) -> None:
+        count = self.failures.get(checkpoint.id, (0, 0.0))[0] + 1
+        self.failures[checkpoint.id] = (count, time.monotonic() + RETRY_AFTER_S * 2 ** (count - 1))
+        if count < LOAD_ATTEMPTS:
+            log.warning("checkpoint %s failed to load (%d of %d): %s: %s; retrying later",
+                        checkpoint.id, count, LOAD_ATTEMPTS, type(exc).__name__, exc)  # fmt: skip
+            return
+        log.exception("checkpoint %s failed to load %d times in a row; it is marked broken", checkpoint.id, count)
         try:
-            checkpoints.mark_broken(checkpoint.id, f"failed to load: {type(exc).__name__}: {exc}")
+            checkpoints.mark_broken(checkpoint.id, f"failed to load {count} times: {type(exc).__name__}: {exc}")
         except Exception:
             log.exception("could not mark checkpoint %s broken", checkpoint.id)
 
@@ -111,9 +130,9 @@ class ModelServer:
             target = checkpoints.active_ref()
         except UnusableCheckpoint:
             return  # broken: the rollback row is on its way; keep serving what is on
-        if target.id == self.checkpoint_id or target.id in self.failed:
+        if target.id == self.checkpoint_id:
             return
-        with contextlib.suppress(Exception):  # marked broken and rolled back; the previous weights still serve
+        with contextlib.suppress(Exception):  # retried later, or marked broken; the previous weights still serve
             self._wear(target)
 
     # ---- serving ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.db.models import Labeler
@@ -19,7 +19,11 @@ bearer = HTTPBearer(auto_error=False, description="A labeler's token, from `dpol
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def current_labeler(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Labeler:
+def current_labeler(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Labeler:
+    if getattr(request.state, "labeler", None) is not None:  # found by the guard before the body was read
+        return request.state.labeler
     if credentials is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}

@@ -9,6 +9,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
+from app.api.errors import ERROR_RESPONSES
+from app.api.guard import RequestGuard
+from app.api.headers import SecurityHeaders
 from app.api.media import MEDIA_PREFIX
 from app.api.routes import admin, checkpoints, generations, health, labeling, rounds
 from core.paths import FRONTEND_DIR
@@ -30,8 +33,10 @@ def create_app() -> FastAPI:
         description="Label pairs of generations, train Diffusion-DPO on the votes, serve the result.",
     )
     api.add_exception_handler(RequestValidationError, validation_error)
+    api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    api.add_middleware(SecurityHeaders)  # outermost: the guard's own 401 and 413 answers get them too
     for router in (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, health.router):
-        api.include_router(router, prefix="/api/v1")
+        api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.mount(MEDIA_PREFIX, StaticFiles(directory=settings.media_dir), name="media")
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
     return api

@@ -85,6 +85,17 @@ def checkpoints_list() -> None:
                    f"round={c.round_id or '-'} {c.name}  {verdict}  {c.status_reason or ''}".rstrip())  # fmt: skip
 
 
+@checkpoints_cli.command("clear-broken")
+def checkpoints_clear_broken(checkpoint_id: int) -> None:
+    """Take the broken mark off a checkpoint whose load failure was passing; promote it to serve it."""
+    try:
+        checkpoints.clear_broken(checkpoint_id, by="cli")
+    except (LookupError, checkpoints.PromotionRefused) as exc:
+        typer.echo(str(exc.args[0]), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"checkpoint {checkpoint_id}: broken mark cleared; promote it to serve it")
+
+
 @checkpoints_cli.command("promote")
 def checkpoints_promote(
     checkpoint_id: int, reason: str = typer.Option("cli", help="Recorded with the promotion.")

@@ -17,6 +17,7 @@ from app.cli import services
 from app.cli.loop import checkpoints_cli, rounds_cli
 from core.db.migrate import upgrade
 from core.paths import REPO_ROOT
+from core.queue import ALL_QUEUES, GENERATE_WORKER_QUEUES, TRAIN_QUEUE
 from core.repo.prompts import read_prompt_file
 from core.services import labelers, prompts
 from core.settings import Settings, get_settings
@@ -78,8 +79,8 @@ def up(host: Host = None, port: Port = None) -> None:
         {
             "api": services.api_command(settings),
             # Two workers: a round (minutes) must not stall the pool and the REST generations.
-            "worker": services.worker_command(settings, "generate", "generate@%h"),
-            "trainer": services.worker_command(settings, "train", "train@%h"),
+            "worker": services.worker_command(settings, GENERATE_WORKER_QUEUES, "generate@%h"),
+            "trainer": services.worker_command(settings, TRAIN_QUEUE, "train@%h"),
             "beat": services.beat_command(settings),
         },
         cwd=REPO_ROOT,
@@ -97,7 +98,7 @@ def api(host: Host = None, port: Port = None, workers: int = typer.Option(1, hel
 
 @cli.command()
 def worker(
-    queues: str = typer.Option("generate,train", help="Queues to consume, comma-separated."),
+    queues: str = typer.Option(ALL_QUEUES, help="Queues to consume, comma-separated (a GPU worker: one role)."),
     name: str = typer.Option("dpoloop@%h", help="Celery node name."),
 ) -> None:
     """Run a Celery worker (one per GPU)."""
@@ -124,6 +125,18 @@ def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the 
         raise typer.Exit(1) from exc
     typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
     typer.echo(f"token: {token}")
+    typer.echo(f"login: {labelers.login_url(get_settings(), token)}")
+
+
+@labelers_cli.command("rotate")
+def labelers_rotate(labeler_id: int) -> None:
+    """A new token for a labeler (a lost or leaked one); the old token stops working at once."""
+    try:
+        labeler, token = labelers.rotate_token(labeler_id)
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"labeler {labeler.id} {labeler.name}: new token {token}")
     typer.echo(f"login: {labelers.login_url(get_settings(), token)}")
 
 

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -21,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.db.types import UTCDateTime
 from core.states import (
     CheckpointKind,
     CheckpointStatus,
@@ -57,7 +57,7 @@ class Labeler(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.labeler)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Prompt(Base):
@@ -68,7 +68,7 @@ class Prompt(Base):
     source: Mapped[PromptSource] = mapped_column(_enum(PromptSource, "prompt_source", 32), default=PromptSource.admin)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     for_eval: Mapped[bool] = mapped_column(Boolean, default=False)  # in the fixed evaluation set
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Checkpoint(Base):
@@ -85,7 +85,7 @@ class Checkpoint(Base):
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Deployment(Base):
@@ -95,7 +95,7 @@ class Deployment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
-    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     promoted_by: Mapped[str] = mapped_column(String(100), default="system")
     reason: Mapped[str | None] = mapped_column(Text)
 
@@ -122,8 +122,8 @@ class Generation(Base):
     image_path: Mapped[str | None] = mapped_column(String(500))  # relative to the media dir
     latents_path: Mapped[str | None] = mapped_column(String(500))  # relative to the latents dir
     duration_ms: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Evaluation(Base):
@@ -139,7 +139,7 @@ class Evaluation(Base):
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     baseline_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     pairs: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Comparison(Base):
@@ -158,8 +158,8 @@ class Comparison(Base):
     evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
     vote_count: Mapped[int] = mapped_column(Integer, default=0)
     leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
-    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     generation_a: Mapped[Generation] = relationship(foreign_keys=[generation_a_id])
     generation_b: Mapped[Generation] = relationship(foreign_keys=[generation_b_id])
@@ -177,7 +177,7 @@ class Vote(Base):
     left_generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
     winner_generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))
     decision_ms: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TrainingRound(Base):
@@ -199,11 +199,13 @@ class TrainingRound(Base):
     reference_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
     checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))  # what it wrote
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The claim that runs it: heartbeats, its end and its checkpoint count only under this token.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a running round's pulse
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a running round's pulse
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RoundStep(Base):
@@ -214,7 +216,7 @@ class RoundStep(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("training_rounds.id", ondelete="CASCADE"), primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     metrics: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WorkerHeartbeat(Base):
@@ -225,4 +227,14 @@ class WorkerHeartbeat(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     queues: Mapped[str] = mapped_column(String(200))
     checkpoint_id: Mapped[int | None] = mapped_column(Integer)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Install(Base):
+    """One row: this install's secret, made by the migration and kept with the data. It keys what
+    must not be computable from public ids (which side a labeler sees, evaluation seeds)."""
+
+    __tablename__ = "install"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session
 from core.db.models import Checkpoint, Comparison, Deployment
 from core.refs import CheckpointRef
 from core.states import BASE_CHECKPOINT_ID, CheckpointKind, CheckpointStatus, ComparisonState
+
+log = logging.getLogger(__name__)
 
 
 def active_checkpoint_id(session: Session) -> int:
@@ -78,22 +82,72 @@ def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = 
 
 
 def mark_broken(session: Session, checkpoint_id: int, reason: str) -> None:
-    """A checkpoint that failed to load never serves: mark it, and roll back if it was promoted."""
+    """A checkpoint that keeps failing to load never serves: mark it, and if it serves, roll back to
+    the newest earlier one that is not broken. The base is the last resort only while it is not
+    broken itself; with nothing left to roll back to, the deployment stays and the log says why."""
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None or checkpoint.status == CheckpointStatus.broken:
         return
     checkpoint.status, checkpoint.status_reason = CheckpointStatus.broken, reason
-    if active_checkpoint_id(session) == checkpoint_id:
-        previous = session.scalar(
-            select(Deployment.checkpoint_id)
-            .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
-            .where(Checkpoint.status != CheckpointStatus.broken, Deployment.checkpoint_id != checkpoint_id)
-            .order_by(Deployment.id.desc())
-            .limit(1)
-        )
-        session.add(Deployment(checkpoint_id=previous or BASE_CHECKPOINT_ID, promoted_by="system",
-                               reason=f"automatic rollback: checkpoint {checkpoint_id} failed to load"))  # fmt: skip
+    if active_checkpoint_id(session) != checkpoint_id:
+        return
+    previous = session.scalar(
+        select(Deployment.checkpoint_id)
+        .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
+        .where(Checkpoint.status != CheckpointStatus.broken, Deployment.checkpoint_id != checkpoint_id)
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    )
+    if previous is None and session.get(Checkpoint, BASE_CHECKPOINT_ID).status != CheckpointStatus.broken:
+        previous = BASE_CHECKPOINT_ID
+    if previous is None:
+        log.error("checkpoint %s is broken and serves, and no checkpoint is left to roll back to (the base is "
+                  "broken too): nothing can generate until an admin clears or promotes one", checkpoint_id)  # fmt: skip
+        return
+    session.add(Deployment(checkpoint_id=previous, promoted_by="system",
+                           reason=f"automatic rollback: checkpoint {checkpoint_id} failed to load"))  # fmt: skip
+
+
+def clear_broken(session: Session, checkpoint_id: int, by: str) -> Checkpoint:
+    """Take the broken mark off a checkpoint whose failure was passing (LookupError; PromotionRefused
+    when its files are gone). It does not serve until it is promoted again."""
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None:
+        raise LookupError(f"checkpoint {checkpoint_id} does not exist")
+    problem = checkpoint_files_ok(checkpoint)
+    if problem:
+        raise PromotionRefused(f"checkpoint {checkpoint_id} cannot be loaded: {problem}")
+    if checkpoint.status == CheckpointStatus.broken:
+        passed = (checkpoint.metrics or {}).get("gate", {}).get("passed", True)  # the base has no gate
+        checkpoint.status = CheckpointStatus.ready if passed else CheckpointStatus.rejected
+        checkpoint.status_reason = f"broken mark cleared by {by}"
+    return checkpoint
 
 
 def deployments(session: Session, limit: int = 100) -> list[Deployment]:
     return list(session.scalars(select(Deployment).order_by(Deployment.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class NewCheckpoint:
+    """A round's checkpoint, written to disk and gated, to be registered."""
+
+    round_id: int
+    name: str
+    kind: CheckpointKind
+    path: str
+    parent_id: int
+    passed_gate: bool
+    gate_summary: str
+    metrics: dict
+
+
+def register(session: Session, new: NewCheckpoint) -> int:
+    """Add the checkpoint to the registry, rejected when it failed the gate; returns its id."""
+    status = CheckpointStatus.ready if new.passed_gate else CheckpointStatus.rejected
+    checkpoint = Checkpoint(name=new.name, kind=new.kind, path=new.path, parent_id=new.parent_id,
+                            round_id=new.round_id, status=status, status_reason=new.gate_summary,
+                            metrics=new.metrics)  # fmt: skip
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint.id

@@ -12,7 +12,6 @@ labelers never wait on each other's rows; a vote is one `INSERT … ON CONFLICT 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,24 +21,40 @@ from sqlalchemy.orm import Session
 from core.db.models import Comparison, Generation, Vote
 from core.db.session import insert_for
 from core.repo.checkpoints import active_checkpoint_id
+from core.repo.install import keyed_digest
 from core.states import Choice, ComparisonKind, ComparisonState
 
 
-def left_is_a(comparison_id: int, labeler_id: int) -> bool:
-    """Whether this labeler sees generation A on the left (stable, about half the time)."""
-    digest = hashlib.sha256(f"sides:{comparison_id}:{labeler_id}".encode()).digest()
-    return digest[0] & 1 == 0
+def left_is_a(session: Session, comparison_id: int, labeler_id: int) -> bool:
+    """Whether this labeler sees generation A on the left: stable, about half the time, and keyed by
+    the install's secret, so knowing both ids does not tell which side is which."""
+    return keyed_digest(session, f"sides:{comparison_id}:{labeler_id}")[0] & 1 == 0
 
 
 def ready_pool_count(session: Session, checkpoint_id: int) -> int:
-    """Train comparisons of this checkpoint still waiting for votes."""
+    """Train comparisons of this checkpoint waiting for votes that no labeler holds now: pairs on
+    someone's screen do not keep the pool from refilling for everyone else."""
+    now = datetime.now(UTC)
     return session.scalar(
         select(func.count(Comparison.id)).where(
             Comparison.state == ComparisonState.ready,
             Comparison.kind == ComparisonKind.train,
             Comparison.checkpoint_id == checkpoint_id,
+            or_(Comparison.leased_until.is_(None), Comparison.leased_until < now),
         )
     )
+
+
+def release_excess_holds(session: Session, labeler_id: int, now: datetime, keep: int) -> None:
+    """Let a labeler hold at most `keep` pairs: the longest-unfetched ones beyond that lapse now. They
+    stay theirs to vote on until someone else is served them (leased_by is kept)."""
+    excess = (
+        select(Comparison.id)
+        .where(Comparison.leased_by == labeler_id, Comparison.leased_until > now)
+        .order_by(Comparison.leased_until.desc())
+        .offset(keep)
+    )
+    session.execute(update(Comparison).where(Comparison.id.in_(excess.scalar_subquery())).values(leased_until=now))
 
 
 @dataclass(frozen=True)
@@ -91,9 +106,10 @@ def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, can
 
 
 def next_for_labeler(
-    session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None
+    session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None, max_held: int = 4
 ) -> Served | None:
-    """Lease and return the next comparison this labeler should see, or None when there is none.
+    """Lease and return the next comparison this labeler should see, or None when there is none; the
+    labeler then holds at most `max_held` pairs (however many ids they exclude).
 
     Evaluation comparisons (new vs previous checkpoint) come first: they measure checkpoints."""
     now = datetime.now(UTC)
@@ -105,11 +121,12 @@ def next_for_labeler(
             break
     if row is None:
         return None
+    release_excess_holds(session, labeler_id, now, max_held)
     comparison_id, prompt, a_id, b_id = row
     images = dict(
         session.execute(select(Generation.id, Generation.image_path).where(Generation.id.in_((a_id, b_id)))).all()
     )
-    left, right = (a_id, b_id) if left_is_a(comparison_id, labeler_id) else (b_id, a_id)
+    left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     return Served(comparison_id, prompt, images[left], images[right])
 
 
@@ -123,6 +140,11 @@ class ComparisonNotFound(LookupError):
     pass
 
 
+class NotServed(ValueError):
+    """The comparison is not open to this labeler: never served to them, leased to someone else
+    since, or no longer in the pool (its checkpoint stopped serving, or it has its votes)."""
+
+
 def record_vote(
     session: Session,
     comparison_id: int,
@@ -131,14 +153,21 @@ def record_vote(
     decision_ms: int | None,
     votes_per_comparison: int,
 ) -> VoteOutcome:
-    """Record a labeler's vote once; a repeat (or a concurrent duplicate) returns the first vote."""
+    """Record a labeler's vote once, on a comparison served to them and still open; a repeat (or a
+    concurrent duplicate) returns the first vote. ComparisonNotFound, or NotServed."""
     pair = session.execute(
-        select(Comparison.generation_a_id, Comparison.generation_b_id).where(Comparison.id == comparison_id)
+        select(Comparison.generation_a_id, Comparison.generation_b_id, Comparison.state, Comparison.leased_by)
+        .where(Comparison.id == comparison_id)
     ).first()
     if pair is None:
         raise ComparisonNotFound(f"comparison {comparison_id} does not exist")
-    a_id, b_id = pair
-    left, right = (a_id, b_id) if left_is_a(comparison_id, labeler_id) else (b_id, a_id)
+    a_id, b_id, state, leased_by = pair
+    if state != ComparisonState.ready or leased_by != labeler_id:
+        existing = _existing_vote(session, comparison_id, labeler_id)
+        if existing is not None:
+            return VoteOutcome(existing, created=False)
+        raise NotServed(f"comparison {comparison_id} was not served to you, or is no longer open for votes")
+    left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     values = {
         "comparison_id": comparison_id,
         "labeler_id": labeler_id,

@@ -8,7 +8,6 @@ before train ones, sides hidden. Votes on them never become training data (that 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from core.db.models import Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import insert_for
 from core.repo.generations import params_of
+from core.repo.install import keyed_digest
 from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.settings import Settings
@@ -25,9 +25,10 @@ from core.states import CheckpointStatus, Choice, ComparisonKind, ComparisonStat
 from core.win_rate import WinRate
 
 
-def evaluation_seed(prompt: str, index: int) -> int:
-    """The same seed for a prompt whatever checkpoint draws it: pairs differ only in the weights."""
-    return int.from_bytes(hashlib.sha256(f"eval:{index}:{prompt}".encode()).digest()[:8], "big") % MAX_SEED
+def evaluation_seed(session: Session, prompt: str, index: int) -> int:
+    """The same seed for a prompt whatever checkpoint draws it (pairs differ only in the weights),
+    keyed by the install's secret: nobody can render an evaluation image ahead to recognise it."""
+    return int.from_bytes(keyed_digest(session, f"eval:{index}:{prompt}")[:8], "big") % MAX_SEED
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ def evaluation_requests(session: Session, settings: Settings) -> list[Evaluation
     """Every image of the fixed evaluation set: each active eval prompt × eval_seeds_per_prompt seeds."""
     return [
         EvaluationRequest(prompt.id, GenerationParams(
-            prompt=prompt.text, seed=evaluation_seed(prompt.text, k), num_inference_steps=settings.default_steps,
-            guidance_scale=settings.default_guidance,
+            prompt=prompt.text, seed=evaluation_seed(session, prompt.text, k),
+            num_inference_steps=settings.default_steps, guidance_scale=settings.default_guidance,
         ))
         for prompt in active_prompts(session, for_eval=True)
         for k in range(settings.eval_seeds_per_prompt)

@@ -49,8 +49,9 @@ def image_relpath(generation: Generation) -> str:
     return f"{generation.public_id}.png"
 
 
-def latents_relpath(generation: Generation) -> str:
-    return f"{generation.public_id}.npy"
+def latents_relpath(generation: Generation) -> str | None:
+    """Where its final latents go; None for a client's image, which no round trains on."""
+    return None if generation.purpose == GenerationPurpose.api else f"{generation.public_id}.npy"
 
 
 def mark_done(generation: Generation, checkpoint_id: int, duration_ms: float) -> None:
@@ -75,7 +76,7 @@ class StartedGeneration:
 
     id: int
     image_path: str
-    latents_path: str
+    latents_path: str | None  # None: the image alone is kept
 
 
 def start(generation: Generation) -> StartedGeneration:

@@ -2,6 +2,10 @@
 
 A queued or running round holds `active_slot = 1`; the unique index on that column means a second
 start fails in the database itself, whichever process tries. Ending a round frees the slot.
+
+A running round belongs to the claim that runs it (`claim_token`): its heartbeat, its steps, its end
+and its checkpoint are compare-and-set writes under that token while it is still running, so a round
+declared lost (or taken over after its worker died) can never be ended, or promote, by the old claim.
 """
 
 from __future__ import annotations
@@ -36,9 +40,36 @@ def list_rounds(session: Session, limit: int) -> list[TrainingRound]:
 
 
 def finish_round(session: Session, row: TrainingRound, state: RoundState, error: str | None = None) -> None:
+    """End a round this transaction holds (queued, or refused at its claim)."""
     row.state, row.active_slot, row.finished_at = state, None, datetime.now(UTC)
     if error is not None:
         row.error = error
+
+
+def _held(round_id: int, claim_token: str):
+    return (TrainingRound.id == round_id, TrainingRound.state == RoundState.running,
+            TrainingRound.claim_token == claim_token)  # fmt: skip
+
+
+def beat(session: Session, round_id: int, claim_token: str) -> bool:
+    """Refresh a running round's heartbeat; False when the claim no longer holds it (lost or taken over).
+    On Postgres the row stays locked until the transaction ends: nothing can end it meanwhile."""
+    done = session.execute(update(TrainingRound).where(*_held(round_id, claim_token))
+                           .values(heartbeat_at=datetime.now(UTC)))  # fmt: skip
+    return done.rowcount == 1
+
+
+def end_claimed(
+    session: Session, round_id: int, claim_token: str, state: RoundState, error: str | None = None,
+    checkpoint_id: int | None = None,
+) -> bool:
+    """End a running round by its own claim (compare-and-set); False when the claim lost it."""
+    values = {"state": state, "active_slot": None, "finished_at": datetime.now(UTC)}
+    if error is not None:
+        values["error"] = error
+    if checkpoint_id is not None:
+        values["checkpoint_id"] = checkpoint_id
+    return session.execute(update(TrainingRound).where(*_held(round_id, claim_token)).values(**values)).rowcount == 1
 
 
 def request_cancel(session: Session, row: TrainingRound) -> None:
@@ -49,9 +80,12 @@ def request_cancel(session: Session, row: TrainingRound) -> None:
         row.cancel_requested = True
 
 
-def add_step(session: Session, round_id: int, metrics: dict) -> None:
+def add_step(session: Session, round_id: int, claim_token: str, metrics: dict) -> bool:
+    """Store a step's metrics (which is also a heartbeat); False, storing nothing, when the claim lost the round."""
+    if not beat(session, round_id, claim_token):
+        return False
     session.add(RoundStep(round_id=round_id, step=int(metrics["step"]), metrics=metrics))
-    session.execute(update(TrainingRound).where(TrainingRound.id == round_id).values(heartbeat_at=datetime.now(UTC)))
+    return True
 
 
 def steps_of(session: Session, round_id: int, after: int = 0) -> list[RoundStep]:
@@ -90,21 +124,19 @@ def new_decisive_comparisons(session: Session) -> int:
 
 def last_scheduled_start(session: Session) -> datetime | None:
     scheduled = TrainingRound.trigger == RoundTrigger.schedule
-    value = session.scalar(select(func.max(TrainingRound.created_at)).where(scheduled))
-    if value is not None and value.tzinfo is None:  # SQLite returns naive datetimes
-        value = value.replace(tzinfo=UTC)
-    return value
+    return session.scalar(select(func.max(TrainingRound.created_at)).where(scheduled))
 
 
 def fail_stale_rounds(session: Session, stale_s: float) -> list[int]:
-    """Running rounds that stopped reporting (their worker died) become failed; their slot frees."""
+    """Running rounds that stopped reporting (their worker died) become failed and free the slot: one
+    conditional UPDATE, so a round whose heartbeat lands first is left alone."""
     cutoff = datetime.now(UTC) - timedelta(seconds=stale_s)
-    lost = []
-    for row in session.scalars(select(TrainingRound).where(TrainingRound.state == RoundState.running)):
-        pulse = row.heartbeat_at or row.started_at or row.created_at
-        if pulse.tzinfo is None:
-            pulse = pulse.replace(tzinfo=UTC)
-        if pulse < cutoff:
-            finish_round(session, row, RoundState.failed, f"the worker running it was lost (silent {stale_s:.0f} s)")
-            lost.append(row.id)
-    return lost
+    pulse = func.coalesce(TrainingRound.heartbeat_at, TrainingRound.started_at, TrainingRound.created_at)
+    lost = session.execute(
+        update(TrainingRound)
+        .where(TrainingRound.state == RoundState.running, pulse < cutoff)
+        .values(state=RoundState.failed, active_slot=None, finished_at=datetime.now(UTC),
+                error=f"the worker running it was lost (silent {stale_s:.0f} s)")
+        .returning(TrainingRound.id)
+    )  # fmt: skip
+    return [row_id for (row_id,) in lost]

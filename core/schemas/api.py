@@ -48,7 +48,9 @@ class MeOut(BaseModel):
 
 
 class GenerationRequest(GenerationParams):
-    checkpoint_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT, description="Default: the active checkpoint.")
+    checkpoint_id: int | None = Field(
+        default=None, ge=1, le=MAX_DB_INT, description="Admins only: the checkpoint to use (default: the served one)."
+    )
 
 
 class GenerationOut(BaseModel):
@@ -86,7 +88,7 @@ class CheckpointOut(BaseModel):
     id: int
     name: str
     kind: str
-    path: str | None  # the directory plain diffusers loads (None: the base model)
+    path: str | None  # the directory plain diffusers loads (None: the base model; admins only)
     parent_id: int | None
     round_id: int | None
     status: str

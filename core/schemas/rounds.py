@@ -32,6 +32,8 @@ class DPOConfig(BaseModel):
     max_grad_norm: float = Field(default=1.0, gt=0)
     empty_prompt_share: float = Field(default=0.0, ge=0, lt=1)
     held_out_share: float = Field(default=0.1, ge=0, lt=1)
+    # The newest decisive pairs a round loads: its memory stays flat however long the vote history grows.
+    max_pairs: int = Field(default=4096, ge=1, le=1_000_000)
     gradient_checkpointing: bool = False
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # GPU only
     seed: int = Field(default=0, ge=0)

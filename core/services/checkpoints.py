@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.db.models import Checkpoint, Deployment, Evaluation, TrainingRound
+from core.db.models import Checkpoint, Deployment, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import checkpoints as repo
-from core.repo.checkpoints import PromotionRefused, UnusableCheckpoint
+from core.repo.checkpoints import NewCheckpoint, PromotionRefused, UnusableCheckpoint
 from core.repo.evaluations import EvaluationTally, latest_evaluations
-from core.states import CheckpointKind, CheckpointStatus
 
-__all__ = ["PromotionRefused", "UnusableCheckpoint"]
+__all__ = ["NewCheckpoint", "PromotionRefused", "UnusableCheckpoint"]
 
 
 @dataclass
@@ -63,6 +62,13 @@ def promote(checkpoint_id: int, by: str, reason: str | None = None) -> Deploymen
         return repo.promote(session, checkpoint_id, by=by, reason=reason)
 
 
+def clear_broken(checkpoint_id: int, by: str) -> Checkpoint:
+    """An admin takes the broken mark off a checkpoint whose load failure was passing; promote it to
+    serve it again. LookupError, or PromotionRefused when its files are gone."""
+    with session_scope() as session:
+        return repo.clear_broken(session, checkpoint_id, by)
+
+
 def deployments(limit: int = 100) -> list[Deployment]:
     with session_scope() as session:
         return repo.deployments(session, limit)
@@ -72,36 +78,6 @@ def mark_broken(checkpoint_id: int, reason: str) -> None:
     """A checkpoint that failed to load never serves again; the deployment rolls back if it served."""
     with session_scope() as session:
         repo.mark_broken(session, checkpoint_id, reason)
-
-
-@dataclass(frozen=True)
-class NewCheckpoint:
-    """A round's checkpoint, written to disk and gated, to be registered."""
-
-    round_id: int
-    name: str
-    kind: CheckpointKind
-    path: str
-    parent_id: int
-    passed_gate: bool
-    gate_summary: str
-    metrics: dict
-
-
-def register(new: NewCheckpoint, auto_promote: bool) -> int:
-    """Register the checkpoint (rejected when it failed the gate), record the round's metrics, and
-    promote it when it passed and auto-promotion is on: one transaction."""
-    with session_scope() as session:
-        status = CheckpointStatus.ready if new.passed_gate else CheckpointStatus.rejected
-        checkpoint = Checkpoint(name=new.name, kind=new.kind, path=new.path, parent_id=new.parent_id,
-                                round_id=new.round_id, status=status, status_reason=new.gate_summary,
-                                metrics=new.metrics)  # fmt: skip
-        session.add(checkpoint)
-        session.flush()
-        session.get(TrainingRound, new.round_id).metrics = new.metrics
-        if new.passed_gate and auto_promote:
-            repo.promote(session, checkpoint.id, by="gate", reason=f"round {new.round_id} passed the gate")
-        return checkpoint.id
 
 
 def cached_judge_score(checkpoint_id: int, images: int) -> float | None:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db.models import Checkpoint, Generation, Labeler
 from core.db.session import session_scope
@@ -24,20 +24,42 @@ from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose
 
 REQUEUE_AFTER = timedelta(minutes=3)  # a client request still unfinished this long is sent again
 GIVE_UP_AFTER = timedelta(minutes=30)  # and failed after this long
-WAIT_POLL_S = 0.05
+WAIT_FIRST_POLL_S, WAIT_LONGEST_POLL_S = 0.05, 1.0  # a waiter looks often at first, then less and less
+
+
+class PinningForbidden(PermissionError):
+    """A labeler asked for a specific checkpoint."""
+
+
+class TooManyPending(RuntimeError):
+    """This token has as many generations queued or running as it may."""
+
+    retry_after_s = 5
 
 
 # ---- clients ------------------------------------------------------------------------------------
 def request_generation(request: GenerationRequest, labeler: Labeler, settings: Settings) -> Generation:
-    """Record a client's request and queue it. UnusableCheckpoint for a pinned checkpoint that does
-    not exist or is broken; QueueUnavailable when the broker is down (the row is then failed, so
-    nothing waits forever)."""
+    """Record a client's request and queue it. PinningForbidden when a labeler pins a checkpoint (it
+    would let them render any checkpoint at any seed, and so unblind evaluation pairs);
+    UnusableCheckpoint for a pinned checkpoint that does not exist or is broken; QueueUnavailable
+    when the broker is down (the row is then failed, so nothing waits forever)."""
+    if request.checkpoint_id is not None and labeler.role != Role.admin:
+        raise PinningForbidden("only admins may pin a generation to a checkpoint")
     values = request.model_dump(exclude={"checkpoint_id"})
     if "num_inference_steps" not in request.model_fields_set:
         values["num_inference_steps"] = settings.default_steps
     if "guidance_scale" not in request.model_fields_set:
         values["guidance_scale"] = settings.default_guidance
     with session_scope() as session:
+        pending = session.scalar(
+            select(func.count(Generation.id)).where(
+                Generation.requested_by == labeler.id,
+                Generation.status.in_((GenerationStatus.queued, GenerationStatus.running)),
+            )
+        )
+        if pending >= settings.max_pending_generations:
+            raise TooManyPending(f"{pending} of your generations are still queued or running "
+                                 f"(at most {settings.max_pending_generations}); wait for them")  # fmt: skip
         if request.checkpoint_id is not None:
             checkpoint = session.get(Checkpoint, request.checkpoint_id)
             if checkpoint is None or checkpoint.status == CheckpointStatus.broken:
@@ -62,9 +84,10 @@ def load(generation_id: int) -> Generation | None:
 
 async def wait_for(generation: Generation, timeout_s: float) -> Generation:
     """The generation once finished, or as it stands after timeout_s."""
-    deadline = time.monotonic() + timeout_s
+    deadline, pause = time.monotonic() + timeout_s, WAIT_FIRST_POLL_S
     while generation.status not in GENERATION_FINISHED and time.monotonic() < deadline:
-        await asyncio.sleep(WAIT_POLL_S)
+        await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 1.5, WAIT_LONGEST_POLL_S)
         generation = await asyncio.to_thread(load, generation.id) or generation
     return generation
 
@@ -146,9 +169,7 @@ def sweep_stale() -> dict:
             )
         ).all()
         for generation in stale:
-            created = generation.created_at
-            created = created if created.tzinfo else created.replace(tzinfo=UTC)  # SQLite: naive
-            if generation.purpose != GenerationPurpose.api or created < now - GIVE_UP_AFTER:
+            if generation.purpose != GenerationPurpose.api or generation.created_at < now - GIVE_UP_AFTER:
                 repo.mark_failed(generation, "abandoned: the worker making it was lost")
                 failed += 1
             else:

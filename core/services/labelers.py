@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -74,9 +76,20 @@ def first_logins(settings: Settings) -> list[str]:
             for name, admin in (("admin", True), ("labeler", False)):
                 _, token = repo.create_labeler(session, name, admin=admin)
                 lines.append(f"{name:8} {login_url(settings, token)}")
-            logins_file.write_text("\n".join(lines) + "\n")
-            logins_file.chmod(0o600)
+            # Made unreadable to others before a byte of it exists: it holds an admin token.
+            fd = os.open(logins_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write("\n".join(lines) + "\n")
     return logins_file.read_text().splitlines() if logins_file.exists() else []
+
+
+def rotate_token(labeler_id: int) -> tuple[Labeler, str]:
+    """A new token for this labeler; the old one stops working at once. LookupError if there is none."""
+    with session_scope() as session:
+        labeler = session.get(Labeler, labeler_id)
+        if labeler is None:
+            raise LookupError(f"labeler {labeler_id} does not exist")
+        return labeler, repo.rotate_token(labeler)
 
 
 def fresh_token(name: str) -> str:

@@ -7,6 +7,7 @@ One round at a time is a database fact: a queued or running round holds a unique
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,8 @@ from core.family import UnsupportedModel, model_family
 from core.queue import TRAIN_ROUND, QueueUnavailable, send
 from core.refs import CheckpointRef
 from core.repo import rounds as repo
-from core.repo.checkpoints import UnusableCheckpoint, active_checkpoint_id, checkpoint_ref
+from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_checkpoint_id, checkpoint_ref, promote
+from core.repo.checkpoints import register as register_checkpoint
 from core.repo.preferences import Preferences, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
 from core.settings import Settings
@@ -142,23 +144,32 @@ def start_scheduled_round(settings: Settings) -> int | None:
 # ---- the train worker ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RoundClaim:
-    """What a claimed round trains: its settings, the votes up to its snapshot, from where, against what."""
+    """What a claimed round trains: its settings, the votes up to its snapshot, from where, against
+    what; and the token under which this claim alone may report on it and end it."""
 
     round_id: int
+    token: str
     config: DPOConfig
     snapshot_vote_id: int
     start: CheckpointRef
     reference: CheckpointRef
 
 
+class RoundLost(RuntimeError):
+    """The claim no longer holds the round: declared lost (silent too long) or taken over."""
+
+
 def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
-    """Mark the round running and fix what it trains on (kept across a redelivery); None when there
-    is nothing to do (gone, finished, cancelled, out of attempts or unusable checkpoints: then it is
-    ended with the reason)."""
+    """Mark the round running under a new claim and fix what it trains on (kept across a redelivery);
+    None when there is nothing to do: gone, finished, running under a live claim (a redelivered task
+    must not run it twice), or ended here with the reason (cancelled, out of attempts, unusable)."""
     with session_scope() as session:
         row = session.get(TrainingRound, round_id)
         if row is None or row.state in ROUND_FINISHED:
             return None  # gone, cancelled while queued, or a redelivery of a finished round
+        pulse = row.heartbeat_at or row.started_at or row.created_at
+        if row.state == RoundState.running and datetime.now(UTC) - pulse < timedelta(seconds=settings.round_stale_s):
+            return None  # another worker is on it and alive
         if row.cancel_requested:
             repo.finish_round(session, row, RoundState.cancelled, "cancelled before it started")
             return None
@@ -167,6 +178,7 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
             return None
         now = datetime.now(UTC)
         row.state, row.attempts, row.started_at, row.heartbeat_at = RoundState.running, row.attempts + 1, now, now
+        row.claim_token = secrets.token_hex(16)
         if row.snapshot_vote_id is None:
             row.snapshot_vote_id = session.scalar(select(func.max(Vote.id))) or 0
         active = active_checkpoint_id(session)
@@ -181,7 +193,7 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
         except (UnusableCheckpoint, ValidationError) as exc:
             repo.finish_round(session, row, RoundState.failed, str(exc))
             return None
-        return RoundClaim(round_id, config, row.snapshot_vote_id, start, reference)
+        return RoundClaim(round_id, row.claim_token, config, row.snapshot_vote_id, start, reference)
 
 
 def preferences_of(claim: RoundClaim) -> Preferences:
@@ -190,15 +202,25 @@ def preferences_of(claim: RoundClaim) -> Preferences:
         return collect_preferences(session, up_to_vote_id=claim.snapshot_vote_id)
 
 
-def record_counts(round_id: int, counts: dict) -> None:
+def beat(claim: RoundClaim) -> None:
+    """The round's heartbeat, in every phase of its run; RoundLost when the claim lost it."""
     with session_scope() as session:
-        session.get(TrainingRound, round_id).counts = counts
+        if not repo.beat(session, claim.round_id, claim.token):
+            raise RoundLost(f"round {claim.round_id} is no longer this worker's")
 
 
-def add_step(round_id: int, metrics: dict) -> None:
-    """One training step's metrics (the curves), which is also the round's heartbeat."""
+def record_counts(claim: RoundClaim, counts: dict) -> None:
     with session_scope() as session:
-        repo.add_step(session, round_id, metrics)
+        if not repo.beat(session, claim.round_id, claim.token):
+            raise RoundLost(f"round {claim.round_id} is no longer this worker's")
+        session.get(TrainingRound, claim.round_id).counts = counts
+
+
+def add_step(claim: RoundClaim, metrics: dict) -> None:
+    """One training step's metrics (the curves), which is also a heartbeat; RoundLost when the claim lost it."""
+    with session_scope() as session:
+        if not repo.add_step(session, claim.round_id, claim.token, metrics):
+            raise RoundLost(f"round {claim.round_id} is no longer this worker's")
 
 
 def cancel_requested(round_id: int) -> bool:
@@ -206,10 +228,28 @@ def cancel_requested(round_id: int) -> bool:
         return bool(session.scalar(select(TrainingRound.cancel_requested).where(TrainingRound.id == round_id)))
 
 
-def finish_round(round_id: int, state: RoundState, reason: str | None = None, checkpoint_id: int | None = None) -> None:
-    """End the round in a final state (freeing the slot), with the reason and the checkpoint it wrote."""
+def finish_round(round_id: int, state: RoundState, reason: str | None = None) -> None:
+    """End a round that holds no claim (the schedule's refused config, a broker that refused it)."""
     with session_scope() as session:
-        row = session.get(TrainingRound, round_id)
-        if checkpoint_id is not None:
-            row.checkpoint_id = checkpoint_id
-        repo.finish_round(session, row, state, reason)
+        repo.finish_round(session, session.get(TrainingRound, round_id), state, reason)
+
+
+def end_claimed(claim: RoundClaim, state: RoundState, reason: str | None = None) -> bool:
+    """End the round by its own claim; False when it was lost meanwhile (then nothing changes)."""
+    with session_scope() as session:
+        return repo.end_claimed(session, claim.round_id, claim.token, state, reason)
+
+
+def publish(claim: RoundClaim, new: NewCheckpoint, auto_promote: bool) -> int:
+    """Register the round's checkpoint (rejected when it failed the gate), promote it when it passed
+    and auto-promotion is on, and end the round as succeeded: one transaction, under the claim. A lost
+    round registers and promotes nothing (RoundLost)."""
+    with session_scope() as session:
+        if not repo.beat(session, claim.round_id, claim.token):  # locks the row until the commit
+            raise RoundLost(f"round {claim.round_id} was declared lost; its checkpoint is not registered")
+        checkpoint_id = register_checkpoint(session, new)
+        session.get(TrainingRound, claim.round_id).metrics = new.metrics
+        if new.passed_gate and auto_promote:
+            promote(session, checkpoint_id, by="gate", reason=f"round {claim.round_id} passed the gate")
+        repo.end_claimed(session, claim.round_id, claim.token, RoundState.succeeded, checkpoint_id=checkpoint_id)
+        return checkpoint_id

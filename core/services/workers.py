@@ -47,6 +47,6 @@ def workers_seen() -> list[WorkerSeen]:
         session.execute(text("SELECT 1"))
         seen = []
         for row in session.scalars(select(WorkerHeartbeat)):
-            last = row.last_seen if row.last_seen.tzinfo else row.last_seen.replace(tzinfo=UTC)
-            seen.append(WorkerSeen(row.name, row.queues, row.checkpoint_id, round((now - last).total_seconds(), 1)))
+            age = round((now - row.last_seen).total_seconds(), 1)
+            seen.append(WorkerSeen(row.name, row.queues, row.checkpoint_id, age))
         return seen

@@ -71,9 +71,15 @@ def test_absurd_generation_requests(client, alice, body, fragment):
     assert r.status_code == 422 and fragment in reason(r)
 
 
-def test_generation_for_an_unknown_checkpoint(client, alice):
-    r = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", "checkpoint_id": 42})
+def test_generation_for_an_unknown_checkpoint(client, admin):
+    r = client.post("/api/v1/generations", headers=admin, json={"prompt": "a red circle", "checkpoint_id": 42})
     assert r.status_code == 422 and "checkpoint 42 does not exist" in reason(r)
+
+
+def test_only_admins_pin_a_generation_to_a_checkpoint(client, alice):
+    """A labeler who could render any checkpoint at any seed could recognise evaluation images."""
+    r = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", "checkpoint_id": 1})
+    assert r.status_code == 403 and "only admins" in reason(r)
 
 
 def test_malformed_exclude_list(client, alice):

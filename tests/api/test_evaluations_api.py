@@ -6,13 +6,13 @@ from sqlalchemy import delete, insert, update
 from core.db.models import Checkpoint, Comparison, Evaluation, Prompt
 from core.db.session import session_scope
 from core.repo.checkpoints import promote
-from core.repo.comparisons import left_is_a
 from core.repo.evaluations import EvaluationRequest, create_evaluation, evaluation_exists
 from core.repo.prompts import active_prompts, add_prompts, seed_shipped_prompts
 from core.schemas.generation import GenerationParams
 from core.states import ComparisonKind, ComparisonState
 from tests.api.conftest import auth
-from tests.helpers.data import make_comparisons
+from tests.conftest import apply_settings
+from tests.helpers.data import make_comparisons, sees_a_on_the_left
 
 
 def new_checkpoint(tmp_path, name: str) -> int:
@@ -64,7 +64,10 @@ def evaluation(checkpoint_id: int, baseline_id: int, count: int) -> tuple[int, l
     return evaluation_id, ids
 
 
-def test_labelers_measure_the_served_checkpoint_and_admins_read_its_win_rate(client, admin, alice, bob, tmp_path):
+def test_labelers_measure_the_served_checkpoint_and_admins_read_its_win_rate(
+    client, admin, alice, bob, tmp_path, monkeypatch
+):
+    apply_settings(monkeypatch, votes_per_comparison=2)  # alice and bob both judge the first pairs
     new = new_checkpoint(tmp_path, "new")
     with session_scope() as session:
         promote(session, new, by="test")
@@ -76,17 +79,19 @@ def test_labelers_measure_the_served_checkpoint_and_admins_read_its_win_rate(cli
     for i in range(4):
         served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
         seen.append(served["id"])
-        new_side = "left" if left_is_a(served["id"], int(alice["id"])) else "right"
+        new_side = "left" if sees_a_on_the_left(served["id"], int(alice["id"])) else "right"
         choice = "tie" if i == 3 else new_side
         assert client.post(f"/api/v1/comparisons/{served['id']}/vote", headers=auth(alice),
                            json={"choice": choice}).status_code in (200, 201)  # fmt: skip
     assert sorted(seen) == eval_ids
     assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] in train_ids
     # bob: the old one's image once, and "both bad" once (no verdict, counted apart).
-    for i, comparison_id in enumerate(eval_ids[:2]):
-        old_side = "right" if left_is_a(comparison_id, int(bob["id"])) else "left"
-        client.post(f"/api/v1/comparisons/{comparison_id}/vote", headers=auth(bob),
-                    json={"choice": old_side if i == 0 else "both_bad"})  # fmt: skip
+    for i in range(2):
+        comparison_id = client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"]
+        assert comparison_id == eval_ids[i]
+        old_side = "right" if sees_a_on_the_left(comparison_id, int(bob["id"])) else "left"
+        assert client.post(f"/api/v1/comparisons/{comparison_id}/vote", headers=auth(bob),
+                           json={"choice": old_side if i == 0 else "both_bad"}).status_code == 201  # fmt: skip
 
     listed = client.get("/api/v1/admin/evaluations", headers=admin).json()
     assert len(listed) == 1

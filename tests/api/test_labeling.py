@@ -6,9 +6,8 @@ from sqlalchemy import func, select
 
 from core.db.models import Vote
 from core.db.session import session_scope
-from core.repo.comparisons import left_is_a
 from tests.api.conftest import auth
-from tests.helpers.data import make_comparisons
+from tests.helpers.data import make_comparisons, serve
 
 
 def test_next_comparison_reveals_nothing_but_prompt_and_images(client, alice):
@@ -54,6 +53,7 @@ def test_exclude_skips_the_pair_on_screen(client, alice):
 
 def test_a_repeated_vote_returns_the_first_and_writes_nothing(client, alice):
     (cid,) = make_comparisons(1)
+    serve(cid, int(alice["id"]))
     first = client.post(
         f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left", "decision_ms": 900}
     )
@@ -67,6 +67,7 @@ def test_a_repeated_vote_returns_the_first_and_writes_nothing(client, alice):
 
 def test_concurrent_repeats_store_exactly_one_vote(client, alice):
     (cid,) = make_comparisons(1)
+    serve(cid, int(alice["id"]))
 
     def post(choice):
         return client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": choice}).status_code
@@ -94,15 +95,21 @@ def test_left_and_right_map_to_the_generation_the_labeler_saw(client, alice):
         assert comparison.vote_count == 1 and comparison.state.value == "done"
 
 
-def test_sides_are_shuffled_per_labeler():
-    lefts = [left_is_a(cid, 7) for cid in range(200)]
-    assert 70 < sum(lefts) < 130
-    assert [left_is_a(cid, 7) for cid in range(200)] == lefts  # stable
+def test_a_vote_on_a_pair_not_served_to_the_voter_is_409(client, alice, bob):
+    (cid,) = make_comparisons(1)
+    r = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left"})
+    assert r.status_code == 409 and "not served to you" in r.json()["detail"]
+    assert client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"] == cid
+    assert vote(client, cid, alice, "left").status_code == 409
+    assert vote(client, cid, bob, "left").status_code == 201
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Vote.id))) == 1
 
 
 def test_vote_counter(client, alice):
     ids = make_comparisons(3)
     for cid in ids[:2]:
+        serve(cid, int(alice["id"]))
         client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "skip"})
     me = client.get("/api/v1/me", headers=auth(alice)).json()
     assert me["name"] == "alice" and me["votes"] == 2 and me["role"] == "labeler"
@@ -115,7 +122,14 @@ def test_a_vote_releases_only_the_voters_own_lease(client, alice, bob, monkeypat
     apply_settings(monkeypatch, votes_per_comparison=2)
     (cid,) = make_comparisons(1)
     assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] == cid  # alice holds it
-    client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(bob), json={"choice": "left"})  # bob votes anyway
+    refused = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(bob), json={"choice": "left"})
+    assert refused.status_code == 409  # bob was not shown it
+    assert vote(client, cid, alice, "left").status_code == 201
     with session_scope() as session:
         comparison = session.get(Comparison, cid)
-        assert comparison.leased_by == int(alice["id"]) and comparison.vote_count == 1
+        assert comparison.leased_by is None and comparison.vote_count == 1  # alice's lease went with her vote
+    assert client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"] == cid  # open for a second vote
+
+
+def vote(client, comparison_id: int, labeler: dict, choice: str):
+    return client.post(f"/api/v1/comparisons/{comparison_id}/vote", headers=auth(labeler), json={"choice": choice})

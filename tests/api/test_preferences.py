@@ -2,13 +2,14 @@
 
 from core.db.models import Comparison
 from core.db.session import session_scope
-from core.repo.comparisons import left_is_a, record_vote
+from core.repo.comparisons import record_vote
 from core.repo.preferences import collect_preferences, is_held_out_pair
 from core.states import Choice
-from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.data import make_comparisons, make_labeler, sees_a_on_the_left, serve
 
 
 def vote(comparison_id, labeler_id, choice):
+    serve(comparison_id, labeler_id)
     with session_scope() as session:
         record_vote(session, comparison_id, labeler_id, choice, None, votes_per_comparison=3)
 
@@ -19,7 +20,7 @@ def test_majority_ties_and_splits(pg_settings):
 
     def choice_for(cid, labeler, want_a):
         # Pick the side on which this labeler sees generation A (or B).
-        return Choice.left if left_is_a(cid, labeler) == want_a else Choice.right
+        return Choice.left if sees_a_on_the_left(cid, labeler) == want_a else Choice.right
 
     for labeler in (ann, ben):  # c1: A wins 2-1
         vote(c1, labeler, choice_for(c1, labeler, True))
@@ -49,7 +50,7 @@ def test_winner_is_the_generation_the_majority_chose(pg_settings):
     with session_scope() as session:
         comparison = session.get(Comparison, cid)
         a_latents = comparison.generation_a.latents_path
-    vote(cid, ann, Choice.left if left_is_a(cid, ann) else Choice.right)  # ann chose A
+    vote(cid, ann, Choice.left if sees_a_on_the_left(cid, ann) else Choice.right)  # ann chose A
     with session_scope() as session:
         assert collect_preferences(session).pairs[0].winner_latents == a_latents
 

@@ -20,7 +20,7 @@ def test_invalid_round_settings_are_refused_before_a_round_exists(client, admin)
     for config in ({"beta": -1}, {"steps": 0}, {"method": "qlora"}, {"learning_rate": "fast"}, {"nope": 1}):
         response = client.post("/api/v1/admin/rounds", json={"config": config}, headers=admin)
         assert response.status_code == 422, config
-        assert "invalid round config" in response.json()["detail"]
+        assert "invalid round config" in response.json()["detail"][0]["msg"]
     assert client.post("/api/v1/admin/rounds", json={"extra": 1}, headers=admin).status_code == 422
     assert client.get("/api/v1/admin/rounds", headers=admin).json() == []
 

@@ -56,3 +56,20 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[
             session.flush()
             ids.append(comparison.id)
     return ids
+
+
+def serve(comparison_id: int, labeler_id: int) -> None:
+    """Lease a comparison to a labeler, as GET /comparisons/next would: votes are taken only on pairs
+    served to the voter."""
+    from datetime import UTC, datetime, timedelta
+
+    with session_scope() as session:
+        comparison = session.get(Comparison, comparison_id)
+        comparison.leased_by, comparison.leased_until = labeler_id, datetime.now(UTC) + timedelta(minutes=5)
+
+
+def sees_a_on_the_left(comparison_id: int, labeler_id: int) -> bool:
+    from core.repo.comparisons import left_is_a
+
+    with session_scope() as session:
+        return left_is_a(session, comparison_id, labeler_id)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from core.db.models import Deployment, RoundStep, TrainingRound, Vote
 from core.db.session import session_scope
+from core.queue import GENERATE_WORKER_QUEUES
 from core.repo.checkpoints import active_checkpoint_id
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
@@ -31,13 +32,15 @@ def loop_stack(pg_settings, embedded_model, tmp_path):
             pool_target=12, pool_batch=4, pool_interval_s=1, default_steps=8, gate_eval_images=8,
             gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1, round_check_interval_s=1,
             round_min_interval_s=0, round_min_pairs=5, dpo_overrides=json.dumps(QUICK_ROUND),
+            generation_rate_limit="100000/minute",  # the client below streams generations as fast as they come
         )  # fmt: skip
         port, env = stack_env(pg_settings, embedded_model, **(settings | overrides))
         logs = tmp_path / "logs"
         logs.mkdir(exist_ok=True)
         services = {
             "api": Service("api", dpoloop("api"), env, logs),
-            "worker": Service("worker", dpoloop("worker", "--queues", "generate", "--name", "gen@%h"), env, logs),
+            "worker": Service("worker", dpoloop("worker", "--queues", GENERATE_WORKER_QUEUES, "--name", "gen@%h"), env,
+                              logs),
             "trainer": Service("trainer", dpoloop("worker", "--queues", "train", "--name", "train@%h"), env, logs),
             "beat": Service("beat", dpoloop("beat"), env, logs),
         }

@@ -3,6 +3,7 @@
 import signal
 
 import httpx
+import pytest
 
 from tests.helpers.stack import Service, dpoloop, free_port, service_env, wait_until
 
@@ -39,3 +40,31 @@ def test_up_serves_pairs_votes_and_generations_then_stops_on_ctrl_c(tmp_path, em
     finally:
         code = up.stop(signal.SIGINT, timeout=30)
     assert code == 0, up.log_tail()
+
+
+@pytest.mark.slow
+def test_the_default_starts_every_time_and_loses_no_task(tmp_path, embedded_model):
+    """Twenty starts and stops in a row of `dpoloop up` on its file broker: every start gets both
+    workers up, a generation through the broker, and a clean exit on Ctrl-C (the default once died
+    on start when a worker read a message file that was still being written)."""
+    data_dir = tmp_path / "data"
+    for start in range(20):
+        port = free_port()
+        env = service_env(data_dir=data_dir, base_model=embedded_model, pool_target=0, round_schedule="false",
+                          default_steps=4)  # fmt: skip
+        up = Service(f"up-{start}", dpoloop("up", "--port", str(port)), env, tmp_path)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            def both_workers_alive(base=base):
+                workers = httpx.get(f"{base}/api/v1/health").json()["workers"]
+                return {w["name"].split("@")[0] for w in workers if w["alive"]} >= {"generate", "train"}
+
+            wait_until(both_workers_alive, 90, f"both workers (start {start})", every=0.5, proc=up)
+            admin_token = (data_dir / "first-logins.txt").read_text().split()[1].split("#token=")[1]
+            made = httpx.post(f"{base}/api/v1/generations?wait=true", timeout=60, json={"prompt": "a red circle"},
+                              headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
+            assert made.status_code == 200 and made.json()["status"] == "done", (start, made.text)
+        finally:
+            code = up.stop(signal.SIGINT, timeout=30)
+        assert code == 0, up.log_tail()
+        assert "JSONDecodeError" not in up.log_path.read_text(), up.log_tail()

@@ -50,6 +50,10 @@ def test_rest_generation_is_made_by_the_worker(live_stack):
     assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
     again = httpx.get(f"{base}/api/v1/generations/{body['id']}", headers=headers).json()
     assert again["status"] == "done" and again["image_url"] == body["image_url"]
+    with session_scope() as session:  # a client's image: no round trains on it, so no latents are kept
+        made = session.get(Generation, body["id"])
+        assert made.latents_path is None
+        assert not (Path(live_stack["data_dir"]) / "latents" / f"{made.public_id}.npy").exists()
 
 
 def test_health_sees_the_worker(live_stack):

@@ -22,19 +22,26 @@ def new_checkpoint(tmp_path, round_id: int, passed: bool) -> NewCheckpoint:
                          metrics={"final_loss": 0.6})  # fmt: skip
 
 
-def a_round() -> int:
+def published(tmp_path, passed: bool) -> int:
+    """A round's checkpoint, registered the way a round ends: under its claim."""
     from core.queue import sending_to
     from core.services import rounds
     from core.settings import get_settings
     from core.states import RoundTrigger
 
     with sending_to(lambda *_: None):
-        return rounds.start_round(get_settings(), RoundTrigger.admin).id
+        round_id = rounds.start_round(get_settings(), RoundTrigger.admin).id
+    claim = rounds.claim_round(round_id, get_settings())
+    return rounds.publish(claim, new_checkpoint(tmp_path, round_id, passed), auto_promote=True)
 
 
 def test_a_checkpoint_that_passed_is_registered_and_promoted_in_one_transaction(sqlite_db, tmp_path):
+    from core.services import rounds
+
     make_comparisons(2)  # the base's ready pairs leave the pool when another checkpoint serves
-    new_id = checkpoints.register(new_checkpoint(tmp_path, a_round(), passed=True), auto_promote=True)
+    new_id = published(tmp_path, passed=True)
+    (ended,) = rounds.list_rounds()
+    assert ended.state == "succeeded" and ended.checkpoint_id == new_id and ended.active_slot is None
     registry = checkpoints.registry(with_evaluations=False)
     assert registry.active_id == new_id and [c.id for c in registry.checkpoints] == [1, new_id]
     with session_scope() as session:
@@ -44,7 +51,7 @@ def test_a_checkpoint_that_passed_is_registered_and_promoted_in_one_transaction(
 
 
 def test_a_rejected_checkpoint_is_kept_but_does_not_serve(sqlite_db, tmp_path):
-    new_id = checkpoints.register(new_checkpoint(tmp_path, a_round(), passed=False), auto_promote=True)
+    new_id = published(tmp_path, passed=False)
     with session_scope() as session:
         row = session.get(Checkpoint, new_id)
         assert row.status == CheckpointStatus.rejected and "implicit accuracy" in row.status_reason
@@ -54,7 +61,7 @@ def test_a_rejected_checkpoint_is_kept_but_does_not_serve(sqlite_db, tmp_path):
 
 
 def test_a_broken_checkpoint_rolls_back_and_cannot_be_promoted(sqlite_db, tmp_path):
-    new_id = checkpoints.register(new_checkpoint(tmp_path, a_round(), passed=True), auto_promote=True)
+    new_id = published(tmp_path, passed=True)
     checkpoints.mark_broken(new_id, "failed to load: OSError")
     assert checkpoints.active_ref().id == 1
     with pytest.raises(checkpoints.PromotionRefused, match="broken"):
@@ -68,3 +75,11 @@ def test_judge_scores_are_cached_per_evaluation_set(sqlite_db):
     assert checkpoints.cached_judge_score(1, 64) is None
     checkpoints.record_judge_score(1, 0.9, 64)
     assert checkpoints.cached_judge_score(1, 64) == 0.9 and checkpoints.cached_judge_score(1, 32) is None
+
+
+def test_times_read_back_aware_on_sqlite(sqlite_db):
+    from datetime import UTC
+
+    (deployment,) = checkpoints.deployments()
+    assert deployment.promoted_at.tzinfo is not None and deployment.promoted_at.utcoffset().total_seconds() == 0
+    assert deployment.promoted_at.tzinfo == UTC

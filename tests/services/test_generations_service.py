@@ -37,9 +37,12 @@ def test_a_request_while_the_broker_is_down_fails_its_row(sqlite_db, broker_down
 
 
 def test_pinning_a_missing_checkpoint_is_refused_before_anything_is_queued(sqlite_db, outbox):
-    labeler, _ = labelers.create_labeler("client")
+    admin, _ = labelers.create_labeler("root", admin=True)
     with pytest.raises(UnusableCheckpoint):
-        generations.request_generation(GenerationRequest(prompt="x", checkpoint_id=42), labeler, sqlite_db)
+        generations.request_generation(GenerationRequest(prompt="x", checkpoint_id=42), admin, sqlite_db)
+    labeler, _ = labelers.create_labeler("client")
+    with pytest.raises(generations.PinningForbidden):
+        generations.request_generation(GenerationRequest(prompt="x", checkpoint_id=1), labeler, sqlite_db)
     assert outbox.sent == []
 
 

@@ -1,6 +1,6 @@
 from core.services import labeling
 from core.states import Choice, ComparisonState
-from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.data import make_comparisons, make_labeler, serve
 
 
 def test_a_served_comparison_is_leased_to_one_labeler_and_a_vote_is_recorded_once(sqlite_db):
@@ -34,7 +34,75 @@ def test_votes_commit_with_the_service(sqlite_db):
 
     alice, _ = make_labeler("alice")
     (only,) = make_comparisons(1)
+    serve(only, alice)
     labeling.vote(only, alice, Choice.right, None, sqlite_db)
     with session_scope() as session:
         row = session.get(Comparison, only)
         assert row.vote_count == 1 and row.state == ComparisonState.done
+
+
+def test_a_vote_needs_the_pair_served_to_the_voter_and_still_open(sqlite_db):
+    import pytest
+
+    alice, _ = make_labeler("alice")
+    bob, _ = make_labeler("bob")
+    first, second = make_comparisons(2)
+    with pytest.raises(labeling.NotServed):  # never shown to alice
+        labeling.vote(first, alice, Choice.left, None, sqlite_db)
+    assert labeling.next_comparison(alice, sqlite_db).id == first
+    with pytest.raises(labeling.NotServed):  # alice holds it
+        labeling.vote(first, bob, Choice.left, None, sqlite_db)
+    assert labeling.vote(first, alice, Choice.left, None, sqlite_db).created
+    serve(second, bob)
+    from core.services import checkpoints  # a promotion retires the pool's pairs
+
+    retire_the_pool()
+    with pytest.raises(labeling.NotServed):
+        labeling.vote(second, bob, Choice.left, None, sqlite_db)
+    assert not labeling.vote(first, alice, Choice.right, None, sqlite_db).created  # a repeat still answers
+    assert checkpoints.active_ref().id == 1
+
+
+def retire_the_pool() -> None:
+    from sqlalchemy import update
+
+    from core.db.models import Comparison
+    from core.db.session import session_scope
+    from core.states import ComparisonState
+
+    with session_scope() as session:
+        session.execute(update(Comparison).values(state=ComparisonState.retired))
+
+
+def test_sides_are_keyed_by_the_install_secret(sqlite_db):
+    from core.db.models import Install
+    from core.db.session import session_scope
+    from core.repo import install
+    from tests.helpers.data import sees_a_on_the_left
+
+    before = [sees_a_on_the_left(cid, 7) for cid in range(200)]
+    assert 70 < sum(before) < 130 and [sees_a_on_the_left(cid, 7) for cid in range(200)] == before  # stable
+    with session_scope() as session:
+        session.get(Install, 1).secret = "00" * 32
+    install._secrets.clear()
+    assert [sees_a_on_the_left(cid, 7) for cid in range(200)] != before
+
+
+def test_one_labeler_holds_at_most_the_cap_and_held_pairs_leave_the_pool_count(sqlite_db, monkeypatch):
+    from core.db.session import session_scope
+    from core.repo.comparisons import ready_pool_count
+    from core.settings import get_settings
+    from tests.conftest import apply_settings
+
+    apply_settings(monkeypatch, max_held_per_labeler=2)
+    settings = get_settings()
+    alice, _ = make_labeler("alice")
+    make_comparisons(6)
+    shown = []
+    for _ in range(5):  # the client excludes every pair it was given, trying to hoard the pool
+        shown.append(labeling.next_comparison(alice, settings, exclude=shown).id)
+    with session_scope() as session:
+        assert ready_pool_count(session, 1) == 4  # six ready, two held
+    bob, _ = make_labeler("bob")
+    assert labeling.next_comparison(bob, settings).id == shown[0]  # alice's oldest hold lapsed
+    assert labeling.vote(shown[-1], alice, Choice.left, None, settings).created  # her newest is still hers

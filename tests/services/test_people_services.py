@@ -38,3 +38,8 @@ def test_prompts_are_cleaned_deduplicated_and_refused_when_blank(sqlite_db):
     with pytest.raises(ValueError, match="blank"):
         prompts.add_prompts(["  "], PromptSource.admin)
     assert prompts.seed_shipped_prompts() == 0  # the admins' own set: nothing shipped is added
+
+
+def test_first_logins_are_readable_by_the_owner_only(sqlite_db):
+    labelers.first_logins(sqlite_db)
+    assert ((sqlite_db.data_dir / "first-logins.txt").stat().st_mode & 0o777) == 0o600

@@ -8,7 +8,7 @@ from core.queue import TRAIN_ROUND, QueueUnavailable, sending_to
 from core.services import rounds
 from core.states import RoundState, RoundTrigger
 from tests.conftest import apply_settings
-from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.data import make_comparisons, make_labeler, serve
 from tests.services.conftest import Outbox
 
 
@@ -59,10 +59,48 @@ def test_claim_fixes_what_the_round_trains_on(sqlite_db, outbox):
     assert claim.start.id == 1 and claim.reference.id == 1 and claim.snapshot_vote_id == 0
     stored, _ = rounds.get_round(row.id)
     assert stored.state == RoundState.running and stored.attempts == 1
-    rounds.add_step(row.id, {"step": 1, "loss": 0.69})
-    rounds.finish_round(row.id, RoundState.succeeded, checkpoint_id=None)
+    rounds.add_step(claim, {"step": 1, "loss": 0.69})
+    assert rounds.end_claimed(claim, RoundState.failed, "test")
     ended, steps = rounds.get_round(row.id)
     assert ended.active_slot is None and [s.step for s in steps] == [1]
+
+
+def test_a_redelivered_task_does_not_run_a_live_round_twice(sqlite_db, outbox):
+    row = rounds.start_round(sqlite_db, RoundTrigger.admin)
+    first = rounds.claim_round(row.id, sqlite_db)
+    assert first is not None and rounds.claim_round(row.id, sqlite_db) is None  # its worker is alive
+    make_silent(row.id)
+    second = rounds.claim_round(row.id, sqlite_db)  # the worker died: a redelivery takes over
+    assert second is not None and second.token != first.token
+    with pytest.raises(rounds.RoundLost):
+        rounds.add_step(first, {"step": 1, "loss": 0.6})
+    assert not rounds.end_claimed(first, RoundState.succeeded)
+    assert rounds.get_round(row.id)[0].state == RoundState.running  # still the second claim's
+    assert rounds.end_claimed(second, RoundState.cancelled, "test")
+
+
+def test_a_round_declared_lost_never_registers_or_promotes(sqlite_db, outbox, tmp_path):
+    from core.services import checkpoints
+    from core.services.checkpoints import NewCheckpoint
+    from core.states import CheckpointKind
+
+    row = rounds.start_round(sqlite_db, RoundTrigger.admin)
+    claim = rounds.claim_round(row.id, sqlite_db)
+    make_silent(row.id)
+    assert rounds.fail_stale_rounds(sqlite_db) == [row.id]
+    new = NewCheckpoint(round_id=row.id, name="late", kind=CheckpointKind.lora, path=str(tmp_path), parent_id=1,
+                        passed_gate=True, gate_summary="passed the gate", metrics={})  # fmt: skip
+    with pytest.raises(rounds.RoundLost):
+        rounds.publish(claim, new, auto_promote=True)
+    with pytest.raises(rounds.RoundLost):
+        rounds.beat(claim)
+    assert [c.id for c in checkpoints.registry(with_evaluations=False).checkpoints] == [1]
+    assert checkpoints.active_ref().id == 1 and rounds.get_round(row.id)[0].state == RoundState.failed
+
+
+def make_silent(round_id: int) -> None:
+    with session_scope() as session:
+        session.get(TrainingRound, round_id).heartbeat_at = datetime.now(UTC) - timedelta(hours=1)
 
 
 def test_the_schedule_starts_a_round_once_enough_decisive_pairs_wait(sqlite_db, outbox, monkeypatch):
@@ -73,9 +111,12 @@ def test_the_schedule_starts_a_round_once_enough_decisive_pairs_wait(sqlite_db, 
     labeler, _ = make_labeler("alice")
     ids = make_comparisons(3)
     for comparison_id, choice in zip(ids, (Choice.left, Choice.right, Choice.tie), strict=True):
+        serve(comparison_id, labeler)
         labeling.vote(comparison_id, labeler, choice, None, rounds_settings())
     assert rounds.start_scheduled_round(rounds_settings()) is None  # two decisive pairs of three
-    labeling.vote(make_comparisons(1, seed=1)[0], labeler, Choice.left, None, rounds_settings())
+    (fourth,) = make_comparisons(1, seed=1)
+    serve(fourth, labeler)
+    labeling.vote(fourth, labeler, Choice.left, None, rounds_settings())
     round_id = rounds.start_scheduled_round(rounds_settings())
     assert round_id is not None and outbox.sent == [(TRAIN_ROUND, [round_id])]
     assert rounds.start_scheduled_round(rounds_settings()) is None  # one at a time
@@ -87,7 +128,9 @@ def test_an_invalid_override_is_recorded_as_a_failed_scheduled_round(sqlite_db, 
     from core.states import Choice
 
     labeler, _ = make_labeler("alice")
-    labeling.vote(make_comparisons(1)[0], labeler, Choice.left, None, rounds_settings())
+    (only,) = make_comparisons(1)
+    serve(only, labeler)
+    labeling.vote(only, labeler, Choice.left, None, rounds_settings())
     assert rounds.start_scheduled_round(rounds_settings()) is None
     (row,) = rounds.list_rounds()
     assert row.state == RoundState.failed and "DPOLOOP_DPO_OVERRIDES" in row.error and outbox.sent == []
@@ -96,8 +139,7 @@ def test_an_invalid_override_is_recorded_as_a_failed_scheduled_round(sqlite_db, 
 def test_a_silent_running_round_is_declared_lost(sqlite_db, outbox):
     row = rounds.start_round(sqlite_db, RoundTrigger.admin)
     rounds.claim_round(row.id, sqlite_db)
-    with session_scope() as session:
-        session.get(TrainingRound, row.id).heartbeat_at = datetime.now(UTC) - timedelta(hours=1)
+    make_silent(row.id)
     assert rounds.fail_stale_rounds(rounds_settings()) == [row.id]
     assert rounds.get_round(row.id)[0].state == RoundState.failed
 

@@ -76,7 +76,7 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
     served_ids = []
     with session_scope() as session:
         while (served := next_for_labeler(session, labeler_id, 60.0)) is not None:
-            new_left = left_is_a(served.id, labeler_id)
+            new_left = left_is_a(session, served.id, labeler_id)
             choice = Choice.left if new_left == (len(served_ids) < 5) else Choice.right
             served_ids.append(served.id)
             record_vote(session, served.id, labeler_id, choice, None, 1)

@@ -81,7 +81,11 @@ def test_a_stream_of_generations_spans_lora_and_full_promotions_without_a_failur
     assert np.array_equal(by_checkpoint[1], base_latents)  # back on the base, exactly
 
 
-def test_a_checkpoint_that_fails_to_load_is_marked_broken_and_rolled_back(server, tmp_path, embedded_model):
+def test_a_checkpoint_that_fails_to_load_is_marked_broken_and_rolled_back(server, tmp_path, embedded_model,
+                                                                          monkeypatch):
+    import worker.serving
+
+    monkeypatch.setattr(worker.serving, "RETRY_AFTER_S", 0.0)
     good = register(trained_checkpoint(embedded_model, tmp_path / "good"), "lora")
     promote_now(good)
     server.sync_to_active()
@@ -92,7 +96,10 @@ def test_a_checkpoint_that_fails_to_load_is_marked_broken_and_rolled_back(server
     bad = register(bad_dir, "lora")
     promote_now(bad)
 
-    server.sync_to_active()
+    for attempt in range(worker.serving.LOAD_ATTEMPTS):
+        with session_scope() as session:
+            assert session.get(Checkpoint, bad).status == "ready", attempt  # a failure may be passing
+        server.sync_to_active()
     assert server.checkpoint_id == good  # never swapped in
     with session_scope() as session:
         row = session.get(Checkpoint, bad)
@@ -105,3 +112,44 @@ def test_a_checkpoint_that_fails_to_load_is_marked_broken_and_rolled_back(server
         )
     results, checkpoint_id = server.generate([REQUEST])
     assert checkpoint_id == good and results[0].latents.shape == (4, 16, 16)
+
+
+def test_a_passing_load_failure_is_retried_not_marked_broken(server, tmp_path, embedded_model, monkeypatch):
+    import worker.serving
+
+    monkeypatch.setattr(worker.serving, "RETRY_AFTER_S", 0.2)
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    real_read, failures = server.generator.read_lora, []
+
+    def out_of_memory_once(path):
+        if not failures:
+            failures.append(path)
+            raise MemoryError("out of memory (this time)")
+        return real_read(path)
+
+    monkeypatch.setattr(server.generator, "read_lora", out_of_memory_once)
+    promote_now(lora)
+    server.sync_to_active()
+    assert server.checkpoint_id == 1 and failures  # failed once; the base still serves
+    server.sync_to_active()
+    assert server.checkpoint_id == 1  # within the backoff: not tried again yet
+    time.sleep(0.25)
+    server.sync_to_active()
+    assert server.checkpoint_id == lora
+    with session_scope() as session:
+        assert session.get(Checkpoint, lora).status == "ready"
+
+
+def test_a_broken_base_is_never_the_rollback_target(server, tmp_path, embedded_model):
+    from core.repo.checkpoints import mark_broken
+    from core.services import checkpoints
+
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    promote_now(lora)
+    with session_scope() as session:
+        mark_broken(session, 1, "failed to load: test")
+        mark_broken(session, lora, "failed to load: test")
+        assert active_checkpoint_id(session) == lora  # nothing left to roll back to: it stays, loudly
+    checkpoints.clear_broken(1, by="admin")
+    with session_scope() as session:
+        assert session.get(Checkpoint, 1).status == "ready"

@@ -19,7 +19,7 @@ from core.services.rounds import RoundBusy
 from core.settings import get_settings
 from core.states import CheckpointKind, CheckpointStatus, RoundState, RoundTrigger
 from tests.conftest import apply_settings
-from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.data import make_comparisons, make_labeler, serve
 from tests.helpers.loop import fresh_model_server, generate_pool, label_pool
 
 QUICK = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
@@ -145,8 +145,9 @@ def test_a_round_without_pairs_ends_with_a_reason(loop_db):
     from core.repo.comparisons import record_vote
     from core.states import Choice
 
-    with session_scope() as session:
-        for comparison_id, choice in zip(ids, (Choice.tie, Choice.both_bad, Choice.skip), strict=True):
+    for comparison_id, choice in zip(ids, (Choice.tie, Choice.both_bad, Choice.skip), strict=True):
+        serve(comparison_id, labeler_id)
+        with session_scope() as session:
             record_vote(session, comparison_id, labeler_id, choice, None, 1)
     round_id = start(QUICK)
     run_round(round_id)
@@ -190,12 +191,50 @@ def test_cancel_stops_a_running_round(loop_db, monkeypatch):
     round_id = start(QUICK | {"steps": 500})
     real_add_step = rounds.add_step
 
-    def add_step_then_cancel(rid, metrics):  # an admin cancels while step 3 is being stored
-        real_add_step(rid, metrics)
+    def add_step_then_cancel(claim, metrics):  # an admin cancels while step 3 is being stored
+        real_add_step(claim, metrics)
         if metrics["step"] == 3:
-            rounds.cancel_round(rid)
+            rounds.cancel_round(claim.round_id)
 
     monkeypatch.setattr(rounds, "add_step", add_step_then_cancel)
     run_round(round_id)
     row = round_row(round_id)
     assert row.state == RoundState.cancelled and "step 3 of 500" in row.error and row.checkpoint_id is None
+
+
+def test_a_slow_phase_keeps_the_round_alive(loop_db, monkeypatch):
+    """Loading and judging send no steps; the round's pulse must not stop while they run (a round
+    silent for round_stale_s is declared lost and frees the slot)."""
+    import threading
+    import time
+
+    import worker.rounds.judge as judge
+    from worker.rounds.run import run_round
+
+    apply_settings(monkeypatch, round_stale_s=1.0)
+    real_judge = judge.judge_score
+
+    def slow_judge(generator, images):
+        time.sleep(2.5)  # longer than the stale time, with no training step in between
+        return real_judge(generator, images)
+
+    monkeypatch.setattr(judge, "judge_score", slow_judge)
+    generate_pool(8)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, "smaller", 8)
+    round_id = start(QUICK)
+    declared_lost, stop = [], threading.Event()
+
+    def check_rounds_as_beat_would():
+        while not stop.wait(0.25):
+            declared_lost.extend(rounds.fail_stale_rounds(get_settings()))
+
+    checker = threading.Thread(target=check_rounds_as_beat_would)
+    checker.start()
+    try:
+        run_round(round_id)
+    finally:
+        stop.set()
+        checker.join()
+    row = round_row(round_id)
+    assert declared_lost == [] and row.state == RoundState.succeeded, row.error

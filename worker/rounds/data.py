@@ -25,10 +25,12 @@ class RoundData:
     counts: dict  # what the votes were and why some made no pair (the round's report)
 
 
-def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: float) -> RoundData:
-    """Read both latents of every pair and split them by comparison."""
+def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: float, max_pairs: int) -> RoundData:
+    """Read both latents of the newest `max_pairs` pairs and split them by comparison (older pairs
+    are counted, not loaded: memory stays flat as the history grows)."""
     data = RoundData(train=[], held_out=[], missing_latents=0, counts={})
-    for pair in preferences.pairs:
+    newest = sorted(preferences.pairs, key=lambda p: p.comparison_id, reverse=True)[:max_pairs]
+    for pair in newest:
         try:
             winner = np.load(latents_dir / pair.winner_latents)
             loser = np.load(latents_dir / pair.loser_latents)
@@ -41,15 +43,16 @@ def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: floa
         # A handful of pairs can all fall on the training side; the gate needs at least one to judge.
         data.held_out.append(data.train.pop())
     data.counts = dict(preferences.counts) | {"train_pairs": len(data.train), "held_out_pairs": len(data.held_out),
-                                              "missing_latents": data.missing_latents}  # fmt: skip
+                                              "missing_latents": data.missing_latents,
+                                              "pairs_beyond_max": len(preferences.pairs) - len(newest)}  # fmt: skip
     return data
 
 
 def gather(claim: RoundClaim, settings: Settings) -> RoundData:
     """The round's pairs, its counts recorded; RoundStopped when no pair is left to train on."""
     preferences = rounds.preferences_of(claim)
-    data = load_pairs(preferences, settings.latents_dir, claim.config.held_out_share)
-    rounds.record_counts(claim.round_id, data.counts)
+    data = load_pairs(preferences, settings.latents_dir, claim.config.held_out_share, claim.config.max_pairs)
+    rounds.record_counts(claim, data.counts)
     if not data.train:
         votes = preferences.counts.get("votes", 0)
         reason = f"nothing to train on: {votes} votes gave no training pair (decisive left/right votes make pairs)"

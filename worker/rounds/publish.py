@@ -1,11 +1,12 @@
-"""The end of a round: write the checkpoint atomically, gate it, register it, promote it if it passed."""
+"""The end of a round: write the checkpoint atomically, gate it, and register it (promoted if it
+passed) in the transaction that ends the round."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
 
-from core.services import checkpoints
+from core.services import rounds
 from core.services.checkpoints import NewCheckpoint
 from core.services.rounds import RoundClaim
 from core.settings import Settings
@@ -34,4 +35,4 @@ def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, s
     new = NewCheckpoint(round_id=claim.round_id, name=name, kind=written["kind"], path=str(path),
                         parent_id=claim.start.id, passed_gate=gate.passed, gate_summary=gate.summary(),
                         metrics=metrics)  # fmt: skip
-    return checkpoints.register(new, auto_promote=settings.auto_promote)
+    return rounds.publish(claim, new, auto_promote=settings.auto_promote)

@@ -3,8 +3,9 @@
     claim → gather the pairs → load the model → judge the start → train → judge the result → publish
 
 Every way out leaves the round in a final state with a reason. Nothing touches the served
-checkpoint except `publish`, and only for a checkpoint that passed the gate: a round that fails
-anywhere before leaves the deployment table as it was.
+checkpoint except `publish`, and only for a checkpoint that passed the gate, in the transaction that
+ends the round under its claim: a round that fails anywhere before, or was declared lost meanwhile,
+leaves the deployment table as it was.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import logging
 
 from core.services import rounds
-from core.services.rounds import RoundClaim
+from core.services.rounds import RoundClaim, RoundLost
 from core.settings import Settings, get_settings
 from core.states import RoundState
 from worker.rounds.data import gather
+from worker.rounds.heartbeat import beating
 from worker.rounds.judge import judge_after_training, judge_before_training
 from worker.rounds.model import load_round_model
 from worker.rounds.publish import publish
@@ -30,19 +32,20 @@ def run_round(round_id: int, settings: Settings | None = None) -> None:
     claim = rounds.claim_round(round_id, settings)
     if claim is None:
         return
-    try:
-        checkpoint_id = run_steps(claim, settings)
-    except RoundStopped as stop:
-        rounds.finish_round(round_id, stop.state, stop.reason)
-    except Exception as exc:
-        log.exception("round %s failed", round_id)
-        rounds.finish_round(round_id, RoundState.failed, f"{type(exc).__name__}: {exc}")
-    else:
-        rounds.finish_round(round_id, RoundState.succeeded, checkpoint_id=checkpoint_id)
+    with beating(claim, every_s=max(0.5, settings.round_stale_s / 5)):
+        try:
+            run_steps(claim, settings)
+        except RoundLost:
+            log.warning("round %s was declared lost while it ran; nothing it made is registered", round_id)
+        except RoundStopped as stop:
+            rounds.end_claimed(claim, stop.state, stop.reason)
+        except Exception as exc:
+            log.exception("round %s failed", round_id)
+            rounds.end_claimed(claim, RoundState.failed, f"{type(exc).__name__}: {exc}")
 
 
 def run_steps(claim: RoundClaim, settings: Settings) -> int:
-    """The steps in order; returns the registered checkpoint's id, or raises RoundStopped."""
+    """The steps in order; returns the registered checkpoint's id (the round has ended succeeded)."""
     data = gather(claim, settings)
     model = load_round_model(claim, settings)
     metrics = judge_before_training(claim, model, settings)

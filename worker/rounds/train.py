@@ -22,7 +22,7 @@ def train(claim: RoundClaim, model: RoundModel, data: RoundData) -> dict:
 
     def on_step(step_metrics: dict) -> None:
         losses.append(step_metrics["loss"])
-        rounds.add_step(claim.round_id, step_metrics)
+        rounds.add_step(claim, step_metrics)  # RoundLost here stops training: the round is not ours
 
     trainer = model.trainer
     try:

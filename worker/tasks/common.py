@@ -10,4 +10,5 @@ from worker.generation.result import GeneratedImage
 def save_files(started: StartedGeneration, result: GeneratedImage) -> None:
     """The image and its final latents, where the row says (before the row is marked done)."""
     settings = get_settings()
-    result.save(settings.media_dir / started.image_path, settings.latents_dir / started.latents_path)
+    latents = settings.latents_dir / started.latents_path if started.latents_path else None
+    result.save(settings.media_dir / started.image_path, latents)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, Id
+from app.api.errors import unprocessable
 from core.db.models import Labeler
 from core.schemas.api import LabelerCreated, LabelerIn, LabelerOut, LabelerPatch, PromptsAdded, PromptsIn
 from core.services import labelers, prompts
@@ -42,6 +43,17 @@ def patch(labeler_id: Id, body: LabelerPatch, admin: Admin) -> LabelerOut:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
+@router.post("/labelers/{labeler_id}/token", response_model=LabelerCreated)
+def rotate_token(labeler_id: Id, _: Admin, settings: AppSettings) -> LabelerCreated:
+    """A new token for a labeler (a lost or leaked one); the old token stops working at once."""
+    try:
+        labeler, token = labelers.rotate_token(labeler_id)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return LabelerCreated(**labeler_out(labeler).model_dump(), token=token,
+                          login_url=labelers.login_url(settings, token))  # fmt: skip
+
+
 @router.post("/prompts", response_model=PromptsAdded, status_code=status.HTTP_201_CREATED)
 def add_prompts(body: PromptsIn, _: Admin) -> PromptsAdded:
     try:
@@ -49,5 +61,5 @@ def add_prompts(body: PromptsIn, _: Admin) -> PromptsAdded:
     except prompts.PromptsBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        raise unprocessable(str(exc), "body", "prompts") from exc
     return PromptsAdded(added=added, skipped=skipped)

@@ -24,12 +24,13 @@ def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
     )  # fmt: skip
 
 
-def checkpoint_out(c: Checkpoint, registry: Registry) -> CheckpointOut:
+def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> CheckpointOut:
+    """Labelers see neither the human verdicts (which would unblind eval pairs) nor server paths."""
     human_eval = evaluation_out(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
     return CheckpointOut(
-        id=c.id, name=c.name, kind=c.kind, path=c.path, parent_id=c.parent_id, round_id=c.round_id, status=c.status,
-        status_reason=c.status_reason, metrics=c.metrics or {}, created_at=c.created_at,
-        active=c.id == registry.active_id, human_eval=human_eval,
+        id=c.id, name=c.name, kind=c.kind, path=c.path if for_admin else None, parent_id=c.parent_id,
+        round_id=c.round_id, status=c.status, status_reason=c.status_reason, metrics=c.metrics or {},
+        created_at=c.created_at, active=c.id == registry.active_id, human_eval=human_eval,
     )  # fmt: skip
 
 
@@ -38,14 +39,16 @@ def list_checkpoints(labeler: CurrentLabeler) -> list[CheckpointOut]:
     """Every checkpoint with its lineage (parent, round), metrics, gate verdict and whether it serves;
     for admins also the labelers' win rate against the checkpoint it replaced (`human_eval`: live
     counts would tell a labeler which side of an eval pair was the new checkpoint)."""
-    registry = checkpoints.registry(with_evaluations=labeler.role == Role.admin)
-    return [checkpoint_out(c, registry) for c in registry.checkpoints]
+    admin = labeler.role == Role.admin
+    registry = checkpoints.registry(with_evaluations=admin)
+    return [checkpoint_out(c, registry, admin) for c in registry.checkpoints]
 
 
 @router.get("/checkpoints/active", response_model=CheckpointOut)
 def active(labeler: CurrentLabeler) -> CheckpointOut:
-    registry = checkpoints.active_registry(with_evaluations=labeler.role == Role.admin)
-    return checkpoint_out(registry.checkpoints[0], registry)
+    admin = labeler.role == Role.admin
+    registry = checkpoints.active_registry(with_evaluations=admin)
+    return checkpoint_out(registry.checkpoints[0], registry, admin)
 
 
 @router.get("/admin/evaluations", response_model=list[EvaluationOut], tags=["admin"])
@@ -67,6 +70,20 @@ def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> D
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return DeploymentOut.model_validate(deployment, from_attributes=True)
+
+
+@router.post("/admin/checkpoints/{checkpoint_id}/clear-broken", response_model=CheckpointOut, tags=["admin"])
+def clear_broken(checkpoint_id: Id, admin: Admin) -> CheckpointOut:
+    """Take the broken mark off a checkpoint whose load failure was passing (out of memory, a file
+    system hiccup); it serves again once promoted."""
+    try:
+        checkpoints.clear_broken(checkpoint_id, by=admin.name)
+    except checkpoints.PromotionRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id)
+    return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
 
 
 @router.get("/admin/deployments", response_model=list[DeploymentOut], tags=["admin"])

@@ -8,7 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.deps import AppSettings, CurrentLabeler, Id
+from app.api.errors import unprocessable
 from app.api.media import media_url
+from app.api.rate_limits import enforce
 from core.db.models import Generation
 from core.queue import QueueUnavailable
 from core.schemas.api import GenerationOut, GenerationRequest
@@ -42,10 +44,16 @@ async def create(
         bool, Query(description="Block until the image is ready (up to DPOLOOP_GENERATION_WAIT_S).")
     ] = False,
 ):
+    enforce(settings, settings.generation_rate_limit, "generations", labeler.id)
     try:
         generation = await run_in_threadpool(generations.request_generation, body, labeler, settings)
+    except generations.TooManyPending as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
+                            headers={"Retry-After": str(exc.retry_after_s)}) from exc  # fmt: skip
+    except generations.PinningForbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except UnusableCheckpoint as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        raise unprocessable(str(exc), "body", "checkpoint_id") from exc
     except QueueUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
     if wait:

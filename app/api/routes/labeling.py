@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from app.api.deps import AppSettings, CurrentLabeler, Id
+from app.api.errors import unprocessable
 from app.api.media import media_url
-from core.schemas.api import ComparisonOut, ImageOut, MeOut, VoteIn, VoteOut
+from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, VoteIn, VoteOut
 from core.schemas.text import MAX_DB_INT
-from core.services import labeling
+from core.services import labelers, labeling
 from core.services.labelers import votes_cast
 
 router = APIRouter(tags=["labeling"])
@@ -19,6 +20,15 @@ router = APIRouter(tags=["labeling"])
 @router.get("/me", response_model=MeOut)
 def me(labeler: CurrentLabeler) -> MeOut:
     return MeOut(id=labeler.id, name=labeler.name, role=labeler.role.value, votes=votes_cast(labeler.id))
+
+
+@router.post("/me/token", response_model=LabelerCreated)
+def rotate_my_token(labeler: CurrentLabeler, settings: AppSettings) -> LabelerCreated:
+    """Swap your token for a new one (the old one stops working at once); the answer holds the new
+    token and its login link."""
+    updated, token = labelers.rotate_token(labeler.id)
+    return LabelerCreated(id=updated.id, name=updated.name, role=updated.role.value, active=updated.active,
+                          token=token, login_url=labelers.login_url(settings, token))  # fmt: skip
 
 
 @router.get(
@@ -40,10 +50,8 @@ def next_comparison(
 ):
     skip = [int(x) for x in exclude.split(",")] if exclude else None
     if skip and (len(skip) > labeling.MAX_EXCLUDED or max(skip) > MAX_DB_INT):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"exclude takes at most {labeling.MAX_EXCLUDED} ids, each ≤ {MAX_DB_INT}",
-        )
+        limit = f"exclude takes at most {labeling.MAX_EXCLUDED} ids, each ≤ {MAX_DB_INT}"
+        raise unprocessable(limit, "query", "exclude")
     served = labeling.next_comparison(labeler.id, settings, skip)
     if served is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -62,6 +70,7 @@ def next_comparison(
     responses={
         200: {"description": "Already voted: the first vote, unchanged."},
         404: {"description": "No such comparison."},
+        409: {"description": "Not served to this labeler, or no longer open for votes."},
     },
 )
 def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: AppSettings, response: Response):
@@ -69,6 +78,8 @@ def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: App
         outcome = labeling.vote(comparison_id, labeler.id, body.choice, body.decision_ms, settings)
     except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except labeling.NotServed as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     v = outcome.vote

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings, Id
+from app.api.errors import unprocessable
 from core.db.models import RoundStep, TrainingRound
 from core.queue import QueueUnavailable
 from core.schemas.api import RoundIn, RoundOut, RoundStepOut
@@ -28,7 +29,7 @@ def start(body: RoundIn, admin: Admin, settings: AppSettings) -> RoundOut:
     try:
         row = rounds.start_round(settings, RoundTrigger.admin, body.config, requested_by=admin.name)
     except rounds.InvalidRoundConfig as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        raise unprocessable(str(exc), "body", "config") from exc
     except rounds.RoundBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except QueueUnavailable as exc:
