@@ -15,6 +15,9 @@ COPY frontend ./frontend
 COPY models ./models
 RUN pip install -e ".[worker,production]"
 
+# Not root: a user of its own owns the data volume (a new named volume takes this directory's owner).
+RUN useradd --system --uid 10001 --home-dir /srv/dpoloop dpoloop && mkdir -p /data && chown dpoloop /data
+USER dpoloop
 VOLUME /data
 EXPOSE 8000
 CMD ["dpoloop", "api", "--host", "0.0.0.0"]

@@ -53,10 +53,21 @@ def test_compose_file_is_valid_and_has_every_service():
     result = subprocess.run([tool, "--builtin-schema", "vendor.compose-spec", str(REPO / "docker-compose.yml")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
-    assert {"postgres", "redis", "api", "worker-generate", "worker-train", "beat", "flower"} <= set(services)
-    for name in ("postgres", "redis", "api", "worker-generate", "worker-train", "flower"):
+    text = (REPO / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    assert {"postgres", "redis", "api", "worker-generate", "worker-train", "beat", "flower", "proxy"} <= set(services)
+    for name in ("postgres", "redis", "api", "worker-generate", "worker-train", "flower", "proxy"):
         assert "healthcheck" in services[name], name
+
+
+def test_the_production_stack_has_no_default_secrets_and_one_public_door():
+    text = (REPO / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    assert "POSTGRES_PASSWORD:-" not in text and "${POSTGRES_PASSWORD:?" in text  # no default: refuses to start
+    assert "${FLOWER_PASSWORD:?" in services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"] and "ports" not in services["api"]
+    assert {"80:80", "443:443"} == set(services["proxy"]["ports"]) and (REPO / "deploy" / "Caddyfile").is_file()
+    assert "USER dpoloop" in (REPO / "Dockerfile").read_text()
 
 
 def test_ci_runs_the_readme_test_command():
