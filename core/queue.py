@@ -34,12 +34,14 @@ FILL_POOL = "dpoloop.pool.fill"
 SWEEP = "dpoloop.generate.sweep"
 TRAIN_ROUND = "dpoloop.train.round"
 CHECK_ROUNDS = "dpoloop.rounds.check"
+RETENTION = "dpoloop.housekeeping.retention"
 
 TASK_ROUTES = {
     GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
     FILL_POOL: {"queue": POOL_QUEUE},
     SWEEP: {"queue": HOUSEKEEPING_QUEUE},
     CHECK_ROUNDS: {"queue": HOUSEKEEPING_QUEUE},  # it must run while the train worker is busy or dead
+    RETENTION: {"queue": HOUSEKEEPING_QUEUE},
     TRAIN_ROUND: {"queue": TRAIN_QUEUE},
 }
 
@@ -61,6 +63,7 @@ def beat_schedule(settings: Settings) -> dict:
             "options": {"expires": settings.pool_interval_s * 2},  # stale checks are dropped, not piled up
         },
         "sweep-stale-generations": {"task": SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
+        "retention": {"task": RETENTION, "schedule": 24 * 3600.0, "options": {"expires": 3600.0}},
         "check-rounds": {
             "task": CHECK_ROUNDS,
             "schedule": settings.round_check_interval_s,

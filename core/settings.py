@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         default=2, ge=0, le=64,
         description="Same-seed pairs per evaluation prompt after a promotion (0: no human evaluation).",
     )  # fmt: skip
+    # What is deleted, and when (beat runs it daily).
+    retention_api_days: float = Field(default=7, gt=0, description="Days a client generation's image is kept.")
+    retention_unvoted_days: float = Field(
+        default=2, gt=0, description="Days the files of a retired, unvoted train pair are kept."
+    )
+    retention_rejected_days: float = Field(
+        default=30, gt=0, description="Days a rejected checkpoint's files are kept (unless it ever served)."
+    )
     # The API.
     host: str = Field(default="127.0.0.1", description="API bind address for `dpoloop up` / `dpoloop api`.")
     port: int = Field(default=8000, ge=1, le=65535, description="API port.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,7 +52,10 @@ class RequestGuard:
         path = scope["path"]
         if path.startswith("/api/v1/") and not path.startswith(OPEN_PATHS):
             token = bearer_token(scope)
-            labeler = await run_in_threadpool(authenticate, token) if token else None
+            try:
+                labeler = await run_in_threadpool(authenticate, token) if token else None
+            except (OperationalError, InterfaceError):  # outside the app's handlers: answer as they would
+                return await answer(send, 503, "the database is unreachable; retry shortly", [(b"retry-after", b"2")])
             if labeler is None:
                 reason = "unknown or disabled token" if token else "missing bearer token"
                 return await answer(send, 401, reason, [(b"www-authenticate", b"Bearer")])

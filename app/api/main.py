@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.api.errors import ERROR_RESPONSES
 from app.api.guard import RequestGuard
 from app.api.headers import SecurityHeaders
-from app.api.media import MEDIA_PREFIX
+from app.api.media import router as media_router
 from app.api.routes import admin, checkpoints, generations, health, labeling, rounds
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 async def validation_error(_: Request, exc: RequestValidationError) -> Response:
     """422 with the reasons, ASCII-escaped: the offending input may not even be encodable as UTF-8."""
     body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
     return Response(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
+
+
+async def database_unreachable(_: Request, exc: Exception) -> Response:
+    """503, not 500: the database restarting or away is a passing outage, and every write is safe to retry."""
+    log.warning("database unreachable: %s", exc)
+    body = json.dumps({"detail": "the database is unreachable; retry shortly"})
+    return Response(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, media_type="application/json",
+                    headers={"Retry-After": "2"})  # fmt: skip
 
 
 def create_app() -> FastAPI:
@@ -33,10 +45,12 @@ def create_app() -> FastAPI:
         description="Label pairs of generations, train Diffusion-DPO on the votes, serve the result.",
     )
     api.add_exception_handler(RequestValidationError, validation_error)
+    api.add_exception_handler(OperationalError, database_unreachable)  # connection lost, server restarting
+    api.add_exception_handler(InterfaceError, database_unreachable)
     api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     api.add_middleware(SecurityHeaders)  # outermost: the guard's own 401 and 413 answers get them too
     for router in (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, health.router):
         api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
-    api.mount(MEDIA_PREFIX, StaticFiles(directory=settings.media_dir), name="media")
+    api.include_router(media_router)  # signed, expiring image links
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
     return api

@@ -20,6 +20,7 @@ from core.paths import REPO_ROOT
 from core.queue import ALL_QUEUES, GENERATE_WORKER_QUEUES, TRAIN_QUEUE
 from core.repo.prompts import read_prompt_file
 from core.services import labelers, prompts
+from core.services.backup import BackupFailed, write_backup
 from core.settings import Settings, get_settings
 from core.states import PromptSource
 from worker.basemodel.cli import base_model_cli, simulate_labelers
@@ -158,6 +159,17 @@ def prompts_add(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"added {added}, skipped {skipped} already present")
+
+
+@cli.command()
+def backup(out: Annotated[Path, typer.Argument(help="A new directory for the copy.")]) -> None:
+    """Copy the database and the media, latents and checkpoints a restore needs into OUT."""
+    try:
+        manifest = write_backup(get_settings(), out)
+    except (FileExistsError, BackupFailed) as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backup in {out}: {manifest['database']}, {manifest['files']} files, {manifest['counts']}")
 
 
 @cli.command("settings")

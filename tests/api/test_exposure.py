@@ -31,3 +31,20 @@ def test_a_token_can_be_rotated_by_its_owner_or_an_admin(client, alice, admin):
     again = client.post(f"/api/v1/admin/labelers/{alice['id']}/token", headers=admin)
     assert again.status_code == 200 and client.get("/api/v1/me", headers=new_headers).status_code == 401
     assert client.post("/api/v1/admin/labelers/999/token", headers=admin).status_code == 404
+
+
+def test_images_are_served_only_through_fresh_signed_links(client, alice, monkeypatch):
+    from core.services import media
+    from tests.helpers.data import make_comparisons
+
+    make_comparisons(1)
+    url = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["left"]["url"]
+    assert client.get(url).status_code == 200 and client.get(url).content[:4] == b"\x89PNG"
+    path, query = url.split("?")
+    assert client.get(path).status_code == 422  # no link at all
+    tampered = query[:-1] + ("0" if query[-1] != "0" else "1")
+    assert client.get(f"{path}?{tampered}").status_code == 404
+    name = path.rsplit("/", 1)[1]
+    expired = media.signed_query(name, ttl_s=-1)
+    assert client.get(f"{path}?{expired}").status_code == 404
+    assert client.get(f"/media/{'0' * 32}.png?{media.signed_query('0' * 32 + '.png')}").status_code == 404

@@ -88,7 +88,7 @@ def test_left_and_right_map_to_the_generation_the_labeler_saw(client, alice):
         vote = session.scalars(select(Vote)).one()
         from core.db.models import Comparison, Generation
 
-        right_public = shown["right"]["url"].rsplit("/", 1)[1].removesuffix(".png")
+        right_public = shown["right"]["url"].split("?")[0].rsplit("/", 1)[1].removesuffix(".png")
         winner = session.get(Generation, vote.winner_generation_id)
         assert winner.public_id == right_public
         comparison = session.get(Comparison, cid)

@@ -64,3 +64,37 @@ def test_rounds_and_checkpoints_commands(tmp_path, monkeypatch):
     assert "*   1 base" in runner.invoke(cli, ["checkpoints", "list"]).output
     policy = runner.invoke(cli, ["simulate-labelers", "--policy", "bogus", "--votes", "1"])
     assert policy.exit_code == 2 and "unknown policy" in policy.output
+
+
+def test_backup_of_a_postgres_install_restores(pg_settings, postgres_admin_url, tmp_path):
+    import subprocess
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from core.services import labeling
+    from core.settings import get_settings
+    from core.states import Choice
+    from tests.conftest import create_database, drop_database
+    from tests.helpers.data import make_comparisons, make_labeler, serve
+
+    (cid,) = make_comparisons(1)
+    alice, _ = make_labeler("alice")
+    serve(cid, alice)
+    labeling.vote(cid, alice, Choice.left, None, get_settings())
+    result = CliRunner().invoke(cli, ["backup", str(tmp_path / "backup")])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, ["backup", str(tmp_path / "backup")]).exit_code == 1  # never over a backup
+    restored = create_database(postgres_admin_url)
+    try:
+        libpq = make_url(restored).set(drivername="postgresql").render_as_string(hide_password=False)
+        subprocess.run(["pg_restore", "--no-owner", "-d", libpq, str(tmp_path / "backup" / "dpoloop.pgdump")],
+                       check=True, capture_output=True)  # fmt: skip
+        engine = create_engine(restored)
+        with engine.connect() as conn:
+            assert conn.execute(text("select count(*) from votes")).scalar() == 1
+            assert conn.execute(text("select count(*) from install")).scalar() == 1
+        engine.dispose()
+    finally:
+        drop_database(postgres_admin_url, restored)
+    assert len(list((tmp_path / "backup" / "media").glob("*.png"))) == 2

@@ -49,7 +49,7 @@ def test_rest_generation_is_made_by_the_worker(live_stack):
     image = httpx.get(base + body["image_url"])
     assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
     again = httpx.get(f"{base}/api/v1/generations/{body['id']}", headers=headers).json()
-    assert again["status"] == "done" and again["image_url"] == body["image_url"]
+    assert again["status"] == "done" and again["image_url"].split("?")[0] == body["image_url"].split("?")[0]
     with session_scope() as session:  # a client's image: no round trains on it, so no latents are kept
         made = session.get(Generation, body["id"])
         assert made.latents_path is None

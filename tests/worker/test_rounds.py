@@ -10,50 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.db.models import Checkpoint, Deployment, RoundStep, TrainingRound, Vote
+from core.db.models import Checkpoint, Deployment, RoundStep, Vote
 from core.db.session import session_scope
-from core.queue import TRAIN_ROUND, sending_to
 from core.repo.checkpoints import active_checkpoint_id
 from core.services import rounds
 from core.services.rounds import RoundBusy
 from core.settings import get_settings
-from core.states import CheckpointKind, CheckpointStatus, RoundState, RoundTrigger
+from core.states import CheckpointKind, CheckpointStatus, RoundState
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler, serve
-from tests.helpers.loop import fresh_model_server, generate_pool, label_pool
-
-QUICK = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
-
-
-@pytest.fixture
-def loop_db(monkeypatch, tmp_path, embedded_model):
-    from core.db.migrate import upgrade
-    from core.services.prompts import seed_shipped_prompts
-
-    apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
-                   base_model=embedded_model, pool_target=12, pool_batch=4, default_steps=6, gate_eval_images=4,
-                   gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1,
-                   eval_seeds_per_prompt=0)  # fmt: skip
-    upgrade()
-    seed_shipped_prompts()
-    fresh_model_server(monkeypatch)
-    return tmp_path
-
-
-def start(config: dict) -> int:
-    """Start a round through the service; its task is observed at the seam and run in-process."""
-    sent = []
-    with sending_to(lambda name, args: sent.append((name, args))):
-        round_id = rounds.start_round(get_settings(), RoundTrigger.admin, config).id
-    assert sent == [(TRAIN_ROUND, [round_id])]
-    return round_id
-
-
-def round_row(round_id: int) -> TrainingRound:
-    with session_scope() as session:
-        row = session.get(TrainingRound, round_id)
-        session.expunge(row)
-        return row
+from tests.helpers.loop import generate_pool, label_pool
+from tests.helpers.rounds import QUICK, round_row, start
 
 
 def test_a_round_trains_writes_gates_and_promotes(loop_db):

@@ -1,0 +1,109 @@
+"""Retention deletes only what can no longer matter; a backup holds everything a restore needs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from core.db.models import Checkpoint, Comparison, Generation
+from core.db.session import session_scope
+from core.services import retention
+from core.states import CheckpointKind, CheckpointStatus, ComparisonState, GenerationPurpose, GenerationStatus
+from tests.helpers.data import make_comparisons, make_labeler, serve
+
+
+def age(model, ids, days: float, column: str = "created_at") -> None:
+    with session_scope() as session:
+        session.execute(update(model).where(model.id.in_(ids))
+                        .values({column: datetime.now(UTC) - timedelta(days=days)}))  # fmt: skip
+
+
+def files_of(settings, generation_id: int) -> list:
+    with session_scope() as session:
+        g = session.get(Generation, generation_id)
+        return [p for p in (g.image_path and settings.media_dir / g.image_path,
+                            g.latents_path and settings.latents_dir / g.latents_path) if p]  # fmt: skip
+
+
+def rejected_checkpoint(settings, name: str, days: float) -> int:
+    directory = settings.checkpoints_dir / name
+    directory.mkdir(parents=True)
+    (directory / "pytorch_lora_weights.safetensors").write_bytes(b"")
+    with session_scope() as session:
+        row = Checkpoint(name=name, kind=CheckpointKind.lora, path=str(directory), parent_id=1,
+                         status=CheckpointStatus.rejected, status_reason="held-out accuracy too low", metrics={},
+                         created_at=datetime.now(UTC) - timedelta(days=days))  # fmt: skip
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def test_retention_deletes_what_cannot_matter_and_keeps_the_rest(sqlite_db):
+    from core.services import checkpoints, labeling
+    from core.states import Choice
+
+    settings = sqlite_db
+    unvoted, voted, fresh = make_comparisons(3)
+    alice, _ = make_labeler("alice")
+    serve(voted, alice)
+    labeling.vote(voted, alice, Choice.left, None, settings)
+    with session_scope() as session:
+        session.execute(update(Comparison).values(state=ComparisonState.retired))
+        pairs = {c.id: (c.generation_a_id, c.generation_b_id) for c in session.query(Comparison)}
+    age(Comparison, [unvoted, voted], days=5)
+    unvoted_files = files_of(settings, pairs[unvoted][0]) + files_of(settings, pairs[unvoted][1])
+    voted_files = files_of(settings, pairs[voted][0])
+    old_client_image = client_image(settings, days=10)
+    new_client_image = client_image(settings, days=1)
+    stale = rejected_checkpoint(settings, "stale", days=40)
+    served = rejected_checkpoint(settings, "served", days=40)
+    checkpoints.promote(served, by="admin")  # promoted by hand once: a rollback target, kept
+    young = rejected_checkpoint(settings, "young", days=3)
+
+    report = retention.apply(settings)
+
+    assert report.unvoted_pairs == 1 and report.api_images == 1 and report.checkpoints == [stale]
+    assert not any(p.exists() for p in unvoted_files) and all(p.exists() for p in voted_files)
+    with session_scope() as session:
+        assert {c.id for c in session.query(Comparison)} == {voted, fresh}
+        assert session.get(Generation, old_client_image).image_path is None
+        assert session.get(Generation, new_client_image).image_path is not None
+        assert "files removed after 30 days" in session.get(Checkpoint, stale).status_reason
+    assert not (settings.checkpoints_dir / "stale").exists()
+    assert (settings.checkpoints_dir / "served").exists() and (settings.checkpoints_dir / "young").exists()
+    assert young and retention.apply(settings).files == 0  # a second run finds nothing
+
+
+def client_image(settings, days: float) -> int:
+    from core.repo.generations import create_generation, image_relpath, mark_done
+    from core.schemas.generation import GenerationParams
+
+    with session_scope() as session:
+        g = create_generation(session, GenerationParams(prompt="a red circle"), purpose=GenerationPurpose.api)
+        (settings.media_dir / image_relpath(g)).write_bytes(b"\x89PNG")
+        mark_done(g, 1, 5.0)
+        g.finished_at = datetime.now(UTC) - timedelta(days=days)
+        assert g.status == GenerationStatus.done and g.latents_path is None
+        return g.id
+
+
+def test_a_backup_holds_the_database_and_the_files(sqlite_db, tmp_path):
+    from core.services import labeling
+    from core.services.backup import write_backup
+    from core.states import Choice
+
+    (cid,) = make_comparisons(1)
+    alice, _ = make_labeler("alice")
+    serve(cid, alice)
+    labeling.vote(cid, alice, Choice.right, None, sqlite_db)
+    manifest = write_backup(sqlite_db, tmp_path / "backup")
+    copy = tmp_path / "backup"
+    assert manifest["counts"] == {"votes": 1, "comparisons": 1, "checkpoints": 1} and manifest["files"] == 4
+    with sqlite3.connect(copy / "dpoloop.sqlite3") as db:
+        assert db.execute("select count(*) from votes").fetchone() == (1,)
+        assert db.execute("select count(*) from install").fetchone() == (1,)  # the secret travels with the votes
+    assert len(list((copy / "media").glob("*.png"))) == 2 and len(list((copy / "latents").glob("*.npy"))) == 2
+    assert json.loads((copy / "manifest.json").read_text())["schema_revision"] == manifest["schema_revision"]

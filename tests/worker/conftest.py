@@ -1,0 +1,1 @@
+from tests.helpers.rounds import loop_db  # noqa: F401  (a fixture: rounds in-process on SQLite)

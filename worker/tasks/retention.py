@@ -1,0 +1,19 @@
+"""Task: delete what the retention policy says is no longer needed (core/services/retention.py)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from core.queue import RETENTION, celery_app
+from core.services import retention
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@celery_app.task(name=RETENTION)
+def apply_retention() -> dict:
+    report = asdict(retention.apply(get_settings()))
+    log.info("retention: %s", report)
+    return report
