@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with dpoloop and everything it needs (torch first: 2.13.0 is the CPU build).
+# Create .venv with dpoloop and everything it needs, exactly as pinned (with hashes) in
+# requirements.lock (torch 2.13.0 is the CPU build on this kind of machine; scripts/lock.sh updates it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +12,5 @@ if ! command -v python3 >/dev/null || ! python3 -c "import ensurepip, venv" >/de
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[worker,test]"
+.venv/bin/pip install -q --require-hashes -r requirements.lock
+.venv/bin/pip install -q --no-deps -e .

@@ -74,3 +74,28 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci and "bash scripts/test.sh" in readme
+
+
+def test_the_lock_pins_every_dependency_with_hashes():
+    """setup.sh installs from requirements.lock with --require-hashes: a dependency added to
+    pyproject.toml without re-running scripts/lock.sh would be missing there."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["worker"],
+              *project["optional-dependencies"]["test"]]  # fmt: skip
+    lock = (REPO / "requirements.lock").read_text()
+    pinned = {canonicalize_name(line.split("==")[0]): line.split("==")[1].split()[0]
+              for line in lock.splitlines() if "==" in line and not line.startswith((" ", "#"))}  # fmt: skip
+    for requirement in map(Requirement, wanted):
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} is not in requirements.lock: run bash scripts/lock.sh"
+        assert requirement.specifier.contains(pinned[name].split("+")[0], prereleases=True), (name, pinned[name])
+    lines = lock.splitlines()
+    for i, line in enumerate(lines):
+        if "==" in line and not line.startswith((" ", "#")):
+            assert lines[i + 1].strip().startswith("--hash=sha256:"), f"{line.split()[0]} has no hash"
+    assert "bash scripts/lock.sh" in (REPO / "README.md").read_text()
