@@ -13,9 +13,7 @@ from core.db.models import Checkpoint
 from core.db.session import session_scope
 from core.repo.checkpoints import active_checkpoint_id
 from core.states import RoundState
-from tests.helpers.data import make_labeler
-from tests.helpers.loop import generate_pool, label_pool
-from tests.helpers.rounds import QUICK, round_row, start
+from tests.helpers.rounds import QUICK, labeled_pool, round_row, start
 
 
 def mount_tmpfs(path, size: str) -> None:
@@ -38,9 +36,7 @@ def small_disk(loop_db):
 def test_a_full_disk_fails_the_round_and_the_next_one_succeeds(small_disk):
     from worker.rounds.run import run_round
 
-    generate_pool(8)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 8)
+    labeled_pool(8)
     round_id = start(QUICK)
     run_round(round_id)
     row = round_row(round_id)

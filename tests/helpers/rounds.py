@@ -11,7 +11,8 @@ from core.services import rounds
 from core.settings import get_settings
 from core.states import RoundTrigger
 from tests.conftest import apply_settings
-from tests.helpers.loop import fresh_model_server
+from tests.helpers.data import make_labeler
+from tests.helpers.loop import fresh_model_server, generate_pool, label_pool
 
 QUICK = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
 
@@ -45,3 +46,11 @@ def round_row(round_id: int) -> TrainingRound:
         row = session.get(TrainingRound, round_id)
         session.expunge(row)
         return row
+
+
+def labeled_pool(pairs: int, policy: str = "smaller") -> int:
+    """A pool of `pairs` real pairs, each voted on by a simulated labeler; returns the labeler's id."""
+    generate_pool(pairs)
+    labeler_id, _ = make_labeler("sim")
+    label_pool(labeler_id, policy, pairs)
+    return labeler_id

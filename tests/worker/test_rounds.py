@@ -20,7 +20,7 @@ from core.states import CheckpointKind, CheckpointStatus, RoundState
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler, serve
 from tests.helpers.loop import generate_pool, label_pool
-from tests.helpers.rounds import QUICK, round_row, start
+from tests.helpers.rounds import QUICK, labeled_pool, round_row, start
 
 
 def test_a_round_trains_writes_gates_and_promotes(loop_db):
@@ -29,9 +29,7 @@ def test_a_round_trains_writes_gates_and_promotes(loop_db):
     from worker.rounds.checkpoint_io import read_card
     from worker.rounds.run import run_round
 
-    generate_pool(12)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 12)
+    labeled_pool(12)
     with session_scope() as session:
         votes_before = session.scalar(select(func.count(Vote.id)))
     round_id = start(QUICK)
@@ -63,9 +61,7 @@ def test_a_round_trains_writes_gates_and_promotes(loop_db):
 def test_a_second_round_continues_the_promoted_lora(loop_db):
     from worker.rounds.run import run_round
 
-    generate_pool(12)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 12)
+    labeler_id = labeled_pool(12)
     first = start(QUICK)
     run_round(first)
     parent = round_row(first).checkpoint_id
@@ -89,9 +85,7 @@ def test_a_rejected_checkpoint_is_registered_but_not_promoted(loop_db, monkeypat
     # Every held-out pair ordered right under every noise draw is the bar; two steps at a learning
     # rate that leaves the model as it was rank each pair about as a coin would (a tie is half).
     apply_settings(monkeypatch, gate_min_accuracy=1.0)
-    generate_pool(12)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 12)
+    labeled_pool(12)
     round_id = start(QUICK | {"steps": 2, "learning_rate": 1e-9, "held_out_share": 0.5})
     run_round(round_id)
     row = round_row(round_id)
@@ -133,9 +127,7 @@ def test_a_failing_round_leaves_the_served_checkpoint_and_the_votes_alone(loop_d
     from core.settings import get_settings
     from worker.rounds.run import run_round
 
-    generate_pool(8)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 8)
+    labeled_pool(8)
     checkpoints_dir = get_settings().checkpoints_dir
     shutil.rmtree(checkpoints_dir, ignore_errors=True)
     checkpoints_dir.write_text("a file where the checkpoints directory should be")  # the write fails at the end
@@ -152,9 +144,7 @@ def test_a_failing_round_leaves_the_served_checkpoint_and_the_votes_alone(loop_d
 def test_cancel_stops_a_running_round(loop_db, monkeypatch):
     from worker.rounds.run import run_round
 
-    generate_pool(8)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 8)
+    labeled_pool(8)
     round_id = start(QUICK | {"steps": 500})
     real_add_step = rounds.add_step
 
@@ -186,9 +176,7 @@ def test_a_slow_phase_keeps_the_round_alive(loop_db, monkeypatch):
         return real_judge(generator, images)
 
     monkeypatch.setattr(judge, "judge_score", slow_judge)
-    generate_pool(8)
-    labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, "smaller", 8)
+    labeled_pool(8)
     round_id = start(QUICK)
     declared_lost, stop = [], threading.Event()
 
