@@ -84,6 +84,25 @@ class EvaluationOut(BaseModel):
     created_at: datetime
 
 
+class ArenaStandingOut(BaseModel):
+    """One checkpoint on the arena's Bradley-Terry scale (log-odds; the base is 0)."""
+
+    checkpoint_id: int
+    name: str
+    strength: float
+    interval: tuple[float, float]  # bootstrap 95%
+    votes: int
+    wins: int
+    losses: int
+    ties: int
+
+
+class ArenaOut(BaseModel):
+    standings: list[ArenaStandingOut]  # strongest first
+    votes: int
+    bootstrap: int  # resamples behind the intervals
+
+
 class CheckpointOut(BaseModel):
     id: int
     name: str

@@ -7,8 +7,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from app.api.deps import Admin, CurrentLabeler, Id
 from core.db.models import Checkpoint, Evaluation
 from core.repo.evaluations import EvaluationTally
-from core.schemas.api import CheckpointOut, DeploymentOut, EvaluationOut, PromoteIn
+from core.schemas.api import ArenaOut, ArenaStandingOut, CheckpointOut, DeploymentOut, EvaluationOut, PromoteIn
 from core.schemas.text import MAX_DB_INT
+from core.services import arena as arena_service
 from core.services import checkpoints, evaluations
 from core.services.checkpoints import Registry
 from core.states import Role
@@ -84,6 +85,19 @@ def clear_broken(checkpoint_id: Id, admin: Admin) -> CheckpointOut:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id)
     return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
+
+
+@router.get("/admin/arena", response_model=ArenaOut, tags=["admin"])
+def arena(_: Admin) -> ArenaOut:
+    """Every checkpoint with human evaluation votes on one Bradley-Terry scale (log-odds of winning,
+    the base at 0), with bootstrap 95% intervals; a tie counts half a win for each side."""
+    found = arena_service.arena()
+    return ArenaOut(
+        standings=[ArenaStandingOut(checkpoint_id=s.checkpoint_id, name=found.names.get(s.checkpoint_id, "?"),
+                                    strength=s.strength, interval=s.interval, votes=s.votes, wins=s.wins,
+                                    losses=s.losses, ties=s.ties) for s in found.ranking.standings],
+        votes=found.ranking.votes, bootstrap=found.ranking.bootstrap,
+    )  # fmt: skip
 
 
 @router.get("/admin/deployments", response_model=list[DeploymentOut], tags=["admin"])

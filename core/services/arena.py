@@ -1,0 +1,50 @@
+"""The arena: every checkpoint with human evaluation votes, ranked on one Bradley-Terry scale
+(core/bradley_terry.py) from the votes on its evaluation pairs, the base anchored at 0."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.bradley_terry import Outcome, Ranking, rank
+from core.db.models import Checkpoint, Comparison, Evaluation, Vote
+from core.db.session import session_scope
+from core.states import BASE_CHECKPOINT_ID, DECISIVE, Choice
+
+BOOTSTRAP = 200
+
+
+@dataclass
+class Arena:
+    ranking: Ranking
+    names: dict[int, str]
+
+
+def outcomes() -> list[Outcome]:
+    """Every decisive or tied vote on an evaluation pair, as checkpoint against checkpoint."""
+    query = (
+        select(Evaluation.checkpoint_id, Evaluation.baseline_id, Comparison.generation_a_id, Vote.choice,
+               Vote.winner_generation_id)
+        .join(Comparison, Comparison.evaluation_id == Evaluation.id)
+        .join(Vote, Vote.comparison_id == Comparison.id)
+        .where(Vote.choice.in_((*DECISIVE, Choice.tie)))
+        .order_by(Vote.id)
+    )  # fmt: skip
+    with session_scope() as session:
+        rows = session.execute(query).all()
+    found = []
+    for new, old, new_image, choice, winner_image in rows:  # image A of an eval pair is the new checkpoint's
+        if choice == Choice.tie:
+            found.append(Outcome(new, old, tie=True))
+        else:
+            found.append(Outcome(new, old) if winner_image == new_image else Outcome(old, new))
+    return found
+
+
+def arena(bootstrap: int = BOOTSTRAP) -> Arena:
+    ranking = rank(outcomes(), anchor=BASE_CHECKPOINT_ID, bootstrap=bootstrap)
+    ids = [s.checkpoint_id for s in ranking.standings]
+    with session_scope() as session:
+        names = dict(session.execute(select(Checkpoint.id, Checkpoint.name).where(Checkpoint.id.in_(ids))).all())
+    return Arena(ranking, names)
