@@ -157,7 +157,7 @@ class Comparison(Base):
     # Eval comparisons: the evaluation they belong to (generation A is the new checkpoint's, B the baseline's).
     evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
     vote_count: Mapped[int] = mapped_column(Integer, default=0)
-    leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"))
+    leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"), index=True)  # a labeler's holds
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
