@@ -134,6 +134,18 @@ def send(name: str, *args) -> None:
         raise QueueUnavailable(f"the task queue is unreachable: {type(exc).__name__}: {exc}") from exc
 
 
+def queue_depths() -> dict[str, int | None]:
+    """Messages waiting in each queue (None for all when the broker cannot be reached)."""
+    names = ALL_QUEUES.split(",")
+    try:
+        with celery_app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            channel = conn.default_channel
+            return {name: channel.queue_declare(queue=name).message_count for name in names}
+    except Exception:  # the broker's outage is the answer
+        return dict.fromkeys(names)
+
+
 def broker_reachable() -> str:
     """'ok', or why the broker cannot be reached (for /health)."""
     try:

@@ -15,7 +15,7 @@ from app.api.errors import ERROR_RESPONSES
 from app.api.guard import RequestGuard
 from app.api.headers import SecurityHeaders
 from app.api.media import router as media_router
-from app.api.routes import admin, checkpoints, generations, health, labeling, rounds
+from app.api.routes import admin, checkpoints, generations, health, labeling, overview, rounds
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
 
@@ -49,7 +49,9 @@ def create_app() -> FastAPI:
     api.add_exception_handler(InterfaceError, database_unreachable)
     api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     api.add_middleware(SecurityHeaders)  # outermost: the guard's own 401 and 413 answers get them too
-    for router in (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, health.router):
+    routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,
+               health.router)  # fmt: skip
+    for router in routers:
         api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(media_router)  # signed, expiring image links
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

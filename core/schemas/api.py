@@ -84,6 +84,58 @@ class EvaluationOut(BaseModel):
     created_at: datetime
 
 
+class WorkerOut(BaseModel):
+    name: str
+    queues: str
+    checkpoint_id: int | None
+    seconds_since_seen: float
+    alive: bool
+
+
+class RunningRoundOut(BaseModel):
+    id: int
+    state: str
+    trigger: str
+    step: int
+    steps: int | None
+    metrics: dict
+
+
+class FailureOut(BaseModel):
+    id: int
+    error: str | None
+    finished_at: datetime | None
+
+
+class BrokenCheckpointOut(BaseModel):
+    id: int
+    name: str
+    reason: str | None
+
+
+class OverviewOut(BaseModel):
+    """The loop at a glance (the admin console's first page)."""
+
+    active_checkpoint_id: int
+    active_since: datetime | None
+    pool_ready: int  # train pairs waiting that nobody holds
+    pool_target: int
+    eval_ready: int
+    refill_pairs_per_min: float
+    votes_last_hour: int
+    votes_total: int
+    decisive_since_last_round: int
+    round_min_pairs: int
+    schedule_on: bool
+    next_scheduled_round_at: datetime | None
+    running_round: RunningRoundOut | None
+    workers: list[WorkerOut]
+    queue_depths: dict[str, int | None]
+    failed_rounds: list[FailureOut]
+    failed_generations: list[FailureOut]
+    broken_checkpoints: list[BrokenCheckpointOut]
+
+
 class ArenaStandingOut(BaseModel):
     """One checkpoint on the arena's Bradley-Terry scale (log-odds; the base is 0)."""
 
@@ -132,6 +184,23 @@ class LabelerOut(BaseModel):
     name: str
     role: str
     active: bool
+
+
+class LabelerStatsOut(BaseModel):
+    """How one labeler labels (GET /admin/labelers/stats)."""
+
+    labeler_id: int
+    name: str
+    role: str
+    active: bool
+    votes: int
+    votes_last_hour: int
+    median_decision_ms: float | None
+    tie_share: float | None
+    both_bad_share: float | None
+    skip_share: float | None
+    agreement: float | None  # with the other labelers' majority on the same pair (leave-one-out)
+    agreement_votes: int
 
 
 class LabelerCreated(LabelerOut):

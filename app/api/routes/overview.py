@@ -1,0 +1,23 @@
+"""Admin: the loop at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from app.api.deps import Admin, AppSettings
+from core.schemas.api import OverviewOut, WorkerOut
+from core.services.overview import overview
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.get("/overview", response_model=OverviewOut)
+def loop_overview(_: Admin, settings: AppSettings) -> OverviewOut:
+    """What serves and since when, the pool against its target and its refill rate, votes, decisive
+    pairs toward the next scheduled round and when it may start, the round running now, workers and
+    queue depths, and the last failures."""
+    found = overview(settings)
+    workers = [WorkerOut(**asdict(w), alive=w.alive) for w in found.workers]
+    return OverviewOut(**(asdict(found) | {"workers": workers}))

@@ -1,0 +1,87 @@
+"""The loop at a glance, for the admin console's first page: what serves, the pool, the votes, the
+next round, the round running now, the workers and queues, and the last failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from core.db.models import Checkpoint, Comparison, Deployment, Generation, RoundStep, TrainingRound, Vote
+from core.db.session import session_scope
+from core.queue import queue_depths
+from core.repo import rounds as rounds_repo
+from core.repo.checkpoints import active_checkpoint_id
+from core.services.workers import WorkerSeen, workers_seen
+from core.settings import Settings
+from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
+
+REFILL_WINDOW = timedelta(minutes=10)
+FAILURES_SHOWN = 5
+
+
+@dataclass
+class Overview:
+    active_checkpoint_id: int
+    active_since: datetime | None
+    pool_ready: int  # train pairs waiting that nobody holds
+    pool_target: int
+    eval_ready: int
+    refill_pairs_per_min: float  # train pairs added over the last ten minutes
+    votes_last_hour: int
+    votes_total: int
+    decisive_since_last_round: int
+    round_min_pairs: int
+    schedule_on: bool
+    next_scheduled_round_at: datetime | None  # the earliest a scheduled round may start
+    running_round: dict | None  # id, state, step, steps, last metrics
+    workers: list[WorkerSeen]
+    queue_depths: dict[str, int | None]
+    failed_rounds: list[dict] = field(default_factory=list)
+    failed_generations: list[dict] = field(default_factory=list)
+    broken_checkpoints: list[dict] = field(default_factory=list)
+
+
+def overview(settings: Settings) -> Overview:
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        active = active_checkpoint_id(session)
+        since = session.scalar(select(func.max(Deployment.promoted_at)).where(Deployment.checkpoint_id == active))
+        ready = select(func.count(Comparison.id)).where(Comparison.state == ComparisonState.ready,
+                                                        Comparison.checkpoint_id == active)  # fmt: skip
+        unheld = or_(Comparison.leased_until.is_(None), Comparison.leased_until < now)
+        pool_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.train, unheld))
+        eval_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.eval))
+        refilled = session.scalar(select(func.count(Comparison.id)).where(
+            Comparison.kind == ComparisonKind.train, Comparison.created_at >= now - REFILL_WINDOW))  # fmt: skip
+        votes_total = session.scalar(select(func.count(Vote.id)))
+        votes_hour = session.scalar(select(func.count(Vote.id)).where(Vote.created_at >= now - timedelta(hours=1)))
+        last_scheduled = rounds_repo.last_scheduled_start(session)
+        running = rounds_repo.running_round(session)
+        running_out = None
+        if running is not None:
+            last = session.scalar(select(RoundStep).where(RoundStep.round_id == running.id)
+                                  .order_by(RoundStep.step.desc()).limit(1))  # fmt: skip
+            running_out = {"id": running.id, "state": running.state.value, "trigger": running.trigger.value,
+                           "step": last.step if last else 0, "steps": (running.config or {}).get("steps"),
+                           "metrics": last.metrics if last else {}}  # fmt: skip
+        failed_rounds = [{"id": r.id, "error": r.error, "finished_at": r.finished_at} for r in session.scalars(
+            select(TrainingRound).where(TrainingRound.state == RoundState.failed)
+            .order_by(TrainingRound.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
+        failed_generations = [{"id": g.id, "error": g.error, "finished_at": g.finished_at} for g in session.scalars(
+            select(Generation).where(Generation.status == GenerationStatus.failed)
+            .order_by(Generation.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
+        broken = [{"id": c.id, "name": c.name, "reason": c.status_reason} for c in session.scalars(
+            select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken).order_by(Checkpoint.id.desc()))]
+        decisive = rounds_repo.new_decisive_comparisons(session)
+    next_at = last_scheduled + timedelta(seconds=settings.round_min_interval_s) if last_scheduled else now
+    return Overview(
+        active_checkpoint_id=active, active_since=since, pool_ready=pool_ready, pool_target=settings.pool_target,
+        eval_ready=eval_ready, refill_pairs_per_min=refilled / (REFILL_WINDOW.total_seconds() / 60),
+        votes_last_hour=votes_hour, votes_total=votes_total, decisive_since_last_round=decisive,
+        round_min_pairs=settings.round_min_pairs, schedule_on=settings.round_schedule,
+        next_scheduled_round_at=max(next_at, now) if settings.round_schedule else None, running_round=running_out,
+        workers=workers_seen(), queue_depths=queue_depths(), failed_rounds=failed_rounds,
+        failed_generations=failed_generations, broken_checkpoints=broken,
+    )  # fmt: skip
