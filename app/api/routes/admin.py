@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
 from core.db.models import Labeler
-from core.schemas.api import LabelerCreated, LabelerIn, LabelerOut, LabelerPatch, PromptsAdded, PromptsIn
+from core.schemas.api import (
+    LabelerCreated,
+    LabelerIn,
+    LabelerOut,
+    LabelerPatch,
+    LabelerStatsOut,
+    PromptsAdded,
+    PromptsIn,
+)
 from core.services import labelers, prompts
+from core.services.labeler_stats import labeler_stats
 from core.states import PromptSource
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -31,6 +42,13 @@ def create(body: LabelerIn, _: Admin, settings: AppSettings) -> LabelerCreated:
 @router.get("/labelers", response_model=list[LabelerOut])
 def list_labelers(_: Admin) -> list[LabelerOut]:
     return [labeler_out(x) for x in labelers.list_labelers()]
+
+
+@router.get("/labelers/stats", response_model=list[LabelerStatsOut])
+def labelers_stats(_: Admin) -> list[LabelerStatsOut]:
+    """Per labeler: votes (all, last hour), median decision time, shares of ties, both-bad and skips,
+    and agreement with the other labelers' majority where a pair has several votes."""
+    return [LabelerStatsOut(**asdict(s)) for s in labeler_stats()]
 
 
 @router.patch("/labelers/{labeler_id}", response_model=LabelerOut)
