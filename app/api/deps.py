@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.db.models import Labeler
@@ -16,10 +17,18 @@ from core.states import Role
 bearer = HTTPBearer(auto_error=False, description="A labeler's token, from `dpoloop labelers create`.")
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
+# The dependencies that need no I/O are async: FastAPI runs a plain def in a worker thread, and the
+# labeling hot paths would pay a thread hop for each of them.
 
 
-def current_labeler(
+async def app_settings() -> Settings:
+    return get_settings()
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+async def current_labeler(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Labeler:
     if getattr(request.state, "labeler", None) is not None:  # found by the guard before the body was read
@@ -28,7 +37,7 @@ def current_labeler(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
-    labeler = authenticate(credentials.credentials)
+    labeler = await run_in_threadpool(authenticate, credentials.credentials)
     if labeler is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or disabled token", headers={"WWW-Authenticate": "Bearer"}
@@ -39,7 +48,7 @@ def current_labeler(
 CurrentLabeler = Annotated[Labeler, Depends(current_labeler)]
 
 
-def require_admin(labeler: CurrentLabeler) -> Labeler:
+async def require_admin(labeler: CurrentLabeler) -> Labeler:
     if labeler.role != Role.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an admin token")
     return labeler
