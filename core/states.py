@@ -29,6 +29,21 @@ DECISIVE = (Choice.left, Choice.right)  # the choices that name a winner
 class ComparisonKind(enum.StrEnum):
     train = "train"  # two seeds of the served checkpoint: Diffusion-DPO data
     eval = "eval"  # new vs previous checkpoint on a fixed prompt and seed: win rates
+    match = "match"  # an arena match: any two checkpoints, same prompt and seed, served whatever serves
+
+
+MEASURING = (ComparisonKind.eval, ComparisonKind.match)  # pairs that rate checkpoints, never train them
+
+
+class EvaluationKind(enum.StrEnum):
+    promotion = "promotion"  # a promoted checkpoint against the one it replaced
+    match = "match"  # an arena match an admin asked for
+
+
+class MatchState(enum.StrEnum):
+    rendering = "rendering"  # the generate worker is making both checkpoints' evaluation images
+    ready = "ready"  # its pairs are in the pool
+    failed = "failed"  # could not be made (error says why)
 
 
 class ComparisonState(enum.StrEnum):

@@ -27,8 +27,10 @@ from core.states import (
     Choice,
     ComparisonKind,
     ComparisonState,
+    EvaluationKind,
     GenerationPurpose,
     GenerationStatus,
+    MatchState,
     PromptSource,
     Role,
     RoundState,
@@ -128,7 +130,8 @@ class Generation(Base):
 
 class Evaluation(Base):
     """Human evaluation of a promotion: the new checkpoint against the one it replaced, as same-seed
-    pairs on the fixed evaluation prompts; votes on its comparisons give the new one a win rate.
+    pairs on the fixed evaluation prompts; votes on its comparisons give the new one a win rate. An
+    arena match is the same with any two checkpoints (kind match, checkpoint = A, baseline = B).
     Written with its comparisons in one transaction once every image exists; the unique pair makes
     sure two workers that both got there add it once."""
 
@@ -138,8 +141,29 @@ class Evaluation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     baseline_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    kind: Mapped[EvaluationKind] = mapped_column(
+        _enum(EvaluationKind, "evaluation_kind"), default=EvaluationKind.promotion, server_default="promotion"
+    )
     pairs: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArenaMatch(Base):
+    """An admin's request to compare two checkpoints (not only a promotion against its predecessor):
+    once both have rendered the evaluation set, an Evaluation of A against B holds its pairs."""
+
+    __tablename__ = "arena_matches"
+    __table_args__ = (Index("ix_arena_matches_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_a_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    checkpoint_b_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    state: Mapped[MatchState] = mapped_column(_enum(MatchState, "match_state"), default=MatchState.rendering)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Comparison(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Checkpoint, Comparison, Deployment
 from core.refs import CheckpointRef
-from core.states import BASE_CHECKPOINT_ID, CheckpointKind, CheckpointStatus, ComparisonState
+from core.states import BASE_CHECKPOINT_ID, CheckpointKind, CheckpointStatus, ComparisonKind, ComparisonState
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = 
     """Make this checkpoint the served one (rollback is promoting an older one); in the caller's transaction.
 
     Ready comparisons of other checkpoints leave the pool (train ones: their votes stay training
-    data; eval ones: a newer evaluation replaces them)."""
+    data; eval ones: a newer evaluation replaces them); arena matches stay, whatever serves."""
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
         raise LookupError(f"checkpoint {checkpoint_id} does not exist")
@@ -74,7 +74,8 @@ def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = 
     session.add(deployment)
     session.execute(
         update(Comparison)
-        .where(Comparison.state == ComparisonState.ready, Comparison.checkpoint_id != checkpoint_id)
+        .where(Comparison.state == ComparisonState.ready, Comparison.checkpoint_id != checkpoint_id,
+               Comparison.kind != ComparisonKind.match)
         .values(state=ComparisonState.retired)
     )
     session.flush()

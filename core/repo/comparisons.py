@@ -1,9 +1,9 @@
 """The pool of comparisons and the votes on them; the hot paths of the labeling loop.
 
 Serving: a comparison is offered to one labeler at a time (a short lease), never to a labeler who
-already voted on it, and only while its checkpoint serves. Sides are shuffled per labeler by a
-keyed hash, so the same labeler always sees the same order (a repeated vote means the same thing)
-and nothing in the response tells which image came from where.
+already voted on it, and only while its checkpoint serves (arena matches: whatever serves). Sides
+are shuffled per labeler by a keyed hash, so the same labeler always sees the same order (a
+repeated vote means the same thing) and nothing in the response tells which image came from where.
 
 Both hot paths are a handful of SQL statements (SQLAlchemy Core, no ORM loading): on Postgres the
 lease is one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent
@@ -71,11 +71,22 @@ def _free_for(labeler_id: int, now: datetime):
     return or_(Comparison.leased_until.is_(None), Comparison.leased_until < now, Comparison.leased_by == labeler_id)
 
 
-def _candidates(labeler_id: int, now: datetime, kind: ComparisonKind, active: int, exclude: list[int] | None):
+def _measuring(active: int):
+    """Pairs that rate checkpoints: the serving checkpoint's evaluation, and arena matches whatever serves."""
+    return or_(
+        and_(Comparison.kind == ComparisonKind.eval, Comparison.checkpoint_id == active),
+        Comparison.kind == ComparisonKind.match,
+    )
+
+
+def _training(active: int):
+    return and_(Comparison.kind == ComparisonKind.train, Comparison.checkpoint_id == active)
+
+
+def _candidates(labeler_id: int, now: datetime, stage, exclude: list[int] | None):
     query = select(Comparison.id).where(
         Comparison.state == ComparisonState.ready,
-        Comparison.kind == kind,
-        Comparison.checkpoint_id == active,  # eval ones too: they measure the checkpoint that serves
+        stage,
         _free_for(labeler_id, now),
         ~exists().where(Vote.comparison_id == Comparison.id, Vote.labeler_id == labeler_id),
     )
@@ -111,12 +122,12 @@ def next_for_labeler(
     """Lease and return the next comparison this labeler should see, or None when there is none; the
     labeler then holds at most `max_held` pairs (however many ids they exclude).
 
-    Evaluation comparisons (new vs previous checkpoint) come first: they measure checkpoints."""
+    Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first."""
     now = datetime.now(UTC)
     active = active_checkpoint_id(session)
     row = None
-    for kind in (ComparisonKind.eval, ComparisonKind.train):
-        row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, kind, active, exclude))
+    for stage in (_measuring(active), _training(active)):
+        row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, stage, exclude))
         if row is not None:
             break
     if row is None:

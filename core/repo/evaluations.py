@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
@@ -21,7 +21,15 @@ from core.repo.install import keyed_digest
 from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.settings import Settings
-from core.states import CheckpointStatus, Choice, ComparisonKind, ComparisonState, GenerationPurpose, GenerationStatus
+from core.states import (
+    CheckpointStatus,
+    Choice,
+    ComparisonKind,
+    ComparisonState,
+    EvaluationKind,
+    GenerationPurpose,
+    GenerationStatus,
+)
 from core.win_rate import WinRate
 
 
@@ -75,13 +83,16 @@ def previous_checkpoint_id(session: Session, active: int) -> int | None:
 
 
 def evaluation_exists(session: Session, checkpoint_id: int, baseline_id: int) -> bool:
-    return (
-        session.scalar(
-            select(Evaluation.id).where(
-                Evaluation.checkpoint_id == checkpoint_id, Evaluation.baseline_id == baseline_id
-            )
-        )
-        is not None
+    return evaluation_between(session, checkpoint_id, baseline_id, either_way=False) is not None
+
+
+def evaluation_between(session: Session, first: int, second: int, either_way: bool = True) -> int | None:
+    """The evaluation of `first` against `second` (or, either_way, of `second` against `first`)."""
+    pairs = [(first, second), (second, first)] if either_way else [(first, second)]
+    return session.scalar(
+        select(Evaluation.id).where(
+            or_(*(and_(Evaluation.checkpoint_id == a, Evaluation.baseline_id == b) for a, b in pairs))
+        ).limit(1)
     )
 
 
@@ -92,20 +103,23 @@ def create_evaluation(
     requests: list[EvaluationRequest],
     new_images: list[int],
     old_images: list[int],
+    kind: EvaluationKind = EvaluationKind.promotion,
 ) -> int | None:
     """The evaluation row and its comparisons (image A the new checkpoint's), in the caller's
     transaction; None when another worker wrote it first (the unique pair decides)."""
     evaluation_id = session.execute(
         insert_for(session, Evaluation)
-        .values(checkpoint_id=checkpoint_id, baseline_id=baseline_id, pairs=len(requests), created_at=datetime.now(UTC))
+        .values(checkpoint_id=checkpoint_id, baseline_id=baseline_id, kind=kind, pairs=len(requests),
+                created_at=datetime.now(UTC))
         .on_conflict_do_nothing(index_elements=["checkpoint_id", "baseline_id"])
         .returning(Evaluation.id)
     ).scalar()
     if evaluation_id is None:
         return None
+    comparison_kind = ComparisonKind.match if kind == EvaluationKind.match else ComparisonKind.eval
     session.add_all(
         Comparison(prompt_id=r.prompt_id, prompt=r.params.prompt, generation_a_id=new, generation_b_id=old,
-                   kind=ComparisonKind.eval, state=ComparisonState.ready, checkpoint_id=checkpoint_id,
+                   kind=comparison_kind, state=ComparisonState.ready, checkpoint_id=checkpoint_id,
                    evaluation_id=evaluation_id)
         for r, new, old in zip(requests, new_images, old_images, strict=True)
     )  # fmt: skip
@@ -157,9 +171,11 @@ def list_evaluations(session: Session, checkpoint_id: int | None = None) -> list
 def latest_evaluations(
     session: Session, checkpoint_id: int | None = None
 ) -> dict[int, tuple[Evaluation, EvaluationTally]]:
-    """Each checkpoint's newest evaluation with its votes counted."""
+    """Each checkpoint's newest promotion evaluation (against the one it replaced), votes counted; an
+    arena match it played as A where it has none (a match of the same two makes the promotion's redundant)."""
     newest: dict[int, Evaluation] = {}
-    for evaluation in list_evaluations(session, checkpoint_id):  # newest first
+    evaluations = list_evaluations(session, checkpoint_id)  # newest first
+    for evaluation in sorted(evaluations, key=lambda e: e.kind != EvaluationKind.promotion):  # stable
         newest.setdefault(evaluation.checkpoint_id, evaluation)
     tallies = evaluation_tallies(session, [e.id for e in newest.values()])
     return {c: (e, tallies.get(e.id) or EvaluationTally()) for c, e in newest.items()}

@@ -68,11 +68,13 @@ class GenerationOut(BaseModel):
 
 
 class EvaluationOut(BaseModel):
-    """Labelers' verdict on a promotion: the checkpoint against the one it replaced, same seeds."""
+    """Labelers' verdict on a promotion (the checkpoint against the one it replaced) or on an arena
+    match (checkpoint A against B), same prompts and seeds on both sides."""
 
     id: int
     checkpoint_id: int
     baseline_id: int
+    kind: str  # promotion | match
     pairs: int
     wins: int  # votes for the checkpoint's image
     losses: int
@@ -153,6 +155,28 @@ class ArenaOut(BaseModel):
     standings: list[ArenaStandingOut]  # strongest first
     votes: int
     bootstrap: int  # resamples behind the intervals
+
+
+class MatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_a_id: int = Field(ge=1, le=MAX_DB_INT)
+    checkpoint_b_id: int = Field(ge=1, le=MAX_DB_INT)
+
+
+class MatchOut(BaseModel):
+    """An arena match: `rendering` until both checkpoints have made the evaluation set, then `ready`
+    with the evaluation whose pairs labelers see (or `failed` with the reason)."""
+
+    id: int
+    checkpoint_a_id: int
+    checkpoint_b_id: int
+    state: str
+    requested_by: str
+    evaluation_id: int | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class CheckpointOut(BaseModel):

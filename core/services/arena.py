@@ -1,5 +1,6 @@
 """The arena: every checkpoint with human evaluation votes, ranked on one Bradley-Terry scale
-(core/bradley_terry.py) from the votes on its evaluation pairs, the base anchored at 0."""
+(core/bradley_terry.py) from the votes on its evaluation pairs, the base anchored at 0; and matches
+an admin queues between any two checkpoints (core/repo/matches.py), made by the generate worker."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from core.bradley_terry import Outcome, Ranking, rank
-from core.db.models import Checkpoint, Comparison, Evaluation, Vote
+from core.db.models import ArenaMatch, Checkpoint, Comparison, Evaluation, Vote
 from core.db.session import session_scope
+from core.repo import matches as repo
+from core.repo.matches import MatchRefused
 from core.states import BASE_CHECKPOINT_ID, DECISIVE, Choice
 
 BOOTSTRAP = 200
@@ -48,3 +51,20 @@ def arena(bootstrap: int = BOOTSTRAP) -> Arena:
     with session_scope() as session:
         names = dict(session.execute(select(Checkpoint.id, Checkpoint.name).where(Checkpoint.id.in_(ids))).all())
     return Arena(ranking, names)
+
+
+def request_match(a: int, b: int, by: str) -> ArenaMatch:
+    """Queue a match of two checkpoints: the generate worker renders the evaluation set with both
+    between pool batches, then its pairs are served blind before train pairs. LookupError for a
+    checkpoint that does not exist; MatchRefused (a ValueError) names why it cannot be queued."""
+    with session_scope() as session:
+        return repo.create_match(session, a, b, by)
+
+
+def matches(limit: int = 100) -> list[ArenaMatch]:
+    """The newest matches first."""
+    with session_scope() as session:
+        return repo.list_matches(session, limit)
+
+
+__all__ = ["Arena", "MatchRefused", "arena", "matches", "outcomes", "request_match"]

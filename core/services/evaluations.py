@@ -1,5 +1,6 @@
 """Human evaluation of each promotion: same-seed pairs of the checkpoint that serves and the one it
-replaced, on the fixed evaluation prompts; votes on them give the new checkpoint a win rate.
+replaced, on the fixed evaluation prompts; votes on them give the new checkpoint a win rate. Arena
+matches (any two checkpoints an admin names) are made the same way once no promotion's is due.
 
 The generate worker makes an evaluation a step at a time between pool batches (worker/tasks/
 evaluation.py): each step asks `plan_step` what is missing — a chunk of the new checkpoint's images
@@ -14,13 +15,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from core.db.models import Checkpoint, Evaluation
+from sqlalchemy.orm import Session
+
+from core.db.models import ArenaMatch, Checkpoint, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import evaluations as repo
+from core.repo import matches
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref
 from core.repo.evaluations import EvaluationRequest, EvaluationTally
 from core.settings import Settings
+from core.states import CheckpointStatus, EvaluationKind
 
 log = logging.getLogger(__name__)
 _warned: set[tuple[int, int]] = set()
@@ -28,8 +33,9 @@ _warned: set[tuple[int, int]] = set()
 
 @dataclass(frozen=True)
 class EvaluationStep:
-    """The due evaluation of `checkpoint_id` against `baseline_id`, and what its next step is: images
-    to make with `render` (a chunk of `missing`), or, when render is None, writing it."""
+    """The due evaluation of `checkpoint_id` against `baseline_id` (a promotion's, or arena match
+    `match_id`'s), and its next step: images to make with `render` (a chunk of `missing`), or, when
+    render is None, writing it."""
 
     checkpoint_id: int
     baseline_id: int
@@ -38,45 +44,89 @@ class EvaluationStep:
     missing: list[EvaluationRequest]
     new_images: list[int | None]
     old_images: list[int | None]
+    match_id: int | None = None
 
 
 def plan_step(settings: Settings) -> EvaluationStep | None:
-    """The next step of the evaluation due now, or None when none is due (or it cannot be made)."""
+    """The next step of the evaluation due now, or None when none is due (or it cannot be made). The
+    promotion's evaluation comes before arena matches: it decides whether the serving one is better."""
     if settings.eval_seeds_per_prompt == 0:
         return None
     with session_scope() as session:
-        active = active_checkpoint_id(session)  # read once: the pair below must not be (W, W)
-        baseline_id = repo.previous_checkpoint_id(session, active)
-        if baseline_id is None or baseline_id == active or repo.evaluation_exists(session, active, baseline_id):
-            return None
         requests = repo.evaluation_requests(session, settings)
-        problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
-        if not requests or problem:
-            if problem and (active, baseline_id) not in _warned:  # once: every pool fill asks again
-                _warned.add((active, baseline_id))
-                log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
+        if not requests:
             return None
-        sides = [(checkpoint_ref(session, c), repo.made_images(session, c, requests)) for c in (active, baseline_id)]
+        due = _promotion_due(session)
+        if due is None and (match := _match_due(session)) is not None:
+            due = (match.checkpoint_a_id, match.checkpoint_b_id, match.id)
+        if due is None:
+            return None
+        checkpoint_id, baseline_id, match_id = due
+        sides = [(checkpoint_ref(session, c), repo.made_images(session, c, requests))
+                 for c in (checkpoint_id, baseline_id)]  # fmt: skip
     (_, new_images), (_, old_images) = sides
-    for checkpoint, images in sides:
+    for checkpoint, images in sides:  # a promotion's serving side first: no swap
         missing = [requests[i] for i, image in enumerate(images) if image is None]
         if missing:
             chunk = missing[: 2 * settings.pool_batch]  # a pool batch's worth of images
-            return EvaluationStep(active, baseline_id, requests, checkpoint, chunk, new_images, old_images)
-    return EvaluationStep(active, baseline_id, requests, None, [], new_images, old_images)
+            return EvaluationStep(checkpoint_id, baseline_id, requests, checkpoint, chunk, new_images, old_images,
+                                  match_id)  # fmt: skip
+    return EvaluationStep(checkpoint_id, baseline_id, requests, None, [], new_images, old_images, match_id)
+
+
+def _promotion_due(session: Session) -> tuple[int, int, None] | None:
+    """(serving, the one it replaced) while that evaluation is missing and can be made."""
+    active = active_checkpoint_id(session)  # read once: the pair must not be (W, W)
+    baseline_id = repo.previous_checkpoint_id(session, active)
+    if baseline_id is None or baseline_id == active or repo.evaluation_exists(session, active, baseline_id):
+        return None
+    problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
+    if problem:
+        if (active, baseline_id) not in _warned:  # once: every pool fill asks again
+            _warned.add((active, baseline_id))
+            log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
+        return None
+    return active, baseline_id, None
+
+
+def _match_due(session: Session) -> ArenaMatch | None:
+    """The oldest arena match waiting for images; one whose checkpoint cannot load fails with the reason."""
+    while (match := matches.due_match(session)) is not None:
+        problem = next(filter(None, (_unusable(session, c) for c in (match.checkpoint_a_id, match.checkpoint_b_id))),
+                       None)  # fmt: skip
+        if problem is None:
+            return match
+        log.warning("arena match %s failed: %s", match.id, problem)
+        matches.end_match(session, match.id, None, problem)
+    return None
+
+
+def _unusable(session: Session, checkpoint_id: int) -> str | None:
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint.status == CheckpointStatus.broken:
+        return f"checkpoint {checkpoint_id} is broken: {checkpoint.status_reason}"
+    problem = checkpoint_files_ok(checkpoint)
+    return f"checkpoint {checkpoint_id} cannot be loaded: {problem}" if problem else None
 
 
 def record(step: EvaluationStep) -> int | None:
     """Write the evaluation and its comparisons; None when another worker wrote it first, or the
-    checkpoint it evaluates no longer serves (that promotion's evaluation is the one due now)."""
+    checkpoint a promotion's evaluation is for no longer serves (that promotion's is the one due now)."""
     with session_scope() as session:
-        if active_checkpoint_id(session) != step.checkpoint_id:
+        if step.match_id is not None:
+            evaluation_id = repo.create_evaluation(session, step.checkpoint_id, step.baseline_id, step.requests,
+                                                   step.new_images, step.old_images, EvaluationKind.match)  # fmt: skip
+            # Two workers may finish one match: the second points it at the first one's evaluation.
+            found = evaluation_id or repo.evaluation_between(session, step.checkpoint_id, step.baseline_id)
+            matches.end_match(session, step.match_id, found)
+        elif active_checkpoint_id(session) != step.checkpoint_id:
             return None
-        evaluation_id = repo.create_evaluation(session, step.checkpoint_id, step.baseline_id, step.requests,
-                                               step.new_images, step.old_images)  # fmt: skip
+        else:
+            evaluation_id = repo.create_evaluation(session, step.checkpoint_id, step.baseline_id, step.requests,
+                                                   step.new_images, step.old_images)  # fmt: skip
     if evaluation_id is not None:
-        log.info("evaluation %s: checkpoint %s vs %s, %d pairs", evaluation_id, step.checkpoint_id,
-                 step.baseline_id, len(step.requests))  # fmt: skip
+        log.info("evaluation %s: checkpoint %s vs %s, %d pairs (match %s)", evaluation_id, step.checkpoint_id,
+                 step.baseline_id, len(step.requests), step.match_id)  # fmt: skip
     return evaluation_id
 
 

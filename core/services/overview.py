@@ -15,7 +15,7 @@ from core.repo import rounds as rounds_repo
 from core.repo.checkpoints import active_checkpoint_id
 from core.services.workers import WorkerSeen, workers_seen
 from core.settings import Settings
-from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
+from core.states import MEASURING, CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
 
 REFILL_WINDOW = timedelta(minutes=10)
 FAILURES_SHOWN = 5
@@ -52,7 +52,7 @@ def overview(settings: Settings) -> Overview:
                                                         Comparison.checkpoint_id == active)  # fmt: skip
         unheld = or_(Comparison.leased_until.is_(None), Comparison.leased_until < now)
         pool_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.train, unheld))
-        eval_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.eval))
+        eval_ready = session.scalar(ready.where(Comparison.kind.in_(MEASURING)))
         refilled = session.scalar(select(func.count(Comparison.id)).where(
             Comparison.kind == ComparisonKind.train, Comparison.created_at >= now - REFILL_WINDOW))  # fmt: skip
         votes_total = session.scalar(select(func.count(Vote.id)))

@@ -28,3 +28,24 @@ def test_the_arena_ranks_a_preferred_checkpoint_above_the_base(client, admin, al
 
 def test_an_empty_arena(client, admin):
     assert client.get("/api/v1/admin/arena", headers=admin).json() == {"standings": [], "votes": 0, "bootstrap": 0}
+
+
+def test_admins_queue_a_match_of_any_two_checkpoints_and_bad_ones_are_refused(client, admin, alice, tmp_path):
+    first, second = new_checkpoint(tmp_path, "first"), new_checkpoint(tmp_path, "second")
+    url = "/api/v1/admin/arena/matches"
+    created = client.post(url, headers=admin, json={"checkpoint_a_id": first, "checkpoint_b_id": second})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["checkpoint_a_id"], body["checkpoint_b_id"], body["state"]) == (first, second, "rendering")
+    assert body["requested_by"] == "root" and body["evaluation_id"] is None
+    again = client.post(url, headers=admin, json={"checkpoint_a_id": second, "checkpoint_b_id": first})
+    assert again.status_code == 409 and "already being rendered" in again.json()["detail"]
+    itself = client.post(url, headers=admin, json={"checkpoint_a_id": first, "checkpoint_b_id": first})
+    assert itself.status_code == 409 and "itself" in itself.json()["detail"]
+    missing = client.post(url, headers=admin, json={"checkpoint_a_id": first, "checkpoint_b_id": 9999})
+    assert missing.status_code == 404 and "9999" in missing.json()["detail"]
+    for bad in ({"checkpoint_a_id": first}, {"checkpoint_a_id": 0, "checkpoint_b_id": 1},
+                {"checkpoint_a_id": first, "checkpoint_b_id": second, "extra": 1}):  # fmt: skip
+        assert client.post(url, headers=admin, json=bad).status_code == 422
+    assert client.post(url, headers=auth(alice), json={"checkpoint_a_id": 1, "checkpoint_b_id": first}).status_code == 403
+    assert [m["id"] for m in client.get(url, headers=admin).json()] == [body["id"]]

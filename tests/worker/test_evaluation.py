@@ -104,3 +104,66 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
 def tally_of(evaluation_id: int):
     with session_scope() as session:
         return evaluation_tallies(session, [evaluation_id])[evaluation_id]
+
+
+def test_an_arena_match_compares_two_checkpoints_whatever_serves(eval_db, tmp_path, embedded_model):
+    from core.repo.evaluations import evaluation_between
+    from core.services.arena import MatchRefused, matches, request_match
+    from worker.tasks.evaluation import evaluation_step
+
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    match = request_match(lora, 1, by="admin")  # the base serves; the LoRA never did
+    for a, b in ((lora, 1), (1, lora)):  # one match of a pair at a time, either way round
+        with pytest.raises(MatchRefused, match="already being rendered"):
+            request_match(a, b, by="admin")
+    with pytest.raises(MatchRefused, match="itself"):
+        request_match(lora, lora, by="admin")
+    with pytest.raises(LookupError):
+        request_match(lora, 999, by="admin")
+
+    # Both sides render the evaluation set a pool batch at a time, then the pairs are written.
+    assert [evaluation_step(eval_db) for _ in range(6)] == [4, 4, 4, 4, EVAL_PROMPTS, 0]
+    (done,) = matches()
+    assert (done.id, done.state, done.error) == (match.id, "ready", None) and done.finished_at is not None
+    with pytest.raises(MatchRefused, match="already have an evaluation"):
+        request_match(1, lora, by="admin")
+    pairs = eval_pairs(done.evaluation_id)
+    assert len(pairs) == EVAL_PROMPTS
+    for a_image, b_image, _ in pairs:
+        assert (a_image.checkpoint_id, b_image.checkpoint_id) == (lora, 1)
+        assert (a_image.prompt, a_image.seed, a_image.params) == (b_image.prompt, b_image.seed, b_image.params)
+
+    # Served before train pairs though the LoRA does not serve; never training data.
+    train_ids = make_comparisons(2, checkpoint_id=1)
+    labeler_id, _ = make_labeler("judge")
+    with session_scope() as session:
+        served = []
+        while (pair := next_for_labeler(session, labeler_id, 60.0)) is not None:
+            served.append(pair.id)
+            choice = Choice.left if left_is_a(session, pair.id, labeler_id) else Choice.right  # always the LoRA
+            record_vote(session, pair.id, labeler_id, choice, None, 2)
+        kinds = dict(session.execute(select(Comparison.id, Comparison.kind)).all())
+    assert [kinds[i] for i in served] == ["match"] * EVAL_PROMPTS + ["train"] * 2 and served[-2:] == train_ids
+    assert tally_of(done.evaluation_id).wins == EVAL_PROMPTS
+
+    # A promotion retires other checkpoints' pairs, not a match's (they still wait for a second vote).
+    promote_now(lora)
+    with session_scope() as session:
+        states = {c.kind: c.state for c in session.scalars(select(Comparison))}
+        assert states == {"match": ComparisonState.ready, "train": ComparisonState.retired}
+        # That match already measured the LoRA against the base: no second evaluation of the pair.
+        assert evaluation_between(session, lora, 1) == done.evaluation_id
+        assert latest_evaluations(session)[lora][0].id == done.evaluation_id
+    assert evaluation_step(eval_db) == 0
+
+
+def test_a_match_of_a_checkpoint_that_cannot_load_fails_with_the_reason(eval_db, tmp_path, embedded_model):
+    from core.services.arena import matches, request_match
+    from worker.tasks.evaluation import evaluation_step
+
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    request_match(1, lora, by="admin")
+    (tmp_path / "lora" / "pytorch_lora_weights.safetensors").unlink()
+    assert evaluation_step(eval_db) == 0
+    (failed,) = matches()
+    assert failed.state == "failed" and "cannot be loaded" in failed.error and failed.evaluation_id is None

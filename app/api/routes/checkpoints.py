@@ -7,7 +7,16 @@ from fastapi import APIRouter, HTTPException, Query, status
 from app.api.deps import Admin, CurrentLabeler, Id
 from core.db.models import Checkpoint, Evaluation
 from core.repo.evaluations import EvaluationTally
-from core.schemas.api import ArenaOut, ArenaStandingOut, CheckpointOut, DeploymentOut, EvaluationOut, PromoteIn
+from core.schemas.api import (
+    ArenaOut,
+    ArenaStandingOut,
+    CheckpointOut,
+    DeploymentOut,
+    EvaluationOut,
+    MatchIn,
+    MatchOut,
+    PromoteIn,
+)
 from core.schemas.text import MAX_DB_INT
 from core.services import arena as arena_service
 from core.services import checkpoints, evaluations
@@ -19,7 +28,7 @@ router = APIRouter(tags=["checkpoints"])
 
 def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
     return EvaluationOut(
-        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, pairs=e.pairs, wins=tally.wins,
+        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, kind=e.kind, pairs=e.pairs, wins=tally.wins,
         losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad, skips=tally.skips, win_rate=tally.rate,
         interval=tally.interval, created_at=e.created_at,
     )  # fmt: skip
@@ -98,6 +107,26 @@ def arena(_: Admin) -> ArenaOut:
                                     losses=s.losses, ties=s.ties) for s in found.ranking.standings],
         votes=found.ranking.votes, bootstrap=found.ranking.bootstrap,
     )  # fmt: skip
+
+
+@router.post("/admin/arena/matches", response_model=MatchOut, status_code=status.HTTP_201_CREATED, tags=["admin"])
+def queue_match(body: MatchIn, admin: Admin) -> MatchOut:
+    """Compare any two checkpoints: both render the fixed evaluation set (same prompts and seeds)
+    on the generate worker between pool batches, then the pairs are served to labelers blind, before
+    train pairs, whatever serves; their votes join the arena. 409 when the two were already compared."""
+    try:
+        match = arena_service.request_match(body.checkpoint_a_id, body.checkpoint_b_id, by=admin.name)
+    except arena_service.MatchRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return MatchOut.model_validate(match, from_attributes=True)
+
+
+@router.get("/admin/arena/matches", response_model=list[MatchOut], tags=["admin"])
+def list_matches(_: Admin, limit: int = Query(100, ge=1, le=1000)) -> list[MatchOut]:
+    """Arena matches, newest first, with their state."""
+    return [MatchOut.model_validate(m, from_attributes=True) for m in arena_service.matches(limit)]
 
 
 @router.get("/admin/deployments", response_model=list[DeploymentOut], tags=["admin"])
