@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Prompt
+from core.db.models import Comparison, Prompt
 from core.paths import SHIPPED_EVAL_PROMPTS, SHIPPED_PROMPTS
 from core.schemas.generation import MAX_PROMPT_CHARS
 from core.schemas.text import storable_text
-from core.states import PromptSource
+from core.states import ComparisonKind, ComparisonState, PromptSource
 
 
 def read_prompt_file(path: Path) -> list[str]:
@@ -59,3 +60,52 @@ def seed_shipped_prompts(session: Session) -> int:
 def active_prompts(session: Session, for_eval: bool = False) -> list[Prompt]:
     query = select(Prompt).where(Prompt.active.is_(True), Prompt.for_eval.is_(for_eval)).order_by(Prompt.id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class PromptUsage:
+    prompt: Prompt
+    pairs: int  # comparisons made from it (train and evaluation)
+    votes: int  # votes on those
+
+
+def prompt_usage(session: Session, limit: int, offset: int = 0, prompt_id: int | None = None) -> list[PromptUsage]:
+    """Prompts (or one), newest first, with how often they were used."""
+    usage = (
+        select(Comparison.prompt_id, func.count(Comparison.id).label("pairs"),
+               func.coalesce(func.sum(Comparison.vote_count), 0).label("votes"))
+        .where(Comparison.prompt_id.is_not(None) if prompt_id is None else Comparison.prompt_id == prompt_id)
+        .group_by(Comparison.prompt_id)
+        .subquery()
+    )  # fmt: skip
+    query = select(Prompt, func.coalesce(usage.c.pairs, 0), func.coalesce(usage.c.votes, 0))
+    if prompt_id is not None:
+        query = query.where(Prompt.id == prompt_id)
+    rows = session.execute(
+        query.outerjoin(usage, usage.c.prompt_id == Prompt.id)
+        .order_by(Prompt.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [PromptUsage(prompt, pairs, votes) for prompt, pairs, votes in rows]
+
+
+def update_prompt(session: Session, prompt_id: int, active: bool | None, for_eval: bool | None) -> Prompt:
+    """Retire or restore a prompt, or move it in or out of the evaluation set. A retired prompt's
+    waiting train pairs leave the pool; its votes stay training data."""
+    prompt = session.get(Prompt, prompt_id)
+    if prompt is None:
+        raise LookupError(f"prompt {prompt_id} does not exist")
+    if for_eval is not None:
+        prompt.for_eval = for_eval
+    if active is not None:
+        prompt.active = active
+        if not active:
+            session.execute(
+                update(Comparison)
+                .where(Comparison.prompt_id == prompt_id, Comparison.kind == ComparisonKind.train,
+                       Comparison.state == ComparisonState.ready)
+                .values(state=ComparisonState.retired)
+            )  # fmt: skip
+    session.flush()
+    return prompt

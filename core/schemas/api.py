@@ -245,6 +245,24 @@ class PromptsIn(BaseModel):
     for_eval: bool = False
 
 
+class PromptOut(BaseModel):
+    id: int
+    text: str
+    source: str
+    active: bool  # False: retired, out of the pool (its votes stay)
+    for_eval: bool  # in the fixed evaluation set
+    pairs: int  # comparisons made from it
+    votes: int
+    created_at: datetime
+
+
+class PromptPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = None
+    for_eval: bool | None = None
+
+
 class PromptsAdded(BaseModel):
     added: int
     skipped: int

@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db.session import session_scope
 from core.repo import prompts as repo
+from core.repo.prompts import PromptUsage
 from core.states import PromptSource
 
 
@@ -26,3 +27,15 @@ def seed_shipped_prompts() -> int:
     """The embedded model's prompt set and evaluation set, where they belong (see repo.prompts)."""
     with session_scope() as session:
         return repo.seed_shipped_prompts(session)
+
+
+def list_prompts(limit: int = 500, offset: int = 0) -> list[PromptUsage]:
+    with session_scope() as session:
+        return repo.prompt_usage(session, limit, offset)
+
+
+def update_prompt(prompt_id: int, active: bool | None = None, for_eval: bool | None = None) -> PromptUsage:
+    """Retire/restore a prompt or flag it for evaluation; LookupError when it does not exist."""
+    with session_scope() as session:
+        repo.update_prompt(session, prompt_id, active, for_eval)
+        return repo.prompt_usage(session, limit=1, prompt_id=prompt_id)[0]

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
 from core.db.models import Labeler
+from core.repo.prompts import PromptUsage
 from core.schemas.api import (
     LabelerCreated,
     LabelerIn,
     LabelerOut,
     LabelerPatch,
     LabelerStatsOut,
+    PromptOut,
+    PromptPatch,
     PromptsAdded,
     PromptsIn,
 )
@@ -81,3 +84,29 @@ def add_prompts(body: PromptsIn, _: Admin) -> PromptsAdded:
     except ValueError as exc:
         raise unprocessable(str(exc), "body", "prompts") from exc
     return PromptsAdded(added=added, skipped=skipped)
+
+
+def prompt_out(usage: PromptUsage) -> PromptOut:
+    p = usage.prompt
+    return PromptOut(id=p.id, text=p.text, source=p.source.value, active=p.active, for_eval=p.for_eval,
+                     pairs=usage.pairs, votes=usage.votes, created_at=p.created_at)  # fmt: skip
+
+
+@router.get("/prompts", response_model=list[PromptOut])
+def list_prompts(
+    _: Admin, limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0, le=10**9)
+) -> list[PromptOut]:
+    """Prompts, newest first, with the pairs made from them and the votes on those."""
+    return [prompt_out(u) for u in prompts.list_prompts(limit, offset)]
+
+
+@router.patch("/prompts/{prompt_id}", response_model=PromptOut)
+def update_prompt(prompt_id: Id, body: PromptPatch, _: Admin) -> PromptOut:
+    """Retire (`active: false`: it leaves the pool, its votes stay) or restore a prompt, or move it
+    in or out of the fixed evaluation set (`for_eval`)."""
+    if body.active is None and body.for_eval is None:
+        raise unprocessable("give `active`, `for_eval` or both", "body")
+    try:
+        return prompt_out(prompts.update_prompt(prompt_id, body.active, body.for_eval))
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
