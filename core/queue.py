@@ -35,9 +35,11 @@ SWEEP = "dpoloop.generate.sweep"
 TRAIN_ROUND = "dpoloop.train.round"
 CHECK_ROUNDS = "dpoloop.rounds.check"
 RETENTION = "dpoloop.housekeeping.retention"
+RENDER_GRID = "dpoloop.generate.grid"
 
 TASK_ROUTES = {
     GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
+    RENDER_GRID: {"queue": GENERATE_QUEUE},  # a chunk per task: a client's request waits at most one
     FILL_POOL: {"queue": POOL_QUEUE},
     SWEEP: {"queue": HOUSEKEEPING_QUEUE},
     CHECK_ROUNDS: {"queue": HOUSEKEEPING_QUEUE},  # it must run while the train worker is busy or dead

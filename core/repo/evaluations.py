@@ -59,6 +59,15 @@ def evaluation_requests(session: Session, settings: Settings) -> list[Evaluation
 
 def made_images(session: Session, checkpoint_id: int, requests: list[EvaluationRequest]) -> list[int | None]:
     """Per request, a finished eval image of this checkpoint made with exactly its parameters, or None."""
+    return [found[0] if found else None for found in _made(session, checkpoint_id, requests)]
+
+
+def made_image_paths(session: Session, checkpoint_id: int, requests: list[EvaluationRequest]) -> list[str | None]:
+    """Per request, the media path of that image, or None."""
+    return [found[1] if found else None for found in _made(session, checkpoint_id, requests)]
+
+
+def _made(session: Session, checkpoint_id: int, requests: list[EvaluationRequest]) -> list[tuple[int, str] | None]:
     made = session.scalars(
         select(Generation).where(
             Generation.purpose == GenerationPurpose.eval,
@@ -67,7 +76,7 @@ def made_images(session: Session, checkpoint_id: int, requests: list[EvaluationR
             Generation.seed.in_({r.params.seed for r in requests}),
         )
     )
-    found = {params_of(g).model_dump_json(): g.id for g in made}
+    found = {params_of(g).model_dump_json(): (g.id, g.image_path) for g in made}
     return [found.get(r.params.model_dump_json()) for r in requests]
 
 

@@ -179,6 +179,29 @@ class MatchOut(BaseModel):
     finished_at: datetime | None
 
 
+class GridColumnOut(BaseModel):
+    checkpoint_id: int
+    name: str
+    role: str  # base | parent | checkpoint
+    problem: str | None  # why this column cannot be rendered
+
+
+class GridRowOut(BaseModel):
+    prompt: str
+    seed: int
+    images: list[str | None]  # per column: a signed image link, null while not rendered yet
+
+
+class GridOut(BaseModel):
+    """The fixed evaluation prompts × seeds rendered by the base, the parent and the checkpoint."""
+
+    columns: list[GridColumnOut]
+    rows: list[GridRowOut]
+    made: int
+    total: int
+    queued: bool  # missing images were just queued for rendering
+
+
 class CheckpointOut(BaseModel):
     id: int
     name: str

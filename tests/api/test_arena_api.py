@@ -47,5 +47,6 @@ def test_admins_queue_a_match_of_any_two_checkpoints_and_bad_ones_are_refused(cl
     for bad in ({"checkpoint_a_id": first}, {"checkpoint_a_id": 0, "checkpoint_b_id": 1},
                 {"checkpoint_a_id": first, "checkpoint_b_id": second, "extra": 1}):  # fmt: skip
         assert client.post(url, headers=admin, json=bad).status_code == 422
-    assert client.post(url, headers=auth(alice), json={"checkpoint_a_id": 1, "checkpoint_b_id": first}).status_code == 403
+    labeler = client.post(url, headers=auth(alice), json={"checkpoint_a_id": 1, "checkpoint_b_id": first})
+    assert labeler.status_code == 403
     assert [m["id"] for m in client.get(url, headers=admin).json()] == [body["id"]]

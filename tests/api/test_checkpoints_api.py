@@ -30,3 +30,20 @@ def test_a_checkpoint_whose_files_are_gone_stays_broken(client, admin, tmp_path)
     shutil.rmtree(path)
     r = client.post(f"/api/v1/admin/checkpoints/{lora}/clear-broken", headers=admin)
     assert r.status_code == 409 and "missing" in r.json()["detail"]
+
+
+def test_the_image_grid_lists_missing_images_and_queues_them(client, admin, alice, tmp_path):
+    from core.repo.prompts import seed_shipped_prompts
+
+    with session_scope() as session:
+        seed_shipped_prompts(session)
+    child = new_checkpoint(tmp_path, "child")
+    url = f"/api/v1/admin/checkpoints/{child}/grid"
+    body = client.get(url, headers=admin).json()
+    assert [(c["checkpoint_id"], c["role"]) for c in body["columns"]] == [(1, "parent"), (child, "checkpoint")]
+    assert (body["made"], body["total"], body["queued"]) == (0, 2 * len(body["rows"]), False)
+    assert all(r["images"] == [None, None] for r in body["rows"]) and len({r["prompt"] for r in body["rows"]}) > 1
+    queued = client.post(url, headers=admin)  # a real broker takes the chunk task; no worker runs here
+    assert queued.status_code == 202 and queued.json()["queued"] is True
+    assert client.get("/api/v1/admin/checkpoints/999/grid", headers=admin).status_code == 404
+    assert client.get(url, headers=auth(alice)).status_code == 403

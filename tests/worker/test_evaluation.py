@@ -167,3 +167,35 @@ def test_a_match_of_a_checkpoint_that_cannot_load_fails_with_the_reason(eval_db,
     assert evaluation_step(eval_db) == 0
     (failed,) = matches()
     assert failed.state == "failed" and "cannot be loaded" in failed.error and failed.evaluation_id is None
+
+
+def test_the_image_grid_reuses_evaluation_images_and_renders_the_rest_a_chunk_per_task(eval_db, tmp_path,
+                                                                                       embedded_model):  # fmt: skip
+    from core.queue import RENDER_GRID, sending_to
+    from core.services.grid import grid, request_grid
+    from core.settings import get_settings
+    from worker.tasks.evaluation import evaluation_step
+    from worker.tasks.grid import render_grid
+
+    settings = get_settings()
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")  # its parent is the base
+    empty = grid(settings, lora)
+    columns = [(c.checkpoint_id, c.role, c.problem) for c in empty.columns]
+    assert columns == [(1, "parent", None), (lora, "checkpoint", None)]
+    assert (len(empty.rows), empty.made, empty.total) == (EVAL_PROMPTS, 0, 2 * EVAL_PROMPTS)
+    sent = []
+    with sending_to(lambda name, args: sent.append((name, args))):
+        request_grid(settings, lora)
+        assert sent == [(RENDER_GRID, [[1, lora]])]
+        rendered = [render_grid(*sent[-1][1]) for _ in range(5)]  # each chunk queues the next
+    assert rendered == [4, 4, 4, 4, 0] and len(sent) == 5
+    full = grid(settings, lora)
+    assert full.made == full.total and full.missing_for() == []
+    row = full.rows[0]
+    assert row.images[0] != row.images[1] and all((settings.media_dir / i).is_file() for i in row.images)
+
+    # A promotion's evaluation finds both sides rendered: it only writes its pairs.
+    promote_now(lora)
+    assert evaluation_step(eval_db) == EVAL_PROMPTS
+    with pytest.raises(LookupError):
+        grid(settings, 999)

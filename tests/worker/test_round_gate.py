@@ -12,6 +12,10 @@ HEALTHY = {"final_loss": 0.6, "held_out_implicit_accuracy": 0.7, "held_out_winne
 def test_a_healthy_round_passes():
     result = apply_gate(HEALTHY, LIMITS)
     assert result.passed and result.reasons == [] and all(result.checks.values())
+    accuracy = result.rules["accuracy"]  # what the console shows beside each rule
+    assert accuracy == {"value": HEALTHY["held_out_implicit_accuracy"], "op": ">=", "limit": LIMITS.min_accuracy,
+                        "passed": True}  # fmt: skip
+    assert set(result.rules) == set(result.checks)
     assert result.summary() == "passed the gate"
 
 

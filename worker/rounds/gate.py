@@ -24,6 +24,9 @@ class GateResult:
     passed: bool
     reasons: list[str] = field(default_factory=list)  # why it failed; empty when it passed
     checks: dict[str, bool] = field(default_factory=dict)
+    # Per rule the measured value beside its limit, for people: {"accuracy": {"value": 0.71,
+    # "limit": 0.6, "op": ">=", "passed": True}, ...}
+    rules: dict[str, dict] = field(default_factory=dict)
 
     def summary(self) -> str:
         return "passed the gate" if self.passed else "; ".join(self.reasons)
@@ -35,25 +38,27 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
     measured, judge_score_base (the base model)."""
     result = GateResult(passed=True)
 
-    def check(name: str, ok: bool, reason: str) -> None:
+    def check(name: str, ok: bool, reason: str, value=None, op: str = "", limit=None) -> None:
         result.checks[name] = ok
+        result.rules[name] = {"value": _plain(value), "op": op, "limit": _plain(limit), "passed": ok}
         if not ok:
             result.passed = False
             result.reasons.append(reason)
 
     loss = metrics.get("final_loss")
-    check("finite_loss", loss is not None and math.isfinite(loss), f"the loss was not finite ({loss})")
+    check("finite_loss", loss is not None and math.isfinite(loss), f"the loss was not finite ({loss})", loss, "finite")
     accuracy = metrics.get("held_out_implicit_accuracy")
     if accuracy is None:
         check("accuracy", False, "no held-out pairs to measure implicit accuracy on")
     else:
         check("accuracy", accuracy >= thresholds.min_accuracy,
-              f"held-out implicit accuracy {accuracy:.3f} < {thresholds.min_accuracy:.3f}")  # fmt: skip
+              f"held-out implicit accuracy {accuracy:.3f} < {thresholds.min_accuracy:.3f}",
+              accuracy, ">=", thresholds.min_accuracy)  # fmt: skip
     drift = metrics.get("held_out_winner_drift")
     if drift is not None:
         limit = thresholds.max_winner_drift
         reason = f"winners' denoising error drifted {drift:+.3f} above the reference's (limit {limit})"
-        check("winner_drift", math.isfinite(drift) and drift <= limit, reason)
+        check("winner_drift", math.isfinite(drift) and drift <= limit, reason, drift, "<=", limit)
     judge, parent = metrics.get("judge_score"), metrics.get("judge_score_parent")
     if judge is not None and parent is not None:
         # Measured from the better of the parent and the base: drops within the tolerance must not
@@ -62,5 +67,12 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
         bar, against = (base, "the base") if base is not None and base > parent else (parent, "the parent")
         tolerance = thresholds.max_judge_drop
         reason = f"prompt-following fell to {judge:.3f} from {bar:.3f} ({against}; tolerance {tolerance})"
-        check("judge", judge >= bar - tolerance, reason)
+        check("judge", judge >= bar - tolerance, reason, judge, ">=", bar - tolerance)
     return result
+
+
+def _plain(number):
+    """JSON has no NaN or infinity: those are written as their names."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return str(number)
+    return number

@@ -23,7 +23,8 @@ def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, s
     """Returns the registered checkpoint's id. Nothing before this touches the served checkpoint, and
     it is promoted only when it passed the gate (and auto-promotion is on)."""
     gate = apply_gate(metrics, thresholds_of(settings))
-    metrics = metrics | {"gate": {"passed": gate.passed, "checks": gate.checks, "reasons": gate.reasons}}
+    metrics = metrics | {"gate": {"passed": gate.passed, "checks": gate.checks, "reasons": gate.reasons,
+                                  "rules": gate.rules}}  # fmt: skip
     name = f"round-{claim.round_id:04d}-{secrets.token_hex(3)}"
     card = {"name": name, "round_id": claim.round_id, "parent_id": claim.start.id, "reference_id": claim.reference.id,
             "base_model": settings.base_model, "family": model.family.value, "method": claim.config.method,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, HTTPException, Query, status
 
-from app.api.deps import Admin, CurrentLabeler, Id
+from app.api.deps import Admin, AppSettings, CurrentLabeler, Id
+from app.api.media import media_url
 from core.db.models import Checkpoint, Evaluation
+from core.queue import QueueUnavailable
 from core.repo.evaluations import EvaluationTally
 from core.schemas.api import (
     ArenaOut,
@@ -13,13 +17,16 @@ from core.schemas.api import (
     CheckpointOut,
     DeploymentOut,
     EvaluationOut,
+    GridColumnOut,
+    GridOut,
+    GridRowOut,
     MatchIn,
     MatchOut,
     PromoteIn,
 )
 from core.schemas.text import MAX_DB_INT
 from core.services import arena as arena_service
-from core.services import checkpoints, evaluations
+from core.services import checkpoints, evaluations, grid
 from core.services.checkpoints import Registry
 from core.states import Role
 
@@ -107,6 +114,38 @@ def arena(_: Admin) -> ArenaOut:
                                     losses=s.losses, ties=s.ties) for s in found.ranking.standings],
         votes=found.ranking.votes, bootstrap=found.ranking.bootstrap,
     )  # fmt: skip
+
+
+def grid_out(found: grid.Grid, queued: bool) -> GridOut:
+    return GridOut(
+        columns=[GridColumnOut(**asdict(c)) for c in found.columns],
+        rows=[GridRowOut(prompt=r.prompt, seed=r.seed, images=[media_url(i) if i else None for i in r.images])
+              for r in found.rows],
+        made=found.made, total=found.total, queued=queued,
+    )  # fmt: skip
+
+
+@router.get("/admin/checkpoints/{checkpoint_id}/grid", response_model=GridOut, tags=["admin"])
+def image_grid(checkpoint_id: Id, _: Admin, settings: AppSettings) -> GridOut:
+    """The same-seed grid: each evaluation prompt and seed as rendered by the base, the parent and
+    this checkpoint (images made for human evaluation are reused; null where one is missing)."""
+    try:
+        return grid_out(grid.grid(settings, checkpoint_id), queued=False)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.post("/admin/checkpoints/{checkpoint_id}/grid", response_model=GridOut, tags=["admin"],
+             status_code=status.HTTP_202_ACCEPTED)  # fmt: skip
+def render_image_grid(checkpoint_id: Id, _: Admin, settings: AppSettings) -> GridOut:
+    """Queue the grid's missing images on the generate worker (a chunk at a time); poll GET for them."""
+    try:
+        found = grid.request_grid(settings, checkpoint_id)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except QueueUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
+    return grid_out(found, queued=bool(found.missing_for()))
 
 
 @router.post("/admin/arena/matches", response_model=MatchOut, status_code=status.HTTP_201_CREATED, tags=["admin"])
