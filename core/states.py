@@ -32,9 +32,6 @@ class ComparisonKind(enum.StrEnum):
     match = "match"  # an arena match: any two checkpoints, same prompt and seed, served whatever serves
 
 
-MEASURING = (ComparisonKind.eval, ComparisonKind.match)  # pairs that rate checkpoints, never train them
-
-
 class EvaluationKind(enum.StrEnum):
     promotion = "promotion"  # a promoted checkpoint against the one it replaced
     match = "match"  # an arena match an admin asked for

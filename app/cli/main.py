@@ -22,7 +22,7 @@ from core.repo.prompts import read_prompt_file
 from core.services import labelers, prompts
 from core.services.backup import BackupFailed, write_backup
 from core.settings import Settings, get_settings
-from core.states import PromptSource
+from core.states import PromptSource, Role
 from worker.basemodel.cli import base_model_cli, simulate_labelers
 
 cli = typer.Typer(no_args_is_help=True, help="dpoloop: a human-preference loop for text-to-image models.")
@@ -126,7 +126,7 @@ def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the 
         raise typer.Exit(1) from exc
     typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
     typer.echo(f"token: {token}")
-    typer.echo(f"login: {labelers.login_url(get_settings(), token)}")
+    typer.echo(f"login: {labelers.login_url(get_settings(), token, admin)}")
 
 
 @labelers_cli.command("rotate")
@@ -138,7 +138,7 @@ def labelers_rotate(labeler_id: int) -> None:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"labeler {labeler.id} {labeler.name}: new token {token}")
-    typer.echo(f"login: {labelers.login_url(get_settings(), token)}")
+    typer.echo(f"login: {labelers.login_url(get_settings(), token, labeler.role == Role.admin)}")
 
 
 @prompts_cli.command("add")

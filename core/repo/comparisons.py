@@ -71,7 +71,7 @@ def _free_for(labeler_id: int, now: datetime):
     return or_(Comparison.leased_until.is_(None), Comparison.leased_until < now, Comparison.leased_by == labeler_id)
 
 
-def _measuring(active: int):
+def measuring(active: int):
     """Pairs that rate checkpoints: the serving checkpoint's evaluation, and arena matches whatever serves."""
     return or_(
         and_(Comparison.kind == ComparisonKind.eval, Comparison.checkpoint_id == active),
@@ -126,7 +126,7 @@ def next_for_labeler(
     now = datetime.now(UTC)
     active = active_checkpoint_id(session)
     row = None
-    for stage in (_measuring(active), _training(active)):
+    for stage in (measuring(active), _training(active)):
         row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, stage, exclude))
         if row is not None:
             break

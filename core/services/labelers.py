@@ -21,9 +21,10 @@ class SelfDisable(ValueError):
     """An admin tried to disable their own token."""
 
 
-def login_url(settings: Settings, token: str) -> str:
-    """The link that signs a labeler in (the UI reads the token from the fragment)."""
-    return f"{settings.base_url}/#token={token}"
+def login_url(settings: Settings, token: str, admin: bool = False) -> str:
+    """The link that signs a labeler in (the UI reads the token from the fragment); an admin's opens
+    the admin console, which links to the labeling UI (same token)."""
+    return f"{settings.base_url}{'/admin/' if admin else '/'}#token={token}"
 
 
 def create_labeler(name: str, admin: bool = False) -> tuple[Labeler, str]:
@@ -75,7 +76,7 @@ def first_logins(settings: Settings) -> list[str]:
             lines = []
             for name, admin in (("admin", True), ("labeler", False)):
                 _, token = repo.create_labeler(session, name, admin=admin)
-                lines.append(f"{name:8} {login_url(settings, token)}")
+                lines.append(f"{name:8} {login_url(settings, token, admin)}")
             # Made unreadable to others before a byte of it exists: it holds an admin token.
             fd = os.open(logins_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:

@@ -13,9 +13,10 @@ from core.db.session import session_scope
 from core.queue import queue_depths
 from core.repo import rounds as rounds_repo
 from core.repo.checkpoints import active_checkpoint_id
+from core.repo.comparisons import measuring
 from core.services.workers import WorkerSeen, workers_seen
 from core.settings import Settings
-from core.states import MEASURING, CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
+from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
 
 REFILL_WINDOW = timedelta(minutes=10)
 FAILURES_SHOWN = 5
@@ -48,11 +49,11 @@ def overview(settings: Settings) -> Overview:
     with session_scope() as session:
         active = active_checkpoint_id(session)
         since = session.scalar(select(func.max(Deployment.promoted_at)).where(Deployment.checkpoint_id == active))
-        ready = select(func.count(Comparison.id)).where(Comparison.state == ComparisonState.ready,
-                                                        Comparison.checkpoint_id == active)  # fmt: skip
+        ready = select(func.count(Comparison.id)).where(Comparison.state == ComparisonState.ready)
         unheld = or_(Comparison.leased_until.is_(None), Comparison.leased_until < now)
-        pool_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.train, unheld))
-        eval_ready = session.scalar(ready.where(Comparison.kind.in_(MEASURING)))
+        pool_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.train,
+                                                Comparison.checkpoint_id == active, unheld))  # fmt: skip
+        eval_ready = session.scalar(ready.where(measuring(active)))  # a promotion's evaluation and arena matches
         refilled = session.scalar(select(func.count(Comparison.id)).where(
             Comparison.kind == ComparisonKind.train, Comparison.created_at >= now - REFILL_WINDOW))  # fmt: skip
         votes_total = session.scalar(select(func.count(Vote.id)))

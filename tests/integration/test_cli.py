@@ -12,7 +12,7 @@ def test_migrate_labelers_and_prompts(tmp_path, monkeypatch):
     assert runner.invoke(cli, ["migrate"]).exit_code == 0
     created = runner.invoke(cli, ["labelers", "create", "zoe", "--admin"])
     assert created.exit_code == 0 and "(admin)" in created.output
-    assert "login: http://127.0.0.1:8123/#token=" in created.output
+    assert "login: http://127.0.0.1:8123/admin/#token=" in created.output  # an admin lands in the console
     token = created.output.split("token: ")[1].split()[0]
     duplicate = runner.invoke(cli, ["labelers", "create", "zoe"])
     assert duplicate.exit_code == 1 and "exists" in duplicate.output

@@ -23,7 +23,7 @@ from core.schemas.api import (
 )
 from core.services import labelers, prompts
 from core.services.labeler_stats import labeler_stats
-from core.states import PromptSource
+from core.states import PromptSource, Role
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -39,7 +39,7 @@ def create(body: LabelerIn, _: Admin, settings: AppSettings) -> LabelerCreated:
     except labelers.NameTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return LabelerCreated(**labeler_out(labeler).model_dump(), token=token,
-                          login_url=labelers.login_url(settings, token))  # fmt: skip
+                          login_url=labelers.login_url(settings, token, body.admin))  # fmt: skip
 
 
 @router.get("/labelers", response_model=list[LabelerOut])
@@ -72,7 +72,7 @@ def rotate_token(labeler_id: Id, _: Admin, settings: AppSettings) -> LabelerCrea
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return LabelerCreated(**labeler_out(labeler).model_dump(), token=token,
-                          login_url=labelers.login_url(settings, token))  # fmt: skip
+                          login_url=labelers.login_url(settings, token, labeler.role == Role.admin))  # fmt: skip
 
 
 @router.post("/prompts", response_model=PromptsAdded, status_code=status.HTTP_201_CREATED)

@@ -13,6 +13,7 @@ from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, Vot
 from core.schemas.text import MAX_DB_INT
 from core.services import labelers, labeling
 from core.services.labelers import votes_cast
+from core.states import Role
 
 router = APIRouter(tags=["labeling"])
 
@@ -27,8 +28,9 @@ def rotate_my_token(labeler: CurrentLabeler, settings: AppSettings) -> LabelerCr
     """Swap your token for a new one (the old one stops working at once); the answer holds the new
     token and its login link."""
     updated, token = labelers.rotate_token(labeler.id)
+    link = labelers.login_url(settings, token, updated.role == Role.admin)
     return LabelerCreated(id=updated.id, name=updated.name, role=updated.role.value, active=updated.active,
-                          token=token, login_url=labelers.login_url(settings, token))  # fmt: skip
+                          token=token, login_url=link)  # fmt: skip
 
 
 @router.get(

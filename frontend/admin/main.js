@@ -1,0 +1,111 @@
+// dpoloop admin console: a page per hash route (#/overview, #/rounds/7, ...), each a client of the
+// admin REST API. A page renders its frame at once and fills each part as its call answers; polls
+// stop when the page is left.
+import { Forbidden, Unauthorized, getJSON, session } from "./api.js";
+import { $, fill } from "./dom.js";
+import arena from "./pages/arena.js";
+import { checkpoint, checkpoints } from "./pages/checkpoints.js";
+import labelers from "./pages/labelers.js";
+import overview from "./pages/overview.js";
+import prompts from "./pages/prompts.js";
+import { round, rounds } from "./pages/rounds.js";
+
+const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, labelers, prompts };
+const DETAIL = { rounds: "round", checkpoints: "checkpoint" };  // "#/rounds/7" is round 7's page
+
+let me = null;
+let page = null;  // the context of the page on screen
+
+export function status(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+export function report(error) {
+  if (!(error instanceof Unauthorized || error instanceof Forbidden)) status(error.message, true);
+}
+
+// What a page gets: polling and charts that end with it.
+function context() {
+  const ctx = {
+    alive: true, timers: [], charts: [],
+    every(ms, task) {  // run now, then ms after each run ends; a task that returns false is done
+      const run = async () => {
+        if (!ctx.alive) return;
+        let again = true;
+        try { again = (await task()) !== false; } catch (error) { report(error); }
+        if (ctx.alive && again) ctx.timers.push(setTimeout(run, ms));
+      };
+      return run();
+    },
+    chart(canvas, config) {
+      const chart = new window.Chart(canvas, config);
+      ctx.charts.push(chart);
+      return chart;
+    },
+    close() {
+      ctx.alive = false;
+      ctx.timers.forEach(clearTimeout);
+      ctx.charts.forEach((c) => c.destroy());
+    },
+  };
+  return ctx;
+}
+
+function show(section) {
+  for (const id of ["login", "admins-only", "page"]) $(id).hidden = id !== section;
+  $("nav").hidden = $("who").hidden = section !== "page";
+}
+
+function logout(message = "") {
+  page?.close();
+  page = me = null;
+  session.clear();
+  $("login-error").textContent = message;
+  status("");
+  show("login");
+}
+
+session.onUnauthorized = () => logout("Your token is not valid (any more). Log in again.");
+session.onForbidden = () => { page?.close(); show("admins-only"); };
+
+async function route() {
+  if (location.hash.startsWith("#token=")) {  // a login link: keep the token, drop it from the address bar
+    session.save(decodeURIComponent(location.hash.slice("#token=".length)));
+    history.replaceState(null, "", `${location.pathname}#/overview`);
+  }
+  if (!session.token) return logout();
+  try {
+    me ??= await getJSON("/me");
+  } catch (error) {
+    me = null;
+    return report(error);
+  }
+  if (me.role !== "admin") return session.onForbidden();
+  $("admin-name").textContent = me.name;
+  const [, name = "overview", arg] = location.hash.split("/");
+  const key = arg && DETAIL[name] ? DETAIL[name] : name in PAGES ? name : "overview";
+  for (const link of $("nav").querySelectorAll("a")) link.classList.toggle("current", link.hash === `#/${name}`);
+  page?.close();
+  page = context();
+  status("");
+  show("page");
+  fill($("page"));
+  document.title = `dpoloop · ${name}`;
+  try {
+    await PAGES[key]($("page"), page, arg && decodeURIComponent(arg));
+  } catch (error) {
+    report(error);
+  }
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  session.save($("token-input").value.trim());
+  $("token-input").value = "";
+  route();
+});
+$("logout").addEventListener("click", () => logout());
+$("switch-token").addEventListener("click", () => logout());
+window.addEventListener("hashchange", route);
+route();

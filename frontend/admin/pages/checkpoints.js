@@ -1,0 +1,133 @@
+// Checkpoints: the lineage as a tree, and one checkpoint's page (metrics, gate, human win rate,
+// promote or roll back, and the same-seed image grid against its parent and the base).
+import { getJSON, send } from "../api.js";
+import { fill, fmt, h, table } from "../dom.js";
+import { gateTable } from "./gate.js";
+
+const GRID_REFRESH_MS = 2000;
+
+function label(c) {
+  return `#${c.id} ${c.name}`;
+}
+
+function humanEval(c) {
+  const e = c.human_eval;
+  if (!e) return null;
+  if (e.win_rate == null) return h("span", { class: "muted" }, `humans: no votes yet vs #${e.baseline_id}`);
+  return h("span", {}, `humans ${fmt.pct(e.win_rate)} (${fmt.interval(e.interval)}) vs #${e.baseline_id}, `,
+           `${e.wins}W ${e.losses}L ${e.ties}T`);
+}
+
+function statusTag(c) {
+  if (c.status === "ready") return null;
+  return h("span", { class: "tag bad", title: c.status_reason || "" }, c.status, c.status_reason ? `: ${c.status_reason}` : "");
+}
+
+function node(c, children) {
+  const kids = children.get(c.id) || [];
+  return h("li", { "data-testid": `lineage-${c.id}` },
+    h("a", { href: `#/checkpoints/${c.id}` }, label(c)), " ", h("span", { class: "tag" }, c.kind), " ",
+    c.active ? h("span", { class: "serving", "data-testid": "serving" }, "serving") : null, " ", statusTag(c), " ", humanEval(c),
+    kids.length ? h("ul", {}, kids.map((k) => node(k, children))) : null);
+}
+
+export function lineage(all) {
+  const children = new Map();
+  const ids = new Set(all.map((c) => c.id));
+  const roots = [];
+  for (const c of all) {
+    if (c.parent_id != null && ids.has(c.parent_id)) {
+      if (!children.has(c.parent_id)) children.set(c.parent_id, []);
+      children.get(c.parent_id).push(c);
+    } else roots.push(c);
+  }
+  return h("ul", { class: "tree", "data-testid": "lineage" }, roots.map((c) => node(c, children)));
+}
+
+export async function checkpoints(main, ctx) {
+  const tree = h("div", {}, h("p", { class: "muted" }, "loading…"));
+  main.append(h("h1", {}, "Checkpoints"), h("p", { class: "muted" }, "Parent → child; a round starts from the checkpoint that serves."), tree);
+  await ctx.every(5000, async () => fill(tree, lineage(await getJSON("/checkpoints"))));
+}
+
+function promoteButton(c, serving, refresh) {
+  const older = serving && c.id < serving.id;
+  const text = older ? "Roll back to this" : "Promote (serve this)";
+  return h("button", { class: "action", "data-testid": "promote", onclick: async (event) => {
+    const question = `Serve ${label(c)} instead of ${serving ? label(serving) : "the current one"}? Workers swap within seconds.`;
+    if (!confirm(question)) return;
+    event.target.disabled = true;
+    try {
+      await send("POST", `/admin/checkpoints/${c.id}/promote`, { reason: older ? "rollback from the console" : "promoted from the console" });
+    } catch (e) {
+      alert(e.message);
+    }
+    await refresh();
+  } }, text);
+}
+
+export async function checkpoint(main, ctx, id) {
+  const head = h("div", {}, h("p", { class: "muted" }, "loading…"));
+  const gate = h("div");
+  const metrics = h("div");
+  const grid = h("div", {}, h("p", { class: "muted" }, "loading…"));
+  main.append(h("h1", {}, `Checkpoint ${id}`), head, h("h2", {}, "Gate"), gate, h("h2", {}, "Metrics"), metrics,
+              h("h2", {}, "Same-seed image grid"), grid);
+  const refresh = async () => {
+    const all = await getJSON("/checkpoints");
+    const c = all.find((x) => String(x.id) === id);
+    if (!c) return fill(head, h("p", { class: "error" }, `No checkpoint ${id}.`));
+    const serving = all.find((x) => x.active);
+    const parent = all.find((x) => x.id === c.parent_id);
+    fill(head,
+      h("p", {}, h("strong", {}, c.name), " ", h("span", { class: "tag" }, c.kind), " ",
+        c.active ? h("span", { class: "serving", "data-testid": "serving" }, "serving") : null, " ", statusTag(c)),
+      h("p", {}, "Parent: ", parent ? h("a", { href: `#/checkpoints/${parent.id}` }, label(parent)) : "none",
+        c.round_id ? [" · made by ", h("a", { href: `#/rounds/${c.round_id}` }, `round ${c.round_id}`)] : "",
+        ` · created ${fmt.time(c.created_at)}`, c.path ? [" · ", h("code", {}, c.path)] : ""),
+      h("p", {}, humanEval(c) || h("span", { class: "muted" }, "no human evaluation yet")),
+      h("div", { class: "row" }, c.active ? h("span", { class: "muted" }, "This checkpoint serves.")
+        : c.status === "broken" ? h("span", { class: "muted" }, "Broken checkpoints cannot serve.") : promoteButton(c, serving, refresh)));
+    fill(gate, gateTable(c));
+    const flat = Object.entries(c.metrics || {}).filter(([, v]) => typeof v !== "object");
+    fill(metrics, flat.length ? table(["metric", "value"], flat.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, fmt.num(v)))))
+                              : h("p", { class: "muted" }, "none"));
+  };
+  await refresh();
+  await showGrid(grid, ctx, id);
+}
+
+async function showGrid(box, ctx, id) {
+  let queued = false;
+  const draw = (g) => {
+    const columns = `minmax(10rem, 1.2fr) repeat(${g.columns.length}, minmax(6rem, 10rem))`;
+    const render = h("button", { class: "action", "data-testid": "render-grid", onclick: async (event) => {
+      event.target.disabled = true;
+      try {
+        draw(await send("POST", `/admin/checkpoints/${id}/grid`));
+        queued = true;
+        poll();
+      } catch (e) {
+        alert(e.message);
+        event.target.disabled = false;
+      }
+    } }, "Render the missing images");
+    fill(box,
+      h("div", { class: "row" }, h("span", { "data-testid": "grid-progress" }, `${g.made} of ${g.total} images`), " ",
+        h("progress", { max: g.total || 1, value: g.made }), " ", g.made < g.total && !queued ? render : null),
+      g.rows.length === 0 ? h("p", { class: "muted" }, "No evaluation prompts: mark some prompts for evaluation.") :
+      h("div", { class: "grid", "data-testid": "image-grid" },
+        h("div", { class: "grid-row", "data-columns": columns }, h("strong", {}, "prompt · seed"),
+          g.columns.map((c) => h("strong", {}, `${c.role}: #${c.checkpoint_id}`, c.problem ? h("div", { class: "bad" }, c.problem) : null))),
+        g.rows.map((r) => h("div", { class: "grid-row" }, h("div", { class: "prompt" }, r.prompt, h("div", { class: "muted" }, `seed ${r.seed}`)),
+          r.images.map((url, i) => url ? h("figure", {}, h("img", { src: url, alt: `${g.columns[i].role}: ${r.prompt}` }))
+                                       : h("div", { class: "pending" }, queued ? "rendering…" : "not rendered"))))));
+    for (const row of box.querySelectorAll(".grid-row")) row.style.gridTemplateColumns = columns;  // CSSOM: allowed by the CSP
+    return g;
+  };
+  const poll = () => ctx.every(GRID_REFRESH_MS, async () => {
+    const g = draw(await getJSON(`/admin/checkpoints/${id}/grid`));
+    if (!queued || g.made >= g.total) return false;
+  });
+  await poll();
+}
