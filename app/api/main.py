@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
@@ -36,10 +38,21 @@ async def database_unreachable(_: Request, exc: Exception) -> Response:
                     headers={"Retry-After": "2"})  # fmt: skip
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI):
+    # The process holds ~200k long-lived objects after start-up; left to the collector, each full
+    # collection walks them all (~100 ms) and lands on whichever request triggered it. Frozen, they
+    # are never walked again (bench/admin_api.py: p99 115 → ~30 ms on the list endpoints).
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     settings.ensure_dirs()
     api = FastAPI(
+        lifespan=lifespan,
         title="dpoloop",
         version="0.1.0",
         description="Label pairs of generations, train Diffusion-DPO on the votes, serve the result.",

@@ -4,9 +4,10 @@ an admin queues between any two checkpoints (core/repo/matches.py), made by the 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.bradley_terry import Outcome, Ranking, rank
 from core.db.models import ArenaMatch, Checkpoint, Comparison, Evaluation, Vote
@@ -45,8 +46,34 @@ def outcomes() -> list[Outcome]:
     return found
 
 
+def _votes_key() -> tuple:
+    """Changes whenever an evaluation vote is added or removed (or another database is read): the
+    ranking is recomputed only then."""
+    with session_scope() as session:
+        return tuple(session.execute(
+            select(func.count(Vote.id), func.max(Vote.id), func.sum(Vote.comparison_id),
+                   func.sum(func.coalesce(Vote.winner_generation_id, 0)), func.max(Comparison.checkpoint_id))
+            .join(Comparison, Comparison.id == Vote.comparison_id)
+            .where(Comparison.evaluation_id.is_not(None))
+        ).one())  # fmt: skip
+
+
+_cache: dict[tuple, Ranking] = {}  # one entry: the ranking of the newest votes this process saw
+_fitting = threading.Lock()
+
+
 def arena(bootstrap: int = BOOTSTRAP) -> Arena:
-    ranking = rank(outcomes(), anchor=BASE_CHECKPOINT_ID, bootstrap=bootstrap)
+    """The ranking, fitted again only when evaluation votes changed (a fit with its bootstrap takes
+    a few hundred ms; the console asks every few seconds)."""
+    key = (*_votes_key(), bootstrap)
+    ranking = _cache.get(key)
+    if ranking is None:
+        with _fitting:  # concurrent requests for a new ranking fit it once
+            ranking = _cache.get(key)
+            if ranking is None:
+                ranking = rank(outcomes(), anchor=BASE_CHECKPOINT_ID, bootstrap=bootstrap)
+                _cache.clear()
+                _cache[key] = ranking
     ids = [s.checkpoint_id for s in ranking.standings]
     with session_scope() as session:
         names = dict(session.execute(select(Checkpoint.id, Checkpoint.name).where(Checkpoint.id.in_(ids))).all())

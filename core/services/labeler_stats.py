@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 
 from core.db.models import Labeler, Vote
 from core.db.session import session_scope
@@ -32,44 +32,61 @@ class LabelerStats:
 
 
 def labeler_stats() -> list[LabelerStats]:
+    """Counted by the database (grouped queries), not by loading every vote: it answers in tens of
+    milliseconds at 10,000 votes (bench/admin_api.py)."""
     now = datetime.now(UTC)
     with session_scope() as session:
         labelers = list(session.scalars(select(Labeler).order_by(Labeler.id)))
-        votes = session.execute(select(Vote.labeler_id, Vote.comparison_id, Vote.choice, Vote.winner_generation_id,
-                                       Vote.decision_ms, Vote.created_at)).all()  # fmt: skip
-    winners_by_pair: dict[int, Counter] = defaultdict(Counter)
-    for _, comparison_id, choice, winner, _, _ in votes:
-        if choice in DECISIVE:
-            winners_by_pair[comparison_id][winner] += 1
-    by_labeler: dict[int, list] = defaultdict(list)
-    for vote in votes:
-        by_labeler[vote[0]].append(vote)
-    return [_stats(labeler, by_labeler[labeler.id], winners_by_pair, now) for labeler in labelers]
+        choices: dict[int, Counter] = defaultdict(Counter)
+        for labeler_id, choice, n in session.execute(
+            select(Vote.labeler_id, Vote.choice, func.count()).group_by(Vote.labeler_id, Vote.choice)
+        ):
+            choices[labeler_id][choice] = n
+        last_hour = dict(session.execute(
+            select(Vote.labeler_id, func.count()).where(Vote.created_at >= now - timedelta(hours=1))
+            .group_by(Vote.labeler_id)
+        ).all())  # fmt: skip
+        times: dict[int, list[int]] = defaultdict(list)
+        for labeler_id, ms in session.execute(
+            select(Vote.labeler_id, Vote.decision_ms).where(Vote.decision_ms.is_not(None))
+        ):
+            times[labeler_id].append(ms)
+        agreement = {row[0]: row[1:] for row in session.execute(_agreement_query())}
+    return [_stats(labeler, choices[labeler.id], last_hour.get(labeler.id, 0), times[labeler.id],
+                   agreement.get(labeler.id, (0, 0))) for labeler in labelers]  # fmt: skip
 
 
-def _stats(labeler: Labeler, votes: list, winners_by_pair: dict[int, Counter], now: datetime) -> LabelerStats:
-    choices = Counter(choice for _, _, choice, _, _, _ in votes)
-    times = [ms for *_, ms, _ in votes if ms is not None]
-    agree = judged = 0
-    for _, comparison_id, choice, winner, _, _ in votes:
-        if choice not in DECISIVE:
-            continue
-        others = winners_by_pair[comparison_id].copy()
-        others[winner] -= 1  # leave this vote out of the majority it is measured against
-        ranked = [(n, w) for w, n in others.items() if n > 0]
-        ranked.sort(reverse=True)
-        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
-            continue  # nobody else decided, or the others split evenly
-        judged += 1
-        agree += ranked[0][1] == winner
+def _agreement_query():
+    """Per labeler: (agreeing, judged) decisive votes. A pair has two possible winners, so a vote's
+    leave-one-out majority is a comparison of counts: the others who chose the same image (same - 1)
+    against those who chose the other (all - same); equal counts (nobody else, or an even split)
+    judge nothing."""
+    decisive = Vote.choice.in_(DECISIVE)
+    same = (select(Vote.comparison_id, Vote.winner_generation_id, func.count().label("n")).where(decisive)
+            .group_by(Vote.comparison_id, Vote.winner_generation_id).subquery())  # fmt: skip
+    every = select(Vote.comparison_id, func.count().label("n")).where(decisive).group_by(Vote.comparison_id).subquery()
+    others_same, others_other = same.c.n - 1, every.c.n - same.c.n
+    return (
+        select(Vote.labeler_id, func.sum(case((others_same > others_other, 1), else_=0)),
+               func.sum(case((others_same != others_other, 1), else_=0)))
+        .join(same, and_(same.c.comparison_id == Vote.comparison_id,
+                         same.c.winner_generation_id == Vote.winner_generation_id))
+        .join(every, every.c.comparison_id == Vote.comparison_id)
+        .where(decisive)
+        .group_by(Vote.labeler_id)
+    )  # fmt: skip
+
+
+def _stats(labeler: Labeler, choices: Counter, last_hour: int, times: list[int], agreement: tuple) -> LabelerStats:
+    votes = sum(choices.values())
+    agree, judged = (int(x or 0) for x in agreement)
 
     def share(choice: Choice) -> float | None:
-        return choices[choice] / len(votes) if votes else None
+        return choices[choice] / votes if votes else None
 
     return LabelerStats(
-        labeler_id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active, votes=len(votes),
-        votes_last_hour=sum(1 for *_, created in votes if created >= now - timedelta(hours=1)),
-        median_decision_ms=statistics.median(times) if times else None, tie_share=share(Choice.tie),
-        both_bad_share=share(Choice.both_bad), skip_share=share(Choice.skip),
+        labeler_id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active, votes=votes,
+        votes_last_hour=last_hour, median_decision_ms=statistics.median(times) if times else None,
+        tie_share=share(Choice.tie), both_bad_share=share(Choice.both_bad), skip_share=share(Choice.skip),
         agreement=agree / judged if judged else None, agreement_votes=judged,
     )  # fmt: skip

@@ -93,8 +93,7 @@ export async function checkpoint(main, ctx, id) {
     fill(metrics, flat.length ? table(["metric", "value"], flat.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, fmt.num(v)))))
                               : h("p", { class: "muted" }, "none"));
   };
-  await refresh();
-  await showGrid(grid, ctx, id);
+  await Promise.all([refresh(), showGrid(grid, ctx, id)]);  // neither waits for the other
 }
 
 async function showGrid(box, ctx, id) {
