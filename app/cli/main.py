@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from app.cli import services
+from app.cli.data import export
 from app.cli.loop import checkpoints_cli, rounds_cli
 from core.db.migrate import upgrade
 from core.paths import REPO_ROOT
@@ -34,6 +35,7 @@ cli.add_typer(prompts_cli, name="prompts")
 cli.add_typer(rounds_cli, name="rounds")
 cli.add_typer(checkpoints_cli, name="checkpoints")
 cli.command("simulate-labelers")(simulate_labelers)
+cli.command("export")(export)
 
 Host = Annotated[str | None, typer.Option(help="Bind address (default: DPOLOOP_HOST).")]
 Port = Annotated[int | None, typer.Option(help="Port (default: DPOLOOP_PORT).")]

@@ -1,0 +1,47 @@
+"""GET /admin/export on Postgres: the file streamed opens with datasets, and the winner's image in it
+is the image the API served to the labeler who chose it."""
+
+import io
+
+import numpy as np
+import pyarrow.csv as pa_csv
+from PIL import Image
+
+from tests.api.conftest import auth
+from tests.helpers.data import make_comparisons
+
+
+def test_the_export_holds_the_images_labelers_were_served(client, admin, alice, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets
+
+    make_comparisons(2)
+    served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+    shown = np.asarray(Image.open(io.BytesIO(client.get(served["left"]["url"]).content)).convert("RGB"))
+    vote = client.post(f"/api/v1/comparisons/{served['id']}/vote", headers=auth(alice), json={"choice": "left"})
+    assert vote.status_code in (200, 201), vote.text
+
+    response = client.get("/api/v1/admin/export", headers=admin)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.apache.parquet"
+    (tmp_path / "pairs.parquet").write_bytes(response.content)
+    rows = datasets.load_dataset("parquet", data_files=str(tmp_path / "pairs.parquet"), split="train")
+    assert rows.num_rows == 1 and rows[0]["comparison_id"] == served["id"] and rows[0]["caption"] == served["prompt"]
+    row = rows[0]
+    winner = row["jpg_0"] if row["best_image_uid"] == row["image_0_uid"] else row["jpg_1"]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(winner)).convert("RGB")), shown)
+
+    votes = client.get("/api/v1/admin/export", headers=admin, params={"form": "votes", "format": "csv"})
+    assert votes.headers["content-type"].startswith("text/csv")
+    table = pa_csv.read_csv(io.BytesIO(votes.content))
+    assert table.num_rows == 1 and table.column("choice").to_pylist() == ["left"]
+
+
+def test_export_refusals(client, admin, alice):
+    csv_pairs = client.get("/api/v1/admin/export", headers=admin, params={"format": "csv"})
+    assert csv_pairs.status_code == 422 and "parquet" in csv_pairs.text
+    assert client.get("/api/v1/admin/export", headers=admin, params={"kind": "everything"}).status_code == 422
+    assert client.get("/api/v1/admin/export", headers=admin, params={"since": "yesterday"}).status_code == 422
+    assert client.get("/api/v1/admin/export", headers=auth(alice)).status_code == 403
+    empty = client.get("/api/v1/admin/export", headers=admin)  # nothing voted yet: a valid, empty file
+    assert empty.status_code == 200 and empty.content[:4] == b"PAR1"
