@@ -36,6 +36,7 @@ TRAIN_ROUND = "dpoloop.train.round"
 CHECK_ROUNDS = "dpoloop.rounds.check"
 RETENTION = "dpoloop.housekeeping.retention"
 RENDER_GRID = "dpoloop.generate.grid"
+IMPORT_SET = "dpoloop.train.import"
 
 TASK_ROUTES = {
     GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
@@ -45,6 +46,7 @@ TASK_ROUTES = {
     CHECK_ROUNDS: {"queue": HOUSEKEEPING_QUEUE},  # it must run while the train worker is busy or dead
     RETENTION: {"queue": HOUSEKEEPING_QUEUE},
     TRAIN_ROUND: {"queue": TRAIN_QUEUE},
+    IMPORT_SET: {"queue": TRAIN_QUEUE},  # VAE encoding: the train worker holds the model for it
 }
 
 

@@ -37,6 +37,13 @@ class EvaluationKind(enum.StrEnum):
     match = "match"  # an arena match an admin asked for
 
 
+class ImportState(enum.StrEnum):
+    queued = "queued"  # waiting for the train worker
+    importing = "importing"  # rows being decoded and encoded, a batch at a time (resumable)
+    done = "done"
+    failed = "failed"  # the source could not be read (error says why); bad rows alone never fail it
+
+
 class MatchState(enum.StrEnum):
     rendering = "rendering"  # the generate worker is making both checkpoints' evaluation images
     ready = "ready"  # its pairs are in the pool

@@ -1,16 +1,21 @@
-"""`dpoloop export`: preference data out, in the layout the field's trainers read."""
+"""`dpoloop export` and `dpoloop import`: preference data out, in the layout the field's trainers
+read, and in from such files, `datasets` folders or folders of image pairs."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from tqdm import tqdm
 
+from core.services import imports
 from core.services.export import ExportFilter, write_export
 from core.settings import get_settings
+from core.states import ImportState
 
 
 class Kind(StrEnum):
@@ -39,3 +44,68 @@ def export(
                f"→ {out_dir}: {', '.join(report.files)}")  # fmt: skip
     if c.undecided or c.missing_files:
         typer.echo(f"left out: {c.undecided} without a decision, {c.missing_files} with image files gone")
+
+
+imports_cli = typer.Typer(no_args_is_help=True, help="Imported preference sets.")
+
+
+def import_pairs(
+    path: Annotated[Path, typer.Argument(help="Pick-a-Pic parquet (file or folder), a datasets save_to_disk "
+                                              "folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl.")],
+    name: Annotated[str | None, typer.Option(help="The set's name (default: the file's); see import:NAME.")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the train worker's progress until it ends.")] = True,
+) -> None:
+    """Import preference pairs: the train worker encodes them to latents; a round trains on them
+    when its config says "sources": ["votes", "import:NAME"]."""
+    try:
+        row = imports.start_import(path, name)
+    except imports.ImportRefused as exc:
+        typer.echo(f"cannot import: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"import {row.name!r} ({row.format}) queued on the train worker")
+    if wait:
+        _follow(row.name)
+
+
+def _follow(name: str) -> None:
+    with tqdm(desc=f"import {name}", unit="row", dynamic_ncols=True) as bar:
+        while True:
+            row = imports.get_set(name)
+            bar.total = row.rows_total
+            bar.update(row.rows_done - bar.n)
+            if row.state in (ImportState.done, ImportState.failed):
+                break
+            time.sleep(1)
+    _report(row)
+    if row.state == ImportState.failed:
+        raise typer.Exit(1)
+
+
+def _report(row) -> None:
+    c = row.counts or {}
+    typer.echo(f"{row.name}: {row.state.value}; {c.get('added', 0)} pairs added, {c.get('duplicates', 0)} "
+               f"duplicates, {c.get('ties', 0)} ties, {c.get('unlabeled', 0)} unlabeled, {c.get('bad', 0)} bad "
+               f"of {row.rows_total or 0} rows")  # fmt: skip
+    for bad in (row.bad_rows or [])[:10]:
+        typer.echo(f"  row {bad['row']}: {bad['reason']}")
+    if row.error:
+        typer.echo(f"error: {row.error}", err=True)
+
+
+@imports_cli.command("list")
+def list_imports() -> None:
+    """Every imported set with its progress and counts."""
+    for row in imports.list_sets():
+        _report(row)
+
+
+@imports_cli.command("resume")
+def resume(name: str, wait: Annotated[bool, typer.Option(help="Follow its progress.")] = True) -> None:
+    """Queue an interrupted or failed import again; it goes on where it stopped."""
+    try:
+        imports.resume_import(name)
+    except (LookupError, imports.ImportRefused) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    if wait:
+        _follow(name)

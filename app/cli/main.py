@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from app.cli import services
-from app.cli.data import export
+from app.cli.data import export, import_pairs, imports_cli
 from app.cli.loop import checkpoints_cli, rounds_cli
 from core.db.migrate import upgrade
 from core.paths import REPO_ROOT
@@ -36,6 +36,8 @@ cli.add_typer(rounds_cli, name="rounds")
 cli.add_typer(checkpoints_cli, name="checkpoints")
 cli.command("simulate-labelers")(simulate_labelers)
 cli.command("export")(export)
+cli.command("import")(import_pairs)
+cli.add_typer(imports_cli, name="imports")
 
 Host = Annotated[str | None, typer.Option(help="Bind address (default: DPOLOOP_HOST).")]
 Port = Annotated[int | None, typer.Option(help="Port (default: DPOLOOP_PORT).")]

@@ -30,6 +30,7 @@ from core.states import (
     EvaluationKind,
     GenerationPurpose,
     GenerationStatus,
+    ImportState,
     MatchState,
     PromptSource,
     Role,
@@ -240,6 +241,40 @@ class RoundStep(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("training_rounds.id", ondelete="CASCADE"), primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     metrics: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PreferenceSet(Base):
+    """Pairs from outside dpoloop (`dpoloop import`): a round trains on them when its config names
+    the set (`"sources": ["votes", "import:NAME"]`)."""
+
+    __tablename__ = "preference_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(1000))  # the path it was read from
+    format: Mapped[str] = mapped_column(String(16))  # parquet | datasets | folder
+    state: Mapped[ImportState] = mapped_column(_enum(ImportState, "import_state"), default=ImportState.queued)
+    rows_total: Mapped[int | None] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)  # rows read so far: where a resumed import goes on
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)  # added, duplicates, ties, unlabeled, bad
+    bad_rows: Mapped[list] = mapped_column(JSON, default=list)  # [{"row": i, "reason": ...}], the first 100
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportedPair(Base):
+    __tablename__ = "imported_pairs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("preference_sets.id"), index=True)
+    row_index: Mapped[int] = mapped_column(Integer)
+    caption: Mapped[str] = mapped_column(String(1000))
+    winner_latents: Mapped[str] = mapped_column(String(500))  # relative to the latents dir
+    loser_latents: Mapped[str] = mapped_column(String(500))
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Comparison, Generation, Vote
+from core.db.models import Comparison, Generation, ImportedPair, PreferenceSet, Vote
 from core.states import Choice, ComparisonKind
 
 
@@ -26,6 +26,7 @@ class PreferencePair:
     loser_latents: str
     votes_for: int  # decisive votes for the winner
     votes_against: int
+    source: str = "votes"  # or "import:NAME" (then comparison_id is the imported pair's id)
 
 
 @dataclass
@@ -34,9 +35,10 @@ class Preferences:
     counts: Counter = field(default_factory=Counter)
 
 
-def is_held_out_pair(comparison_id: int, share: float) -> bool:
-    """A stable split by comparison: the same comparison is held out in every round."""
-    digest = hashlib.sha256(f"held-out:{comparison_id}".encode()).digest()
+def is_held_out_pair(comparison_id: int, share: float, source: str = "votes") -> bool:
+    """A stable split by comparison (or imported pair): the same one is held out in every round."""
+    key = f"held-out:{comparison_id}" if source == "votes" else f"held-out:{source}:{comparison_id}"
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
@@ -86,3 +88,17 @@ def collect_preferences(session: Session, up_to_vote_id: int | None = None) -> P
                                            max(for_a, for_b), min(for_a, for_b)))  # fmt: skip
     result.counts["pairs"] = len(result.pairs)
     return result
+
+
+def add_imported(session: Session, found: Preferences, source: str) -> None:
+    """The pairs of an imported set ("import:NAME"), each winner over loser as its file said."""
+    name = source.removeprefix("import:")
+    rows = session.execute(
+        select(ImportedPair.id, ImportedPair.caption, ImportedPair.winner_latents, ImportedPair.loser_latents)
+        .join(PreferenceSet, PreferenceSet.id == ImportedPair.set_id)
+        .where(PreferenceSet.name == name)
+        .order_by(ImportedPair.id)
+    ).all()  # fmt: skip
+    found.pairs += [PreferencePair(pair_id, caption, winner, loser, 1, 0, source)
+                    for pair_id, caption, winner, loser in rows]  # fmt: skip
+    found.counts[f"pairs_{source}"] += len(rows)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class DPOConfig(BaseModel):
@@ -38,6 +38,18 @@ class DPOConfig(BaseModel):
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # GPU only
     seed: int = Field(default=0, ge=0)
     eval_every: int = Field(default=50, ge=1)
+    # What the round trains on: the labelers' votes and/or imported sets ("import:NAME").
+    sources: list[str] = Field(default=["votes"], min_length=1, max_length=32)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_kinds(cls, sources: list[str]) -> list[str]:
+        for source in sources:
+            if source != "votes" and not (source.startswith("import:") and len(source) > len("import:")):
+                raise ValueError(f'{source!r}: a source is "votes" or "import:NAME"')
+        if len(set(sources)) != len(sources):
+            raise ValueError("a source is named twice")
+        return sources
 
 
 # Defaults per model family. "scenes" is a model made by `dpoloop base-model train` (it ships

@@ -23,8 +23,9 @@ from core.refs import CheckpointRef
 from core.repo import rounds as repo
 from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_checkpoint_id, checkpoint_ref, promote
 from core.repo.checkpoints import register as register_checkpoint
-from core.repo.preferences import Preferences, collect_preferences
+from core.repo.preferences import Preferences, add_imported, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
+from core.services import imports
 from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, RoundState, RoundTrigger
 
@@ -69,8 +70,12 @@ def start_round(
 ) -> TrainingRound:
     """Validate the config, take the slot, then queue the task. InvalidRoundConfig, RoundBusy, or
     QueueUnavailable (then the round is failed, so it never holds the slot)."""
-    config = resolve_config(settings, overrides).model_dump()
-    row = _add_round(trigger, config, requested_by)
+    config = resolve_config(settings, overrides)
+    try:
+        imports.check_sources(config.sources)
+    except ValueError as exc:
+        raise InvalidRoundConfig(f"invalid round config: {exc}") from exc
+    row = _add_round(trigger, config.model_dump(), requested_by)
     try:
         send(TRAIN_ROUND, row.id)
     except QueueUnavailable as exc:
@@ -197,9 +202,15 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
 
 
 def preferences_of(claim: RoundClaim) -> Preferences:
-    """The votes of the round's snapshot, aggregated into preference pairs."""
+    """The round's sources as preference pairs: the votes of its snapshot, aggregated, and the
+    imported sets it names."""
+    sources = claim.config.sources
     with session_scope() as session:
-        return collect_preferences(session, up_to_vote_id=claim.snapshot_vote_id)
+        found = collect_preferences(session, claim.snapshot_vote_id) if "votes" in sources else Preferences()
+        for source in sources:
+            if source.startswith(imports.IMPORT_PREFIX):
+                add_imported(session, found, source)
+    return found
 
 
 def beat(claim: RoundClaim) -> None:

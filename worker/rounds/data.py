@@ -38,7 +38,8 @@ def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: floa
             data.missing_latents += 1
             continue
         training_pair = TrainingPair(prompt=pair.prompt, winner=winner, loser=loser)
-        (data.held_out if is_held_out_pair(pair.comparison_id, held_out_share) else data.train).append(training_pair)
+        held_out = is_held_out_pair(pair.comparison_id, held_out_share, pair.source)
+        (data.held_out if held_out else data.train).append(training_pair)
     if held_out_share > 0 and not data.held_out and len(data.train) >= 2:
         # A handful of pairs can all fall on the training side; the gate needs at least one to judge.
         data.held_out.append(data.train.pop())

@@ -1,16 +1,21 @@
-"""Admin: preference data out (GET /admin/export), streamed as it is read."""
+"""Admin: preference data out (GET /admin/export, streamed as it is read) and in (imports)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import Admin, AppSettings
 from app.api.errors import unprocessable
+from core.queue import QueueUnavailable
+from core.schemas.api import ImportIn, PreferenceSetOut
 from core.services import export as export_service
+from core.services import imports
 from core.services.export import ExportFilter
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -42,3 +47,37 @@ def export(
     name = f"dpoloop-{form}.{format}"
     return StreamingResponse(export_service.stream(settings, flt, form, format), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+def set_out(row) -> PreferenceSetOut:
+    out = PreferenceSetOut.model_validate(row, from_attributes=True)
+    out.state = row.state.value
+    return out
+
+
+@router.post("/imports", response_model=PreferenceSetOut, status_code=status.HTTP_202_ACCEPTED)
+def start_import(body: ImportIn, admin: Admin) -> PreferenceSetOut:
+    """Import preference pairs from a path on the server: Pick-a-Pic-layout parquet (a file or a
+    folder), a `datasets` save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl.
+    The train worker encodes them; follow with GET /admin/imports/{name}. A round trains on them
+    with `"sources": ["votes", "import:NAME"]` in its config."""
+    try:
+        row = imports.start_import(Path(body.path), body.name, by=admin.name)
+    except imports.ImportRefused as exc:
+        raise unprocessable(str(exc), "body", "path") from exc
+    except QueueUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
+    return set_out(row)
+
+
+@router.get("/imports", response_model=list[PreferenceSetOut])
+def list_imports(_: Admin) -> list[PreferenceSetOut]:
+    return [set_out(row) for row in imports.list_sets()]
+
+
+@router.get("/imports/{name}", response_model=PreferenceSetOut)
+def get_import(name: Annotated[str, PathParam(max_length=100)], _: Admin) -> PreferenceSetOut:
+    try:
+        return set_out(imports.get_set(name))
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc

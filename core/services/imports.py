@@ -1,0 +1,156 @@
+"""Import: preference pairs from outside dpoloop become a named set a round can train on.
+
+`start_import` checks the path and registers the set; the train worker reads it a batch of rows at a
+time (worker/tasks/imports.py): decodes both images, resizes and centre-crops them to the base
+model's resolution, VAE-encodes them and records each batch with the set's progress in one
+transaction, so a worker lost mid-import resumes where the last batch ended. Ties and rows
+without a label are counted, never trained on; bad rows are counted and listed, never fatal; a row
+already imported (same caption, images and label, in any set) is counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.db.models import PreferenceSet
+from core.db.session import session_scope
+from core.queue import IMPORT_SET, QueueUnavailable, send
+from core.repo import imports as repo
+from core.repo.imports import NewPair, SetNameTaken
+from core.states import ImportState
+
+FORMATS = ("parquet", "datasets", "folder")
+IMPORT_PREFIX = "import:"  # a round's source naming a set: "import:NAME"
+
+
+class ImportRefused(ValueError):
+    """The path cannot be imported (the message says why), or the name is taken."""
+
+
+def detect_format(path: Path) -> str:
+    """parquet (a .parquet file or a folder of them), datasets (a `save_to_disk` folder) or folder
+    (NAME_0.png / NAME_1.png with a .jsonl of captions and labels)."""
+    if path.is_file():
+        if path.suffix == ".parquet":
+            return "parquet"
+        raise ImportRefused(f"{path} is not a .parquet file")
+    if not path.is_dir():
+        raise ImportRefused(f"{path} does not exist")
+    if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
+        return "datasets"
+    if any(path.rglob("*.parquet")):
+        return "parquet"
+    if any(path.glob("*.jsonl")):
+        return "folder"
+    raise ImportRefused(f"{path} holds no .parquet files, no datasets `save_to_disk` data and no .jsonl of pairs")
+
+
+def start_import(path: Path, name: str | None = None, by: str = "cli") -> PreferenceSet:
+    """Register the set and queue the import on the train worker. ImportRefused for a path that is
+    not importable or a name in use; QueueUnavailable (the set is then marked failed)."""
+    path = path.expanduser().resolve()
+    fmt = detect_format(path)
+    name = name or path.stem
+    try:
+        with session_scope() as session:
+            row = repo.create_set(session, name, str(path), fmt, by)
+    except SetNameTaken as exc:
+        raise ImportRefused(str(exc)) from exc
+    try:
+        send(IMPORT_SET, row.id)
+    except QueueUnavailable as exc:
+        fail(row.id, f"could not queue the import: {exc}")
+        raise
+    return row
+
+
+def resume_import(name: str) -> PreferenceSet:
+    """Queue an unfinished (or failed) import again: it goes on at the first row not yet recorded."""
+    with session_scope() as session:
+        row = repo.set_by_name(session, name)
+        if row is None:
+            raise LookupError(f"no preference set named {name!r}")
+        if row.state == ImportState.done:
+            raise ImportRefused(f"set {name!r} is already imported")
+        row.state, row.error, row.finished_at = ImportState.queued, None, None
+    send(IMPORT_SET, row.id)
+    return row
+
+
+def get_set(name: str) -> PreferenceSet:
+    with session_scope() as session:
+        row = repo.set_by_name(session, name)
+    if row is None:
+        raise LookupError(f"no preference set named {name!r}")
+    return row
+
+
+def list_sets() -> list[PreferenceSet]:
+    with session_scope() as session:
+        return repo.list_sets(session)
+
+
+def check_sources(sources: list[str]) -> None:
+    """ValueError naming a source a round cannot use: an unknown set, or one not fully imported."""
+    names = [s.removeprefix(IMPORT_PREFIX) for s in sources if s.startswith(IMPORT_PREFIX)]
+    with session_scope() as session:
+        for name in names:
+            row = repo.set_by_name(session, name)
+            if row is None:
+                raise ValueError(f"sources: no preference set named {name!r} (see dpoloop imports list)")
+            if row.state != ImportState.done:
+                raise ValueError(f"sources: set {name!r} is {row.state.value} ({row.rows_done} of "
+                                 f"{row.rows_total or '?'} rows read)")  # fmt: skip
+
+
+# ---- the train worker's side -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    set_id: int
+    name: str
+    source: str
+    format: str
+    rows_done: int  # where to go on
+
+
+def claim(set_id: int) -> ImportJob | None:
+    """Start (or resume) an import; None when it is done, failed, or gone."""
+    with session_scope() as session:
+        row = session.get(PreferenceSet, set_id)
+        if row is None or row.state in (ImportState.done, ImportState.failed):
+            return None
+        row.state = ImportState.importing
+        return ImportJob(row.id, row.name, row.source, row.format, row.rows_done)
+
+
+def set_total(set_id: int, total: int) -> None:
+    with session_scope() as session:
+        session.get(PreferenceSet, set_id).rows_total = total
+
+
+def known(hashes: list[str]) -> set[str]:
+    with session_scope() as session:
+        return repo.known_hashes(session, hashes)
+
+
+def record_batch(set_id: int, pairs: list[NewPair], rows_done: int, counts: dict, bad_rows: list[dict]) -> int:
+    with session_scope() as session:
+        return repo.add_batch(session, set_id, pairs, rows_done, counts, bad_rows)
+
+
+def finish(set_id: int) -> None:
+    _end(set_id, ImportState.done, None)
+
+
+def fail(set_id: int, error: str) -> None:
+    _end(set_id, ImportState.failed, error)
+
+
+def _end(set_id: int, state: ImportState, error: str | None) -> None:
+    with session_scope() as session:
+        row = session.get(PreferenceSet, set_id)
+        row.state, row.error, row.finished_at = state, error, datetime.now(UTC)
