@@ -98,8 +98,13 @@ class Settings(BaseSettings):
         description="Highest relative rise of the winners' denoising error over the reference's (collapse guard).",
     )  # fmt: skip
     gate_max_judge_drop: float = Field(
-        default=0.05, ge=0, le=1,
-        description="Largest drop in prompt-following on the fixed evaluation set (where a judge exists).",
+        default=0.05, ge=0, le=100,
+        description="Largest drop of the judge's mean score on the fixed evaluation set, in the judge's units.",
+    )  # fmt: skip
+    gate_judge: str = Field(
+        default="", max_length=1000,
+        description="The gate's automatic judge: scenes, clip:DIR or pickscore:DIR (local weights); "
+        "empty: scenes for the embedded model, none for SD/SDXL.",
     )  # fmt: skip
     gate_eval_images: int = Field(
         default=64, ge=0, le=4096, description="Images per checkpoint in the judge's fixed evaluation set."

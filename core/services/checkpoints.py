@@ -80,15 +80,16 @@ def mark_broken(checkpoint_id: int, reason: str) -> None:
         repo.mark_broken(session, checkpoint_id, reason)
 
 
-def cached_judge_score(checkpoint_id: int, images: int) -> float | None:
-    """A checkpoint's judge score from its registry row, when it was measured on the same set."""
+def cached_judge_score(checkpoint_id: int, images: int, judge: str = "scenes") -> float | None:
+    """A checkpoint's judge score from its registry row, when the same judge measured it on the same set."""
     with session_scope() as session:
         row = session.get(Checkpoint, checkpoint_id)
         cached = (row.metrics or {}) if row else {}
-        return cached.get("judge_score") if cached.get("judge_images") == images else None
+        same = cached.get("judge_images") == images and cached.get("judge", "scenes") == judge
+        return cached.get("judge_score") if same else None
 
 
-def record_judge_score(checkpoint_id: int, score: float, images: int) -> None:
+def record_judge_score(checkpoint_id: int, score: float, images: int, judge: str = "scenes") -> None:
     with session_scope() as session:
         row = session.get(Checkpoint, checkpoint_id)
-        row.metrics = dict(row.metrics or {}) | {"judge_score": score, "judge_images": images}
+        row.metrics = dict(row.metrics or {}) | {"judge_score": score, "judge_images": images, "judge": judge}

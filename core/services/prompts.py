@@ -39,3 +39,9 @@ def update_prompt(prompt_id: int, active: bool | None = None, for_eval: bool | N
     with session_scope() as session:
         repo.update_prompt(session, prompt_id, active, for_eval)
         return repo.prompt_usage(session, limit=1, prompt_id=prompt_id)[0]
+
+
+def evaluation_prompts() -> list[str]:
+    """The fixed evaluation set's prompts, in order."""
+    with session_scope() as session:
+        return [p.text for p in repo.active_prompts(session, for_eval=True)]

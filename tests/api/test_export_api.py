@@ -45,3 +45,27 @@ def test_export_refusals(client, admin, alice):
     assert client.get("/api/v1/admin/export", headers=auth(alice)).status_code == 403
     empty = client.get("/api/v1/admin/export", headers=admin)  # nothing voted yet: a valid, empty file
     assert empty.status_code == 200 and empty.content[:4] == b"PAR1"
+
+
+def test_imports_over_rest(client, admin, alice, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([{"caption": "a red circle", "jpg_0": b"x", "jpg_1": b"y", "label_0": 1.0,
+                                          "label_1": 0.0}]), tmp_path / "one.parquet")  # fmt: skip
+    queued = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path / "one.parquet"),
+                                                                        "name": "one"})  # fmt: skip
+    assert queued.status_code == 202, queued.text
+    body = queued.json()
+    assert (body["name"], body["format"], body["state"], body["rows_done"]) == ("one", "parquet", "queued", 0)
+    assert [s["name"] for s in client.get("/api/v1/admin/imports", headers=admin).json()] == ["one"]
+    assert client.get("/api/v1/admin/imports/one", headers=admin).json()["source"] == str(tmp_path / "one.parquet")
+    assert client.get("/api/v1/admin/imports/nope", headers=admin).status_code == 404
+    taken = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path / "one.parquet"),
+                                                                       "name": "one"})  # fmt: skip
+    assert taken.status_code == 422 and "exists" in taken.text
+    missing = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path / "absent")})
+    assert missing.status_code == 422 and "does not exist" in missing.text
+    bad_name = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path), "name": "bad name!"})
+    assert bad_name.status_code == 422
+    assert client.get("/api/v1/admin/imports", headers=auth(alice)).status_code == 403

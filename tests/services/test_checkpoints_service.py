@@ -75,6 +75,7 @@ def test_judge_scores_are_cached_per_evaluation_set(sqlite_db):
     assert checkpoints.cached_judge_score(1, 64) is None
     checkpoints.record_judge_score(1, 0.9, 64)
     assert checkpoints.cached_judge_score(1, 64) == 0.9 and checkpoints.cached_judge_score(1, 32) is None
+    assert checkpoints.cached_judge_score(1, 64, "pickscore:/models/ps") is None  # another judge's scale
 
 
 def test_times_read_back_aware_on_sqlite(sqlite_db):

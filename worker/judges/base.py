@@ -1,0 +1,29 @@
+"""The one interface every judge has: scores for images of one or more prompts, batched, on the
+worker's device; a higher score is a better image for its prompt. Scores of one judge compare with
+each other, not with another judge's."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from PIL import Image
+
+
+class Judge(Protocol):
+    name: str
+
+    def score(self, prompts: list[str], images: list[Image.Image]) -> list[float]:
+        """One score per (prompt, image), in order."""
+        ...
+
+
+class JudgeUnavailable(RuntimeError):
+    """The judge's weights or package are missing; the message names what to put where."""
+
+
+def prefer(judge: Judge, prompt: str, left: Image.Image, right: Image.Image, margin: float = 0.0) -> str:
+    """'left', 'right' or 'tie' (scores closer than margin), as a labeler would vote."""
+    a, b = judge.score([prompt, prompt], [left, right])
+    if abs(a - b) <= margin:
+        return "tie"
+    return "left" if a > b else "right"

@@ -1,0 +1,32 @@
+"""Judges by name: `scenes` (the embedded model's scorer), or `clip:DIR` and `pickscore:DIR` for
+CLIP weights on this machine (nothing is downloaded; a missing file is named in the error)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from worker.judges.base import Judge, JudgeUnavailable
+
+KNOWN = ("scenes", "clip", "pickscore")
+NOT_YET = {"hpsv2": "HPSv2", "imagereward": "ImageReward"}  # their packages pin old timm/open_clip stacks
+
+
+def load_judge(spec: str, device: torch.device | None = None) -> Judge:
+    kind, _, where = spec.partition(":")
+    if kind == "scenes":
+        from worker.judges.scenes import ScenesJudge
+
+        return ScenesJudge()
+    if kind in NOT_YET:
+        raise JudgeUnavailable(f"{NOT_YET[kind]} is not supported yet; use pickscore:DIR (a CLIP-H preference model)")
+    if kind not in KNOWN:
+        raise JudgeUnavailable(f"unknown judge {kind!r}; known: {', '.join(KNOWN)} (e.g. pickscore:/models/PickScore)")
+    if not where:
+        raise JudgeUnavailable(f"judge {kind} needs its weights' directory: {kind}:/path/to/weights")
+    if not Path(where).is_dir():
+        raise JudgeUnavailable(f"judge {kind}: no weights directory at {where}")
+    from worker.judges.clip import CLIPJudge
+
+    return CLIPJudge(kind, where, device)
