@@ -13,7 +13,6 @@ import typer
 from tqdm import tqdm
 
 from core.services import imports
-from core.services.export import ExportFilter, write_export
 from core.settings import get_settings
 from core.states import ImportState
 
@@ -34,6 +33,8 @@ def export(
 ) -> None:
     """Write the votes as Pick-a-Pic v2 parquet (one row per decided comparison, images included),
     plus votes.parquet/votes.csv (one row per vote) and export.json."""
+    from core.services.export import ExportFilter, write_export  # pyarrow: only for this command
+
     if since is not None and since.tzinfo is None:
         since = since.astimezone()  # a time without a zone is local time
     flt = ExportFilter(since=since, kind=kind.value, include_ties=include_ties, exclude_disabled=exclude_disabled,

@@ -25,6 +25,7 @@ from core.services.backup import BackupFailed, write_backup
 from core.settings import Settings, get_settings
 from core.states import PromptSource, Role
 from worker.basemodel.cli import base_model_cli, simulate_labelers
+from worker.judges.cli import ai_label
 
 cli = typer.Typer(no_args_is_help=True, help="dpoloop: a human-preference loop for text-to-image models.")
 cli.add_typer(base_model_cli, name="base-model")
@@ -35,6 +36,7 @@ cli.add_typer(prompts_cli, name="prompts")
 cli.add_typer(rounds_cli, name="rounds")
 cli.add_typer(checkpoints_cli, name="checkpoints")
 cli.command("simulate-labelers")(simulate_labelers)
+cli.command("ai-label")(ai_label)
 cli.command("export")(export)
 cli.command("import")(import_pairs)
 cli.add_typer(imports_cli, name="imports")

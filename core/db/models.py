@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import false
 
 from core.db.types import UTCDateTime
 from core.states import (
@@ -60,6 +61,8 @@ class Labeler(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.labeler)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An automatic judge voting through the API: its votes train only when a round says so.
+    is_ai: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -146,6 +149,8 @@ class Evaluation(Base):
         _enum(EvaluationKind, "evaluation_kind"), default=EvaluationKind.promotion, server_default="promotion"
     )
     pairs: Mapped[int] = mapped_column(Integer)
+    # The automatic judge's verdict on the same pairs: {"judge", "wins", "losses", "ties", "win_rate"}.
+    judge_verdict: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.db.models import Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import insert_for
@@ -191,8 +191,32 @@ def latest_evaluations(
 
 
 def describe(evaluation: Evaluation, tally: EvaluationTally) -> str:
-    """One line for a terminal: 'humans 72% (61–81%) of 40 votes vs 3'."""
+    """One line for a terminal: 'humans 72% (61–81%) of 40 votes vs 3; judge scenes 75% of 16'."""
     if tally.rate is None:
-        return f"humans: no votes yet vs {evaluation.baseline_id}"
-    low, high = tally.interval
-    return f"humans {tally.rate:.0%} ({low:.0%}–{high:.0%}) of {tally.decided} votes vs {evaluation.baseline_id}"
+        line = f"humans: no votes yet vs {evaluation.baseline_id}"
+    else:
+        low, high = tally.interval
+        line = f"humans {tally.rate:.0%} ({low:.0%}–{high:.0%}) of {tally.decided} votes vs {evaluation.baseline_id}"
+    verdict = evaluation.judge_verdict
+    if verdict and verdict.get("win_rate") is not None:
+        pairs = verdict["wins"] + verdict["losses"] + verdict["ties"]
+        line += f"; judge {verdict['judge'].split(':')[0]} {verdict['win_rate']:.0%} of {pairs}"
+    return line
+
+
+def unjudged_evaluation(session: Session) -> Evaluation | None:
+    """The oldest evaluation the automatic judge has not ruled on."""
+    return session.scalar(select(Evaluation).where(Evaluation.judge_verdict.is_(None)).order_by(Evaluation.id).limit(1))
+
+
+def evaluation_pairs(session: Session, evaluation_id: int) -> list[tuple[str, str, str]]:
+    """(prompt, image A's path, image B's path) per comparison (A is the evaluated checkpoint's)."""
+    a, b = aliased(Generation), aliased(Generation)
+    rows = session.execute(
+        select(Comparison.prompt, a.image_path, b.image_path)
+        .join(a, a.id == Comparison.generation_a_id)
+        .join(b, b.id == Comparison.generation_b_id)
+        .where(Comparison.evaluation_id == evaluation_id)
+        .order_by(Comparison.id)
+    )
+    return [tuple(row) for row in rows]

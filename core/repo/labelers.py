@@ -16,10 +16,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_labeler(session: Session, name: str, admin: bool = False) -> tuple[Labeler, str]:
+def create_labeler(session: Session, name: str, admin: bool = False, ai: bool = False) -> tuple[Labeler, str]:
     """A new labeler and its token (shown once: only the hash is stored)."""
     token = secrets.token_urlsafe(24)
-    labeler = Labeler(name=name, role=Role.admin if admin else Role.labeler, token_hash=hash_token(token), active=True)
+    labeler = Labeler(name=name, role=Role.admin if admin else Role.labeler, token_hash=hash_token(token), active=True,
+                      is_ai=ai)  # fmt: skip
     session.add(labeler)
     session.flush()
     return labeler, token

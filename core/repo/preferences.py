@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Comparison, Generation, ImportedPair, PreferenceSet, Vote
+from core.db.models import Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Vote
 from core.states import Choice, ComparisonKind
 
 
@@ -42,8 +42,9 @@ def is_held_out_pair(comparison_id: int, share: float, source: str = "votes") ->
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
-def collect_preferences(session: Session, up_to_vote_id: int | None = None) -> Preferences:
-    """Aggregate the votes on train comparisons (those with id <= up_to_vote_id: a round's snapshot)."""
+def collect_preferences(session: Session, up_to_vote_id: int | None = None, ai_votes: str = "exclude") -> Preferences:
+    """Aggregate the votes on train comparisons (those with id <= up_to_vote_id: a round's snapshot);
+    AI labelers' votes are left out, counted with the others ("include") or alone ("only")."""
     a, b = aliased(Generation), aliased(Generation)
     query = (
         select(
@@ -62,6 +63,9 @@ def collect_preferences(session: Session, up_to_vote_id: int | None = None) -> P
         .where(Comparison.kind == ComparisonKind.train)
         .order_by(Vote.comparison_id, Vote.id)
     )
+    if ai_votes != "include":
+        ai = select(Labeler.id).where(Labeler.is_ai.is_(True))
+        query = query.where(Vote.labeler_id.in_(ai) if ai_votes == "only" else Vote.labeler_id.not_in(ai))
     if up_to_vote_id is not None:
         query = query.where(Vote.id <= up_to_vote_id)
     result = Preferences()

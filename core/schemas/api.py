@@ -83,6 +83,9 @@ class EvaluationOut(BaseModel):
     skips: int
     win_rate: float | None  # (wins + ties / 2) / (wins + losses + ties)
     interval: tuple[float, float] | None  # Wilson's 95%
+    # The automatic judge on the same pairs: {"judge", "wins", "losses", "ties", "win_rate"}; null
+    # until it ruled (or where the model has no judge).
+    judge: dict | None = None
     created_at: datetime
 
 
@@ -257,6 +260,7 @@ class LabelerOut(BaseModel):
     name: str
     role: str
     active: bool
+    ai: bool = False  # an automatic judge voting through the API (`dpoloop ai-label`)
 
 
 class LabelerStatsOut(BaseModel):
@@ -266,6 +270,7 @@ class LabelerStatsOut(BaseModel):
     name: str
     role: str
     active: bool
+    ai: bool
     votes: int
     votes_last_hour: int
     median_decision_ms: float | None

@@ -38,6 +38,8 @@ class DPOConfig(BaseModel):
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # GPU only
     seed: int = Field(default=0, ge=0)
     eval_every: int = Field(default=50, ge=1)
+    # AI labelers' votes (`dpoloop ai-label`): left out (default), counted with the humans', or alone.
+    ai_votes: Literal["exclude", "include", "only"] = "exclude"
     # What the round trains on: the labelers' votes and/or imported sets ("import:NAME").
     sources: list[str] = Field(default=["votes"], min_length=1, max_length=32)
 

@@ -143,3 +143,17 @@ def evaluations(checkpoint_id: int | None = None) -> list[tuple[Evaluation, Eval
         rows = repo.list_evaluations(session, checkpoint_id)
         tallies = repo.evaluation_tallies(session, [e.id for e in rows])
         return [(e, tallies.get(e.id) or EvaluationTally()) for e in rows]
+
+
+def judge_due() -> tuple[int, list[tuple[str, str, str]]] | None:
+    """The next evaluation for the automatic judge: its id and (prompt, A's image, B's image) per pair."""
+    with session_scope() as session:
+        evaluation = repo.unjudged_evaluation(session)
+        if evaluation is None:
+            return None
+        return evaluation.id, repo.evaluation_pairs(session, evaluation.id)
+
+
+def record_judge(evaluation_id: int, verdict: dict) -> None:
+    with session_scope() as session:
+        session.get(Evaluation, evaluation_id).judge_verdict = verdict

@@ -21,6 +21,7 @@ class LabelerStats:
     name: str
     role: str
     active: bool
+    ai: bool
     votes: int
     votes_last_hour: int
     median_decision_ms: float | None
@@ -85,7 +86,8 @@ def _stats(labeler: Labeler, choices: Counter, last_hour: int, times: list[int],
         return choices[choice] / votes if votes else None
 
     return LabelerStats(
-        labeler_id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active, votes=votes,
+        labeler_id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active, ai=labeler.is_ai,
+        votes=votes,
         votes_last_hour=last_hour, median_decision_ms=statistics.median(times) if times else None,
         tie_share=share(Choice.tie), both_bad_share=share(Choice.both_bad), skip_share=share(Choice.skip),
         agreement=agree / judged if judged else None, agreement_votes=judged,

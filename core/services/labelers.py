@@ -27,13 +27,14 @@ def login_url(settings: Settings, token: str, admin: bool = False) -> str:
     return f"{settings.base_url}{'/admin/' if admin else '/'}#token={token}"
 
 
-def create_labeler(name: str, admin: bool = False) -> tuple[Labeler, str]:
-    """A new labeler and its token (shown once: only the hash is stored); NameTaken if the name is used."""
+def create_labeler(name: str, admin: bool = False, ai: bool = False) -> tuple[Labeler, str]:
+    """A new labeler and its token (shown once: only the hash is stored); NameTaken if the name is used.
+    An AI labeler is an automatic judge voting through the API (`dpoloop ai-label`)."""
     try:
         with session_scope() as session:
             if repo.by_name(session, name) is not None:
                 raise NameTaken(f"a labeler named {name!r} exists")
-            return repo.create_labeler(session, name, admin=admin)
+            return repo.create_labeler(session, name, admin=admin, ai=ai)
     except IntegrityError as exc:  # created concurrently under the same name
         raise NameTaken(f"a labeler named {name!r} exists") from exc
 
@@ -93,10 +94,10 @@ def rotate_token(labeler_id: int) -> tuple[Labeler, str]:
         return labeler, repo.rotate_token(labeler)
 
 
-def fresh_token(name: str) -> str:
-    """A new token for the labeler `name`, created on first use (local tools: simulated labelers)."""
+def fresh_token(name: str, ai: bool = False) -> str:
+    """A new token for the labeler `name`, created on first use (local tools: simulated and AI labelers)."""
     with session_scope() as session:
         labeler = repo.by_name(session, name)
         if labeler is None:
-            return repo.create_labeler(session, name)[1]
+            return repo.create_labeler(session, name, ai=ai)[1]
         return repo.rotate_token(labeler)

@@ -206,7 +206,8 @@ def preferences_of(claim: RoundClaim) -> Preferences:
     imported sets it names."""
     sources = claim.config.sources
     with session_scope() as session:
-        found = collect_preferences(session, claim.snapshot_vote_id) if "votes" in sources else Preferences()
+        found = (collect_preferences(session, claim.snapshot_vote_id, claim.config.ai_votes) if "votes" in sources
+                 else Preferences())  # fmt: skip
         for source in sources:
             if source.startswith(imports.IMPORT_PREFIX):
                 add_imported(session, found, source)

@@ -96,7 +96,7 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
         assert (second.checkpoint_id, second.baseline_id) == (1, lora)
         latest = latest_evaluations(session)
         assert set(latest) == {1, lora} and latest[lora][0].id == first_id
-        assert describe(*latest[1]) == f"humans: no votes yet vs {lora}"
+        assert describe(*latest[1]).startswith(f"humans: no votes yet vs {lora}; judge scenes ")  # the pool judged
         assert describe(*latest[lora]).startswith(f"humans {5 / EVAL_PROMPTS:.0%} (")
     assert {new.checkpoint_id for new, _, _ in eval_pairs(second.id)} == {1}
 
@@ -199,3 +199,25 @@ def test_the_image_grid_reuses_evaluation_images_and_renders_the_rest_a_chunk_pe
     assert evaluation_step(eval_db) == EVAL_PROMPTS
     with pytest.raises(LookupError):
         grid(settings, 999)
+
+
+def test_the_judge_rules_on_each_evaluation_beside_the_humans(eval_db, tmp_path, embedded_model):
+    from core.services.arena import matches, request_match
+    from core.settings import get_settings
+    from worker.tasks.evaluation import evaluation_step, judge_step
+
+    lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
+    request_match(lora, 1, by="admin")
+    while matches()[0].state == "rendering":
+        evaluation_step(eval_db)
+    assert judge_step(get_settings()) == EVAL_PROMPTS  # the scene scorer, on the match's 8 pairs
+    assert judge_step(get_settings()) == 0  # once per evaluation
+    with session_scope() as session:
+        evaluation = session.scalars(select(Evaluation)).one()
+        verdict = evaluation.judge_verdict
+        assert verdict["judge"] == "scenes" and verdict["wins"] + verdict["losses"] + verdict["ties"] == EVAL_PROMPTS
+        assert verdict["win_rate"] == (verdict["wins"] + verdict["ties"] / 2) / EVAL_PROMPTS
+        from core.repo.evaluations import EvaluationTally
+
+        line = describe(evaluation, EvaluationTally())  # no human vote yet
+        assert line.endswith(f"judge scenes {verdict['win_rate']:.0%} of 8")

@@ -171,9 +171,9 @@ def test_a_slow_phase_keeps_the_round_alive(loop_db, monkeypatch):
     apply_settings(monkeypatch, round_stale_s=1.0)
     real_judge = judge.judge_score
 
-    def slow_judge(generator, images):
+    def slow_judge(generator, images, spec="scenes"):
         time.sleep(2.5)  # longer than the stale time, with no training step in between
-        return real_judge(generator, images)
+        return real_judge(generator, images, spec)
 
     monkeypatch.setattr(judge, "judge_score", slow_judge)
     labeled_pool(8)

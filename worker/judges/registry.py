@@ -3,6 +3,7 @@ CLIP weights on this machine (nothing is downloaded; a missing file is named in 
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -30,3 +31,21 @@ def load_judge(spec: str, device: torch.device | None = None) -> Judge:
     from worker.judges.clip import CLIPJudge
 
     return CLIPJudge(kind, where, device)
+
+
+@cache
+def cached_judge(spec: str) -> Judge:
+    """One instance per spec and worker process: a judge's weights load once."""
+    return load_judge(spec)
+
+
+def configured_judge(judge_setting: str, base_model: str) -> str | None:
+    """The judge an install uses (DPOLOOP_GATE_JUDGE), else the scene scorer for the embedded model."""
+    from core.family import UnsupportedModel, model_family
+
+    if judge_setting:
+        return judge_setting
+    try:
+        return "scenes" if model_family(base_model).has_judge else None
+    except UnsupportedModel:
+        return None

@@ -8,8 +8,6 @@ evaluation prompts. Without a judge the gate skips its rule.
 
 from __future__ import annotations
 
-from functools import cache
-
 from core.schemas.generation import GenerationParams
 from core.services import checkpoints, prompts
 from core.services.rounds import RoundClaim
@@ -17,8 +15,7 @@ from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID
 from worker.basemodel.evaluate import unseen_combination_prompts
 from worker.generation.generator import Generator
-from worker.judges.base import Judge
-from worker.judges.registry import load_judge
+from worker.judges.registry import cached_judge
 from worker.rounds.model import RoundModel
 
 JUDGE_STEPS, JUDGE_GUIDANCE, BATCH = 20, 4.0, 16
@@ -36,11 +33,6 @@ def judged(model: RoundModel, settings: Settings) -> bool:
     return judge_spec(model, settings) is not None
 
 
-@cache
-def _judge(spec: str) -> Judge:
-    return load_judge(spec)  # a judge's weights load once per worker process
-
-
 def evaluation_set(images: int, spec: str = "scenes") -> list[GenerationParams]:
     texts = unseen_combination_prompts() if spec == "scenes" else prompts.evaluation_prompts()
     if not texts:
@@ -52,7 +44,7 @@ def evaluation_set(images: int, spec: str = "scenes") -> list[GenerationParams]:
 def judge_score(generator: Generator, images: int, spec: str = "scenes") -> float:
     """The judge's mean score over the evaluation set (for scenes: the share of each caption's
     attributes the image shows, 1.0 = every attribute right)."""
-    judge, requests = _judge(spec), evaluation_set(images, spec)
+    judge, requests = cached_judge(spec), evaluation_set(images, spec)
     total = 0.0
     for start in range(0, len(requests), BATCH):
         batch = requests[start : start + BATCH]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 
+from PIL import Image
+
 from core.refs import CheckpointRef
 from core.repo.evaluations import EvaluationRequest
 from core.services import evaluations, generations
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from core.states import GenerationPurpose
+from worker.judges.registry import cached_judge, configured_judge
 from worker.serving import ModelServer
 from worker.tasks.common import save_files
 
@@ -50,3 +53,26 @@ def make_due_evaluation(server: ModelServer) -> int:
         if evaluations.due_evaluation_written():
             return added
     return 0
+
+
+def judge_step(settings: Settings) -> int:
+    """The automatic judge's verdict on the next evaluation's pairs, beside the humans': returns the
+    pairs judged (0: none due, or no judge for this model)."""
+    spec = configured_judge(settings.gate_judge, settings.base_model)
+    due = evaluations.judge_due() if spec else None
+    if due is None:
+        return 0
+    evaluation_id, pairs = due
+    found = [(prompt, a, b) for prompt, a, b in pairs
+             if a and b and (settings.media_dir / a).is_file() and (settings.media_dir / b).is_file()]  # fmt: skip
+    judge = cached_judge(spec)
+    prompts = [prompt for prompt, _, _ in found]
+    scores = [judge.score(prompts, [Image.open(settings.media_dir / item[side]).convert("RGB") for item in found])
+              for side in (1, 2)]  # fmt: skip
+    wins = sum(a > b for a, b in zip(*scores, strict=True))
+    losses = sum(a < b for a, b in zip(*scores, strict=True))
+    ties = len(found) - wins - losses
+    rate = (wins + ties / 2) / len(found) if found else None
+    evaluations.record_judge(evaluation_id, {"judge": spec, "wins": wins, "losses": losses, "ties": ties,
+                                             "win_rate": rate})  # fmt: skip
+    return len(found)

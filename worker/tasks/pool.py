@@ -14,7 +14,7 @@ from core.services import generations, pool
 from core.settings import get_settings
 from worker.serving import model_server
 from worker.tasks.common import save_files
-from worker.tasks.evaluation import evaluation_step
+from worker.tasks.evaluation import evaluation_step, judge_step
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def fill_pool() -> int:
     deadline = time.monotonic() + 2 * settings.pool_interval_s
     added = 0
     while True:
-        evaluated = _evaluation_step()
+        evaluated = _evaluation_step() + _judge_step(settings)
         batch = fill_pool_once()
         added += batch
         if (batch == 0 and evaluated == 0) or time.monotonic() >= deadline:
@@ -42,6 +42,14 @@ def _evaluation_step() -> int:
         return evaluation_step(model_server())
     except Exception:  # the train pool must fill even when an evaluation cannot be made
         log.exception("a step of the promotion's evaluation failed; the next fill tries again")
+        return 0
+
+
+def _judge_step(settings) -> int:
+    try:
+        return judge_step(settings)
+    except Exception:  # a judge that cannot load must not stop the pool
+        log.exception("the automatic judge could not rule on an evaluation; the next fill tries again")
         return 0
 
 

@@ -29,7 +29,8 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 def labeler_out(labeler: Labeler) -> LabelerOut:
-    return LabelerOut(id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active)
+    return LabelerOut(id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active,
+                      ai=labeler.is_ai)  # fmt: skip
 
 
 @router.post("/labelers", response_model=LabelerCreated, status_code=status.HTTP_201_CREATED)

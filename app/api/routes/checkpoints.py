@@ -37,7 +37,7 @@ def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
     return EvaluationOut(
         id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, kind=e.kind, pairs=e.pairs, wins=tally.wins,
         losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad, skips=tally.skips, win_rate=tally.rate,
-        interval=tally.interval, created_at=e.created_at,
+        interval=tally.interval, judge=e.judge_verdict, created_at=e.created_at,
     )  # fmt: skip
 
 

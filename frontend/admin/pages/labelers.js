@@ -19,7 +19,7 @@ export default async function labelers(main, ctx) {
     const stats = await getJSON("/admin/labelers/stats");
     fill(list, table(["labeler", "role", "votes", "per hour (last)", "median decision", "ties", "both bad", "skips", "agreement", ""],
       stats.map((s) => h("tr", { "data-testid": `labeler-${s.labeler_id}`, class: s.active ? "" : "muted" },
-        h("td", {}, s.name, s.active ? "" : " (disabled)"), h("td", {}, s.role), h("td", {}, s.votes), h("td", {}, s.votes_last_hour),
+        h("td", {}, s.name, s.active ? "" : " (disabled)"), h("td", {}, s.role, s.ai ? " (AI)" : ""), h("td", {}, s.votes), h("td", {}, s.votes_last_hour),
         h("td", {}, s.median_decision_ms == null ? "–" : `${(s.median_decision_ms / 1000).toFixed(1)} s`),
         h("td", {}, fmt.pct(s.tie_share)), h("td", {}, fmt.pct(s.both_bad_share)), h("td", {}, fmt.pct(s.skip_share)),
         h("td", {}, s.agreement == null ? "–" : `${fmt.pct(s.agreement)} of ${s.agreement_votes}`),
