@@ -13,9 +13,11 @@ function label(c) {
 function humanEval(c) {
   const e = c.human_eval;
   if (!e) return null;
-  if (e.win_rate == null) return h("span", { class: "muted" }, `humans: no votes yet vs #${e.baseline_id}`);
+  const judge = e.judge?.win_rate != null
+    ? ` · judge ${e.judge.judge.split(":")[0]} ${fmt.pct(e.judge.win_rate)} (${e.judge.wins}W ${e.judge.losses}L ${e.judge.ties}T)` : "";
+  if (e.win_rate == null) return h("span", { class: "muted" }, `humans: no votes yet vs #${e.baseline_id}${judge}`);
   return h("span", {}, `humans ${fmt.pct(e.win_rate)} (${fmt.interval(e.interval)}) vs #${e.baseline_id}, `,
-           `${e.wins}W ${e.losses}L ${e.ties}T`);
+           `${e.wins}W ${e.losses}L ${e.ties}T${judge}`);
 }
 
 function statusTag(c) {
