@@ -5,12 +5,13 @@ import { Forbidden, Unauthorized, getJSON, session } from "./api.js";
 import { $, fill } from "./dom.js";
 import arena from "./pages/arena.js";
 import { checkpoint, checkpoints } from "./pages/checkpoints.js";
+import data from "./pages/data.js";
 import labelers from "./pages/labelers.js";
 import overview from "./pages/overview.js";
 import prompts from "./pages/prompts.js";
 import { round, rounds } from "./pages/rounds.js";
 
-const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, labelers, prompts };
+const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, labelers, prompts, data };
 const DETAIL = { rounds: "round", checkpoints: "checkpoint" };  // "#/rounds/7" is round 7's page
 
 let me = null;
