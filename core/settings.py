@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     votes_per_comparison: int = Field(
         default=1, ge=1, description="Votes a comparison collects before it leaves the pool."
     )
+    # Gold pairs: made by the system with a known answer, mixed into every labeler's stream.
+    gold_rate: float = Field(default=0.1, ge=0, le=0.5, description="Share of served pairs that are gold pairs.")
+    gold_pool_target: int = Field(default=8, ge=0, le=1000, description="Gold pairs kept ready per checkpoint.")
+    gold_both_bad_share: float = Field(
+        default=0.2, ge=0, le=1, description="Share of gold pairs where both sides are damaged (answer: both bad)."
+    )
+    # Labelers in good standing (their votes train): judged once they have enough votes to judge.
+    quality_min_gold_accuracy: float = Field(default=0.7, ge=0, le=1, description="Least gold accuracy to train.")
+    quality_min_gold_votes: int = Field(default=10, ge=1, description="Gold votes before gold accuracy counts.")
+    quality_max_side_bias: float = Field(
+        default=0.3, ge=0, le=0.5, description="Largest distance of a labeler's share of 'left' from one half."
+    )
+    quality_min_bias_votes: int = Field(default=20, ge=1, description="Decisive votes before side bias counts.")
+    quality_fast_decision_ms: int = Field(
+        default=600, ge=0, description="Decisions faster than this are counted as fast (shown, not used to exclude)."
+    )
     max_held_per_labeler: int = Field(
         default=4, ge=1, le=100,
         description="Pairs one labeler may hold at once (on screen, prefetched); older holds lapse.",

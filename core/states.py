@@ -30,6 +30,7 @@ class ComparisonKind(enum.StrEnum):
     train = "train"  # two seeds of the served checkpoint: Diffusion-DPO data
     eval = "eval"  # new vs previous checkpoint on a fixed prompt and seed: win rates
     match = "match"  # an arena match: any two checkpoints, same prompt and seed, served whatever serves
+    gold = "gold"  # made with a known answer (one side damaged): measures labelers, never trains
 
 
 class EvaluationKind(enum.StrEnum):
@@ -48,6 +49,18 @@ class MatchState(enum.StrEnum):
     rendering = "rendering"  # the generate worker is making both checkpoints' evaluation images
     ready = "ready"  # its pairs are in the pool
     failed = "failed"  # could not be made (error says why)
+
+
+class GoldAnswer(enum.StrEnum):
+    a = "a"  # generation A is the undamaged image
+    both_bad = "both_bad"  # both sides damaged
+
+
+class ReportReason(enum.StrEnum):
+    harmful = "harmful"
+    explicit = "explicit"
+    broken = "broken"  # a broken image
+    other = "other"
 
 
 class ComparisonState(enum.StrEnum):

@@ -20,7 +20,7 @@ from core.db.migrate import upgrade
 from core.paths import REPO_ROOT
 from core.queue import ALL_QUEUES, GENERATE_WORKER_QUEUES, TRAIN_QUEUE
 from core.repo.prompts import read_prompt_file
-from core.services import labelers, prompts
+from core.services import labelers, lineage, prompts, quality
 from core.services.backup import BackupFailed, write_backup
 from core.settings import Settings, get_settings
 from core.states import PromptSource, Role
@@ -133,6 +133,48 @@ def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the 
     typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
     typer.echo(f"token: {token}")
     typer.echo(f"login: {labelers.login_url(get_settings(), token, admin)}")
+
+
+@labelers_cli.command("quality")
+def labelers_quality() -> None:
+    """Per labeler: gold accuracy, side bias, agreement, and whether their votes train."""
+    report = quality.quality(get_settings())
+    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
+    typer.echo(f"Krippendorff's alpha, all labelers: {'-' if report.alpha is None else f'{report.alpha:.3f}'}")
+    for r in report.labelers:
+        standing = "good" if r.good_standing else "EXCLUDED: " + "; ".join(r.reasons)
+        typer.echo(f"{r.labeler_id:4d} {r.name:16} votes {r.votes:5d}  gold {pct(r.gold_accuracy):>4} of "
+                   f"{r.gold_votes:3d}  left {pct(r.side_bias):>4}  agree {pct(r.agreement):>4}  "
+                   f"fast {pct(r.fast_share):>4}  {standing}")  # fmt: skip
+
+
+@labelers_cli.command("standing")
+def labelers_standing(labeler_id: int, standing: Annotated[str, typer.Argument(help="good | excluded | auto")]) -> None:
+    """Override the quality rules for a labeler (auto: let them decide), then show what it touches."""
+    if standing not in ("good", "excluded", "auto"):
+        typer.echo("standing is good, excluded or auto", err=True)
+        raise typer.Exit(2)
+    try:
+        quality.set_override(labeler_id, None if standing == "auto" else standing)
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    labelers_lineage(labeler_id)
+
+
+@labelers_cli.command("lineage")
+def labelers_lineage(labeler_id: int) -> None:
+    """The checkpoints built on a labeler's votes, and where a rebuild would start."""
+    try:
+        found = lineage.lineage(labeler_id)
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    trained = ", ".join(f"#{c} ({n} votes)" for c, n in found.trained_on.items()) or "none"
+    typer.echo(f"trained on their votes: {trained}; built on them: {found.built_on or 'none'}")
+    if found.serving_affected:
+        typer.echo(f"the serving checkpoint is built on them: rebuild with "
+                   f"`dpoloop rounds start --config '{{\"start_from\": {found.rebuild_from}}}'`")  # fmt: skip
 
 
 @labelers_cli.command("rotate")

@@ -34,6 +34,7 @@ from core.states import (
     ImportState,
     MatchState,
     PromptSource,
+    ReportReason,
     Role,
     RoundState,
     RoundTrigger,
@@ -63,6 +64,8 @@ class Labeler(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # An automatic judge voting through the API: its votes train only when a round says so.
     is_ai: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An admin's word over the quality rules: "good" (votes train) or "excluded" (they do not).
+    standing_override: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -189,6 +192,7 @@ class Comparison(Base):
     vote_count: Mapped[int] = mapped_column(Integer, default=0)
     leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"), index=True)  # a labeler's holds
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    gold_answer: Mapped[str | None] = mapped_column(String(16))  # gold pairs: "a" or "both_bad"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     generation_a: Mapped[Generation] = relationship(foreign_keys=[generation_a_id])
@@ -207,6 +211,35 @@ class Vote(Base):
     left_generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
     winner_generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))
     decision_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """A labeler's report of an image (harmful, explicit, broken, other): the comparison leaves the
+    pool for everyone and every future round."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("comparison_id", "labeler_id", name="uq_reports_comparison_labeler"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
+    labeler_id: Mapped[int] = mapped_column(ForeignKey("labelers.id"))
+    side: Mapped[str] = mapped_column(String(8))  # left | right | both, as the labeler saw it
+    generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))  # the image (None: both)
+    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "report_reason"))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PromptFilter(Base):
+    """A word, phrase or pattern no prompt may contain (generations, the prompt set, imports)."""
+
+    __tablename__ = "prompt_filters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(500), unique=True)
+    is_regex: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -12,10 +12,11 @@ labelers never wait on each other's rows; a vote is one `INSERT … ON CONFLICT 
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Generation, Vote
@@ -83,6 +84,10 @@ def _training(active: int):
     return and_(Comparison.kind == ComparisonKind.train, Comparison.checkpoint_id == active)
 
 
+def _gold(active: int):
+    return and_(Comparison.kind == ComparisonKind.gold, Comparison.checkpoint_id == active)
+
+
 def _candidates(labeler_id: int, now: datetime, stage, exclude: list[int] | None):
     query = select(Comparison.id).where(
         Comparison.state == ComparisonState.ready,
@@ -117,16 +122,21 @@ def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, can
 
 
 def next_for_labeler(
-    session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None, max_held: int = 4
+    session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None, max_held: int = 4,
+    gold_rate: float = 0.0,
 ) -> Served | None:
     """Lease and return the next comparison this labeler should see, or None when there is none; the
     labeler then holds at most `max_held` pairs (however many ids they exclude).
 
-    Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first."""
+    Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first; then, at
+    `gold_rate`, a gold pair (served like any other, so nobody can tell it apart); then train pairs."""
     now = datetime.now(UTC)
     active = active_checkpoint_id(session)
+    stages = [measuring(active), _training(active)]
+    if gold_rate > 0 and random.random() < gold_rate:
+        stages.insert(1, _gold(active))
     row = None
-    for stage in (measuring(active), _training(active)):
+    for stage in stages:
         row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, stage, exclude))
         if row is not None:
             break
@@ -167,12 +177,13 @@ def record_vote(
     """Record a labeler's vote once, on a comparison served to them and still open; a repeat (or a
     concurrent duplicate) returns the first vote. ComparisonNotFound, or NotServed."""
     pair = session.execute(
-        select(Comparison.generation_a_id, Comparison.generation_b_id, Comparison.state, Comparison.leased_by)
+        select(Comparison.generation_a_id, Comparison.generation_b_id, Comparison.state, Comparison.leased_by,
+               Comparison.kind)
         .where(Comparison.id == comparison_id)
-    ).first()
+    ).first()  # fmt: skip
     if pair is None:
         raise ComparisonNotFound(f"comparison {comparison_id} does not exist")
-    a_id, b_id, state, leased_by = pair
+    a_id, b_id, state, leased_by, kind = pair
     if state != ComparisonState.ready or leased_by != labeler_id:
         existing = _existing_vote(session, comparison_id, labeler_id)
         if existing is not None:
@@ -196,7 +207,9 @@ def record_vote(
     ).scalar()
     if inserted is None:  # the conflicting row is committed (ON CONFLICT waited for it): read it
         return VoteOutcome(_existing_vote(session, comparison_id, labeler_id), created=False)
-    done = and_(Comparison.vote_count + 1 >= votes_per_comparison, Comparison.state == ComparisonState.ready)
+    # A gold pair stays in the pool: every labeler should meet some of them.
+    done = (false() if kind == ComparisonKind.gold
+            else and_(Comparison.vote_count + 1 >= votes_per_comparison, Comparison.state == ComparisonState.ready))
     session.execute(
         update(Comparison)
         .where(Comparison.id == comparison_id)

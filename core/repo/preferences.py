@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Vote
+from core.db.models import Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Report, Vote
 from core.states import Choice, ComparisonKind
 
 
@@ -33,6 +33,7 @@ class PreferencePair:
 class Preferences:
     pairs: list[PreferencePair] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    labeler_votes: Counter = field(default_factory=Counter)  # votes counted, per labeler: the lineage
 
 
 def is_held_out_pair(comparison_id: int, share: float, source: str = "votes") -> bool:
@@ -42,12 +43,19 @@ def is_held_out_pair(comparison_id: int, share: float, source: str = "votes") ->
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
-def collect_preferences(session: Session, up_to_vote_id: int | None = None, ai_votes: str = "exclude") -> Preferences:
+def collect_preferences(
+    session: Session,
+    up_to_vote_id: int | None = None,
+    ai_votes: str = "exclude",
+    excluded: frozenset[int] = frozenset(),
+) -> Preferences:
     """Aggregate the votes on train comparisons (those with id <= up_to_vote_id: a round's snapshot);
-    AI labelers' votes are left out, counted with the others ("include") or alone ("only")."""
+    AI labelers' votes are left out, counted with the others ("include") or alone ("only"); votes of
+    `excluded` labelers (not in good standing) and reported comparisons are counted, not used."""
     a, b = aliased(Generation), aliased(Generation)
     query = (
         select(
+            Vote.labeler_id,
             Vote.comparison_id,
             Vote.choice,
             Vote.winner_generation_id,
@@ -71,7 +79,15 @@ def collect_preferences(session: Session, up_to_vote_id: int | None = None, ai_v
     result = Preferences()
     winners: dict[int, Counter] = defaultdict(Counter)
     info: dict[int, tuple] = {}
-    for comparison_id, choice, winner, prompt, a_id, b_id, a_latents, b_latents in session.execute(query):
+    reported = set(session.scalars(select(Report.comparison_id)))
+    for labeler_id, comparison_id, choice, winner, prompt, a_id, b_id, a_latents, b_latents in session.execute(query):
+        if comparison_id in reported:
+            result.counts["votes_on_reported_pairs"] += 1
+            continue
+        if labeler_id in excluded:
+            result.counts["votes_excluded_quality"] += 1
+            continue
+        result.labeler_votes[labeler_id] += 1
         result.counts["votes"] += 1
         result.counts[f"votes_{choice.value}"] += 1
         info[comparison_id] = (prompt, a_id, b_id, a_latents, b_latents)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -261,6 +261,7 @@ class LabelerOut(BaseModel):
     role: str
     active: bool
     ai: bool = False  # an automatic judge voting through the API (`dpoloop ai-label`)
+    standing: str = "auto"  # an admin's override of the quality rules: good | excluded | auto
 
 
 class LabelerStatsOut(BaseModel):
@@ -289,7 +290,45 @@ class LabelerCreated(LabelerOut):
 class LabelerPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    active: bool | None = None  # false: the token stops working (the votes stay)
+    # good: the votes train whatever the quality rules say; excluded: they never do; auto: the rules decide
+    standing: Literal["good", "excluded", "auto"] | None = None
+
+
+class LabelerQualityOut(BaseModel):
+    """How far a labeler's votes can be trusted (GET /admin/labelers/quality)."""
+
+    labeler_id: int
+    name: str
     active: bool
+    ai: bool
+    votes: int
+    decisive_votes: int
+    gold_votes: int
+    gold_correct: int
+    gold_accuracy: float | None
+    gold_interval: tuple[float, float] | None  # Wilson's 95%
+    side_bias: float | None  # share of "left" among decisive votes (sides are shuffled: 0.5 is unbiased)
+    agreement: float | None  # with the others' majority on the same pair
+    agreement_votes: int
+    alpha_without: float | None  # Krippendorff's alpha (nominal) of all the other labelers
+    alpha_all: float | None  # ... and of everybody
+    fast_share: float | None  # decisions faster than DPOLOOP_QUALITY_FAST_DECISION_MS
+    tie_share: float | None
+    skip_share: float | None
+    override: str | None  # an admin's standing: good | excluded
+    good_standing: bool  # the votes train
+    reasons: list[str]  # why not
+
+
+class LineageOut(BaseModel):
+    """Where a labeler's votes went: retract them by rebuilding from `rebuild_from`."""
+
+    labeler_id: int
+    trained_on: dict[int, int]  # checkpoint id → this labeler's votes it trained on
+    built_on: list[int]  # those checkpoints and their descendants
+    serving_affected: bool
+    rebuild_from: int  # the newest checkpoint on the serving one's line untouched by them
 
 
 class PromptsIn(BaseModel):

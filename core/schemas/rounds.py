@@ -38,6 +38,9 @@ class DPOConfig(BaseModel):
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # GPU only
     seed: int = Field(default=0, ge=0)
     eval_every: int = Field(default=50, ge=1)
+    # The checkpoint to train from (default: the one that serves): rebuild from one untouched by a
+    # labeler whose votes were retracted (GET /admin/labelers/{id}/lineage names it).
+    start_from: int | None = Field(default=None, ge=1, le=2_147_483_647)
     # AI labelers' votes (`dpoloop ai-label`): left out (default), counted with the humans', or alone.
     ai_votes: Literal["exclude", "include", "only"] = "exclude"
     # What the round trains on: the labelers' votes and/or imported sets ("import:NAME").

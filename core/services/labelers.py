@@ -56,6 +56,14 @@ def set_active(labeler_id: int, active: bool, by: Labeler) -> Labeler:
         return labeler
 
 
+def get_labeler(labeler_id: int) -> Labeler:
+    with session_scope() as session:
+        labeler = session.get(Labeler, labeler_id)
+    if labeler is None:
+        raise LookupError(f"labeler {labeler_id} does not exist")
+    return labeler
+
+
 def authenticate(token: str) -> Labeler | None:
     """The active labeler holding this token, or None (one statement, no transaction: every request
     asks this)."""

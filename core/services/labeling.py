@@ -16,7 +16,8 @@ MAX_EXCLUDED = 100  # ids a labeler may ask to skip (the one on screen, a few in
 def next_comparison(labeler_id: int, settings: Settings, exclude: list[int] | None = None) -> Served | None:
     """Lease the next comparison for this labeler (evaluation pairs first), or None: the pool is empty."""
     with session_scope() as session:
-        return repo.next_for_labeler(session, labeler_id, settings.lease_s, exclude, settings.max_held_per_labeler)
+        return repo.next_for_labeler(session, labeler_id, settings.lease_s, exclude, settings.max_held_per_labeler,
+                                     settings.gold_rate)  # fmt: skip
 
 
 def vote(

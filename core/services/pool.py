@@ -24,7 +24,7 @@ from core.repo.generations import StartedGeneration
 from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.settings import Settings
-from core.states import ComparisonKind, ComparisonState, GenerationPurpose
+from core.states import ComparisonKind, ComparisonState, GenerationPurpose, GoldAnswer
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class PlannedPair:
     prompt: str
     params: tuple[GenerationParams, GenerationParams]
     generations: tuple[StartedGeneration, StartedGeneration]
+    gold_answer: GoldAnswer | None = None  # a gold pair: its known answer
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,61 @@ def record_batch(batch: PoolBatch, per_image_ms: float) -> int:
             for started in pair.generations:
                 generations_repo.mark_done(session.get(Generation, started.id), batch.checkpoint.id, per_image_ms)
             a, b = pair.generations
+            kind = ComparisonKind.gold if pair.gold_answer else ComparisonKind.train
             session.add(Comparison(prompt_id=pair.prompt_id, prompt=pair.prompt, generation_a_id=a.id,
-                                   generation_b_id=b.id, kind=ComparisonKind.train, state=ComparisonState.ready,
-                                   checkpoint_id=batch.checkpoint.id))  # fmt: skip
+                                   generation_b_id=b.id, kind=kind, state=ComparisonState.ready,
+                                   checkpoint_id=batch.checkpoint.id, gold_answer=pair.gold_answer))  # fmt: skip
     return len(batch.pairs)
+
+
+# ---- gold pairs ------------------------------------------------------------------------------
+# The damage: the same seed rendered with a prompt that shares the fewest words with the caption
+# shown (for scene captions: another colour, shape, place and background), so the image does not
+# show what the caption asks for. People judge that the same way whatever their taste; fewer
+# sampler steps was tried and rejected: on the embedded model two steps already look nearly right.
+
+
+def _words(text: str) -> set[str]:
+    return set(text.lower().split())
+
+
+def _least_alike(prompt: Prompt, others: list[Prompt], rng: random.Random, avoid: set[int]) -> Prompt | None:
+    candidates = [p for p in others if p.id != prompt.id and p.id not in avoid]
+    if not candidates:
+        return None
+    words = _words(prompt.text)
+    overlap = {p.id: len(words & _words(p.text)) / max(1, len(words | _words(p.text))) for p in candidates}
+    fewest = min(overlap.values())
+    return rng.choice([p for p in candidates if overlap[p.id] == fewest])
+
+
+def plan_gold(settings: Settings) -> PoolBatch | None:
+    """Gold pairs for the serving checkpoint while it has fewer than gold_pool_target ready: the
+    caption's image against a damaged one (answer: A), or two damaged ones (answer: both bad)."""
+    if settings.gold_rate <= 0 or settings.gold_pool_target <= 0:
+        return None
+    with session_scope() as session:
+        checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
+        ready = session.scalar(select(func.count(Comparison.id)).where(
+            Comparison.kind == ComparisonKind.gold, Comparison.state == ComparisonState.ready,
+            Comparison.checkpoint_id == checkpoint.id))  # fmt: skip
+        missing = settings.gold_pool_target - ready
+        prompts = active_prompts(session)
+        if missing <= 0 or len(prompts) < 3:
+            return None
+        rng = random.Random()
+        pairs = []
+        for _ in range(min(missing, settings.pool_batch)):
+            prompt = rng.choice(prompts)
+            wrong = _least_alike(prompt, prompts, rng, set())
+            both_bad = rng.random() < settings.gold_both_bad_share
+            first = _least_alike(prompt, prompts, rng, {wrong.id}) if both_bad else prompt
+            seed = secrets.randbelow(MAX_SEED)
+            params = tuple(GenerationParams(prompt=p.text, seed=seed, num_inference_steps=settings.default_steps,
+                                            guidance_scale=settings.default_guidance)
+                           for p in (first, wrong))  # fmt: skip
+            rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool) for p in params]
+            started = tuple(generations_repo.start(row) for row in rows)
+            answer = GoldAnswer.both_bad if both_bad else GoldAnswer.a
+            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, answer))
+        return PoolBatch(checkpoint, pairs)

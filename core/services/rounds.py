@@ -25,7 +25,7 @@ from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_chec
 from core.repo.checkpoints import register as register_checkpoint
 from core.repo.preferences import Preferences, add_imported, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
-from core.services import imports
+from core.services import imports, quality
 from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, RoundState, RoundTrigger
 
@@ -73,6 +73,8 @@ def start_round(
     config = resolve_config(settings, overrides)
     try:
         imports.check_sources(config.sources)
+        if config.start_from is not None:
+            _check_start(config.start_from)
     except ValueError as exc:
         raise InvalidRoundConfig(f"invalid round config: {exc}") from exc
     row = _add_round(trigger, config.model_dump(), requested_by)
@@ -82,6 +84,14 @@ def start_round(
         finish_round(row.id, RoundState.failed, f"could not queue the task: {exc}")
         raise
     return row
+
+
+def _check_start(checkpoint_id: int) -> None:
+    with session_scope() as session:
+        try:
+            checkpoint_ref(session, checkpoint_id)
+        except (LookupError, UnusableCheckpoint) as exc:
+            raise ValueError(f"start_from: {exc}") from exc
 
 
 def list_rounds(limit: int = 50) -> list[TrainingRound]:
@@ -186,7 +196,7 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
         row.claim_token = secrets.token_hex(16)
         if row.snapshot_vote_id is None:
             row.snapshot_vote_id = session.scalar(select(func.max(Vote.id))) or 0
-        active = active_checkpoint_id(session)
+        active = (row.config or {}).get("start_from") or active_checkpoint_id(session)  # a rebuild starts elsewhere
         if row.start_checkpoint_id is None:
             row.start_checkpoint_id = active if settings.round_start_from == "active" else BASE_CHECKPOINT_ID
         if row.reference_checkpoint_id is None:
@@ -201,13 +211,14 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
         return RoundClaim(round_id, row.claim_token, config, row.snapshot_vote_id, start, reference)
 
 
-def preferences_of(claim: RoundClaim) -> Preferences:
-    """The round's sources as preference pairs: the votes of its snapshot, aggregated, and the
-    imported sets it names."""
+def preferences_of(claim: RoundClaim, settings: Settings) -> Preferences:
+    """The round's sources as preference pairs: the votes of its snapshot, aggregated (only those of
+    labelers in good standing), and the imported sets it names."""
     sources = claim.config.sources
+    excluded = frozenset(quality.excluded_labelers(settings)) if "votes" in sources else frozenset()
     with session_scope() as session:
-        found = (collect_preferences(session, claim.snapshot_vote_id, claim.config.ai_votes) if "votes" in sources
-                 else Preferences())  # fmt: skip
+        found = (collect_preferences(session, claim.snapshot_vote_id, claim.config.ai_votes, excluded)
+                 if "votes" in sources else Preferences())  # fmt: skip
         for source in sources:
             if source.startswith(imports.IMPORT_PREFIX):
                 add_imported(session, found, source)

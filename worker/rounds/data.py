@@ -3,7 +3,7 @@ split into training and held-out pairs (a stable split by comparison, the same i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ class RoundData:
     held_out: list[TrainingPair]
     missing_latents: int
     counts: dict  # what the votes were and why some made no pair (the round's report)
+    labeler_votes: dict[str, int] = field(default_factory=dict)  # whose votes it trains on (lineage)
 
 
 def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: float, max_pairs: int) -> RoundData:
@@ -51,8 +52,9 @@ def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: floa
 
 def gather(claim: RoundClaim, settings: Settings) -> RoundData:
     """The round's pairs, its counts recorded; RoundStopped when no pair is left to train on."""
-    preferences = rounds.preferences_of(claim)
+    preferences = rounds.preferences_of(claim, settings)
     data = load_pairs(preferences, settings.latents_dir, claim.config.held_out_share, claim.config.max_pairs)
+    data.labeler_votes = {str(labeler): n for labeler, n in sorted(preferences.labeler_votes.items())}
     rounds.record_counts(claim, data.counts)
     if not data.train:
         votes = preferences.counts.get("votes", 0)

@@ -51,4 +51,4 @@ def run_steps(claim: RoundClaim, settings: Settings) -> int:
     metrics = judge_before_training(claim, model, settings)
     metrics |= train(claim, model, data)
     metrics |= judge_after_training(model, settings)
-    return publish(claim, model, metrics, data.counts, settings)
+    return publish(claim, model, metrics | {"labeler_votes": data.labeler_votes}, data.counts, settings)

@@ -58,7 +58,8 @@ def fill_pool_once() -> int:
     server = model_server()
     server.warm()
     server.sync_to_active()  # a promotion: fill for the new checkpoint, not the retired one
-    batch = pool.plan_batch(get_settings())
+    settings = get_settings()
+    batch = pool.plan_batch(settings) or pool.plan_gold(settings)  # train pairs first, then gold ones
     if batch is None:
         return 0
     if not batch.pairs:

@@ -15,13 +15,15 @@ from core.schemas.api import (
     LabelerIn,
     LabelerOut,
     LabelerPatch,
+    LabelerQualityOut,
     LabelerStatsOut,
+    LineageOut,
     PromptOut,
     PromptPatch,
     PromptsAdded,
     PromptsIn,
 )
-from core.services import labelers, prompts
+from core.services import labelers, lineage, prompts, quality
 from core.services.labeler_stats import labeler_stats
 from core.states import PromptSource, Role
 
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 def labeler_out(labeler: Labeler) -> LabelerOut:
     return LabelerOut(id=labeler.id, name=labeler.name, role=labeler.role.value, active=labeler.active,
-                      ai=labeler.is_ai)  # fmt: skip
+                      ai=labeler.is_ai, standing=labeler.standing_override or "auto")  # fmt: skip
 
 
 @router.post("/labelers", response_model=LabelerCreated, status_code=status.HTTP_201_CREATED)
@@ -55,10 +57,36 @@ def labelers_stats(_: Admin) -> list[LabelerStatsOut]:
     return [LabelerStatsOut(**asdict(s)) for s in labeler_stats()]
 
 
+@router.get("/labelers/quality", response_model=list[LabelerQualityOut])
+def labeler_quality(_: Admin, settings: AppSettings) -> list[LabelerQualityOut]:
+    """Per labeler: gold accuracy with its interval, side bias, agreement with the majority,
+    Krippendorff's alpha without them, fast decisions, pass rates, and whether their votes train
+    (good_standing, with the reasons when not)."""
+    report = quality.quality(settings)
+    return [LabelerQualityOut(**asdict(row), alpha_all=report.alpha) for row in report.labelers]
+
+
+@router.get("/labelers/{labeler_id}/lineage", response_model=LineageOut)
+def labeler_lineage(labeler_id: Id, _: Admin) -> LineageOut:
+    """The checkpoints built on this labeler's votes, and the newest untouched one to rebuild from
+    (start a round with `{"config": {"start_from": rebuild_from}}`)."""
+    try:
+        return LineageOut(**asdict(lineage.lineage(labeler_id)))
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
 @router.patch("/labelers/{labeler_id}", response_model=LabelerOut)
 def patch(labeler_id: Id, body: LabelerPatch, admin: Admin) -> LabelerOut:
+    """Disable or enable a labeler's token (`active`), or override the quality rules (`standing`:
+    good, excluded, auto). GET /admin/labelers/{id}/lineage then lists the checkpoints built on their votes."""
+    if body.active is None and body.standing is None:
+        raise unprocessable("give `active`, `standing` or both", "body")
     try:
-        return labeler_out(labelers.set_active(labeler_id, body.active, by=admin))
+        if body.standing is not None:
+            quality.set_override(labeler_id, None if body.standing == "auto" else body.standing)
+        labeler = labelers.set_active(labeler_id, body.active, by=admin) if body.active is not None else None
+        return labeler_out(labeler or labelers.get_labeler(labeler_id))
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except labelers.SelfDisable as exc:

@@ -1,0 +1,177 @@
+"""Whose votes to trust: per labeler, accuracy on gold pairs (whose answer the system knows), the
+share of "left" among decisive votes (a bot clicking one side shows up at once: sides are shuffled
+per labeler), agreement with the others' majority, chance-corrected agreement across labelers
+(Krippendorff's alpha, with and without each labeler), fast decisions and pass rates.
+
+A labeler is in good standing, and their votes train, unless an admin said otherwise or a rule
+with enough evidence says no: gold accuracy below the floor once they have enough gold votes, or a
+side bias beyond the limit once they have enough decisive votes. Too little evidence counts as good.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import krippendorff
+import numpy as np
+from sqlalchemy import select
+
+from core.db.models import Comparison, Labeler, Vote
+from core.db.session import session_scope
+from core.services.labeler_stats import LabelerStats, labeler_stats
+from core.settings import Settings
+from core.states import DECISIVE, Choice, ComparisonKind, GoldAnswer
+from core.win_rate import wilson
+
+ALPHA_UNITS = 5000  # the newest pairs with several decisive votes that alpha is computed on
+GOOD, EXCLUDED = "good", "excluded"  # an admin's override
+
+
+@dataclass
+class LabelerQuality:
+    labeler_id: int
+    name: str
+    active: bool
+    ai: bool
+    votes: int
+    decisive_votes: int
+    gold_votes: int
+    gold_correct: int
+    gold_accuracy: float | None
+    gold_interval: tuple[float, float] | None
+    side_bias: float | None  # share of "left" among decisive votes (0.5: none)
+    agreement: float | None
+    agreement_votes: int
+    alpha_without: float | None  # Krippendorff's alpha of everybody else
+    fast_share: float | None
+    tie_share: float | None
+    skip_share: float | None
+    override: str | None
+    good_standing: bool
+    reasons: list[str] = field(default_factory=list)  # why not in good standing
+
+
+@dataclass
+class QualityReport:
+    labelers: list[LabelerQuality]
+    alpha: float | None  # Krippendorff's alpha (nominal) over all labelers
+
+
+def _gold_tallies(session) -> dict[int, list[int]]:
+    """Per labeler: [gold votes, correct] (skips are not answers, so not counted)."""
+    rows = session.execute(
+        select(Vote.labeler_id, Vote.choice, Vote.winner_generation_id, Comparison.generation_a_id,
+               Comparison.gold_answer)
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Comparison.kind == ComparisonKind.gold, Vote.choice != Choice.skip)
+    )  # fmt: skip
+    tallies: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for labeler_id, choice, winner, a_id, answer in rows:
+        both_bad = answer == GoldAnswer.both_bad
+        correct = choice == Choice.both_bad if both_bad else choice in DECISIVE and winner == a_id
+        tallies[labeler_id][0] += 1
+        tallies[labeler_id][1] += correct
+    return tallies
+
+
+def _sides_and_speed(session, fast_ms: int) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Per labeler: [decisive, left] and [timed, fast]."""
+    sides: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    speed: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for labeler_id, choice, ms in session.execute(select(Vote.labeler_id, Vote.choice, Vote.decision_ms)):
+        if choice in DECISIVE:
+            sides[labeler_id][0] += 1
+            sides[labeler_id][1] += choice == Choice.left
+        if ms is not None:
+            speed[labeler_id][0] += 1
+            speed[labeler_id][1] += ms < fast_ms
+    return sides, speed
+
+
+def _reliability(session) -> tuple[list[int], np.ndarray] | None:
+    """Labelers × pairs: 1 where the labeler preferred image A, 0 for B, NaN where they did not decide;
+    the newest train and gold pairs with at least two decisive votes."""
+    rows = session.execute(
+        select(Vote.comparison_id, Vote.labeler_id, Vote.winner_generation_id, Comparison.generation_a_id)
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Vote.choice.in_(DECISIVE), Comparison.kind.in_((ComparisonKind.train, ComparisonKind.gold)))
+    ).all()  # fmt: skip
+    per_pair: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for comparison_id, labeler_id, winner, a_id in rows:
+        per_pair[comparison_id].append((labeler_id, int(winner == a_id)))
+    units = sorted((c for c, votes in per_pair.items() if len(votes) >= 2), reverse=True)[:ALPHA_UNITS]
+    coders = sorted({labeler for c in units for labeler, _ in per_pair[c]})
+    if len(units) < 2 or len(coders) < 2:
+        return None
+    index = {labeler: i for i, labeler in enumerate(coders)}
+    data = np.full((len(coders), len(units)), np.nan)
+    for j, c in enumerate(units):
+        for labeler, value in per_pair[c]:
+            data[index[labeler], j] = value
+    return coders, data
+
+
+def _alpha(data: np.ndarray) -> float | None:
+    pairable = (~np.isnan(data)).sum(axis=0) >= 2
+    if pairable.sum() < 2 or len(np.unique(data[:, pairable][~np.isnan(data[:, pairable])])) < 2:
+        return None  # alpha needs two values somewhere to measure agreement against chance
+    return float(krippendorff.alpha(reliability_data=data[:, pairable], level_of_measurement="nominal"))
+
+
+def standing(settings: Settings, override: str | None, gold: list[int], sides: list[int]) -> tuple[bool, list[str]]:
+    if override == GOOD:
+        return True, []
+    if override == EXCLUDED:
+        return False, ["excluded by an admin"]
+    reasons = []
+    gold_votes, correct = gold
+    if gold_votes >= settings.quality_min_gold_votes and correct / gold_votes < settings.quality_min_gold_accuracy:
+        reasons.append(f"gold accuracy {correct / gold_votes:.0%} < {settings.quality_min_gold_accuracy:.0%}")
+    decisive, left = sides
+    if decisive >= settings.quality_min_bias_votes and abs(left / decisive - 0.5) > settings.quality_max_side_bias:
+        reasons.append(f"chose left in {left / decisive:.0%} of decisive votes")
+    return not reasons, reasons
+
+
+def quality(settings: Settings) -> QualityReport:
+    stats = {s.labeler_id: s for s in labeler_stats()}
+    with session_scope() as session:
+        overrides = dict(session.execute(select(Labeler.id, Labeler.standing_override)).all())
+        gold = _gold_tallies(session)
+        sides, speed = _sides_and_speed(session, settings.quality_fast_decision_ms)
+        reliability = _reliability(session)
+    alpha, alpha_without = None, {}
+    if reliability is not None:
+        coders, data = reliability
+        alpha = _alpha(data)
+        alpha_without = {labeler: _alpha(np.delete(data, i, axis=0)) for i, labeler in enumerate(coders)}
+    return QualityReport([_row(settings, s, overrides.get(i), gold[i], sides[i], speed[i], alpha_without.get(i))
+                          for i, s in stats.items()], alpha)  # fmt: skip
+
+
+def _row(settings, s: LabelerStats, override, gold, sides, speed, alpha_without) -> LabelerQuality:
+    good, reasons = standing(settings, override, gold, sides)
+    gold_votes, correct = gold
+    return LabelerQuality(
+        labeler_id=s.labeler_id, name=s.name, active=s.active, ai=s.ai, votes=s.votes, decisive_votes=sides[0],
+        gold_votes=gold_votes, gold_correct=correct, gold_accuracy=correct / gold_votes if gold_votes else None,
+        gold_interval=wilson(correct, gold_votes) if gold_votes else None,
+        side_bias=sides[1] / sides[0] if sides[0] else None, agreement=s.agreement, agreement_votes=s.agreement_votes,
+        alpha_without=alpha_without, fast_share=speed[1] / speed[0] if speed[0] else None, tie_share=s.tie_share,
+        skip_share=s.skip_share, override=override, good_standing=good, reasons=reasons,
+    )  # fmt: skip
+
+
+def excluded_labelers(settings: Settings) -> dict[int, list[str]]:
+    """Labelers not in good standing, with the reasons: their votes do not train."""
+    return {row.labeler_id: row.reasons for row in quality(settings).labelers if not row.good_standing}
+
+
+def set_override(labeler_id: int, override: str | None) -> None:
+    """good | excluded | None (the rules decide); LookupError for an unknown labeler."""
+    with session_scope() as session:
+        labeler = session.get(Labeler, labeler_id)
+        if labeler is None:
+            raise LookupError(f"labeler {labeler_id} does not exist")
+        labeler.standing_override = override
