@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         default=0.3, ge=0, le=0.5, description="Largest distance of a labeler's share of 'left' from one half."
     )
     quality_min_bias_votes: int = Field(default=20, ge=1, description="Decisive votes before side bias counts.")
+    prompt_classifier: str = Field(
+        default="", max_length=300,
+        description="Optional hook module:function(prompt) -> reason or None, refusing unsafe prompts.",
+    )  # fmt: skip
+    votes_per_hour_cap: int = Field(default=0, ge=0, description="Votes a labeler may cast per hour (0: no cap).")
+    votes_per_day_cap: int = Field(default=0, ge=0, description="Votes a labeler may cast per day (0: no cap).")
     quality_fast_decision_ms: int = Field(
         default=600, ge=0, description="Decisions faster than this are counted as fast (shown, not used to exclude)."
     )

@@ -17,6 +17,7 @@ let upcoming = null;     // {comparison, fetchedAt}: prefetched, images decoded
 let prefetching = null;  // the prefetch in flight
 let votes = 0;
 let emptyTimer = null;
+let capped = null;       // a CapReached from the last fetch
 let retryTimer = null;
 const unreadable = new Set();  // pairs whose images failed to load: never asked for again
 
@@ -41,7 +42,17 @@ function changeOutbox(change) {
 
 // ---- screens ---------------------------------------------------------------------------------
 function show(section) {
-  for (const id of ["login", "labeling", "empty"]) $(id).hidden = id !== section;
+  for (const id of ["login", "labeling", "empty", "later"]) $(id).hidden = id !== section;
+}
+
+// A vote cap (429 with Retry-After): say so, and try again when the server says.
+class CapReached extends Error {
+  constructor(message, retryAfterS) { super(message); this.retryAfterS = retryAfterS; }
+}
+async function capReached(response) {
+  let detail = "you have voted a lot lately";
+  try { detail = (await response.json()).detail; } catch { /* keep the default */ }
+  return new CapReached(detail, Number(response.headers.get("Retry-After")) || 60);
 }
 
 function status(text, isError = false) {
@@ -88,6 +99,7 @@ async function fetchNext() {
   const query = exclude.size ? `?exclude=${[...exclude].slice(-100).join(",")}` : "";
   const response = await api(`/comparisons/next${query}`);
   if (response.status === 204) return null;
+  if (response.status === 429) throw await capReached(response);
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   const comparison = await response.json();
   try {
@@ -103,7 +115,10 @@ function prefetch() {
   if (!prefetching && token && !upcoming) {
     prefetching = fetchNext()
       .then((next) => { upcoming = next; })
-      .catch((e) => { if (!(e instanceof Unauthorized)) status(`Could not fetch the next pair (${e.message}).`, true); })
+      .catch((e) => {
+        if (e instanceof CapReached) capped = e;
+        else if (!(e instanceof Unauthorized)) status(`Could not fetch the next pair (${e.message}).`, true);
+      })
       .finally(() => { prefetching = null; });
   }
   return prefetching || Promise.resolve();
@@ -128,6 +143,12 @@ async function advance() {
     const next = upcoming;
     upcoming = null;
     display(next.comparison);
+  } else if (capped) {
+    current = null;
+    $("later-reason").textContent = capped.message;
+    show("later");
+    emptyTimer = setTimeout(advance, capped.retryAfterS * 1000);
+    capped = null;
   } else {
     current = null;
     show("empty");
@@ -152,6 +173,12 @@ async function flushOutbox() {
     }
     if (response.status >= 500) {  // try again later
       retryTimer = setTimeout(send, 2000);
+      return;
+    }
+    if (response.status === 429) {  // a vote cap: the vote waits in the outbox until the server takes it
+      const cap = await capReached(response);
+      status(cap.message, true);
+      retryTimer = setTimeout(send, cap.retryAfterS * 1000);
       return;
     }
     // Stored (201), stored before (200), or refused for good (4xx): done with this entry.
@@ -207,9 +234,39 @@ async function start(attempt = 0) {
   advance();
 }
 
+// ---- reporting an image ------------------------------------------------------------------------
+function openReport() {
+  if (!current) return;
+  $("report-form").reset();
+  $("report-dialog").returnValue = "";
+  $("report-dialog").showModal();
+}
+
+$("report-dialog").addEventListener("close", async () => {
+  const reason = $("report-dialog").returnValue;
+  if (!current || !["harmful", "explicit", "broken", "other"].includes(reason)) return;
+  const side = new FormData($("report-form")).get("side") || "both";
+  const { comparison } = current;
+  try {
+    const response = await api(`/comparisons/${comparison.id}/report`, {
+      method: "POST", body: JSON.stringify({ side, reason }),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    status("Reported: that pair will not be shown again.");
+  } catch (e) {
+    if (!(e instanceof Unauthorized)) status(`The report was not sent (${e.message}); try again.`, true);
+    return;
+  }
+  unreadable.add(comparison.id);  // never ask for it again in this tab
+  current = null;
+  advance();
+});
+$("report-button").addEventListener("click", openReport);
+
 document.addEventListener("keydown", (event) => {
-  if ($("labeling").hidden || event.target.tagName === "INPUT") return;
+  if ($("labeling").hidden || $("report-dialog").open || event.target.tagName === "INPUT") return;
   if (event.repeat || event.ctrlKey || event.altKey || event.metaKey) return;  // held keys and shortcuts
+  if (event.key === "r" || event.key === "R") { event.preventDefault(); openReport(); return; }
   const choice = KEYS[event.key];
   if (choice) { event.preventDefault(); vote(choice); }
 });

@@ -22,6 +22,7 @@ from core.queue import ALL_QUEUES, GENERATE_WORKER_QUEUES, TRAIN_QUEUE
 from core.repo.prompts import read_prompt_file
 from core.services import labelers, lineage, prompts, quality
 from core.services.backup import BackupFailed, write_backup
+from core.services.prompt_filter import ClassifierUnavailable
 from core.settings import Settings, get_settings
 from core.states import PromptSource, Role
 from worker.basemodel.cli import base_model_cli, simulate_labelers
@@ -203,7 +204,7 @@ def prompts_add(
     try:
         source = PromptSource.imported if file else PromptSource.admin
         added, skipped = prompts.add_prompts(items, source=source, for_eval=for_eval)
-    except (ValueError, prompts.PromptsBusy) as exc:
+    except (ValueError, prompts.PromptsBusy, ClassifierUnavailable) as exc:  # the filter's refusal names its rule
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"added {added}, skipped {skipped} already present")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas.generation import GenerationParams
 from core.schemas.text import MAX_DB_INT
-from core.states import Choice, GenerationStatus
+from core.states import Choice, GenerationStatus, ReportReason
 
 
 class ImageOut(BaseModel):
@@ -30,6 +30,48 @@ class VoteIn(BaseModel):
 
     choice: Choice
     decision_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+
+
+class ReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    side: Literal["left", "right", "both"]  # as this labeler saw the pair
+    reason: ReportReason
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ReportOut(BaseModel):
+    id: int
+    comparison_id: int
+    side: str
+    reason: str
+    created_at: datetime
+
+
+class ReportAdminOut(ReportOut):
+    labeler: str
+    prompt: str
+    note: str | None
+    image_urls: list[str]  # the reported image, or both
+
+
+class PromptFilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: str = Field(min_length=1, max_length=500, description="A word or phrase (whole words, any case)")
+    is_regex: bool = Field(default=False, description="Treat the pattern as a regular expression (any case)")
+
+
+class PromptFilterOut(BaseModel):
+    id: int
+    pattern: str
+    is_regex: bool
+    created_by: str
+    created_at: datetime
+
+
+class PromptFilterApplied(BaseModel):
+    retired: list[dict]  # {"id", "text", "reason"} of each prompt taken out of the pool
 
 
 class VoteOut(BaseModel):

@@ -19,6 +19,7 @@ from core.repo.checkpoints import UnusableCheckpoint, checkpoint_ref
 from core.repo.generations import StartedGeneration
 from core.schemas.api import GenerationRequest
 from core.schemas.generation import GenerationParams
+from core.services import prompt_filter
 from core.settings import Settings
 from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role
 
@@ -38,13 +39,21 @@ class TooManyPending(RuntimeError):
 
 
 # ---- clients ------------------------------------------------------------------------------------
+class PromptRefused(ValueError):
+    """The prompt filter (or classifier) refuses this prompt; the message names the rule."""
+
+
 def request_generation(request: GenerationRequest, labeler: Labeler, settings: Settings) -> Generation:
     """Record a client's request and queue it. PinningForbidden when a labeler pins a checkpoint (it
     would let them render any checkpoint at any seed, and so unblind evaluation pairs);
-    UnusableCheckpoint for a pinned checkpoint that does not exist or is broken; QueueUnavailable
+    UnusableCheckpoint for a pinned checkpoint that does not exist or is broken; PromptRefused by the
+    prompt filter (ClassifierUnavailable if its classifier hook fails); QueueUnavailable
     when the broker is down (the row is then failed, so nothing waits forever)."""
     if request.checkpoint_id is not None and labeler.role != Role.admin:
         raise PinningForbidden("only admins may pin a generation to a checkpoint")
+    reason = prompt_filter.refusal(request.prompt, settings)  # not the negative prompt: "no gore" is fine there
+    if reason:
+        raise PromptRefused(reason)
     values = request.model_dump(exclude={"checkpoint_id"})
     if "num_inference_steps" not in request.model_fields_set:
         values["num_inference_steps"] = settings.default_steps

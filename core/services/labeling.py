@@ -3,18 +3,52 @@ the SQL is in core/repo/comparisons.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from core.db.models import Vote
 from core.db.session import session_scope
 from core.repo import comparisons as repo
 from core.repo.comparisons import ComparisonNotFound, NotServed, Served, VoteOutcome
 from core.settings import Settings
 from core.states import Choice
 
-__all__ = ["ComparisonNotFound", "NotServed", "Served", "VoteOutcome"]
+__all__ = ["ComparisonNotFound", "NotServed", "Served", "VoteCapReached", "VoteOutcome"]
 MAX_EXCLUDED = 100  # ids a labeler may ask to skip (the one on screen, a few in flight)
 
 
+class VoteCapReached(RuntimeError):
+    """The labeler cast as many votes as the caps allow for now; `retry_after_s` says when to return."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def check_caps(labeler_id: int, settings: Settings) -> None:
+    """VoteCapReached when the labeler is at DPOLOOP_VOTES_PER_HOUR_CAP or _PER_DAY_CAP (no query
+    at all while both are 0, the default)."""
+    now = datetime.now(UTC)
+    caps = ((settings.votes_per_hour_cap, timedelta(hours=1)), (settings.votes_per_day_cap, timedelta(days=1)))
+    for cap, window in caps:
+        if cap <= 0:
+            continue
+        with session_scope() as session:
+            count, oldest = session.execute(
+                select(func.count(Vote.id), func.min(Vote.created_at))
+                .where(Vote.labeler_id == labeler_id, Vote.created_at >= now - window)
+            ).one()  # fmt: skip
+        if count >= cap:
+            wait = max(1, int((oldest + window - now).total_seconds()) + 1) if oldest else int(window.total_seconds())
+            hours = "hour" if window == timedelta(hours=1) else "day"
+            raise VoteCapReached(f"come back later: {count} votes in the last {hours} (the cap is {cap})", wait)
+
+
 def next_comparison(labeler_id: int, settings: Settings, exclude: list[int] | None = None) -> Served | None:
-    """Lease the next comparison for this labeler (evaluation pairs first), or None: the pool is empty."""
+    """Lease the next comparison for this labeler (evaluation pairs first), or None: the pool is
+    empty. VoteCapReached when the labeler is at a vote cap."""
+    check_caps(labeler_id, settings)
     with session_scope() as session:
         return repo.next_for_labeler(session, labeler_id, settings.lease_s, exclude, settings.max_held_per_labeler,
                                      settings.gold_rate)  # fmt: skip
@@ -25,6 +59,13 @@ def vote(
 ) -> VoteOutcome:
     """Record a vote once per labeler and comparison; a repeat returns the first vote unchanged.
     ComparisonNotFound if the comparison does not exist; NotServed (a first vote) unless it was served
-    to this labeler and is still open: nobody votes on a pair they were not shown, or on a retired one."""
+    to this labeler and is still open: nobody votes on a pair they were not shown, or on a retired one.
+    VoteCapReached when the labeler is at a vote cap (a repeat of a recorded vote still answers)."""
+    if settings.votes_per_hour_cap or settings.votes_per_day_cap:
+        with session_scope() as session:
+            repeat = session.scalar(select(Vote.id).where(Vote.comparison_id == comparison_id,
+                                                          Vote.labeler_id == labeler_id))  # fmt: skip
+        if repeat is None:
+            check_caps(labeler_id, settings)
     with session_scope() as session:
         return repo.record_vote(session, comparison_id, labeler_id, choice, decision_ms, settings.votes_per_comparison)

@@ -7,6 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from core.db.session import session_scope
 from core.repo import prompts as repo
 from core.repo.prompts import PromptUsage
+from core.services import prompt_filter
+from core.settings import Settings, get_settings
 from core.states import PromptSource
 
 
@@ -14,8 +16,15 @@ class PromptsBusy(RuntimeError):
     """The same prompts were being added concurrently; a retry settles it."""
 
 
-def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False) -> tuple[int, int]:
-    """Add prompts, skipping ones present; (added, skipped). ValueError names a bad prompt."""
+def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False,
+                settings: Settings | None = None) -> tuple[int, int]:  # fmt: skip
+    """Add prompts, skipping ones present; (added, skipped). ValueError names a bad prompt, or the
+    prompt filter's rule that refuses one (nothing is added then)."""
+    found, settings = prompt_filter.rules(), settings or get_settings()
+    for text in texts:
+        reason = prompt_filter.refusal(text, settings, found)
+        if reason:
+            raise ValueError(f"{text[:80]!r}: {reason}")
     try:
         with session_scope() as session:
             return repo.add_prompts(session, texts, source=source, for_eval=for_eval)

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.repo.imports import NewPair
-from core.services import imports
+from core.services import imports, prompt_filter
 from core.settings import Settings
 from worker.imports.encode import LatentEncoder
 from worker.imports.sources import SourceRow, decode, image_bytes, iter_batches, open_source, stored_latents
@@ -32,7 +32,7 @@ def run_import(set_id: int, settings: Settings) -> None:
         encoder = LatentEncoder(settings.base_model)
         with tqdm(total=source.total, initial=job.rows_done, desc=f"import {job.name}", dynamic_ncols=True) as bar:
             for rows in iter_batches(source, job.rows_done, BATCH):
-                pairs, counts, bad = prepare(rows, encoder, settings.latents_dir)
+                pairs, counts, bad = prepare(rows, encoder, settings.latents_dir, settings)
                 imports.record_batch(set_id, pairs, rows[-1].index + 1, dict(counts), bad)
                 bar.update(len(rows))
     except Exception as exc:  # the source itself is unreadable, or the model cannot load: say why
@@ -42,15 +42,18 @@ def run_import(set_id: int, settings: Settings) -> None:
     imports.finish(set_id)
 
 
-def prepare(rows: list[SourceRow], encoder: LatentEncoder, latents_dir: Path) -> tuple[list[NewPair], Counter, list]:
+def prepare(rows: list[SourceRow], encoder: LatentEncoder, latents_dir: Path,
+            settings: Settings) -> tuple[list[NewPair], Counter, list]:  # fmt: skip
     """This batch's new pairs with their latents written; counts (ties, unlabeled, duplicates, bad)
-    and the bad rows with their reasons."""
+    and the bad rows with their reasons (a caption the prompt filter refuses is one)."""
     counts: Counter = Counter()
     bad: list[dict] = []
     ready = []  # (row, caption, winner data, loser data, hash, stored winner/loser latents)
+    rules = prompt_filter.rules()
     for row in rows:
         try:
-            item = _check(row, encoder, counts)
+            refused = row.caption and prompt_filter.refusal(row.caption, settings, rules)
+            item = refused or _check(row, encoder, counts)
         except (OSError, ValueError, TypeError) as exc:
             item, reason = None, f"{type(exc).__name__}: {exc}"
             counts["bad"] += 1

@@ -25,6 +25,7 @@ from core.schemas.api import (
 )
 from core.services import labelers, lineage, prompts, quality
 from core.services.labeler_stats import labeler_stats
+from core.services.prompt_filter import ClassifierUnavailable
 from core.states import PromptSource, Role
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -110,8 +111,10 @@ def add_prompts(body: PromptsIn, _: Admin) -> PromptsAdded:
         added, skipped = prompts.add_prompts(body.prompts, source=PromptSource.admin, for_eval=body.for_eval)
     except prompts.PromptsBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except ValueError as exc:
+    except ValueError as exc:  # a prompt too long, empty, or refused by the prompt filter (named)
         raise unprocessable(str(exc), "body", "prompts") from exc
+    except ClassifierUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     return PromptsAdded(added=added, skipped=skipped)
 
 

@@ -16,6 +16,7 @@ from core.queue import QueueUnavailable
 from core.schemas.api import GenerationOut, GenerationRequest
 from core.services import generations
 from core.services.generations import UnusableCheckpoint
+from core.services.prompt_filter import ClassifierUnavailable
 from core.states import GENERATION_FINISHED
 
 router = APIRouter(tags=["generations"])
@@ -52,6 +53,10 @@ async def create(
                             headers={"Retry-After": str(exc.retry_after_s)}) from exc  # fmt: skip
     except generations.PinningForbidden as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except generations.PromptRefused as exc:
+        raise unprocessable(str(exc), "body", "prompt") from exc
+    except ClassifierUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     except UnusableCheckpoint as exc:
         raise unprocessable(str(exc), "body", "checkpoint_id") from exc
     except QueueUnavailable as exc:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from app.api.deps import AppSettings, CurrentLabeler, Id
 from app.api.errors import unprocessable
 from app.api.media import media_url
-from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, VoteIn, VoteOut
+from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, ReportIn, ReportOut, VoteIn, VoteOut
 from core.schemas.text import MAX_DB_INT
-from core.services import labelers, labeling
+from core.services import labelers, labeling, reports
 from core.services.labelers import votes_cast
 from core.states import Role
 
@@ -54,7 +54,10 @@ def next_comparison(
     if skip and (len(skip) > labeling.MAX_EXCLUDED or max(skip) > MAX_DB_INT):
         limit = f"exclude takes at most {labeling.MAX_EXCLUDED} ids, each ≤ {MAX_DB_INT}"
         raise unprocessable(limit, "query", "exclude")
-    served = labeling.next_comparison(labeler.id, settings, skip)
+    try:
+        served = labeling.next_comparison(labeler.id, settings, skip)
+    except labeling.VoteCapReached as exc:
+        raise capped(exc) from exc
     if served is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return ComparisonOut(
@@ -78,6 +81,8 @@ def next_comparison(
 def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: AppSettings, response: Response):
     try:
         outcome = labeling.vote(comparison_id, labeler.id, body.choice, body.decision_ms, settings)
+    except labeling.VoteCapReached as exc:
+        raise capped(exc) from exc
     except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except labeling.NotServed as exc:
@@ -88,3 +93,30 @@ def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: App
     return VoteOut(
         id=v.id, comparison_id=v.comparison_id, choice=v.choice, decision_ms=v.decision_ms, created=outcome.created
     )
+
+
+def capped(exc: Exception) -> HTTPException:
+    """429 with Retry-After: the labeler reached a vote cap (DPOLOOP_VOTES_PER_HOUR_CAP / _DAY_CAP)."""
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+
+
+@router.post(
+    "/comparisons/{comparison_id}/report",
+    response_model=ReportOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already reported by you: the first report."},
+               409: {"description": "Never served to you."}},  # fmt: skip
+)
+def report(comparison_id: Id, body: ReportIn, labeler: CurrentLabeler, response: Response) -> ReportOut:
+    """Report an image (harmful, explicit, broken, other): the pair leaves the pool for everyone and
+    no round trains on it; admins see the report."""
+    try:
+        row, created = reports.report(comparison_id, labeler.id, body.side, body.reason, body.note)
+    except labeling.ComparisonNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except labeling.NotServed as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ReportOut(id=row.id, comparison_id=row.comparison_id, side=row.side, reason=row.reason.value,
+                     created_at=row.created_at)  # fmt: skip

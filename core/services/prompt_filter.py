@@ -1,0 +1,110 @@
+"""The prompt filter: words, phrases or patterns no prompt may contain, managed by admins, and an
+optional classifier hook (DPOLOOP_PROMPT_CLASSIFIER="module:function", called with the prompt,
+returning a reason to refuse or None). It guards POST /generations, the prompt set and imports,
+and can retire existing prompts on demand."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import delete, select, update
+
+from core.db.models import Prompt, PromptFilter
+from core.db.session import session_scope
+from core.settings import Settings
+
+
+class RuleInvalid(ValueError):
+    pass
+
+
+class ClassifierUnavailable(RuntimeError):
+    """The configured classifier could not be imported or failed: prompts wait rather than pass unchecked."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    pattern: str
+    is_regex: bool
+
+    def matches(self, text: str) -> bool:
+        if self.is_regex:
+            return re.search(self.pattern, text, re.IGNORECASE) is not None
+        return re.search(rf"(?<!\w){re.escape(self.pattern)}(?!\w)", text, re.IGNORECASE) is not None
+
+
+def list_rules() -> list[PromptFilter]:
+    with session_scope() as session:
+        return list(session.scalars(select(PromptFilter).order_by(PromptFilter.id)))
+
+
+def rules() -> list[Rule]:
+    with session_scope() as session:
+        rows = session.scalars(select(PromptFilter).order_by(PromptFilter.id))
+        return [Rule(r.id, r.pattern, r.is_regex) for r in rows]
+
+
+def add_rule(pattern: str, is_regex: bool, by: str) -> PromptFilter:
+    pattern = pattern.strip()
+    if not pattern:
+        raise RuleInvalid("the pattern is empty")
+    if is_regex:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise RuleInvalid(f"not a regular expression: {exc}") from exc
+    with session_scope() as session:
+        if session.scalar(select(PromptFilter.id).where(PromptFilter.pattern == pattern)) is not None:
+            raise RuleInvalid(f"the rule {pattern!r} exists")
+        row = PromptFilter(pattern=pattern, is_regex=is_regex, created_by=by)
+        session.add(row)
+        session.flush()
+        return row
+
+
+def delete_rule(rule_id: int) -> None:
+    with session_scope() as session:
+        if session.execute(delete(PromptFilter).where(PromptFilter.id == rule_id)).rowcount == 0:
+            raise LookupError(f"prompt filter rule {rule_id} does not exist")
+
+
+@cache
+def _classifier(spec: str):
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ClassifierUnavailable(f"prompt classifier {spec!r} cannot be loaded: {exc}") from exc
+
+
+def refusal(text: str, settings: Settings, found: list[Rule] | None = None) -> str | None:
+    """Why this prompt is refused (naming the rule), or None. ClassifierUnavailable if the hook fails."""
+    for rule in rules() if found is None else found:
+        if rule.matches(text):
+            return f"the prompt matches prompt filter rule {rule.id} ({rule.pattern!r})"
+    if settings.prompt_classifier:
+        try:
+            reason = _classifier(settings.prompt_classifier)(text)
+        except ClassifierUnavailable:
+            raise
+        except Exception as exc:
+            raise ClassifierUnavailable(f"prompt classifier failed: {type(exc).__name__}: {exc}") from exc
+        if reason:
+            return f"the prompt classifier refused it: {reason}"
+    return None
+
+
+def apply_to_prompts(settings: Settings) -> list[tuple[int, str, str]]:
+    """Retire every active prompt the filter refuses; returns (id, text, reason) of each."""
+    found = rules()
+    with session_scope() as session:
+        prompts = session.execute(select(Prompt.id, Prompt.text).where(Prompt.active.is_(True))).all()
+    refused = [(pid, text, why) for pid, text in prompts if (why := refusal(text, settings, found))]
+    if refused:
+        with session_scope() as session:
+            session.execute(update(Prompt).where(Prompt.id.in_([pid for pid, _, _ in refused])).values(active=False))
+    return refused

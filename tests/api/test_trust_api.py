@@ -1,0 +1,110 @@
+"""Trust over REST on Postgres: reports, the prompt filter, vote caps, labeler quality and lineage."""
+
+from sqlalchemy import select
+
+from core.db.models import Comparison
+from core.db.session import session_scope
+from core.repo.preferences import collect_preferences
+from core.states import ComparisonState
+from tests.api.conftest import auth
+from tests.conftest import apply_settings
+from tests.helpers.data import make_comparisons
+
+
+def test_a_reported_pair_leaves_the_pool_and_the_training_data(client, admin, alice, bob):
+    first, second, third = make_comparisons(3)
+    served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+    assert served["id"] == first
+    url = f"/api/v1/comparisons/{first}/report"
+    assert client.post(url, headers=auth(bob), json={"side": "left", "reason": "harmful"}).status_code == 409
+    made = client.post(url, headers=auth(alice), json={"side": "left", "reason": "harmful", "note": "gore"})
+    assert made.status_code == 201 and made.json()["reason"] == "harmful"
+    again = client.post(url, headers=auth(alice), json={"side": "both", "reason": "other"})
+    assert again.status_code == 200 and again.json()["id"] == made.json()["id"]  # the first report stands
+    for bad in ({"side": "middle", "reason": "harmful"}, {"side": "left", "reason": "boring"}, {"side": "left"}):
+        assert client.post(url, headers=auth(alice), json=bad).status_code == 422
+    assert client.post("/api/v1/comparisons/99999/report", headers=auth(alice),
+                       json={"side": "both", "reason": "broken"}).status_code == 404  # fmt: skip
+
+    with session_scope() as session:
+        assert session.get(Comparison, first).state == ComparisonState.retired
+    served_next = [client.get("/api/v1/comparisons/next", headers=auth(who)).json()["id"] for who in (alice, bob)]
+    assert served_next == [second, third]  # nobody is served it again
+    listed = client.get("/api/v1/admin/reports", headers=admin).json()
+    found = [(r["comparison_id"], r["side"], r["labeler"], r["note"]) for r in listed]
+    assert found == [(first, "left", "alice", "gore")]
+    assert len(listed[0]["image_urls"]) == 1 and client.get(listed[0]["image_urls"][0]).status_code == 200
+    assert client.get("/api/v1/admin/reports", headers=auth(alice)).status_code == 403
+
+
+def test_a_reported_pair_voted_on_before_never_trains(client, admin, alice):
+    (pair,) = make_comparisons(1)
+    client.get("/api/v1/comparisons/next", headers=auth(alice))
+    voted = client.post(f"/api/v1/comparisons/{pair}/vote", headers=auth(alice), json={"choice": "left"})
+    assert voted.status_code == 201
+    assert client.post(f"/api/v1/comparisons/{pair}/report", headers=auth(alice),
+                       json={"side": "right", "reason": "explicit"}).status_code == 201  # fmt: skip
+    with session_scope() as session:
+        found = collect_preferences(session)
+    assert found.pairs == [] and found.counts["votes_on_reported_pairs"] == 1
+
+
+def test_the_prompt_filter_refuses_with_the_rule_and_retires_on_demand(client, admin, alice):
+    url = "/api/v1/admin/prompt-filter"
+    word = client.post(url, headers=admin, json={"pattern": "gore"})
+    assert word.status_code == 201
+    assert client.post(url, headers=admin, json={"pattern": "gore"}).status_code == 422  # exists
+    assert client.post(url, headers=admin, json={"pattern": "(", "is_regex": True}).status_code == 422
+    regex = client.post(url, headers=admin, json={"pattern": r"blood\w*", "is_regex": True}).json()
+    refused = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a scene of GORE at dusk"})
+    assert refused.status_code == 422 and f"rule {word.json()['id']} ('gore')" in refused.text
+    assert client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "bloody hands"}).status_code == 422
+    fine = {"prompt": "a gorey-free red circle", "negative_prompt": "gore"}  # a whole word, and not the negative
+    assert client.post("/api/v1/generations", headers=auth(alice), json=fine).status_code != 422
+    added = client.post("/api/v1/admin/prompts", headers=admin, json={"prompts": ["a red circle", "blood moon"]})
+    assert added.status_code == 422 and "blood moon" in added.text  # nothing added
+
+    client.delete(f"{url}/{regex['id']}", headers=admin)
+    assert client.post("/api/v1/admin/prompts", headers=admin, json={"prompts": ["blood moon"]}).status_code == 201
+    client.post(url, headers=admin, json={"pattern": "moon"})
+    applied = client.post(f"{url}/apply", headers=admin).json()
+    assert [p["text"] for p in applied["retired"]] == ["blood moon"] and "moon" in applied["retired"][0]["reason"]
+    assert [r["pattern"] for r in client.get(url, headers=admin).json()] == ["gore", "moon"]
+    assert client.delete(f"{url}/9999", headers=admin).status_code == 404
+    assert client.get(url, headers=auth(alice)).status_code == 403
+
+
+def test_a_labeler_at_the_cap_is_told_to_come_back_later(client, alice, monkeypatch, pg_settings):
+    apply_settings(monkeypatch, votes_per_hour_cap=2)
+    make_comparisons(4)
+    voted = []
+    for _ in range(2):
+        pair = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+        assert client.post(f"/api/v1/comparisons/{pair['id']}/vote", headers=auth(alice),
+                           json={"choice": "left"}).status_code == 201  # fmt: skip
+        voted.append(pair["id"])
+    later = client.get("/api/v1/comparisons/next", headers=auth(alice))
+    assert later.status_code == 429 and "come back later" in later.json()["detail"]
+    assert 1 <= int(later.headers["Retry-After"]) <= 3601
+    repeat = client.post(f"/api/v1/comparisons/{voted[0]}/vote", headers=auth(alice), json={"choice": "left"})
+    assert repeat.status_code == 200  # a vote already recorded still answers
+
+
+def test_quality_and_lineage_over_rest(client, admin, alice):
+    rows = client.get("/api/v1/admin/labelers/quality", headers=admin).json()
+    row = next(r for r in rows if r["name"] == "alice")
+    for field in ("labeler_id", "name", "votes", "gold_votes", "gold_accuracy", "side_bias", "agreement",
+                  "good_standing"):  # fmt: skip
+        assert field in row
+    assert row["good_standing"] is True and row["gold_votes"] == 0  # too little evidence counts as good
+    excluded = client.patch(f"/api/v1/admin/labelers/{row['labeler_id']}", headers=admin, json={"standing": "excluded"})
+    assert excluded.status_code == 200 and excluded.json()["standing"] == "excluded"
+    again = client.get("/api/v1/admin/labelers/quality", headers=admin).json()
+    assert next(r for r in again if r["name"] == "alice")["reasons"] == ["excluded by an admin"]
+    lineage = client.get(f"/api/v1/admin/labelers/{row['labeler_id']}/lineage", headers=admin).json()
+    assert lineage == {"labeler_id": row["labeler_id"], "trained_on": {}, "built_on": [], "serving_affected": False,
+                       "rebuild_from": 1}  # fmt: skip
+    assert client.patch(f"/api/v1/admin/labelers/{row['labeler_id']}", headers=admin, json={}).status_code == 422
+    assert client.get("/api/v1/admin/labelers/9999/lineage", headers=admin).status_code == 404
+    with session_scope() as session:
+        assert session.scalars(select(Comparison)).all() == []
