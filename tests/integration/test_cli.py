@@ -98,3 +98,15 @@ def test_backup_of_a_postgres_install_restores(pg_settings, postgres_admin_url, 
     finally:
         drop_database(postgres_admin_url, restored)
     assert len(list((tmp_path / "backup" / "media").glob("*.png"))) == 2
+
+
+def test_prompts_add_refuses_a_prompt_the_filter_names(tmp_path, monkeypatch):
+    from core.services import prompt_filter
+
+    apply_settings(monkeypatch, data_dir=tmp_path / "data")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    rule = prompt_filter.add_rule("gore", False, by="test")
+    refused = runner.invoke(cli, ["prompts", "add", "a red circle", "gore at night"])
+    assert refused.exit_code == 2 and f"rule {rule.id} ('gore')" in refused.output
+    assert "added 1" in runner.invoke(cli, ["prompts", "add", "a red circle"]).output
