@@ -9,9 +9,10 @@ import data from "./pages/data.js";
 import labelers from "./pages/labelers.js";
 import overview from "./pages/overview.js";
 import prompts from "./pages/prompts.js";
+import reports from "./pages/reports.js";
 import { round, rounds } from "./pages/rounds.js";
 
-const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, labelers, prompts, data };
+const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, labelers, prompts, reports, data };
 const DETAIL = { rounds: "round", checkpoints: "checkpoint" };  // "#/rounds/7" is round 7's page
 
 let me = null;

@@ -199,3 +199,30 @@ def test_an_admin_imports_a_file_and_downloads_the_votes(console_stack, browser,
         page.get_by_role("button", name="Votes (CSV)").click()
     assert download.value.suggested_filename == "dpoloop-votes.csv"
     assert Path(download.value.path()).read_text().startswith('"vote_id"')
+
+
+def test_an_admin_steers_trust_from_the_console(console_stack, browser):
+    from playwright.sync_api import expect
+
+    _, admin_token = make_labeler("boss", admin=True)
+    carol, _ = make_labeler("carol")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{console_stack['base_url']}/admin/#token={admin_token}")
+    page.get_by_role("link", name="Labelers").click()
+    expect(page.get_by_test_id(f"standing-{carol}")).to_contain_text("votes train")
+    page.get_by_test_id(f"standing-{carol}").get_by_label("standing").select_option("excluded")
+    expect(page.get_by_test_id("lineage")).to_contain_text("none")  # no checkpoint holds her votes yet
+    expect(page.get_by_test_id(f"standing-{carol}")).to_contain_text("excluded by an admin")
+
+    page.get_by_role("link", name="Prompts").click()
+    page.get_by_label("filter pattern").fill("gore")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("td", has_text="gore")).to_be_visible()
+    page.get_by_label("filter pattern").fill("/(unclosed/")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_text("not a regular expression")).to_be_visible()
+    page.get_by_role("link", name="Reports").click()
+    expect(page.get_by_text("No report.")).to_be_visible()
+    assert errors == []

@@ -9,6 +9,25 @@ function linkBox(box, created, what) {
       h("button", { class: "action", type: "button", onclick: () => navigator.clipboard?.writeText(created.login_url) }, "Copy"))));
 }
 
+// An admin's word over the quality rules; changing it shows the checkpoints built on their votes.
+function standingSelect(labelerId, override, refresh, lineageBox) {
+  const select = h("select", { "aria-label": "standing" }, [["auto", "rules decide"], ["good", "always train"], ["excluded", "never train"]]
+    .map(([value, text]) => h("option", { value, selected: (override || "auto") === value }, text)));
+  select.addEventListener("change", async () => {
+    await send("PATCH", `/admin/labelers/${labelerId}`, { standing: select.value }).catch((e) => alert(e.message));
+    const found = await getJSON(`/admin/labelers/${labelerId}/lineage`);
+    fill(lineageBox, h("div", { class: "card", "data-testid": "lineage" },
+      h("div", { class: "label" }, `Checkpoints built on labeler ${labelerId}'s votes`),
+      found.built_on.length ? `#${found.built_on.join(", #")}` : "none",
+      found.serving_affected ? h("div", { class: "row" }, h("button", { class: "action", onclick: async () => {
+        const round = await send("POST", "/admin/rounds", { config: { start_from: found.rebuild_from } }).catch((e) => alert(e.message));
+        if (round) location.hash = `#/rounds/${round.id}`;
+      } }, `Rebuild from #${found.rebuild_from}`)) : null));
+    await refresh();
+  });
+  return select;
+}
+
 export default async function labelers(main, ctx) {
   const name = h("input", { name: "name", required: true, placeholder: "name", "aria-label": "name", pattern: "[\\w.@+\\-]+" });
   const admin = h("input", { type: "checkbox", "aria-label": "admin" });
@@ -16,13 +35,21 @@ export default async function labelers(main, ctx) {
   const link = h("div");
   const list = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const refresh = async () => {
-    const stats = await getJSON("/admin/labelers/stats");
-    fill(list, table(["labeler", "role", "votes", "per hour (last)", "median decision", "ties", "both bad", "skips", "agreement", ""],
+    const [stats, trust] = await Promise.all([getJSON("/admin/labelers/stats"), getJSON("/admin/labelers/quality")]);
+    const quality = Object.fromEntries(trust.map((q) => [q.labeler_id, q]));
+    fill(list, h("p", { class: "muted" }, `Krippendorff's alpha, all labelers: ${trust[0]?.alpha_all == null ? "–" : trust[0].alpha_all.toFixed(3)}`),
+      table(["labeler", "role", "votes", "per hour (last)", "median decision", "ties", "both bad", "skips", "agreement",
+             "gold", "left share", "standing", ""],
       stats.map((s) => h("tr", { "data-testid": `labeler-${s.labeler_id}`, class: s.active ? "" : "muted" },
         h("td", {}, s.name, s.active ? "" : " (disabled)"), h("td", {}, s.role, s.ai ? " (AI)" : ""), h("td", {}, s.votes), h("td", {}, s.votes_last_hour),
         h("td", {}, s.median_decision_ms == null ? "–" : `${(s.median_decision_ms / 1000).toFixed(1)} s`),
         h("td", {}, fmt.pct(s.tie_share)), h("td", {}, fmt.pct(s.both_bad_share)), h("td", {}, fmt.pct(s.skip_share)),
         h("td", {}, s.agreement == null ? "–" : `${fmt.pct(s.agreement)} of ${s.agreement_votes}`),
+        h("td", {}, quality[s.labeler_id]?.gold_votes ? `${quality[s.labeler_id].gold_correct}/${quality[s.labeler_id].gold_votes} (${fmt.interval(quality[s.labeler_id].gold_interval)})` : "–"),
+        h("td", {}, fmt.pct(quality[s.labeler_id]?.side_bias)),
+        h("td", { "data-testid": `standing-${s.labeler_id}`, class: quality[s.labeler_id]?.good_standing === false ? "bad" : "ok" },
+          quality[s.labeler_id]?.good_standing === false ? `excluded: ${quality[s.labeler_id].reasons.join("; ")}` : "votes train",
+          standingSelect(s.labeler_id, quality[s.labeler_id]?.override, refresh, lineageBox)),
         h("td", {}, h("div", { class: "row" },
           h("button", { class: "action", onclick: async () => {
             await send("PATCH", `/admin/labelers/${s.labeler_id}`, { active: !s.active }).catch((e) => alert(e.message));
@@ -45,9 +72,10 @@ export default async function labelers(main, ctx) {
       error.textContent = e.message;
     }
   };
+  const lineageBox = h("div");
   main.append(h("h1", {}, "Labelers"),
     h("form", { class: "row", onsubmit: create }, name, h("label", {}, admin, " admin"), h("button", { class: "action", type: "submit" }, "Create labeler")),
-    error, link, h("h2", {}, "How they label"),
+    error, link, lineageBox, h("h2", {}, "How they label"),
     h("p", { class: "muted" }, "Agreement: how often a vote matches the other labelers' majority on the same pair."), list);
   await ctx.every(10000, refresh);
 }

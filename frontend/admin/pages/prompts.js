@@ -40,9 +40,48 @@ export default async function prompts(main, ctx) {
       message.textContent = e.message;
     }
   };
+  const filterList = h("div");
+  const pattern = h("input", { placeholder: "a word, phrase or /regex/", "aria-label": "filter pattern" });
+  const filterMessage = h("p", { role: "status" });
+  const refreshFilter = async () => {
+    const rules = await getJSON("/admin/prompt-filter");
+    fill(filterList, rules.length ? table(["rule", "pattern", "by", ""], rules.map((r) => h("tr", {},
+      h("td", {}, r.id), h("td", {}, r.is_regex ? `/${r.pattern}/` : r.pattern), h("td", {}, r.created_by),
+      h("td", {}, h("button", { class: "action", onclick: async () => { await send("DELETE", `/admin/prompt-filter/${r.id}`).catch((e) => alert(e.message)); await refreshFilter(); } }, "Remove")))))
+      : h("p", { class: "muted" }, "No rule yet."));
+  };
+  const addRule = async (event) => {
+    event.preventDefault();
+    const text = pattern.value.trim();
+    const regex = text.length > 2 && text.startsWith("/") && text.endsWith("/");
+    try {
+      await send("POST", "/admin/prompt-filter", { pattern: regex ? text.slice(1, -1) : text, is_regex: regex });
+      pattern.value = "";
+      filterMessage.textContent = "";
+      await refreshFilter();
+    } catch (e) {
+      filterMessage.textContent = e.message;
+    }
+  };
+  const applyRules = async () => {
+    try {
+      const applied = await send("POST", "/admin/prompt-filter/apply");
+      filterMessage.textContent = `Retired ${applied.retired.length} prompts the filter refuses.`;
+      await refresh();
+    } catch (e) {
+      filterMessage.textContent = e.message;
+    }
+  };
   main.append(h("h1", {}, "Prompts"),
     h("form", { onsubmit: add }, text, h("div", { class: "row" }, file, h("label", {}, forEval, " for evaluation"),
       h("button", { class: "action", type: "submit" }, "Add prompts"))), message,
+    h("h2", {}, "Prompt filter"),
+    h("p", { class: "muted" }, "Generations and new prompts that match a rule are refused, naming it."),
+    h("form", { class: "row", onsubmit: addRule }, pattern, h("button", { class: "action", type: "submit" }, "Add rule"),
+      h("button", { class: "action", type: "button", onclick: applyRules }, "Retire matching prompts")),
+    filterMessage, filterList,
+    h("h2", {}, "All prompts"),
     h("p", { class: "muted" }, "A retired prompt leaves the pool; its votes stay training data."), list);
+  refreshFilter();
   await ctx.every(15000, refresh);
 }

@@ -1,0 +1,180 @@
+"""Does quality control pay? A simulated crowd labels the pool through the REST API while gold pairs
+are mixed in: 8 honest labelers (the "larger" policy, 90% consistent: one vote in ten is a random
+choice), 2 that click left every time and 1 that answers at random. Then:
+1. the quality report must flag the 3 bad labelers (gold accuracy, side bias) and no honest one;
+2. two rounds from the base on the same snapshot: one on the votes of labelers in good standing
+   (the default), one on every vote (an admin override marks everyone good), each judged against
+   the base on the held-out prompts with the same seeds by the "larger" policy.
+
+The stack runs as in production (API, generate and train workers, beat; SQLite and the file broker).
+Run: .venv/bin/python bench/trust_crowd.py [--votes 600] [--repeats 1] [--pairs 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from loop_efficacy import HELD_OUT, judge, run_round, start_services, stop_services  # noqa: E402
+
+from worker.scenes.policies import get_policy  # noqa: E402
+
+CROWD = [("honest", 8), ("left-clicker", 2), ("random", 1)]
+CHOICES = ["left", "right", "tie", "both_bad", "skip"]
+
+
+class Noisy:
+    """A policy followed `consistency` of the time, a random answer otherwise."""
+
+    def __init__(self, policy, consistency: float, seed: int):
+        self.policy, self.consistency, self.rng = policy, consistency, random.Random(seed)
+
+    def choose(self, left, right, prompt: str) -> str:
+        if self.rng.random() < self.consistency:
+            return self.policy.choose(left, right, prompt)
+        return self.rng.choice(CHOICES[:4])
+
+
+class Always:
+    def __init__(self, choice: str):
+        self.choice = choice
+
+    def choose(self, left, right, prompt: str) -> str:
+        return self.choice
+
+
+class Random:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def choose(self, left, right, prompt: str) -> str:
+        return self.rng.choice(CHOICES)
+
+
+def crowd_policy(kind: str, index: int, seed: int):
+    if kind == "honest":
+        return Noisy(get_policy("larger"), 0.9, seed * 100 + index)
+    if kind == "left-clicker":
+        return Always("left")
+    return Random(seed * 100 + index)
+
+
+def one_run(votes: int, seed: int, pairs: int, keep: bool) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix="dpoloop-crowd-"))
+    port = 19000 + random.randrange(1000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
+    env |= {"DPOLOOP_DATA_DIR": str(data_dir), "DPOLOOP_PORT": str(port), "DPOLOOP_ROUND_SCHEDULE": "false",
+            "DPOLOOP_POOL_TARGET": "64", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_TORCH_THREADS": "2",
+            "DPOLOOP_AUTO_PROMOTE": "false", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": "0.15",
+            "DPOLOOP_GOLD_POOL_TARGET": "24", "DPOLOOP_DPO_OVERRIDES": json.dumps({"seed": seed}),
+            "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    os.environ.update({k: v for k, v in env.items() if k.startswith("DPOLOOP_")})
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    subprocess.run([sys.executable, "-m", "app.cli.main", "migrate"], cwd=REPO, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    from sqlalchemy import select, update
+
+    from core.db.models import Prompt
+    from core.db.session import session_scope
+    from core.services.labelers import create_labeler
+    from core.services.prompts import seed_shipped_prompts
+    from worker.scenes.simulate import simulate_labeler
+
+    seed_shipped_prompts()
+    with session_scope() as session:
+        prompts = list(session.scalars(select(Prompt.text).order_by(Prompt.id)))
+        held_out = random.Random(0).sample(prompts, HELD_OUT)
+        session.execute(update(Prompt).where(Prompt.text.in_(held_out)).values(active=False))
+    members = [(f"{kind}-{i}", kind, crowd_policy(kind, i, seed)) for kind, n in CROWD for i in range(n)]
+    tokens = {name: create_labeler(name)[1] for name, _, _ in members}
+    _, admin_token = create_labeler("admin", admin=True)
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    logs = data_dir / "logs"
+    logs.mkdir()
+    processes = start_services(env, settings, logs)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base}/api/v1/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        share = votes // len(members)
+        started = time.monotonic()
+        threads = [threading.Thread(target=simulate_labeler, args=(base, tokens[name], policy, share),
+                                    kwargs={"patience_s": 600}) for name, _, policy in members]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(f"  {share * len(members)} votes in {time.monotonic() - started:.0f} s", flush=True)
+        report = httpx.get(f"{base}/api/v1/admin/labelers/quality", headers=headers).json()
+        rows = {r["name"]: r for r in report if r["name"] in tokens}
+        flagged = sorted(name for name, r in rows.items() if not r["good_standing"])
+        for name, r in sorted(rows.items()):
+            verdict = "good" if r["good_standing"] else "FLAGGED: " + "; ".join(r["reasons"])
+            print(f"  {name:15} gold {r['gold_correct']}/{r['gold_votes']}  left {r['side_bias'] or 0:.0%}  "
+                  f"agree {r['agreement'] or 0:.0%}  {verdict}", flush=True)  # fmt: skip
+        filtered = run_round(base, headers, {"start_from": 1})
+        rounds_url = f"{base}/api/v1/admin/rounds/{filtered['round']}?after_step=1000000"
+        filtered_row = httpx.get(rounds_url, headers=headers).json()
+        for name in flagged:  # an admin vouches for everyone: the round trains on every vote
+            labeler_url = f"{base}/api/v1/admin/labelers/{rows[name]['labeler_id']}"
+            httpx.patch(labeler_url, headers=headers, json={"standing": "good"})
+        everyone = run_round(base, headers, {"start_from": 1})
+        checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
+    finally:
+        stop_services(processes)
+    results = {}
+    for label, made in (("good standing", filtered), ("all votes", everyone)):
+        results[label] = judge(settings, checkpoints[made["checkpoint"]], held_out, pairs, get_policy("larger"))
+        results[label]["pairs"] = made["pairs"]
+    bad = sorted(name for name, kind, _ in members if kind != "honest")
+    out = {"seed": seed, "flagged": flagged, "flagged_right": flagged == bad, "excluded_votes":
+           filtered_row["counts"].get("votes_excluded_quality", 0), **results}  # fmt: skip
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, default=600)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--pairs", type=int, default=128)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    for repeat in range(args.repeats):
+        r = one_run(args.votes, repeat, args.pairs, args.keep)
+        right = "exactly the 3 bad labelers" if r["flagged_right"] else "WRONG"
+        print(f"seed {repeat}: flagged {r['flagged']} ({right}); the filtered round left out "
+              f"{r['excluded_votes']} votes", flush=True)  # fmt: skip
+        for label in ("good standing", "all votes"):
+            j = r[label]
+            print(f"  round on {label:13}: {j['pairs']} pairs; vs base {j['wins']} wins / {j['losses']} losses / "
+                  f"{j['ties']} ties = {j['win_rate']:.1%} (95% CI {j['ci95'][0]:.0%}–{j['ci95'][1]:.0%})",
+                  flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
