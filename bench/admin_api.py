@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
+from tests.conftest import create_database, drop_database  # noqa: E402  (a fresh database of its own)
 from tests.helpers.stack import Service, dpoloop, free_port, service_env, wait_until  # noqa: E402
 
 TARGET_P99_MS = 50.0
@@ -42,27 +42,6 @@ SEEDS_PER_PROMPT = 2  # DPOLOOP_EVAL_SEEDS_PER_PROMPT's default: 80 pairs per ev
 EVAL_VOTE_SHARE = 0.25  # of all votes, on evaluation pairs (the arena's data)
 HISTORY = timedelta(days=60)
 POOL_TARGET = 24  # DPOLOOP_POOL_TARGET's default: the ready pool of the serving checkpoint
-
-
-# ---- the database ----------------------------------------------------------------------------------
-def create_database(admin_url: str) -> str:
-    """A new, empty database with a name of its own (tests run beside this on the same server)."""
-    name = f"dpoloop_bench_admin_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    from core.db.session import engine_for
-
-    engine_for(url).dispose()
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:  # FORCE: the API or autovacuum may still hold a connection
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
 
 
 # ---- the history: who labels, what was trained and served, what was voted ----------------------------

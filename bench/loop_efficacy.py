@@ -75,14 +75,14 @@ def stop_services(processes: list[subprocess.Popen]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
-def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pairs: int, keep: bool) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"dpoloop-bench-{policy_name}-"))
-    port = 18000 + random.randrange(1000)
+def fresh_install(prefix: str, extra_env: dict[str, str]) -> tuple[Path, int, dict, Settings, list[str]]:
+    """A migrated install in a new data dir with the shipped prompts, HELD_OUT of them kept out of the
+    pool for judging: (data dir, port, the services' environment, settings, held-out prompts)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    port = 18000 + random.randrange(2000)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
     env |= {"DPOLOOP_DATA_DIR": str(data_dir), "DPOLOOP_PORT": str(port), "DPOLOOP_ROUND_SCHEDULE": "false",
-            "DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_TORCH_THREADS": "2",
-            # Every vote goes to training, as the goal counts votes; the judge below measures instead.
-            "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+            "DPOLOOP_TORCH_THREADS": "2", "PYTHONUNBUFFERED": "1"} | extra_env  # fmt: skip
     os.environ.update({k: v for k, v in env.items() if k.startswith("DPOLOOP_")})
     from core.settings import get_settings
 
@@ -90,12 +90,10 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     settings = get_settings()
     subprocess.run([sys.executable, "-m", "app.cli.main", "migrate"], cwd=REPO, env=env, check=True,
                    capture_output=True)  # fmt: skip
-
     from sqlalchemy import select, update
 
     from core.db.models import Prompt
     from core.db.session import session_scope
-    from core.services.labelers import create_labeler
     from core.services.prompts import seed_shipped_prompts
 
     seed_shipped_prompts()
@@ -103,6 +101,17 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
         prompts = list(session.scalars(select(Prompt.text).order_by(Prompt.id)))
         held_out = random.Random(0).sample(prompts, HELD_OUT)
         session.execute(update(Prompt).where(Prompt.text.in_(held_out)).values(active=False))
+    return data_dir, port, env, settings, held_out
+
+
+def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pairs: int, keep: bool) -> dict:
+    # Every vote goes to training, as the goal counts votes; the judge below measures instead.
+    data_dir, port, env, settings, held_out = fresh_install(
+        f"dpoloop-bench-{policy_name}-",
+        {"DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0"},
+    )
+    from core.services.labelers import create_labeler
+
     _, token = create_labeler("sim")
     _, admin_token = create_labeler("admin", admin=True)
     logs = data_dir / "logs"

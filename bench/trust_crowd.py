@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from loop_efficacy import HELD_OUT, judge, run_round, start_services, stop_services  # noqa: E402
+from loop_efficacy import fresh_install, judge, run_round, start_services, stop_services  # noqa: E402
 
 from worker.scenes.policies import get_policy  # noqa: E402
 
@@ -75,34 +72,13 @@ def crowd_policy(kind: str, index: int, seed: int):
 
 
 def one_run(votes: int, seed: int, pairs: int, keep: bool) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix="dpoloop-crowd-"))
-    port = 19000 + random.randrange(1000)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_")}
-    env |= {"DPOLOOP_DATA_DIR": str(data_dir), "DPOLOOP_PORT": str(port), "DPOLOOP_ROUND_SCHEDULE": "false",
-            "DPOLOOP_POOL_TARGET": "64", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_TORCH_THREADS": "2",
-            "DPOLOOP_AUTO_PROMOTE": "false", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": "0.15",
-            "DPOLOOP_GOLD_POOL_TARGET": "24", "DPOLOOP_DPO_OVERRIDES": json.dumps({"seed": seed}),
-            "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    os.environ.update({k: v for k, v in env.items() if k.startswith("DPOLOOP_")})
-    from core.settings import get_settings
-
-    get_settings.cache_clear()
-    settings = get_settings()
-    subprocess.run([sys.executable, "-m", "app.cli.main", "migrate"], cwd=REPO, env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    from sqlalchemy import select, update
-
-    from core.db.models import Prompt
-    from core.db.session import session_scope
+    data_dir, port, env, settings, held_out = fresh_install("dpoloop-crowd-", {
+        "DPOLOOP_POOL_TARGET": "64", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_AUTO_PROMOTE": "false",
+        "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": "0.15", "DPOLOOP_GOLD_POOL_TARGET": "24",
+        "DPOLOOP_DPO_OVERRIDES": json.dumps({"seed": seed})})  # fmt: skip
     from core.services.labelers import create_labeler
-    from core.services.prompts import seed_shipped_prompts
     from worker.scenes.simulate import simulate_labeler
 
-    seed_shipped_prompts()
-    with session_scope() as session:
-        prompts = list(session.scalars(select(Prompt.text).order_by(Prompt.id)))
-        held_out = random.Random(0).sample(prompts, HELD_OUT)
-        session.execute(update(Prompt).where(Prompt.text.in_(held_out)).values(active=False))
     members = [(f"{kind}-{i}", kind, crowd_policy(kind, i, seed)) for kind, n in CROWD for i in range(n)]
     tokens = {name: create_labeler(name)[1] for name, _, _ in members}
     _, admin_token = create_labeler("admin", admin=True)
