@@ -108,11 +108,13 @@ def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, can
         return session.execute(
             update(Comparison).where(Comparison.id == chosen).values(**lease).returning(*returning)
         ).first()
-    # SQLite serializes writers; a conditional update still guards against a lease taken meanwhile.
+    # SQLite serializes writers, but its SELECT runs before the write transaction begins: the update
+    # checks again that the pair is still open and free (a vote or another lease may have come between).
     for comparison_id in session.scalars(candidates.limit(8)).all():
         row = session.execute(
             update(Comparison)
-            .where(Comparison.id == comparison_id, _free_for(labeler_id, now))
+            .where(Comparison.id == comparison_id, Comparison.state == ComparisonState.ready,
+                   _free_for(labeler_id, now))  # fmt: skip
             .values(**lease)
             .returning(*returning)
         ).first()

@@ -106,3 +106,25 @@ def test_one_labeler_holds_at_most_the_cap_and_held_pairs_leave_the_pool_count(s
     bob, _ = make_labeler("bob")
     assert labeling.next_comparison(bob, settings).id == shown[0]  # alice's oldest hold lapsed
     assert labeling.vote(shown[-1], alice, Choice.left, None, settings).created  # her newest is still hers
+
+
+def test_a_stale_candidate_is_not_leased_once_voted_on(sqlite_db):
+    """On SQLite the candidates are read before the write transaction begins: a pair voted on (done)
+    in between must not be leased to the next labeler (they could never vote on it)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from core.db.models import Comparison
+    from core.db.session import session_scope
+    from core.repo.comparisons import _lease
+    from core.states import ComparisonState
+
+    (pair,) = make_comparisons(1)
+    with session_scope() as session:
+        session.get(Comparison, pair).state = ComparisonState.done  # another labeler's vote, just now
+    labeler_id, _ = make_labeler("late")
+    with session_scope() as session:
+        stale = select(Comparison.id).where(Comparison.id == pair)  # what the earlier read saw
+        assert _lease(session, labeler_id, datetime.now(UTC), 60.0, stale) is None
+        assert session.get(Comparison, pair).leased_by is None
