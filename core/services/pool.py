@@ -131,9 +131,17 @@ def _least_alike(prompt: Prompt, others: list[Prompt], rng: random.Random, avoid
     return rng.choice([p for p in candidates if overlap[p.id] == fewest])
 
 
-def plan_gold(settings: Settings) -> PoolBatch | None:
-    """Gold pairs for the serving checkpoint while it has fewer than gold_pool_target ready: the
-    caption's image against a damaged one (answer: A), or two damaged ones (answer: both bad)."""
+def plan_next(settings: Settings) -> PoolBatch | None:
+    """What the generate worker renders next: gold pairs first while their stock is below half its
+    target (labelers who vote faster than the pool fills must still meet some), then train pairs,
+    then gold pairs up to their target."""
+    return plan_gold(settings, low_only=True) or plan_batch(settings) or plan_gold(settings)
+
+
+def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
+    """Gold pairs for the serving checkpoint while it has fewer than gold_pool_target ready (with
+    low_only: fewer than half): the caption's image against a damaged one (answer: A), or two
+    damaged ones (answer: both bad)."""
     if settings.gold_rate <= 0 or settings.gold_pool_target <= 0:
         return None
     with session_scope() as session:
@@ -143,7 +151,7 @@ def plan_gold(settings: Settings) -> PoolBatch | None:
             Comparison.checkpoint_id == checkpoint.id))  # fmt: skip
         missing = settings.gold_pool_target - ready
         prompts = active_prompts(session)
-        if missing <= 0 or len(prompts) < 3:
+        if missing <= 0 or len(prompts) < 3 or (low_only and ready >= settings.gold_pool_target / 2):
             return None
         rng = random.Random()
         pairs = []

@@ -42,6 +42,19 @@ def test_gold_pairs_show_the_caption_against_the_least_alike_prompt(sqlite_db, m
     assert pool.plan_gold(get_settings()) is None  # the gold stock is full (gold_pool_target 8)
 
 
+def test_gold_pairs_are_made_even_while_labelers_drain_the_pool(sqlite_db, monkeypatch):
+    from core.services.prompts import seed_shipped_prompts
+
+    apply_settings(monkeypatch, gold_pool_target=4, pool_batch=2, pool_target=50)
+    seed_shipped_prompts()
+    kinds = []
+    for _ in range(4):  # the train pool stays far below its target all along
+        batch = pool.plan_next(get_settings())
+        kinds.append("gold" if batch.pairs[0].gold_answer else "train")
+        pool.record_batch(batch, 1.0)
+    assert kinds == ["gold", "train", "train", "train"]  # gold until half its target, then train pairs
+
+
 def gold(ids: list[int], answer: str = "a") -> None:
     with session_scope() as session:
         session.execute(update(Comparison).where(Comparison.id.in_(ids)).values(kind="gold", gold_answer=answer))

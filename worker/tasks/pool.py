@@ -59,7 +59,7 @@ def fill_pool_once() -> int:
     server.warm()
     server.sync_to_active()  # a promotion: fill for the new checkpoint, not the retired one
     settings = get_settings()
-    batch = pool.plan_batch(settings) or pool.plan_gold(settings)  # train pairs first, then gold ones
+    batch = pool.plan_next(settings)
     if batch is None:
         return 0
     if not batch.pairs:
