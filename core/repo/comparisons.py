@@ -100,6 +100,10 @@ def _candidates(labeler_id: int, now: datetime, stage, exclude: list[int] | None
     return query.order_by(Comparison.id)
 
 
+def _any_open(session: Session, labeler_id: int, now: datetime, stage, exclude: list[int] | None) -> bool:
+    return session.scalar(select(exists(_candidates(labeler_id, now, stage, exclude)))) or False
+
+
 def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, candidates) -> tuple | None:
     lease = {"leased_by": labeler_id, "leased_until": now + timedelta(seconds=lease_s)}
     returning = (Comparison.id, Comparison.prompt, Comparison.generation_a_id, Comparison.generation_b_id)
@@ -135,7 +139,10 @@ def next_for_labeler(
     now = datetime.now(UTC)
     active = active_checkpoint_id(session)
     stages = [measuring(active), _training(active)]
-    if gold_rate > 0 and random.random() < gold_rate:
+    drawn = gold_rate > 0 and random.random() < gold_rate
+    if drawn and _any_open(session, labeler_id, now, _training(active), exclude):
+        # Only while train pairs wait: a labeler polling an empty pool would otherwise meet gold
+        # pair after gold pair, far above the rate.
         stages.insert(1, _gold(active))
     row = None
     for stage in stages:

@@ -82,6 +82,9 @@ def test_gold_pairs_are_served_at_the_rate_and_stay_for_everyone(sqlite_db, monk
     with session_scope() as session:
         assert next_for_labeler(session, bob, 60.0, gold_rate=1.0).id == gold_ids[0]  # still there for bob
         assert next_for_labeler(session, alice, 60.0, gold_rate=0.0).id == train[0]  # rate 0: never gold
+        session.execute(update(Comparison).where(Comparison.id.in_(train)).values(state="done"))
+        # No train pair waits: a labeler polling an empty pool gets no gold pair either.
+        assert next_for_labeler(session, alice, 60.0, gold_rate=1.0) is None
 
 
 def test_quality_flags_a_side_clicker_and_a_random_clicker_but_not_an_honest_labeler(sqlite_db, monkeypatch):
