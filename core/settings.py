@@ -66,8 +66,10 @@ class Settings(BaseSettings):
         default=0.2, ge=0, le=1, description="Share of gold pairs where both sides are damaged (answer: both bad)."
     )
     # Labelers in good standing (their votes train): judged once they have enough votes to judge.
-    quality_min_gold_accuracy: float = Field(default=0.7, ge=0, le=1, description="Least gold accuracy to train.")
-    quality_min_gold_votes: int = Field(default=10, ge=1, description="Gold votes before gold accuracy counts.")
+    quality_min_gold_accuracy: float = Field(
+        default=0.7, ge=0, le=1, description="Gold accuracy whose whole 95% interval lies below this: no training."
+    )
+    quality_min_gold_votes: int = Field(default=5, ge=1, description="Gold votes before gold accuracy counts.")
     quality_max_side_bias: float = Field(
         default=0.3, ge=0, le=0.5, description="Largest distance of a labeler's share of 'left' from one half."
     )

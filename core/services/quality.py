@@ -4,7 +4,7 @@ per labeler), agreement with the others' majority, chance-corrected agreement ac
 (Krippendorff's alpha, with and without each labeler), fast decisions and pass rates.
 
 A labeler is in good standing, and their votes train, unless an admin said otherwise or a rule
-with enough evidence says no: gold accuracy below the floor once they have enough gold votes, or a
+with enough evidence says no: gold accuracy whose whole 95% interval lies below the floor, or a
 side bias beyond the limit once they have enough decisive votes. Too little evidence counts as good.
 """
 
@@ -126,8 +126,12 @@ def standing(settings: Settings, override: str | None, gold: list[int], sides: l
         return False, ["excluded by an admin"]
     reasons = []
     gold_votes, correct = gold
-    if gold_votes >= settings.quality_min_gold_votes and correct / gold_votes < settings.quality_min_gold_accuracy:
-        reasons.append(f"gold accuracy {correct / gold_votes:.0%} < {settings.quality_min_gold_accuracy:.0%}")
+    # Flagged only when the evidence is clear: even the top of the 95% interval is below the floor
+    # (6 of 10 right may be an honest labeler's bad luck; 2 of 9 is not).
+    floor = settings.quality_min_gold_accuracy
+    if gold_votes >= settings.quality_min_gold_votes and wilson(correct, gold_votes)[1] < floor:
+        reasons.append(f"gold accuracy {correct / gold_votes:.0%} of {gold_votes} (95% interval below "
+                       f"{floor:.0%})")  # fmt: skip
     decisive, left = sides
     if decisive >= settings.quality_min_bias_votes and abs(left / decisive - 0.5) > settings.quality_max_side_bias:
         reasons.append(f"chose left in {left / decisive:.0%} of decisive votes")
