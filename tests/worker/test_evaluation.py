@@ -26,7 +26,7 @@ def eval_db(monkeypatch, tmp_path, embedded_model):
 
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    base_model=embedded_model, pool_target=0, pool_batch=2, default_steps=4,
-                   eval_seeds_per_prompt=1)  # fmt: skip
+                   eval_seeds_per_prompt=1, gold_rate=0)  # fmt: skip
     upgrade()
     with session_scope() as session:
         seed_shipped_prompts(session)
