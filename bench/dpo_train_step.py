@@ -143,7 +143,7 @@ def loss_agreement(trainer, baseline, pairs, seed: int = 1234) -> dict[str, floa
     import numpy as np
     import torch
 
-    ours_lora = {n: p for n, p in trainer.unet.named_parameters() if "lora_" in n}
+    ours_lora = {n: p for n, p in trainer.denoiser.named_parameters() if "lora_" in n}
     base_lora = dict(baseline.unet.named_parameters())
     with torch.no_grad():
         for name, param in ours_lora.items():

@@ -217,7 +217,7 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
                                  guidance_scale=4.0) for i in range(pairs)]  # fmt: skip
     base = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
     if checkpoint["kind"] == "full":
-        generator.load_unet(Path(checkpoint["path"]) / "unet")
+        generator.load_denoiser(checkpoint["path"])
     else:
         generator.load_lora(checkpoint["path"])
     new = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]

@@ -7,7 +7,11 @@ choice), 2 that click left every time and 1 that answers at random. Then:
    the base on the held-out prompts with the same seeds by the "larger" policy.
 
 The stack runs as in production (API, generate and train workers, beat; SQLite and the file broker).
-Run: .venv/bin/python bench/trust_crowd.py [--votes 600] [--repeats 1] [--pairs 128]
+Run: .venv/bin/python bench/trust_crowd.py [--votes 600] [--repeats 1] [--pairs 128] [--gold-rate 0.25]
+
+The gold rate decides how many gold answers each labeler gives: 54 votes each at 15% gave ~8, and
+a random labeler's 3 of 7 has a 95% interval (16–75%) that reaches the 70% floor, so it was not
+flagged; at 25% each gives ~13.
 """
 
 from __future__ import annotations
@@ -71,10 +75,10 @@ def crowd_policy(kind: str, index: int, seed: int):
     return Random(seed * 100 + index)
 
 
-def one_run(votes: int, seed: int, pairs: int, keep: bool) -> dict:
+def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float) -> dict:
     data_dir, port, env, settings, held_out = fresh_install("dpoloop-crowd-", {
         "DPOLOOP_POOL_TARGET": "64", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_AUTO_PROMOTE": "false",
-        "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": "0.15", "DPOLOOP_GOLD_POOL_TARGET": "24",
+        "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": str(gold_rate), "DPOLOOP_GOLD_POOL_TARGET": "24",
         "DPOLOOP_DPO_OVERRIDES": json.dumps({"seed": seed})})  # fmt: skip
     from core.services.labelers import create_labeler
     from worker.scenes.simulate import simulate_labeler
@@ -139,9 +143,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=128)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--gold-rate", type=float, default=0.25)
     args = parser.parse_args()
     for repeat in range(args.repeats):
-        r = one_run(args.votes, repeat, args.pairs, args.keep)
+        r = one_run(args.votes, repeat, args.pairs, args.keep, args.gold_rate)
         right = "exactly the 3 bad labelers" if r["flagged_right"] else "WRONG"
         print(f"seed {repeat}: flagged {r['flagged']} ({right}); the filtered round left out "
               f"{r['excluded_votes']} votes", flush=True)  # fmt: skip

@@ -1,8 +1,10 @@
 """Model families: which kind of pipeline a base model is, read from its files (no torch).
 
 One meaning everywhere: `scenes` (the embedded model `dpoloop base-model train` makes; SD-shaped,
-with an automatic judge), `sd` (Stable Diffusion 1.x/2.x) or `sdxl`. The family picks the pipeline
-class, the text conditioning, the DPO defaults and whether the gate has a judge.
+with an automatic judge), `sd` (Stable Diffusion 1.x/2.x), `sdxl`, `sd3` (Stable Diffusion 3/3.5) or
+`flux` (FLUX.1). The family picks the pipeline class, the denoiser (a UNet trained on noise or
+velocity, or a flow-matching transformer), the text conditioning, the DPO defaults and whether the
+gate has a judge.
 """
 
 from __future__ import annotations
@@ -16,11 +18,23 @@ class ModelFamily(enum.StrEnum):
     scenes = "scenes"
     sd = "sd"
     sdxl = "sdxl"
+    sd3 = "sd3"
+    flux = "flux"
 
     @property
     def is_xl(self) -> bool:
         """Two text encoders and SDXL's added conditioning (pipeline class, prompt encoding)."""
         return self is ModelFamily.sdxl
+
+    @property
+    def is_flow(self) -> bool:
+        """A rectified-flow model: x_t = (1 − t)·x0 + t·noise, the denoiser predicts noise − x0."""
+        return self in (ModelFamily.sd3, ModelFamily.flux)
+
+    @property
+    def denoiser(self) -> str:
+        """The pipeline's attribute (and a full checkpoint's folder) holding the trained network."""
+        return "transformer" if self.is_flow else "unet"
 
     @property
     def has_judge(self) -> bool:
@@ -30,7 +44,12 @@ class ModelFamily(enum.StrEnum):
 
 # diffusers' pipeline class (model_index.json's _class_name) → family; the embedded model's
 # directory also holds training.json, which makes an SD pipeline a `scenes` one.
-PIPELINE_CLASSES = {"StableDiffusionPipeline": ModelFamily.sd, "StableDiffusionXLPipeline": ModelFamily.sdxl}
+PIPELINE_CLASSES = {
+    "StableDiffusionPipeline": ModelFamily.sd,
+    "StableDiffusionXLPipeline": ModelFamily.sdxl,
+    "StableDiffusion3Pipeline": ModelFamily.sd3,
+    "FluxPipeline": ModelFamily.flux,
+}
 SCENES_MARKER = "training.json"
 
 
@@ -50,7 +69,7 @@ def model_family(model: str | Path) -> ModelFamily:
     path = Path(model)
     index = path / "model_index.json"
     if not path.exists():
-        return ModelFamily.sdxl if "xl" in str(model).lower() else ModelFamily.sd
+        return _guess_from_name(str(model))
     if not index.is_file():
         raise UnsupportedModel(f"not a diffusers pipeline directory (no model_index.json): {model}")
     try:
@@ -59,3 +78,12 @@ def model_family(model: str | Path) -> ModelFamily:
         raise UnsupportedModel(f"unreadable model_index.json in {model}: {exc}") from exc
     family = family_of_class(class_name, str(model))
     return ModelFamily.scenes if family is ModelFamily.sd and (path / SCENES_MARKER).is_file() else family
+
+
+def _guess_from_name(model: str) -> ModelFamily:
+    name = model.lower()
+    for marker, family in (("flux", ModelFamily.flux), ("diffusion-3", ModelFamily.sd3), ("sd3", ModelFamily.sd3),
+                           ("xl", ModelFamily.sdxl)):  # fmt: skip
+        if marker in name:
+            return family
+    return ModelFamily.sd

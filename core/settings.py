@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         default=None, description="torch device for workers (default: cuda if present, else cpu)."
     )
     torch_threads: int = Field(default=2, ge=1, description="CPU threads per worker process.")
+    train_memory_gb: float | None = Field(
+        default=None, gt=0,
+        description="Accelerator memory of one training process, GB: rounds that cannot fit are refused before "
+        "they are queued (unset: no check).",
+    )  # fmt: skip
     # Generation defaults (clients may override per request).
     default_steps: int = Field(default=20, ge=1, le=200, description="Sampler steps when a request names none.")
     default_guidance: float = Field(default=4.0, ge=0, le=30, description="Guidance scale when a request names none.")

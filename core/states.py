@@ -88,7 +88,7 @@ class GenerationPurpose(enum.StrEnum):
 class CheckpointKind(enum.StrEnum):
     base = "base"  # the base pipeline itself (settings.base_model)
     lora = "lora"  # a LoRA over the base: pytorch_lora_weights.safetensors
-    full = "full"  # a whole fine-tuned UNet: unet/
+    full = "full"  # a whole fine-tuned denoiser: unet/ (SD, SDXL) or transformer/ (SD3, FLUX)
 
 
 class CheckpointStatus(enum.StrEnum):

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import threading
 import time
-from pathlib import Path
 
 from core.refs import BASE_CHECKPOINT, CheckpointRef
 from core.schemas.generation import GenerationParams
@@ -68,7 +67,7 @@ class ModelServer:
         if checkpoint.kind == CheckpointKind.lora:
             return self.generator.read_lora(checkpoint.path)
         if checkpoint.kind == CheckpointKind.full:
-            return self.generator.read_unet(Path(checkpoint.path) / "unet")
+            return self.generator.read_denoiser(checkpoint.path)
         raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
 
     def _put_on(self, checkpoint: CheckpointRef, prepared) -> None:
@@ -78,7 +77,7 @@ class ModelServer:
         elif checkpoint.kind == CheckpointKind.lora:
             self.generator.wear_lora(prepared, checkpoint.path)
         else:
-            self.generator.wear_unet(prepared, checkpoint.path)
+            self.generator.wear_denoiser(prepared, checkpoint.path)
 
     def _swap(self, checkpoint: CheckpointRef) -> None:
         """Wear checkpoint, or raise leaving the previous weights on. Caller holds swap_lock, not lock."""

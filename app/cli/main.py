@@ -17,6 +17,7 @@ from app.cli import services
 from app.cli.data import export, import_pairs, imports_cli
 from app.cli.loop import checkpoints_cli, rounds_cli
 from core.db.migrate import upgrade
+from core.family import UnsupportedModel, model_family
 from core.paths import REPO_ROOT
 from core.queue import ALL_QUEUES, GENERATE_WORKER_QUEUES, TRAIN_QUEUE
 from core.repo.prompts import read_prompt_file
@@ -63,8 +64,18 @@ def migrate() -> None:
     typer.echo(f"database at head: {get_settings().sqlalchemy_url}")
 
 
+def _check_model(settings: Settings) -> None:
+    """Refuse at start a base model no worker could load (another pipeline class, no model_index.json)."""
+    try:
+        model_family(settings.base_model)
+    except UnsupportedModel as exc:
+        typer.echo(f"dpoloop: DPOLOOP_BASE_MODEL: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def _prepare(settings: Settings) -> list[str]:
     """Migrate, seed the shipped prompts, and on first start create an admin and a labeler."""
+    _check_model(settings)
     settings.ensure_dirs()
     upgrade()
     prompts.seed_shipped_prompts()
@@ -111,6 +122,7 @@ def worker(
 ) -> None:
     """Run a Celery worker (one per GPU)."""
     settings = get_settings()
+    _check_model(settings)
     settings.ensure_dirs()
     os.execv(sys.executable, services.worker_command(settings, queues, name))
 

@@ -53,8 +53,11 @@ def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
     if checkpoint.kind == CheckpointKind.base:
         return None
     path = Path(checkpoint.path or "")
-    wanted = path / (LORA_WEIGHTS if checkpoint.kind == CheckpointKind.lora else "unet/config.json")
-    return None if wanted.is_file() else f"{wanted} is missing"
+    if checkpoint.kind == CheckpointKind.lora:
+        wanted = [path / LORA_WEIGHTS]
+    else:  # a whole fine-tuned denoiser: a UNet, or SD3's/FLUX's transformer
+        wanted = [path / "unet" / "config.json", path / "transformer" / "config.json"]
+    return None if any(w.is_file() for w in wanted) else f"{wanted[0]} is missing"
 
 
 def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,6 +33,9 @@ class DPOConfig(BaseModel):
     # The newest decisive pairs a round loads: its memory stays flat however long the vote history grows.
     max_pairs: int = Field(default=4096, ge=1, le=1_000_000)
     gradient_checkpointing: bool = False
+    # A guidance-distilled model's guidance embedding while training (FLUX.1-dev); None: the
+    # generation default (DPOLOOP_DEFAULT_GUIDANCE), as the pairs were drawn.
+    guidance: float | None = Field(default=None, ge=0, le=30)
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"  # GPU only
     seed: int = Field(default=0, ge=0)
     eval_every: int = Field(default=50, ge=1)
@@ -66,18 +67,17 @@ FAMILY_DEFAULTS: dict[str, dict] = {
            "gradient_checkpointing": True, "mixed_precision": "bf16", "empty_prompt_share": 0.1},
     "sdxl": {"beta": 5000.0, "learning_rate": 5e-5, "steps": 1000, "batch_pairs": 4, "grad_accumulation": 8,
              "gradient_checkpointing": True, "mixed_precision": "bf16", "empty_prompt_share": 0.1},
+    # Rectified flow: the error is on the velocity, 1/(1 − t)² times the noise error at the same t
+    # (4× at t = 0.5, 16× at SD3's shifted median t = 0.75), so beta is ~10× smaller than SD's 5000
+    # for the same implicit-reward scale (worker/dpo/objective.py). FLUX.1-dev is guidance-distilled:
+    # no empty-prompt dropout, which would train an unconditional branch it never uses.
+    "sd3": {"beta": 500.0, "learning_rate": 5e-5, "steps": 1000, "batch_pairs": 4, "grad_accumulation": 8,
+            "lora_rank": 16, "lora_alpha": 16.0, "gradient_checkpointing": True, "mixed_precision": "bf16",
+            "empty_prompt_share": 0.1},
+    "flux": {"beta": 500.0, "learning_rate": 5e-5, "steps": 1000, "batch_pairs": 2, "grad_accumulation": 16,
+             "lora_rank": 16, "lora_alpha": 16.0, "gradient_checkpointing": True, "mixed_precision": "bf16",
+             "empty_prompt_share": 0.0},
 }  # fmt: skip
-
-
-def model_family(model: str) -> str:
-    """'scenes', 'sd' or 'sdxl' from a pipeline directory's files (no torch; a hub id counts as sd/sdxl)."""
-    path = Path(model)
-    if (path / "training.json").is_file():
-        return "scenes"
-    index = path / "model_index.json"
-    if index.is_file():
-        return "sdxl" if "XL" in json.loads(index.read_text()).get("_class_name", "") else "sd"
-    return "sdxl" if "xl" in model.lower() else "sd"
 
 
 def round_config(family: str, *overrides: dict) -> DPOConfig:

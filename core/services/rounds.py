@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from core.schemas.rounds import DPOConfig, round_config
 from core.services import imports, quality
 from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, RoundState, RoundTrigger
+from core.training_memory import memory_refusal
 
 MAX_ATTEMPTS = 2  # a round whose worker died is retried once, then fails
 
@@ -47,12 +49,17 @@ class RoundEnded(ValueError):
 def resolve_config(settings: Settings, overrides: dict | None = None) -> DPOConfig:
     """The model family's defaults, then DPOLOOP_DPO_OVERRIDES, then overrides; InvalidRoundConfig if invalid."""
     try:
-        return round_config(model_family(settings.base_model), settings.dpo_overrides, overrides or {})
+        family = model_family(settings.base_model)
+        config = round_config(family, settings.dpo_overrides, overrides or {})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InvalidRoundConfig(f"invalid round config: {problems}") from exc
     except (UnsupportedModel, TypeError) as exc:
         raise InvalidRoundConfig(f"invalid round config: {exc}") from exc
+    refusal = memory_refusal(Path(settings.base_model), family, config, settings.train_memory_gb)
+    if refusal:
+        raise InvalidRoundConfig(f"invalid round config: {refusal}")
+    return config
 
 
 def _add_round(trigger: RoundTrigger, config: dict, requested_by: str | None) -> TrainingRound:

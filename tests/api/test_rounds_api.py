@@ -84,3 +84,25 @@ def test_promote_roll_back_and_refuse(client, admin, alice, tmp_path):
     assert history[1]["reason"] == "looks good" and history[1]["promoted_by"] == "root"
     with session_scope() as session:
         assert len(session.scalars(select(Deployment)).all()) == 3
+
+
+def test_a_round_the_train_worker_cannot_fit_is_refused_before_it_is_queued(client, admin, monkeypatch, tmp_path):
+    from core.family import ModelFamily
+    from core.schemas.rounds import DPOConfig
+    from core.training_memory import estimate_gb
+    from tests.conftest import apply_settings
+    from tests.helpers.tiny_pipelines import build_tiny_flux
+
+    flux = build_tiny_flux(tmp_path)
+    lora = estimate_gb(flux, ModelFamily.flux, DPOConfig(method="lora"))
+    full = estimate_gb(flux, ModelFamily.flux, DPOConfig(method="full"))
+    assert 0 < lora < full  # a full fine-tune also holds fp32 weights, gradients and AdamW's moments
+    apply_settings(monkeypatch, base_model=flux, train_memory_gb=(lora + full) / 2)
+    refused = client.post("/api/v1/admin/rounds", json={"config": {"method": "full"}}, headers=admin)
+    assert refused.status_code == 422
+    message = refused.json()["detail"][0]["msg"]
+    assert "a full round of this flux model needs at least" in message and "DPOLOOP_TRAIN_MEMORY_GB" in message
+    assert client.get("/api/v1/admin/rounds", headers=admin).json() == []
+    accepted = client.post("/api/v1/admin/rounds", json={"config": {"method": "lora"}}, headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["config"]["beta"] == 500.0  # the flow families' default

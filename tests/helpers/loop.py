@@ -33,9 +33,11 @@ def generate_pool(pairs: int) -> None:
     raise AssertionError("the pool did not fill")
 
 
-def label_pool(labeler_id: int, policy: str, votes: int) -> dict[str, int]:
-    """Vote on up to `votes` pool comparisons as `policy` would; returns the choices made."""
-    settings, chooser, made = get_settings(), get_policy(policy), {}
+def label_pool(labeler_id: int, policy, votes: int) -> dict[str, int]:
+    """Vote on up to `votes` pool comparisons as `policy` (a name, or anything with `choose(left,
+    right, prompt)`) would; returns the choices made."""
+    settings, made = get_settings(), {}
+    chooser = get_policy(policy) if isinstance(policy, str) else policy
     for _ in range(votes):
         served = labeling.next_comparison(labeler_id, settings)
         if served is None:

@@ -48,7 +48,7 @@ def round_row(round_id: int) -> TrainingRound:
         return row
 
 
-def labeled_pool(pairs: int, policy: str = "smaller") -> int:
+def labeled_pool(pairs: int, policy="smaller") -> int:
     """A pool of `pairs` real pairs, each voted on by a simulated labeler; returns the labeler's id."""
     generate_pool(pairs)
     labeler_id, _ = make_labeler("sim")

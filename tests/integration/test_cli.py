@@ -110,3 +110,15 @@ def test_prompts_add_refuses_a_prompt_the_filter_names(tmp_path, monkeypatch):
     refused = runner.invoke(cli, ["prompts", "add", "a red circle", "gore at night"])
     assert refused.exit_code == 2 and f"rule {rule.id} ('gore')" in refused.output
     assert "added 1" in runner.invoke(cli, ["prompts", "add", "a red circle"]).output
+
+
+def test_start_refuses_a_pipeline_of_an_unsupported_family_naming_the_supported_ones(tmp_path, monkeypatch):
+    model = tmp_path / "kandinsky"
+    model.mkdir()
+    (model / "model_index.json").write_text('{"_class_name": "KandinskyV22Pipeline"}')
+    apply_settings(monkeypatch, data_dir=tmp_path / "data", base_model=model)
+    for command in (["up"], ["worker"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        for name in ("KandinskyV22Pipeline", "StableDiffusion3Pipeline", "FluxPipeline", "StableDiffusionXLPipeline"):
+            assert name in result.output

@@ -92,7 +92,7 @@ def test_sdxl_conditioning_trains(tmp_path):
 
 def test_refusals(tiny_sd_dir):
     generator = Generator(tiny_sd_dir)
-    with pytest.raises(RefusedConfig, match="do not fit this UNet"):
+    with pytest.raises(RefusedConfig, match="do not fit this unet"):
         DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(lora_targets=["no_such_module"]))
     generator = Generator(tiny_sd_dir)
     trainer = DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(steps=1))
@@ -109,7 +109,7 @@ def test_v_prediction_models_train_on_the_velocity(tiny_sd_dir, tmp_path):
         generator.pipe.scheduler.config, prediction_type="v_prediction"
     )
     trainer = DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(steps=30, batch_pairs=8, beta=500, warmup_steps=0))
-    assert trainer.noise_scheduler.config.prediction_type == "v_prediction"
+    assert trainer.noising.kind == "v_prediction"
     final = trainer.fit(preference_pairs(32), preference_pairs(16, seed=3))
     assert final["held_out_implicit_accuracy"] > 0.6, final
 

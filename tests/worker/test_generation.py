@@ -96,7 +96,7 @@ def test_replacement_unet_overlay(generator, tmp_path):
         for p in unet.parameters():
             p.normal_(0, 0.02)
     unet.save_pretrained(tmp_path / "unet")
-    generator.load_unet(tmp_path / "unet")
+    generator.load_denoiser(tmp_path)
     assert not np.array_equal(before.latents, generator.generate([params()])[0].latents)
     generator.unload_overlays()
     assert np.array_equal(before.latents, generator.generate([params()])[0].latents)

@@ -15,6 +15,13 @@ beta here is the reference code's; diffusers' example trainer has no 1/2 (its be
 `inside` is the implicit reward margin; it is 0 while model == reference, so training starts at
 loss ln 2 and implicit accuracy 1/2.
 
+Flow matching (SD3, FLUX): the same loss, with `target` the velocity noise − x0 that a rectified-flow
+model predicts at x_t = (1 − t)·x0 + t·noise (winner and loser share noise and t; worker/dpo/noising.py
+draws t as each family's training script does). This is Diffusion-DPO's loss carried to rectified
+flow as in Flow-DPO (Liu et al. 2025, arXiv 2501.13918) and in the DPO fine-tune of the SD3 paper
+(Esser et al. 2024, arXiv 2403.03206). Since velocity error = noise error / (1 − t)², the same beta
+would weigh flow errors far more: core/schemas/rounds.py starts the flow families at beta 500.
+
 Optional, off by default: DPO-Positive's penalty (Pal et al. 2024, arXiv 2402.13228) in its
 diffusion form. The margin alone can grow while the winner gets *worse* than under the reference,
 as long as the loser gets worse faster (docs/what-the-code-relies-on.md); with winner_penalty = lambda > 0

@@ -21,6 +21,7 @@ from core.family import ModelFamily
 from core.schemas.rounds import DPOConfig
 from core.states import CheckpointKind
 from worker.dpo.conditioning import PromptEncoder
+from worker.dpo.noising import RefusedScheduler, noising_for
 from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
 
 ADAPTER = "dpo"
@@ -38,26 +39,18 @@ class RefusedConfig(ValueError):
     """Settings this model cannot train with."""
 
 
-def prediction_target(scheduler, latents, noise, timesteps) -> torch.Tensor:
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon":
-        return noise
-    if kind == "v_prediction":
-        return scheduler.get_velocity(latents, noise, timesteps)
-    raise RefusedConfig(f"prediction type {kind!r} is not supported (epsilon and v_prediction are)")
-
-
-def load_adapter_weights(pipe, unet, directory: Path, adapter_name: str) -> None:
+def load_adapter_weights(pipe, family: ModelFamily, model, directory: Path, adapter_name: str) -> None:
     """Copy a saved LoRA (pytorch_lora_weights.safetensors) into an adapter of the same shape."""
     from diffusers.utils import convert_unet_state_dict_to_peft
     from peft import set_peft_model_state_dict
 
-    state, _ = type(pipe).lora_state_dict(str(directory))
-    state = convert_unet_state_dict_to_peft(
-        {k.removeprefix("unet."): v for k, v in state.items() if k.startswith("unet.")}
-    )
+    loaded = type(pipe).lora_state_dict(str(directory))
+    state = loaded[0] if isinstance(loaded, tuple) else loaded  # SD/SDXL also return network alphas
+    prefix = family.denoiser + "."
+    state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    state = convert_unet_state_dict_to_peft(state)
     try:
-        result = set_peft_model_state_dict(unet, state, adapter_name=adapter_name)
+        result = set_peft_model_state_dict(model, state, adapter_name=adapter_name)
     except RuntimeError as exc:  # size mismatch: another rank
         raise RefusedConfig(
             f"the LoRA in {directory} does not fit this adapter (rank or targets differ): {exc}"
@@ -74,27 +67,27 @@ class DPOTrainer:
         config: DPOConfig,
         init_lora: Path | None = None,
         reference_lora: tuple[Path, DPOConfig] | None = None,
-        reference_unet=None,
+        reference_model=None,
     ):
         """init_lora: start the adapter from these LoRA weights (a round continuing a LoRA checkpoint).
-        reference_lora: the reference is the UNet wearing this LoRA (its weights and the config that
-        made them) instead of the bare UNet. reference_unet: a full fine-tune's frozen reference
-        (default: a copy of the UNet as given)."""
-        from diffusers import DDPMScheduler
-
+        reference_lora: the reference is the denoiser wearing this LoRA (its weights and the config that
+        made them) instead of the bare denoiser. reference_model: a full fine-tune's frozen reference
+        (default: a copy of the denoiser as given)."""
         self.pipe, self.family, self.config = pipe, family, config
-        self.unet = pipe.unet
-        self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-        if self.noise_scheduler.config.prediction_type not in ("epsilon", "v_prediction"):
-            raise RefusedConfig(f"prediction type {self.noise_scheduler.config.prediction_type!r} is not supported")
-        self.prompts = PromptEncoder(pipe, family)
+        self.denoiser = getattr(pipe, family.denoiser)  # the trained network: a UNet, or SD3's/FLUX's transformer
+        try:
+            self.noising = noising_for(family, pipe.scheduler.config)
+        except RefusedScheduler as exc:
+            raise RefusedConfig(str(exc)) from exc
+        self.prompts = PromptEncoder(pipe, family, guidance=config.guidance)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rng = random.Random(config.seed)
-        self.device = self.unet.device
-        for module in (pipe.vae, pipe.text_encoder, getattr(pipe, "text_encoder_2", None)):
+        self.device = self.denoiser.device
+        for name in ("vae", "text_encoder", "text_encoder_2", "text_encoder_3"):
+            module = getattr(pipe, name, None)
             if module is not None:
                 module.requires_grad_(False)
-        self.unet.requires_grad_(False)
+        self.denoiser.requires_grad_(False)
         self.reference = None
         self.reference_adapter = False
         if config.method == "lora":
@@ -103,26 +96,28 @@ class DPOTrainer:
             lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, init_lora_weights="gaussian",
                               target_modules=config.lora_targets)  # fmt: skip
             try:
-                self.unet.add_adapter(lora, adapter_name=ADAPTER)
+                self.denoiser.add_adapter(lora, adapter_name=ADAPTER)
             except ValueError as exc:  # peft's "target modules … not found"
-                raise RefusedConfig(f"LoRA targets {config.lora_targets} do not fit this UNet: {exc}") from exc
+                raise RefusedConfig(
+                    f"LoRA targets {config.lora_targets} do not fit this {family.denoiser}: {exc}"
+                ) from exc
             if init_lora is not None:
-                load_adapter_weights(pipe, self.unet, init_lora, ADAPTER)
+                load_adapter_weights(pipe, family, self.denoiser, init_lora, ADAPTER)
             if reference_lora is not None:
                 path, made_with = reference_lora
                 frozen = LoraConfig(r=made_with.lora_rank, lora_alpha=made_with.lora_alpha,
                                     target_modules=made_with.lora_targets)  # fmt: skip
-                self.unet.add_adapter(frozen, adapter_name=REFERENCE)
-                load_adapter_weights(pipe, self.unet, path, REFERENCE)
-                self.unet.set_adapter(ADAPTER)
+                self.denoiser.add_adapter(frozen, adapter_name=REFERENCE)
+                load_adapter_weights(pipe, family, self.denoiser, path, REFERENCE)
+                self.denoiser.set_adapter(ADAPTER)
                 self.reference_adapter = True
         else:
-            self.reference = (reference_unet if reference_unet is not None else copy.deepcopy(self.unet)).eval()
+            self.reference = (reference_model if reference_model is not None else copy.deepcopy(self.denoiser)).eval()
             self.reference.requires_grad_(False)
-            self.unet.requires_grad_(True)
+            self.denoiser.requires_grad_(True)
         if config.gradient_checkpointing:
-            self.unet.enable_gradient_checkpointing()
-        self.params = [p for p in self.unet.parameters() if p.requires_grad]
+            self.denoiser.enable_gradient_checkpointing()
+        self.params = [p for p in self.denoiser.parameters() if p.requires_grad]
         if not self.params:
             raise RefusedConfig(f"no trainable parameters: do the LoRA targets {config.lora_targets} exist?")
         for p in self.params:
@@ -148,28 +143,27 @@ class DPOTrainer:
     def _reference_predict(self, noisy, timesteps, cond) -> torch.Tensor:
         with torch.no_grad(), self._autocast():
             if self.reference is not None:
-                return self.reference(noisy, timesteps, **cond.unet_kwargs()).sample
+                return cond.predict(self.reference, noisy, timesteps)
             if self.reference_adapter:
-                self.unet.set_adapter(REFERENCE)
+                self.denoiser.set_adapter(REFERENCE)
                 try:
-                    return self.unet(noisy, timesteps, **cond.unet_kwargs()).sample
+                    return cond.predict(self.denoiser, noisy, timesteps)
                 finally:
-                    self.unet.set_adapter(ADAPTER)
-            self.unet.disable_adapters()
+                    self.denoiser.set_adapter(ADAPTER)
+            self.denoiser.disable_adapters()
             try:
-                return self.unet(noisy, timesteps, **cond.unet_kwargs()).sample
+                return cond.predict(self.denoiser, noisy, timesteps)
             finally:
-                self.unet.enable_adapters()
+                self.denoiser.enable_adapters()
 
     def terms(self, pairs: list[TrainingPair], noise_seed: int | None = None, train: bool = True) -> DPOTerms:
         """The DPO terms of a batch: model and reference errors under shared noise and timesteps."""
-        dtype = self.unet.dtype
+        dtype = self.denoiser.dtype
         winners = torch.from_numpy(np.stack([p.winner for p in pairs])).to(self.device, torch.float32)
         losers = torch.from_numpy(np.stack([p.loser for p in pairs])).to(self.device, torch.float32)
         generator = torch.Generator().manual_seed(noise_seed) if noise_seed is not None else self.generator
         noise = torch.randn(winners.shape, generator=generator).to(self.device)
-        steps = self.noise_scheduler.config.num_train_timesteps
-        timesteps = torch.randint(0, steps, (len(pairs),), generator=generator).to(self.device)
+        timesteps = self.noising.timesteps(len(pairs), generator).to(self.device)
         prompts = [p.prompt for p in pairs]
         if train and self.config.empty_prompt_share:
             prompts = ["" if self.rng.random() < self.config.empty_prompt_share else p for p in prompts]
@@ -179,10 +173,10 @@ class DPOTrainer:
         # [winners; losers] with the same noise and timestep for both halves.
         latents = torch.cat([winners, losers])
         noise2, t2 = torch.cat([noise, noise]), torch.cat([timesteps, timesteps])
-        noisy = self.noise_scheduler.add_noise(latents, noise2, t2).to(dtype)
-        target = prediction_target(self.noise_scheduler, latents, noise2, t2)
+        noisy = self.noising.noised(latents, noise2, t2).to(dtype)
+        target = self.noising.target(latents, noise2, t2)
         with self._autocast():
-            model_pred = self.unet(noisy, t2, **cond.unet_kwargs()).sample
+            model_pred = cond.predict(self.denoiser, noisy, t2)
         ref_pred = self._reference_predict(noisy, t2, cond)
         model_err_w, model_err_l = denoising_error(model_pred, target).chunk(2)
         ref_err_w, ref_err_l = denoising_error(ref_pred, target).chunk(2)
@@ -195,7 +189,7 @@ class DPOTrainer:
 
     def train_step(self, batches: list[list[TrainingPair]]) -> dict[str, float]:
         """One optimizer step over grad_accumulation micro-batches; returns the step's metrics."""
-        self.unet.train()
+        self.denoiser.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr()
         metrics: dict[str, float] = {}
@@ -219,7 +213,7 @@ class DPOTrainer:
 
         Each pair is scored under `draws` fixed noise/timestep draws: one draw per pair makes the
         accuracy of a few dozen pairs too noisy to gate on."""
-        self.unet.eval()
+        self.denoiser.eval()
         inside, err_w, ref_w = [], [], []
         for draw in range(draws):
             for start in range(0, len(pairs), batch):
@@ -268,11 +262,12 @@ class DPOTrainer:
         """Write weights plain diffusers reads into directory; returns the checkpoint kind."""
         directory.mkdir(parents=True, exist_ok=True)
         if self.config.method == "full":
-            self.unet.save_pretrained(directory / "unet", safe_serialization=True)
+            self.denoiser.save_pretrained(directory / self.family.denoiser, safe_serialization=True)
             return CheckpointKind.full
         from diffusers.utils import convert_state_dict_to_diffusers
         from peft.utils import get_peft_model_state_dict
 
-        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet, adapter_name=ADAPTER))
-        type(self.pipe).save_lora_weights(directory, unet_lora_layers=layers, safe_serialization=True)
+        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.denoiser, adapter_name=ADAPTER))
+        layers_arg = {f"{self.family.denoiser}_lora_layers": layers}  # unet_lora_layers or transformer_lora_layers
+        type(self.pipe).save_lora_weights(directory, safe_serialization=True, **layers_arg)
         return CheckpointKind.lora

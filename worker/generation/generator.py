@@ -1,4 +1,5 @@
-"""Batched, seeded text-to-image generation on a loaded pipeline, with optional LoRA or UNet overlays.
+"""Batched, seeded text-to-image generation on a loaded pipeline, with optional LoRA or denoiser overlays
+(a fine-tuned UNet, or SD3's/FLUX's transformer).
 
 Not thread-safe (a diffusers pipeline keeps per-call state in its scheduler): callers serialize
 calls, and the serving worker holds a lock around generate() and any overlay change.
@@ -30,14 +31,14 @@ class Generator:
         self.model = str(model)
         self.pipe, self.family = load_pipeline(model, device, dtype)
         self.weights = "base"
-        self._base_unet = None
+        self._base_denoiser = None
 
     @classmethod
     def from_pipeline(cls, pipe, family: ModelFamily = ModelFamily.sd, model: str = "(in memory)") -> Generator:
         """Wrap a pipeline that is already built (the training script evaluates this way)."""
         self = cls.__new__(cls)
         self.model, self.pipe, self.family = model, pipe, family
-        self.weights, self._base_unet = "base", None
+        self.weights, self._base_denoiser = "base", None
         pipe.set_progress_bar_config(disable=True)
         return self
 
@@ -46,8 +47,22 @@ class Generator:
         return self.pipe.vae_scale_factor
 
     @property
+    def denoiser(self):
+        """The network that runs each sampling step: the UNet, or the transformer."""
+        return getattr(self.pipe, self.family.denoiser)
+
+    @property
     def default_size(self) -> int:
-        return self.pipe.unet.config.sample_size * self.vae_scale_factor
+        """The size the model was trained at: its denoiser's sample size in pixels, or its VAE's (FLUX)."""
+        sample_size = getattr(self.denoiser.config, "sample_size", None)
+        if self.family is ModelFamily.flux or not sample_size:
+            return int(self.pipe.vae.config.sample_size)
+        return sample_size * self.vae_scale_factor
+
+    @property
+    def size_step(self) -> int:
+        """Width and height are multiples of this (FLUX packs 2×2 latents into a token)."""
+        return self.vae_scale_factor * (2 if self.family is ModelFamily.flux else 1)
 
     # ---- overlays -------------------------------------------------------------------------
     # Each overlay comes in two halves: read_* does the slow, fallible part (files, a new module)
@@ -62,7 +77,7 @@ class Generator:
 
     def wear_lora(self, state: dict, label: str, adapter_name: str = "checkpoint") -> None:
         """Swap to these LoRA weights: in place (diffusers hotswap) when a LoRA of the same shape is on."""
-        if self._base_unet is None and adapter_name in (getattr(self.pipe.unet, "peft_config", None) or {}):
+        if self._base_denoiser is None and adapter_name in (getattr(self.denoiser, "peft_config", None) or {}):
             try:
                 self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name, hotswap=True)
                 self.weights = f"lora:{label}"
@@ -73,26 +88,25 @@ class Generator:
         self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name)
         self.weights = f"lora:{label}"
 
-    def read_unet(self, path: str | Path):
-        """A fine-tuned UNet (a directory UNet2DConditionModel loads), built beside the served one."""
-        from diffusers import UNet2DConditionModel
+    def read_denoiser(self, checkpoint: str | Path):
+        """A fully fine-tuned denoiser (the checkpoint's unet/ or transformer/), built beside the served one."""
+        base = self._base_denoiser or self.denoiser
+        path = Path(checkpoint) / self.family.denoiser
+        return type(base).from_pretrained(str(path), dtype=base.dtype).to(self.pipe.device).eval()
 
-        base = self._base_unet or self.pipe.unet
-        return UNet2DConditionModel.from_pretrained(str(path), dtype=base.dtype).to(self.pipe.device).eval()
-
-    def wear_unet(self, unet, label: str) -> None:
+    def wear_denoiser(self, denoiser, label: str) -> None:
         self.unload_overlays()
-        self._base_unet = self.pipe.unet
-        self.pipe.unet = unet
-        self.weights = f"unet:{label}"
+        self._base_denoiser = self.denoiser
+        setattr(self.pipe, self.family.denoiser, denoiser)
+        self.weights = f"{self.family.denoiser}:{label}"
 
     def load_lora(self, path: str | Path, adapter_name: str = "checkpoint") -> None:
         """Put LoRA weights (a directory with pytorch_lora_weights.safetensors) on top of the base."""
         self.wear_lora(self.read_lora(path), str(path), adapter_name)
 
-    def load_unet(self, path: str | Path) -> None:
-        """Serve a fine-tuned UNet (a directory loadable by UNet2DConditionModel) instead of the base's."""
-        self.wear_unet(self.read_unet(path), str(path))
+    def load_denoiser(self, checkpoint: str | Path) -> None:
+        """Serve a full checkpoint's fine-tuned UNet or transformer instead of the base's."""
+        self.wear_denoiser(self.read_denoiser(checkpoint), str(checkpoint))
 
     @torch.no_grad()
     def smoke_test(self) -> None:
@@ -100,15 +114,16 @@ class Generator:
         size = self.default_size
         latents = self.pipe(prompt=[""], num_inference_steps=2, guidance_scale=1.0, width=size, height=size,
                             output_type="latent", generator=torch.Generator("cpu").manual_seed(0)).images  # fmt: skip
+        latents = self._unpacked(latents, size, size)
         if not torch.isfinite(latents).all():
             raise GenerationError("the checkpoint produces non-finite output")
 
     def unload_overlays(self) -> None:
         """Back to the base weights, exactly."""
-        if self._base_unet is not None:
-            self.pipe.unet = self._base_unet
-            self._base_unet = None
-        if getattr(self.pipe.unet, "peft_config", None):
+        if self._base_denoiser is not None:
+            setattr(self.pipe, self.family.denoiser, self._base_denoiser)
+            self._base_denoiser = None
+        if getattr(self.denoiser, "peft_config", None):
             self.pipe.unload_lora_weights()
         self.weights = "base"
 
@@ -117,7 +132,7 @@ class Generator:
         """Fill in seed and size, and refuse what this model cannot make."""
         width = params.width or self.default_size
         height = params.height or self.default_size
-        factor, largest = self.vae_scale_factor, 2 * self.default_size
+        factor, largest = self.size_step, 2 * self.default_size
         if width % factor or height % factor:
             raise GenerationError(f"width and height must be multiples of {factor} for this model")
         if width > largest or height > largest:
@@ -160,9 +175,11 @@ class Generator:
                 progress(done + step + 1, total)
             return kwargs
 
+        extra = {}
+        if any(negatives) and self.family is not ModelFamily.flux:  # FLUX.1 has no negative prompt (guidance-distilled)
+            extra["negative_prompt"] = negatives
         latents = self.pipe(
             prompt=[p.prompt for p in batch],
-            negative_prompt=negatives if any(negatives) else None,
             generator=[torch.Generator("cpu").manual_seed(p.seed) for p in batch],
             num_inference_steps=first.num_inference_steps,
             guidance_scale=first.guidance_scale,
@@ -170,12 +187,20 @@ class Generator:
             height=first.height,
             output_type="latent",
             callback_on_step_end=on_step,
+            **extra,
         ).images
+        latents = self._unpacked(latents, first.height, first.width)
         images = self.decode(latents)
         return [
             GeneratedImage(params=p, image=img, latents=lat.float().cpu().numpy(), weights=self.weights)
             for p, img, lat in zip(batch, images, latents, strict=True)
         ]
+
+    def _unpacked(self, latents: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """FLUX returns latents packed as 2×2 tokens: back to (B, C, h, w), the one layout dpoloop stores."""
+        if self.family is not ModelFamily.flux:
+            return latents
+        return self.pipe._unpack_latents(latents, height, width, self.vae_scale_factor)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> list:
@@ -194,7 +219,7 @@ class Generator:
                 std_t = torch.tensor(std, dtype=dtype, device=x.device).view(shape)
                 x = x * std_t / vae.config.scaling_factor + mean_t
             else:
-                x = x / vae.config.scaling_factor
+                x = x / vae.config.scaling_factor + (getattr(vae.config, "shift_factor", None) or 0.0)
             decoded = vae.decode(x).sample
         finally:
             if upcast:

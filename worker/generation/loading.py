@@ -24,8 +24,6 @@ def load_pipeline(
     model: str | Path, device: torch.device | None = None, dtype: torch.dtype | None = None
 ) -> tuple[object, ModelFamily]:
     """Load a pipeline from a local directory, or from a hub id where the machine has internet."""
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-
     default_device, default_dtype = default_device_and_dtype()
     device, dtype = device or default_device, dtype or default_dtype
     local = Path(model).exists()
@@ -38,9 +36,9 @@ def load_pipeline(
         family = _hub_family(str(model))
     else:
         raise ModelLoadError(f"model directory does not exist: {model}")
-    cls = StableDiffusionXLPipeline if family.is_xl else StableDiffusionPipeline
+    cls = pipeline_class(family)
     kwargs = {"dtype": dtype, "local_files_only": local}
-    if not family.is_xl:  # SD pipelines ask for a safety checker; dpoloop's images are judged by people
+    if family in (ModelFamily.sd, ModelFamily.scenes):  # SD asks for a safety checker; people judge dpoloop's images
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
         pipe = cls.from_pretrained(str(model), **kwargs)
@@ -48,6 +46,14 @@ def load_pipeline(
         raise ModelLoadError(f"could not load {model}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device), family
+
+
+def pipeline_class(family: ModelFamily):
+    import diffusers
+
+    names = {ModelFamily.sdxl: "StableDiffusionXLPipeline", ModelFamily.sd3: "StableDiffusion3Pipeline",
+             ModelFamily.flux: "FluxPipeline"}  # fmt: skip
+    return getattr(diffusers, names.get(family, "StableDiffusionPipeline"))
 
 
 def _hub_family(repo_id: str) -> ModelFamily:

@@ -32,7 +32,7 @@ class RoundModel:
 
     def generator(self) -> Generator:
         """The pipeline as it is now, for the judge (evaluation mode: no dropout)."""
-        self.pipe.unet.eval()
+        getattr(self.pipe, self.family.denoiser).eval()
         return Generator.from_pipeline(self.pipe, self.family)
 
 
@@ -43,8 +43,11 @@ def load_round_model(claim: RoundClaim, settings: Settings) -> RoundModel:
     device = torch.device(settings.device) if settings.device else None
     pipe, family = load_pipeline(settings.base_model, device)
     pipe.set_progress_bar_config(disable=True)
+    config = claim.config
+    if config.guidance is None:  # train a guidance-distilled model at the guidance its pairs were drawn with
+        config = config.model_copy(update={"guidance": settings.default_guidance})
     try:
-        trainer = build_trainer(pipe, family, claim.config, claim.start, claim.reference)
+        trainer = build_trainer(pipe, family, config, claim.start, claim.reference)
     except RefusedConfig as exc:
         raise RoundStopped(RoundState.failed, f"refused: {exc}") from exc
     return RoundModel(pipe, family, trainer)
@@ -58,17 +61,16 @@ def _made_with(ref: CheckpointRef) -> DPOConfig:
         raise RefusedConfig(f"checkpoint {ref.id} has no readable card to continue from: {exc}") from exc
 
 
-def _apply_full_weights(pipe, ref: CheckpointRef) -> None:
-    """Put a checkpoint's weights into pipe.unet for good (fused LoRA, or a whole fine-tuned UNet)."""
-    from diffusers import UNet2DConditionModel  # diffusers' import is slow; only full fine-tunes need it here
-
+def _apply_full_weights(pipe, family: ModelFamily, ref: CheckpointRef) -> None:
+    """Put a checkpoint's weights into the denoiser for good (fused LoRA, or a whole fine-tuned one)."""
     if ref.kind == CheckpointKind.lora:
         pipe.load_lora_weights(ref.path, adapter_name="parent")
         pipe.fuse_lora(adapter_names=["parent"])
         pipe.unload_lora_weights()
     elif ref.kind == CheckpointKind.full:
-        unet = UNet2DConditionModel.from_pretrained(str(Path(ref.path) / "unet"))
-        pipe.unet.load_state_dict(unet.state_dict())
+        denoiser = getattr(pipe, family.denoiser)
+        tuned = type(denoiser).from_pretrained(str(Path(ref.path) / family.denoiser))
+        denoiser.load_state_dict(tuned.state_dict())
 
 
 def build_trainer(
@@ -90,11 +92,12 @@ def build_trainer(
             )
         ref_lora = (Path(reference.path), _made_with(reference)) if reference.kind == CheckpointKind.lora else None
         return DPOTrainer(pipe, family, config, init_lora=init, reference_lora=ref_lora)
-    # Full fine-tune: the reference is a frozen copy taken when the UNet is in the reference's state.
+    # Full fine-tune: the reference is a frozen copy taken when the denoiser is in the reference's state.
     if reference.kind != CheckpointKind.base and reference.id != start.id:
         raise RefusedConfig(
             f"a full fine-tune's reference must be the base or its start checkpoint, not {reference.id}"
         )
-    frozen = copy.deepcopy(pipe.unet) if reference.kind == CheckpointKind.base else None
-    _apply_full_weights(pipe, start)
-    return DPOTrainer(pipe, family, config, reference_unet=frozen if frozen is not None else copy.deepcopy(pipe.unet))
+    denoiser = getattr(pipe, family.denoiser)
+    frozen = copy.deepcopy(denoiser) if reference.kind == CheckpointKind.base else None
+    _apply_full_weights(pipe, family, start)
+    return DPOTrainer(pipe, family, config, reference_model=frozen if frozen is not None else copy.deepcopy(denoiser))
