@@ -102,12 +102,12 @@ class ReferenceShapedStep:
         import torch
 
         from worker.dpo.objective import denoising_error, diffusion_dpo_loss
-        from worker.dpo.trainer import prediction_target
 
         latents = torch.cat([winners, losers])
         noise2, t2, hidden2 = torch.cat([noise, noise]), torch.cat([timesteps, timesteps]), hidden.repeat(2, 1, 1)
         noisy = self.noise_scheduler.add_noise(latents, noise2, t2)
-        target = prediction_target(self.noise_scheduler, latents, noise2, t2)
+        kind = self.noise_scheduler.config.prediction_type
+        target = noise2 if kind == "epsilon" else self.noise_scheduler.get_velocity(latents, noise2, t2)
         model_pred = self.unet(noisy, t2, encoder_hidden_states=hidden2).sample
         with torch.no_grad():
             ref_pred = self.ref_unet(noisy, t2, encoder_hidden_states=hidden2).sample
@@ -148,15 +148,13 @@ def loss_agreement(trainer, baseline, pairs, seed: int = 1234) -> dict[str, floa
     with torch.no_grad():
         for name, param in ours_lora.items():
             base_lora[name].copy_(param)
-        ours = trainer.terms(pairs, noise_seed=seed, train=False)
+        seeds = [seed + i for i in range(len(pairs))]
+        ours = trainer.terms(pairs, seeds, train=False)
         winners = torch.from_numpy(np.stack([p.winner for p in pairs]))
         losers = torch.from_numpy(np.stack([p.loser for p in pairs]))
-        generator = torch.Generator().manual_seed(seed)  # the same draws, in the same order, as terms()
-        noise = torch.randn(winners.shape, generator=generator)
-        steps = trainer.noise_scheduler.config.num_train_timesteps
-        timesteps = torch.randint(0, steps, (len(pairs),), generator=generator)
+        noise, timesteps = trainer._draw(seeds, tuple(winners.shape[1:]))  # the same draws as terms()
         height, width = (size * trainer.pipe.vae_scale_factor for size in winners.shape[-2:])
-        hidden = trainer.prompts.batch([p.prompt for p in pairs], height, width).hidden
+        hidden = trainer.prompts.batch([p.prompt for p in pairs], height, width).batched["hidden"]
         base = baseline.terms(winners, losers, hidden, noise, timesteps)
         own_hidden = baseline.encode_text([p.prompt for p in pairs])
     return {
@@ -194,7 +192,7 @@ def main() -> None:
     baseline = ReferenceShapedStep(load_pipeline(args.model, cpu, torch.float32)[0], config, pairs)
 
     def ours_step():
-        trainer.train_step([pairs])
+        trainer.train_step(pairs)
 
     for _ in range(2):  # warm-up (fills our prompt cache too)
         ours_step()

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
         default=None, description="torch device for workers (default: cuda if present, else cpu)."
     )
     torch_threads: int = Field(default=2, ge=1, description="CPU threads per worker process.")
+    train_processes: int = Field(
+        default=1, ge=1, le=1024,
+        description="Processes a round trains on, data-parallel through accelerate (one per GPU; gloo on CPU).",
+    )  # fmt: skip
+    accelerate_config: str | None = Field(
+        default=None,
+        description="An `accelerate config` file for rounds on several processes (multi-node, DeepSpeed…).",
+    )
     train_memory_gb: float | None = Field(
         default=None, gt=0,
         description="Accelerator memory of one training process, GB: rounds that cannot fit are refused before "

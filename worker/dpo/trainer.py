@@ -7,11 +7,12 @@ frozen copy. The loss itself lives in worker/dpo/objective.py.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
 
 ADAPTER = "dpo"
 REFERENCE = "reference"
+EVAL_SEED = 10_000
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,6 @@ class DPOTrainer:
         except RefusedScheduler as exc:
             raise RefusedConfig(str(exc)) from exc
         self.prompts = PromptEncoder(pipe, family, guidance=config.guidance)
-        self.generator = torch.Generator().manual_seed(config.seed)
         self.rng = random.Random(config.seed)
         self.device = self.denoiser.device
         for name in ("vae", "text_encoder", "text_encoder_2", "text_encoder_3"):
@@ -124,6 +125,8 @@ class DPOTrainer:
             p.data = p.data.float()  # trainable weights stay fp32 under mixed precision
         self.optimizer = self._optimizer()
         self.step_count = 0
+        # Data parallel (data_parallel()): the module the trained pass runs through, and this process's place.
+        self.trained, self.accelerator, self.rank, self.world = self.denoiser, None, 0, 1
 
     def _optimizer(self):
         c = self.config
@@ -156,17 +159,23 @@ class DPOTrainer:
             finally:
                 self.denoiser.enable_adapters()
 
-    def terms(self, pairs: list[TrainingPair], noise_seed: int | None = None, train: bool = True) -> DPOTerms:
+    def _draw(self, seeds: list[int], shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noise and timestep of each pair from its own seed: the same pair at the same step gets the
+        same draw in whichever process (and whichever micro-batch) trains it."""
+        noise, timesteps = [], []
+        for seed in seeds:
+            generator = torch.Generator().manual_seed(int(seed))
+            noise.append(torch.randn(shape, generator=generator))
+            timesteps.append(self.noising.timesteps(1, generator))
+        return torch.stack(noise).to(self.device), torch.cat(timesteps).to(self.device)
+
+    def terms(self, pairs: list[TrainingPair], seeds: list[int], train: bool = True) -> DPOTerms:
         """The DPO terms of a batch: model and reference errors under shared noise and timesteps."""
         dtype = self.denoiser.dtype
         winners = torch.from_numpy(np.stack([p.winner for p in pairs])).to(self.device, torch.float32)
         losers = torch.from_numpy(np.stack([p.loser for p in pairs])).to(self.device, torch.float32)
-        generator = torch.Generator().manual_seed(noise_seed) if noise_seed is not None else self.generator
-        noise = torch.randn(winners.shape, generator=generator).to(self.device)
-        timesteps = self.noising.timesteps(len(pairs), generator).to(self.device)
+        noise, timesteps = self._draw(seeds, tuple(winners.shape[1:]))
         prompts = [p.prompt for p in pairs]
-        if train and self.config.empty_prompt_share:
-            prompts = ["" if self.rng.random() < self.config.empty_prompt_share else p for p in prompts]
         vae_factor = self.pipe.vae_scale_factor
         height, width = winners.shape[-2] * vae_factor, winners.shape[-1] * vae_factor
         cond = self.prompts.batch(prompts, height, width).repeat(2)
@@ -176,7 +185,7 @@ class DPOTrainer:
         noisy = self.noising.noised(latents, noise2, t2).to(dtype)
         target = self.noising.target(latents, noise2, t2)
         with self._autocast():
-            model_pred = cond.predict(self.denoiser, noisy, t2)
+            model_pred = cond.predict(self.trained if train else self.denoiser, noisy, t2)
         ref_pred = self._reference_predict(noisy, t2, cond)
         model_err_w, model_err_l = denoising_error(model_pred, target).chunk(2)
         ref_err_w, ref_err_l = denoising_error(ref_pred, target).chunk(2)
@@ -187,17 +196,38 @@ class DPOTrainer:
         c = self.config
         return c.learning_rate * min(1.0, (self.step_count + 1) / max(1, c.warmup_steps))
 
-    def train_step(self, batches: list[list[TrainingPair]]) -> dict[str, float]:
-        """One optimizer step over grad_accumulation micro-batches; returns the step's metrics."""
+    def data_parallel(self, accelerator) -> None:
+        """Train as one of accelerator.num_processes: the denoiser is wrapped in DDP for the trained
+        forward pass (the reference and held-out passes use it unwrapped: no collective there), and
+        each step this process takes every world-th pair of the global batch."""
+        self.accelerator = accelerator
+        self.rank, self.world = accelerator.process_index, accelerator.num_processes
+        self.trained = accelerator.prepare_model(self.denoiser)
+
+    def pair_seed(self, step: int, index: int) -> int:
+        return int(np.random.SeedSequence([self.config.seed, step, index]).generate_state(1)[0])
+
+    def train_step(self, batch: list[TrainingPair]) -> dict[str, float]:
+        """One optimizer step over the global batch (this process's share of it when data-parallel),
+        in micro-batches of batch_pairs; the gradient is that of the mean loss over the whole global
+        batch for any number of processes. Returns the step's metrics, averaged over the batch."""
         self.denoiser.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr()
-        metrics: dict[str, float] = {}
-        for batch in batches:
-            terms = self.terms(batch)
-            (terms.loss / len(batches)).backward()
+        share = list(range(self.rank, len(batch), self.world))
+        chunks = [share[i : i + self.config.batch_pairs] for i in range(0, len(share), self.config.batch_pairs)]
+        if not chunks:
+            raise RefusedConfig(f"a global batch of {len(batch)} pairs leaves process {self.rank} nothing to train")
+        sums: dict[str, float] = {}
+        for k, chunk in enumerate(chunks):
+            syncing = self.accelerator is None or k == len(chunks) - 1
+            with contextlib.nullcontext() if syncing else self.accelerator.no_sync(self.trained):
+                terms = self.terms([batch[i] for i in chunk], [self.pair_seed(self.step_count, i) for i in chunk])
+                # DDP averages gradients over processes: × world makes it the global batch's mean.
+                (terms.loss * len(chunk) / len(batch) * self.world).backward()
             for key, value in terms.metrics().items():
-                metrics[key] = metrics.get(key, 0.0) + value / len(batches)
+                sums[key] = sums.get(key, 0.0) + value * len(chunk) / len(batch)
+        metrics = self._summed_over_processes(sums)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -206,6 +236,14 @@ class DPOTrainer:
         if not math.isfinite(metrics["loss"]):
             raise FloatingPointError(f"loss became {metrics['loss']} at step {self.step_count}")
         return metrics
+
+    def _summed_over_processes(self, sums: dict[str, float]) -> dict[str, float]:
+        if self.accelerator is None:
+            return sums
+        keys = sorted(sums)
+        totals = self.accelerator.reduce(torch.tensor([sums[k] for k in keys], dtype=torch.float64,
+                                                      device=self.accelerator.device), "sum")  # fmt: skip
+        return dict(zip(keys, totals.tolist(), strict=True))
 
     @torch.no_grad()
     def evaluate(self, pairs: list[TrainingPair], batch: int = 16, draws: int = 4) -> dict[str, float]:
@@ -217,9 +255,11 @@ class DPOTrainer:
         inside, err_w, ref_w = [], [], []
         for draw in range(draws):
             for start in range(0, len(pairs), batch):
-                terms = self.terms(
-                    pairs[start : start + batch], noise_seed=10_000 + 1_000_003 * draw + start, train=False
-                )
+                chunk = pairs[start : start + batch]
+                # Fixed draws, the same in every round (the seed is not the round's): comparable gates.
+                seeds = [int(np.random.SeedSequence([EVAL_SEED, draw, start + j]).generate_state(1)[0])
+                         for j in range(len(chunk))]  # fmt: skip
+                terms = self.terms(chunk, seeds, train=False)
                 inside.append(terms.inside)
                 err_w.append(terms.model_err_w)
                 ref_w.append(terms.ref_err_w)
@@ -234,9 +274,14 @@ class DPOTrainer:
             "held_out_winner_drift": ((err_w_t - ref_w_t) / ref_w_t.clamp_min(1e-12)).mean().item(),
         }
 
-    def sample_batches(self, pairs: list[TrainingPair]) -> list[list[TrainingPair]]:
+    def sample_batches(self, pairs: list[TrainingPair]) -> list[TrainingPair]:
+        """The next global batch (batch_pairs × grad_accumulation pairs, drawn with replacement), with
+        the config's share of prompts emptied (classifier-free guidance keeps its unconditional half)."""
         c = self.config
-        return [[self.rng.choice(pairs) for _ in range(c.batch_pairs)] for _ in range(c.grad_accumulation)]
+        batch = [self.rng.choice(pairs) for _ in range(c.batch_pairs * c.grad_accumulation)]
+        if c.empty_prompt_share:
+            batch = [replace(p, prompt="") if self.rng.random() < c.empty_prompt_share else p for p in batch]
+        return batch
 
     def fit(
         self,

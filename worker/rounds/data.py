@@ -24,6 +24,8 @@ class RoundData:
     missing_latents: int
     counts: dict  # what the votes were and why some made no pair (the round's report)
     labeler_votes: dict[str, int] = field(default_factory=dict)  # whose votes it trains on (lineage)
+    # The same pairs as files (prompt, winner latents, loser latents): what training processes read.
+    files: dict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: {"train": [], "held_out": []})
 
 
 def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: float, max_pairs: int) -> RoundData:
@@ -39,11 +41,14 @@ def load_pairs(preferences: Preferences, latents_dir: Path, held_out_share: floa
             data.missing_latents += 1
             continue
         training_pair = TrainingPair(prompt=pair.prompt, winner=winner, loser=loser)
-        held_out = is_held_out_pair(pair.comparison_id, held_out_share, pair.source)
-        (data.held_out if held_out else data.train).append(training_pair)
+        side = "held_out" if is_held_out_pair(pair.comparison_id, held_out_share, pair.source) else "train"
+        (data.held_out if side == "held_out" else data.train).append(training_pair)
+        files = (str(latents_dir / pair.winner_latents), str(latents_dir / pair.loser_latents))
+        data.files[side].append((pair.prompt, *files))
     if held_out_share > 0 and not data.held_out and len(data.train) >= 2:
         # A handful of pairs can all fall on the training side; the gate needs at least one to judge.
         data.held_out.append(data.train.pop())
+        data.files["held_out"].append(data.files["train"].pop())
     data.counts = dict(preferences.counts) | {"train_pairs": len(data.train), "held_out_pairs": len(data.held_out),
                                               "missing_latents": data.missing_latents,
                                               "pairs_beyond_max": len(preferences.pairs) - len(newest)}  # fmt: skip

@@ -2,6 +2,8 @@
 
     claim → gather the pairs → load the model → judge the start → train → judge the result → publish
 
+(with DPOLOOP_TRAIN_PROCESSES > 1, training runs first, in processes of its own: worker/rounds/parallel.py)
+
 Every way out leaves the round in a final state with a reason. Nothing touches the served
 checkpoint except `publish`, and only for a checkpoint that passed the gate, in the transaction that
 ends the round under its claim: a round that fails anywhere before, or was declared lost meanwhile,
@@ -20,6 +22,7 @@ from worker.rounds.data import gather
 from worker.rounds.heartbeat import beating
 from worker.rounds.judge import judge_after_training, judge_before_training
 from worker.rounds.model import load_round_model
+from worker.rounds.parallel import trained_in_processes
 from worker.rounds.publish import publish
 from worker.rounds.stopped import RoundStopped
 from worker.rounds.train import train
@@ -47,8 +50,14 @@ def run_round(round_id: int, settings: Settings | None = None) -> None:
 def run_steps(claim: RoundClaim, settings: Settings) -> int:
     """The steps in order; returns the registered checkpoint's id (the round has ended succeeded)."""
     data = gather(claim, settings)
-    model = load_round_model(claim, settings)
-    metrics = judge_before_training(claim, model, settings)
-    metrics |= train(claim, model, data)
+    if settings.train_processes > 1:
+        with trained_in_processes(claim, data, settings) as trained:
+            model = load_round_model(claim, settings)  # after the processes: they had the devices to themselves
+            metrics = judge_before_training(claim, model, settings)
+            metrics |= trained.put_on(model)
+    else:
+        model = load_round_model(claim, settings)
+        metrics = judge_before_training(claim, model, settings)
+        metrics |= train(claim, model, data)
     metrics |= judge_after_training(model, settings)
     return publish(claim, model, metrics | {"labeler_votes": data.labeler_votes}, data.counts, settings)
