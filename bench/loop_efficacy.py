@@ -23,6 +23,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,12 +105,10 @@ def fresh_install(prefix: str, extra_env: dict[str, str]) -> tuple[Path, int, di
     return data_dir, port, env, settings, held_out
 
 
-def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pairs: int, keep: bool) -> dict:
-    # Every vote goes to training, as the goal counts votes; the judge below measures instead.
-    data_dir, port, env, settings, held_out = fresh_install(
-        f"dpoloop-bench-{policy_name}-",
-        {"DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0"},
-    )
+def _start(prefix: str, extra_env: dict[str, str]):
+    """A fresh install with its services up and two logins: (data dir, settings, held-out prompts,
+    processes, base URL, the labeler's token, admin headers)."""
+    data_dir, port, env, settings, held_out = fresh_install(prefix, extra_env)
     from core.services.labelers import create_labeler
 
     _, token = create_labeler("sim")
@@ -118,29 +117,44 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     logs.mkdir()
     processes = start_services(env, settings, logs)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/v1/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return data_dir, settings, held_out, processes, base, token, {"Authorization": f"Bearer {admin_token}"}
+
+
+def _bench_env(pairing: str, extra: dict | None = None) -> dict[str, str]:
+    # Every vote goes to training (no gold pairs), as the goal counts votes; the judge below measures.
+    return {"DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0",
+            "DPOLOOP_GOLD_RATE": "0", "DPOLOOP_PAIRING": pairing} | (extra or {})  # fmt: skip
+
+
+def _progress(n: int, _choice: str) -> None:
+    if n % 100 == 0:
+        print(f"  {n} votes", flush=True)
+
+
+def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pairs: int, keep: bool,
+               pairing: str = "random") -> dict:  # fmt: skip
+    """The loop as production runs it: R rounds, each share of the votes labelling the pool of the
+    checkpoint then serving, each round training from the served checkpoint on all votes so far."""
+    data_dir, settings, held_out, processes, base, token, headers = _start(
+        f"dpoloop-bench-{policy_name}-", _bench_env(pairing)
+    )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/v1/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
         from worker.scenes.simulate import simulate_labeler
 
         policy = get_policy(policy_name)
-
-        def progress(n: int, _choice: str) -> None:
-            if n % 100 == 0:
-                print(f"  {n} votes", flush=True)
-
-        headers = {"Authorization": f"Bearer {admin_token}"}
         rounds_out, choices, total_votes = [], Counter(), 0
         for index in range(rounds):
             # The votes are split evenly; each round's share labels the pool of the checkpoint then serving.
             share = votes // rounds + (1 if index < votes % rounds else 0)
-            labelled = simulate_labeler(base, token, policy, share, patience_s=300, on_vote=progress)
+            labelled = simulate_labeler(base, token, policy, share, patience_s=300, on_vote=_progress)
             total_votes += labelled.votes
             choices.update(labelled.choices)
             print(f"  round {index + 1}: {labelled.votes} votes in {labelled.seconds:.0f} s: "
@@ -156,6 +170,7 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     judged = judge(settings, served, held_out, eval_pairs, policy)
     result = {
         "policy": policy_name,
+        "pairing": pairing,
         "votes": total_votes,
         "choices": dict(choices),
         "rounds": rounds_out,
@@ -169,6 +184,43 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     return result
+
+
+def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, config: dict, eval_pairs: int,
+                keep: bool) -> list[dict]:  # fmt: skip
+    """One repeat over several vote budgets: the labeler votes up to each budget in turn on the base's
+    pool (nothing is promoted), and at each a round trains from the base on the votes so far; every
+    round's checkpoint is judged against the base. The seed moves the training; the pool's seeds are
+    drawn fresh in every install."""
+    data_dir, settings, held_out, processes, base, token, headers = _start(
+        f"dpoloop-bench-{policy_name}-{pairing}-{seed}-", _bench_env(pairing, {"DPOLOOP_AUTO_PROMOTE": "false"})
+    )
+    policy = get_policy(policy_name)
+    made: list[tuple[int, dict, dict]] = []
+    try:
+        from worker.scenes.simulate import simulate_labeler
+
+        done, choices = 0, Counter()
+        for budget in sorted(budgets):
+            labelled = simulate_labeler(base, token, policy, budget - done, patience_s=300, on_vote=_progress)
+            done += labelled.votes
+            choices.update(labelled.choices)
+            print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
+            made.append((budget, run_round(base, headers, config | {"start_from": 1, "seed": seed}), dict(choices)))
+        checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
+    finally:
+        stop_services(processes)
+    results = []
+    for budget, round_out, choices_then in made:
+        judged = judge(settings, checkpoints[round_out["checkpoint"]], held_out, eval_pairs, policy)
+        results.append({"policy": policy_name, "pairing": pairing, "seed": seed, "votes": budget,
+                        "choices": choices_then, "pairs": round_out["pairs"], "round": round_out,
+                        **judged})  # fmt: skip
+        print(f"  {policy_name}/{pairing} seed {seed} at {budget} votes: {judged['wins']} W / {judged['losses']} L / "
+              f"{judged['ties']} T = {judged['win_rate']:.1%}", flush=True)  # fmt: skip
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return results
 
 
 def run_round(base: str, headers: dict, config: dict) -> dict:
@@ -230,20 +282,83 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
             "ties": outcome["tie"] + outcome["both_bad"], "win_rate": wins / pairs, "ci95": (low, high)}  # fmt: skip
 
 
+def summarize(results: list[dict]) -> list[dict]:
+    """Per policy, strategy and budget: the distribution over repeats (a tie counts half)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["policy"], r["pairing"], r["votes"]), []).append(r)
+    rows = []
+    for (policy, pairing, votes), runs in sorted(groups.items()):
+        rates = sorted(r["win_rate"] for r in runs)
+        q1, _, q3 = statistics.quantiles(rates, n=4, method="inclusive") if len(rates) > 1 else (rates[0],) * 3
+        wins, losses, ties = (sum(r[k] for r in runs) for k in ("wins", "losses", "ties"))
+        rows.append({"policy": policy, "pairing": pairing, "votes": votes, "repeats": len(runs),
+                     "median": statistics.median(rates), "iqr": (q1, q3), "wins": wins, "losses": losses,
+                     "ties": ties, "decided_won": wins / max(1, wins + losses),
+                     "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
+    return rows
+
+
+def votes_to_reach(rows: list[dict], target: float = 0.75) -> dict[tuple[str, str], float | None]:
+    """Votes at which the median win rate first reaches target, linear between the budgets around it."""
+    reach = {}
+    for key in {(r["policy"], r["pairing"]) for r in rows}:
+        curve = sorted((r["votes"], r["median"]) for r in rows if (r["policy"], r["pairing"]) == key)
+        reach[key] = None
+        for i, (votes, median) in enumerate(curve):
+            if median >= target:
+                if i == 0:
+                    reach[key] = float(votes)
+                else:
+                    (v0, m0) = curve[i - 1]
+                    reach[key] = v0 + (target - m0) / (median - m0) * (votes - v0)
+                break
+    return reach
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", action="append", help="policies to run (default: larger and smaller)")
-    parser.add_argument("--votes", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=1, help="rounds the votes are split across")
+    parser.add_argument("--votes", type=int, nargs="+", default=[400], help="vote budgets (several: one round each)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds one budget's votes are split across")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per policy, strategy and budget (seed 0…N-1)")
+    parser.add_argument("--pairing", action="append", help="pair selection strategies (default: random)")
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--eval-pairs", type=int, default=128)
+    parser.add_argument("--out", type=Path, help="write every run's figures here (JSON)")
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
+    if args.rounds > 1 and (len(args.votes) > 1 or args.repeats > 1):
+        parser.error("--rounds splits one budget of one run; use it without several --votes or --repeats")
+    if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing):
+        return single_runs(args)
+    results = []
+    for name in args.policy or ["larger", "smaller"]:
+        for pairing in args.pairing or ["random"]:
+            for seed in range(args.repeats):
+                print(f"policy {name!r} ({get_policy(name).description}), pairing {pairing}, seed {seed}", flush=True)
+                results += run_budgets(name, args.votes, pairing, seed, args.config, args.eval_pairs, args.keep)
+                if args.out:
+                    args.out.write_text(json.dumps(results, indent=1, default=str))
+    rows = summarize(results)
+    reach = votes_to_reach(rows)
+    print("\npolicy    pairing   votes  runs  median  IQR            W / L / T (all runs)  decided won  per run W/L/T")
+    for r in rows:
+        q1, q3 = r["iqr"]
+        per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
+        print(f"{r['policy']:9} {r['pairing']:9} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
+              f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
+              f"{per_run}")  # fmt: skip
+    for (policy, pairing), votes in sorted(reach.items()):
+        print(f"votes to a 75% median, {policy}/{pairing}: " + ("not reached" if votes is None else f"{votes:.0f}"))
+
+
+def single_runs(args) -> None:
     results = []
     for name in args.policy or ["larger", "smaller"]:
         print(f"policy {name!r}: {get_policy(name).description}", flush=True)
         started = time.monotonic()
-        result = run_policy(name, args.votes, args.rounds, args.config, args.eval_pairs, args.keep)
+        result = run_policy(name, args.votes[0], args.rounds, args.config, args.eval_pairs, args.keep)
         result["wall_seconds"] = time.monotonic() - started
         results.append(result)
         print(json.dumps(result, indent=1, default=str), flush=True)
