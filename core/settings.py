@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     )
     pool_batch: int = Field(default=4, ge=1, le=64, description="Pairs generated per pool-filling task.")
     pool_interval_s: float = Field(default=5.0, gt=0, description="How often beat checks the pool.")
+    pairing: Literal["random", "diverse"] = Field(
+        default="random",
+        description="How a train pair is chosen: random (two seeds of one prompt) or diverse (render "
+        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two whose latents lie farthest apart).",
+    )
+    pairing_candidates: int = Field(
+        default=4, ge=2, le=16, description="Images rendered per train pair when pairing is not random."
+    )
+    retention_candidate_hours: float = Field(
+        default=24, gt=0, description="Hours an unshown pairing candidate's files are kept before they are reclaimed."
+    )
     votes_per_comparison: int = Field(
         default=1, ge=1, description="Votes a comparison collects before it leaves the pool."
     )

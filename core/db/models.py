@@ -193,6 +193,7 @@ class Comparison(Base):
     leased_by: Mapped[int | None] = mapped_column(ForeignKey("labelers.id"), index=True)  # a labeler's holds
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     gold_answer: Mapped[str | None] = mapped_column(String(16))  # gold pairs: "a" or "both_bad"
+    pairing: Mapped[str | None] = mapped_column(String(16))  # train pairs: the strategy that chose them
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     generation_a: Mapped[Generation] = relationship(foreign_keys=[generation_a_id])

@@ -1,8 +1,11 @@
 """The pool of train comparisons: what a generate worker should render next, and recording it.
 
-Each pair is one prompt drawn twice with different seeds, rendered by the checkpoint that serves:
-the data Diffusion-DPO learns from. Prompts are drawn least-used first so the pool covers the prompt
-set evenly. An empty pool gets one pair first, fast, so labelers wait as little as possible.
+Each pair is one prompt drawn with different seeds, rendered by the checkpoint that serves: the
+data Diffusion-DPO learns from. With DPOLOOP_PAIRING=random it is two seeds; with diverse, the worker
+renders DPOLOOP_PAIRING_CANDIDATES seeds in the same batch and shows the two that lie farthest
+apart (worker/pairing.py); the comparison records which. Unshown candidates keep their files until
+retention reclaims them. Prompts are drawn least-used first so the pool covers the prompt set
+evenly. An empty pool gets one pair first, fast, so labelers wait as little as possible.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from core.states import ComparisonKind, ComparisonState, GenerationPurpose, Gold
 class PlannedPair:
     prompt_id: int
     prompt: str
-    params: tuple[GenerationParams, GenerationParams]
-    generations: tuple[StartedGeneration, StartedGeneration]
+    params: tuple[GenerationParams, ...]  # two, or the candidates the pairing strategy picks two of
+    generations: tuple[StartedGeneration, ...]
     gold_answer: GoldAnswer | None = None  # a gold pair: its known answer
+    pairing: str | None = None  # train pairs: the strategy that picks the two shown
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,15 @@ def two_seeds() -> tuple[int, int]:
     return seed_a, (seed_a + 1 + secrets.randbelow(MAX_SEED - 1)) % MAX_SEED  # never the same seed
 
 
+def distinct_seeds(count: int) -> list[int]:
+    seeds: list[int] = []
+    while len(seeds) < count:
+        seed = secrets.randbelow(MAX_SEED)
+        if seed not in seeds:
+            seeds.append(seed)
+    return seeds
+
+
 def plan_batch(settings: Settings) -> PoolBatch | None:
     """The next batch for the serving checkpoint, its generation rows marked running; None when the
     pool is full (a batch without pairs: there are no active prompts). UnusableCheckpoint while a
@@ -82,31 +95,38 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         if missing <= 0:
             return None
         size = 1 if ready == 0 else min(missing, settings.pool_batch)
+        candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
         pairs = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
+            seeds = two_seeds() if candidates == 2 else distinct_seeds(candidates)
             params = tuple(
                 GenerationParams(prompt=prompt.text, seed=seed, num_inference_steps=settings.default_steps,
                                  guidance_scale=settings.default_guidance)
-                for seed in two_seeds()
+                for seed in seeds
             )  # fmt: skip
             rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool, prompt_id=prompt.id)
                     for p in params]  # fmt: skip
             started = tuple(generations_repo.start(row) for row in rows)
-            pairs.append(PlannedPair(prompt.id, prompt.text, params, started))
+            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=settings.pairing))
         return PoolBatch(checkpoint, pairs)  # no pairs: there are no active prompts
 
 
-def record_batch(batch: PoolBatch, per_image_ms: float) -> int:
-    """The batch's images are on disk: mark them done and put their comparisons in the pool."""
+def record_batch(batch: PoolBatch, per_image_ms: float, shown: list[tuple[int, int]] | None = None) -> int:
+    """The batch's images are on disk: mark them done and put their comparisons in the pool. shown:
+    per pair, the two of its candidates the pairing strategy picked (default: the first two)."""
     with session_scope() as session:
-        for pair in batch.pairs:
+        for index, pair in enumerate(batch.pairs):
             for started in pair.generations:
                 generations_repo.mark_done(session.get(Generation, started.id), batch.checkpoint.id, per_image_ms)
-            a, b = pair.generations
+            i, j = shown[index] if shown else (0, 1)
+            if i == j or not (0 <= i < len(pair.generations) and 0 <= j < len(pair.generations)):
+                raise ValueError(f"a pair shows two different candidates of {len(pair.generations)}, not {i} and {j}")
+            a, b = pair.generations[i], pair.generations[j]
             kind = ComparisonKind.gold if pair.gold_answer else ComparisonKind.train
             session.add(Comparison(prompt_id=pair.prompt_id, prompt=pair.prompt, generation_a_id=a.id,
                                    generation_b_id=b.id, kind=kind, state=ComparisonState.ready,
-                                   checkpoint_id=batch.checkpoint.id, gold_answer=pair.gold_answer))  # fmt: skip
+                                   checkpoint_id=batch.checkpoint.id, gold_answer=pair.gold_answer,
+                                   pairing=pair.pairing))  # fmt: skip
     return len(batch.pairs)
 
 

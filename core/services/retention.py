@@ -3,7 +3,9 @@
 - images of client generations after DPOLOOP_RETENTION_API_DAYS (they keep no latents);
 - both images and latents of train pairs nobody voted on whose checkpoint no longer serves (the
   pool retired them; they can never become training data) after DPOLOOP_RETENTION_UNVOTED_DAYS;
-- the files of rejected checkpoints after DPOLOOP_RETENTION_REJECTED_DAYS, unless one ever served.
+- the files of rejected checkpoints after DPOLOOP_RETENTION_REJECTED_DAYS, unless one ever served;
+- pairing candidates that were rendered but never shown (no comparison has them) after
+  DPOLOOP_RETENTION_CANDIDATE_HOURS.
 
 Never a voted pair's files, an evaluation image, or the files of a checkpoint that serves, served,
 or another was trained from. The database changes commit first, then the files go: a crash in
@@ -29,6 +31,7 @@ from core.states import CheckpointStatus, ComparisonKind, ComparisonState, Gener
 class RetentionReport:
     api_images: int = 0
     unvoted_pairs: int = 0
+    unshown_candidates: int = 0
     checkpoints: list[int] = field(default_factory=list)
     files: int = 0
 
@@ -73,6 +76,18 @@ def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
             session.execute(update(Generation).where(Generation.id.in_(generation_ids))
                             .values(image_path=None, latents_path=None))  # fmt: skip
         report.unvoted_pairs = len(pairs)
+        # Pairing candidates no comparison shows.
+        in_a_pair = exists().where(or_(Comparison.generation_a_id == Generation.id,
+                                       Comparison.generation_b_id == Generation.id))  # fmt: skip
+        unshown = select(Generation.id).where(
+            Generation.purpose == GenerationPurpose.pool, Generation.image_path.is_not(None), ~in_a_pair,
+            Generation.finished_at < now - timedelta(hours=settings.retention_candidate_hours),
+        )  # fmt: skip
+        rows = session.execute(select(Generation.image_path, Generation.latents_path)
+                               .where(Generation.id.in_(unshown))).all()  # fmt: skip
+        doomed_files += _files_of(settings, rows)
+        report.unshown_candidates = session.execute(update(Generation).where(Generation.id.in_(unshown))
+                                                    .values(image_path=None, latents_path=None)).rowcount  # fmt: skip
         # Rejected checkpoints that never served and that nothing was trained from.
         kept_apart = or_(
             exists().where(Deployment.checkpoint_id == Checkpoint.id),

@@ -58,8 +58,10 @@ def resolve_config(settings: Settings, overrides: dict | None = None) -> DPOConf
         raise InvalidRoundConfig(f"invalid round config: {exc}") from exc
     global_batch = config.batch_pairs * config.grad_accumulation
     if global_batch < settings.train_processes:
-        raise InvalidRoundConfig(f"invalid round config: a global batch of {global_batch} pairs (batch_pairs × "
-                                 f"grad_accumulation) cannot feed {settings.train_processes} training processes")  # fmt: skip
+        raise InvalidRoundConfig(
+            f"invalid round config: a global batch of {global_batch} pairs (batch_pairs × grad_accumulation) "
+            f"cannot feed {settings.train_processes} training processes"
+        )
     refusal = memory_refusal(Path(settings.base_model), family, config, settings.train_memory_gb)
     if refusal:
         raise InvalidRoundConfig(f"invalid round config: {refusal}")

@@ -12,6 +12,7 @@ import time
 from core.queue import FILL_POOL, celery_app
 from core.services import generations, pool
 from core.settings import get_settings
+from worker.pairing import shown_pair
 from worker.serving import model_server
 from worker.tasks.common import save_files
 from worker.tasks.evaluation import evaluation_step, judge_step
@@ -73,4 +74,9 @@ def fill_pool_once() -> int:
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
         raise
-    return pool.record_batch(batch, (time.perf_counter() - started) * 1e3 / len(batch.requests))
+    shown, offset = [], 0
+    for pair in batch.pairs:  # the pairing strategy picks two of each prompt's candidates
+        candidates = results[offset : offset + len(pair.generations)]
+        shown.append(shown_pair(pair.pairing, [r.latents for r in candidates]))
+        offset += len(pair.generations)
+    return pool.record_batch(batch, (time.perf_counter() - started) * 1e3 / len(batch.requests), shown)
