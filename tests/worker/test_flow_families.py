@@ -181,3 +181,23 @@ def test_the_loop_in_process_fills_the_pool_trains_a_round_and_hot_swaps(pipelin
     assert served_by == row.checkpoint_id and results[0].weights.startswith("lora:")
     assert not np.allclose(before, results[0].latents)
     assert model_server() is server
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_imported_images_encode_to_the_latents_generation_stores(pipelines, family):
+    from PIL import Image
+
+    from worker.imports.encode import LatentEncoder
+
+    generator = Generator(pipelines[family])
+    stored = generator.generate([params()])[0]
+    encoder = LatentEncoder(pipelines[family])
+    assert encoder.size == generator.default_size and encoder.shape == stored.latents.shape
+    latents = encoder.encode([Image.new("RGB", (96, 80), (200, 30, 30))])
+    assert latents.shape == (1, *stored.latents.shape)
+    vae = generator.pipe.vae
+    pixels = encoder.pixels(Image.new("RGB", (96, 80), (200, 30, 30)))[None]
+    with torch.no_grad():
+        mode = vae.encode(pixels).latent_dist.mode()
+    expected = (mode - vae.config.shift_factor) * vae.config.scaling_factor  # the shift SD3 and FLUX use
+    assert np.allclose(latents, expected.numpy(), atol=1e-5)

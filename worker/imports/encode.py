@@ -1,6 +1,6 @@
-"""Images → latents in the UNet's (scaled) space, as a generation's are stored: resized so the
-shorter side fits the base model's resolution, centre-cropped to a square, VAE-encoded (the mode of
-the posterior, so the same image always gives the same latents)."""
+"""Images → latents in the denoiser's (scaled, shifted) space, as a generation's are stored: resized
+so the shorter side fits the base model's resolution, centre-cropped to a square, VAE-encoded (the
+mode of the posterior, so the same image always gives the same latents)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.family import ModelFamily, model_family
+
 
 class LatentEncoder:
     def __init__(self, base_model: str | Path, device: torch.device | None = None):
@@ -20,7 +22,7 @@ class LatentEncoder:
         self.device = device or torch.device("cpu")
         self.vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True).to(self.device).eval()
         factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
-        self.size = json.loads((base / "unet" / "config.json").read_text())["sample_size"] * factor
+        self.size = native_size(base, model_family(base), factor, self.vae.config.sample_size)
         self.shape = (self.vae.config.latent_channels, self.size // factor, self.size // factor)
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
@@ -42,6 +44,14 @@ class LatentEncoder:
         if mean is not None and std is not None:  # SDXL-style VAEs that normalise per channel
             shape = (1, -1, 1, 1)
             latents = (latents - torch.tensor(mean).view(shape)) * config.scaling_factor / torch.tensor(std).view(shape)
-        else:
-            latents = latents * config.scaling_factor
+        else:  # SD3 and FLUX VAEs also shift
+            latents = (latents - (getattr(config, "shift_factor", None) or 0.0)) * config.scaling_factor
         return latents.float().cpu().numpy()
+
+
+def native_size(base: Path, family: ModelFamily, vae_factor: int, vae_sample_size: int) -> int:
+    """The image size the model was trained at, as Generator.default_size reads it from a loaded pipeline."""
+    sample_size = json.loads((base / family.denoiser / "config.json").read_text()).get("sample_size")
+    if family is ModelFamily.flux or not sample_size:
+        return int(vae_sample_size)
+    return int(sample_size) * vae_factor
