@@ -24,9 +24,9 @@ def _clip_tokenizer(max_length: int):
     from worker.basemodel.tokenizer import write_tokenizer_files
     from worker.scenes.world import CAPTION_WORDS
 
-    directory = Path(tempfile.mkdtemp(prefix="dpoloop-tok-"))
-    write_tokenizer_files(CAPTION_WORDS, directory, max_length=max_length)
-    return CLIPTokenizer.from_pretrained(directory)
+    with tempfile.TemporaryDirectory(prefix="dpoloop-tok-") as directory:  # read into memory, then gone
+        write_tokenizer_files(CAPTION_WORDS, Path(directory), max_length=max_length)
+        return CLIPTokenizer.from_pretrained(directory)
 
 
 def _t5_tokenizer(max_length: int):

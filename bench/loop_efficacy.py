@@ -117,15 +117,20 @@ def _start(prefix: str, extra_env: dict[str, str]):
     logs.mkdir()
     processes = start_services(env, settings, logs)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    wait_healthy(base)
+    return data_dir, settings, held_out, processes, base, token, {"Authorization": f"Bearer {admin_token}"}
+
+
+def wait_healthy(base: str, timeout_s: float = 60) -> None:
+    """Until the API answers its health check (or timeout_s passes: the first request then fails loudly)."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/api/v1/health").status_code == 200:
-                break
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    return data_dir, settings, held_out, processes, base, token, {"Authorization": f"Bearer {admin_token}"}
 
 
 def _bench_env(pairing: str, extra: dict | None = None) -> dict[str, str]:

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from loop_efficacy import fresh_install, judge, run_round, start_services, stop_services  # noqa: E402
+from loop_efficacy import fresh_install, judge, run_round, start_services, stop_services, wait_healthy  # noqa: E402
 
 from worker.scenes.policies import get_policy  # noqa: E402
 
@@ -92,13 +92,7 @@ def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float) -> 
     processes = start_services(env, settings, logs)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/api/v1/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_healthy(base)
         share = votes // len(members)
         started = time.monotonic()
         threads = [threading.Thread(target=simulate_labeler, args=(base, tokens[name], policy, share),

@@ -7,22 +7,10 @@ import pytest
 
 from core.family import ModelFamily
 from core.schemas.rounds import DPOConfig
+from tests.helpers.pairs import separable_pairs as preference_pairs
 from tests.helpers.tiny_pipelines import build_tiny_sd, build_tiny_sdxl
-from worker.dpo.trainer import DPOTrainer, RefusedConfig, TrainingPair
+from worker.dpo.trainer import DPOTrainer, RefusedConfig
 from worker.generation.generator import Generator
-
-
-def preference_pairs(count: int, seed: int = 0) -> list[TrainingPair]:
-    """Winners are bright in the left half, losers in the right: a learnable preference."""
-    rng = np.random.default_rng(seed)
-    pairs = []
-    for _ in range(count):
-        base = rng.normal(0, 0.3, (4, 16, 16)).astype(np.float32)
-        winner, loser = base.copy(), base.copy()
-        winner[:, :, :8] += 1.5
-        loser[:, :, 8:] += 1.5
-        pairs.append(TrainingPair("a red circle", winner, loser))
-    return pairs
 
 
 @pytest.fixture(scope="module")

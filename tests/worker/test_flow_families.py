@@ -11,8 +11,9 @@ import torch
 
 from core.schemas.generation import GenerationParams
 from core.schemas.rounds import DPOConfig
+from tests.helpers.pairs import separable_pairs
 from tests.helpers.tiny_pipelines import build_tiny_flux, build_tiny_sd3
-from worker.dpo.trainer import DPOTrainer, TrainingPair
+from worker.dpo.trainer import DPOTrainer
 from worker.generation.generator import Generator
 
 BUILDERS = {"sd3": build_tiny_sd3, "flux": build_tiny_flux}
@@ -33,19 +34,6 @@ class Brighter:
 
     def choose(self, left, right, prompt: str) -> str:
         return "left" if np.asarray(left).mean() >= np.asarray(right).mean() else "right"
-
-
-def separable_pairs(count: int, seed: int = 0) -> list[TrainingPair]:
-    """Winners bright in the left half, losers in the right: a preference a model can learn."""
-    rng = np.random.default_rng(seed)
-    pairs = []
-    for _ in range(count):
-        base = rng.normal(0, 0.3, (4, 16, 16)).astype(np.float32)
-        winner, loser = base.copy(), base.copy()
-        winner[:, :, :8] += 1.5
-        loser[:, :, 8:] += 1.5
-        pairs.append(TrainingPair("a red circle", winner, loser))
-    return pairs
 
 
 @pytest.mark.parametrize("family", FAMILIES)
