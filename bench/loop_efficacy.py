@@ -191,6 +191,20 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
     return result
 
 
+def pool_generation_seconds() -> float:
+    """Seconds the generate worker spent rendering pool images so far (every candidate, shown or not)."""
+    from sqlalchemy import func, select
+
+    from core.db.models import Generation
+    from core.db.session import session_scope
+    from core.states import GenerationPurpose
+
+    with session_scope() as session:
+        pool = Generation.purpose == GenerationPurpose.pool
+        total = session.scalar(select(func.sum(Generation.duration_ms)).where(pool))
+    return (total or 0.0) / 1e3
+
+
 def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, config: dict, eval_pairs: int,
                 keep: bool) -> list[dict]:  # fmt: skip
     """One repeat over several vote budgets: the labeler votes up to each budget in turn on the base's
@@ -211,16 +225,19 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, c
             done += labelled.votes
             choices.update(labelled.choices)
             print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
-            made.append((budget, run_round(base, headers, config | {"start_from": 1, "seed": seed}), dict(choices)))
+            generation_s = pool_generation_seconds()  # before the round: its judge renders evaluation images
+            round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed})
+            made.append((budget, round_out, dict(choices) | {"_generation_s": generation_s}))
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
     results = []
     for budget, round_out, choices_then in made:
         judged = judge(settings, checkpoints[round_out["checkpoint"]], held_out, eval_pairs, policy)
+        generation_s = choices_then.pop("_generation_s")
         results.append({"policy": policy_name, "pairing": pairing, "seed": seed, "votes": budget,
                         "choices": choices_then, "pairs": round_out["pairs"], "round": round_out,
-                        **judged})  # fmt: skip
+                        "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
         print(f"  {policy_name}/{pairing} seed {seed} at {budget} votes: {judged['wins']} W / {judged['losses']} L / "
               f"{judged['ties']} T = {judged['win_rate']:.1%}", flush=True)  # fmt: skip
     if not keep:
@@ -300,6 +317,7 @@ def summarize(results: list[dict]) -> list[dict]:
         rows.append({"policy": policy, "pairing": pairing, "votes": votes, "repeats": len(runs),
                      "median": statistics.median(rates), "iqr": (q1, q3), "wins": wins, "losses": losses,
                      "ties": ties, "decided_won": wins / max(1, wins + losses),
+                     "generation_s_per_vote": statistics.median(r.get("generation_s_per_vote", 0.0) for r in runs),
                      "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
     return rows
 
@@ -347,13 +365,14 @@ def main() -> None:
                     args.out.write_text(json.dumps(results, indent=1, default=str))
     rows = summarize(results)
     reach = votes_to_reach(rows)
-    print("\npolicy    pairing   votes  runs  median  IQR            W / L / T (all runs)  decided won  per run W/L/T")
+    print("\npolicy    pairing   votes  runs  median  IQR            W / L / T (all runs)  decided won  "
+          "gen s/vote  per run W/L/T")  # fmt: skip
     for r in rows:
         q1, q3 = r["iqr"]
         per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
         print(f"{r['policy']:9} {r['pairing']:9} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
               f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
-              f"{per_run}")  # fmt: skip
+              f"{r['generation_s_per_vote']:10.2f}  {per_run}")  # fmt: skip
     for (policy, pairing), votes in sorted(reach.items()):
         print(f"votes to a 75% median, {policy}/{pairing}: " + ("not reached" if votes is None else f"{votes:.0f}"))
 
