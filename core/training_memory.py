@@ -35,7 +35,11 @@ def safetensors_parameters(path: Path) -> int:
 
 
 def component_parameters(model_dir: Path, component: str) -> int:
-    return sum(safetensors_parameters(p) for p in sorted((model_dir / component).glob("*.safetensors")))
+    """A component's parameters, counting one set of weight files: repositories often ship fp32 files
+    and a variant (`….fp16.safetensors`) side by side; the variant counts only when it is alone."""
+    files = sorted((model_dir / component).glob("*.safetensors"))
+    plain = [f for f in files if "." not in f.name.removesuffix(".safetensors")]
+    return sum(safetensors_parameters(p) for p in (plain or files))
 
 
 def estimate_gb(model_dir: Path, family: ModelFamily, config: DPOConfig) -> float | None:
@@ -60,5 +64,5 @@ def memory_refusal(model_dir: Path, family: ModelFamily, config: DPOConfig, memo
     if need is None or need <= memory_gb:
         return None
     hint = " (train a LoRA instead: method 'lora')" if config.method == "full" else ""
-    return (f"a {config.method} round of this {family.value} model needs at least {need:.0f} GB for weights, gradients "
+    return (f"a {config.method} round of this {family.value} model needs at least {need:.3g} GB for weights, gradients "
             f"and optimizer state; the train worker has {memory_gb:g} GB (DPOLOOP_TRAIN_MEMORY_GB){hint}")  # fmt: skip

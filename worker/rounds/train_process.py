@@ -46,8 +46,8 @@ def run(job_dir: Path) -> None:
     trainer = build_trainer(pipe, family, config, CheckpointRef(**job["start"]), CheckpointRef(**job["reference"]))
     trainer.data_parallel(accelerator)
     train, held_out = read_pairs(job["train"]), read_pairs(job["held_out"])
-    main = accelerator.is_main_process
-    steps_file = (job_dir / STEPS).open("a") if main else None
+    is_main = accelerator.is_main_process
+    steps_file = (job_dir / STEPS).open("a") if is_main else None
 
     def on_step(metrics: dict) -> None:
         if steps_file:
@@ -56,12 +56,12 @@ def run(job_dir: Path) -> None:
 
     def should_stop() -> bool:
         # Every process must leave at the same step: rank 0 decides, the others follow its answer.
-        flag = torch.tensor([1.0 if main and (job_dir / STOP).exists() else 0.0], device=accelerator.device)
+        flag = torch.tensor([1.0 if is_main and (job_dir / STOP).exists() else 0.0], device=accelerator.device)
         return bool(accelerator.reduce(flag, "sum").item())
 
     metrics = trainer.fit(train, held_out, on_step=on_step, should_stop=should_stop)
     accelerator.wait_for_everyone()
-    if main:
+    if is_main:
         kind = trainer.save(job_dir / WEIGHTS)
         result = {"metrics": metrics, "steps": trainer.step_count, "kind": str(kind), "processes": trainer.world}
         (job_dir / RESULT).write_text(json.dumps(result))
