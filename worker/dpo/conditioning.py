@@ -45,7 +45,7 @@ def _flux_predict(model, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Con
     from diffusers import FluxPipeline
 
     b, c, h, w = noisy.shape
-    packed = noisy.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(b, (h // 2) * (w // 2), c * 4)
+    packed = FluxPipeline._pack_latents(noisy, b, c, h, w)
     image_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, noisy.device, noisy.dtype)
     guidance = cond.shared.get("guidance")
     out = model(
@@ -53,7 +53,7 @@ def _flux_predict(model, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Con
         guidance=None if guidance is None else guidance.expand(b), img_ids=image_ids, txt_ids=cond.shared["txt_ids"],
         return_dict=False, **cond.batched,
     )[0]  # fmt: skip
-    return out.view(b, h // 2, w // 2, c, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, c, h, w)
+    return FluxPipeline._unpack_latents(out, h, w, vae_scale_factor=1)  # h, w are latent sizes already
 
 
 class PromptEncoder:

@@ -41,6 +41,11 @@ class RefusedConfig(ValueError):
     """Settings this model cannot train with."""
 
 
+def seed_of(*keys: int) -> int:
+    """A noise seed determined by keys alone (a pair's round seed, step and place in the batch)."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
 def load_adapter_weights(pipe, family: ModelFamily, model, directory: Path, adapter_name: str) -> None:
     """Copy a saved LoRA (pytorch_lora_weights.safetensors) into an adapter of the same shape."""
     from diffusers.utils import convert_unet_state_dict_to_peft
@@ -205,7 +210,7 @@ class DPOTrainer:
         self.trained = accelerator.prepare_model(self.denoiser)
 
     def pair_seed(self, step: int, index: int) -> int:
-        return int(np.random.SeedSequence([self.config.seed, step, index]).generate_state(1)[0])
+        return seed_of(self.config.seed, step, index)
 
     def train_step(self, batch: list[TrainingPair]) -> dict[str, float]:
         """One optimizer step over the global batch (this process's share of it when data-parallel),
@@ -257,8 +262,7 @@ class DPOTrainer:
             for start in range(0, len(pairs), batch):
                 chunk = pairs[start : start + batch]
                 # Fixed draws, the same in every round (the seed is not the round's): comparable gates.
-                seeds = [int(np.random.SeedSequence([EVAL_SEED, draw, start + j]).generate_state(1)[0])
-                         for j in range(len(chunk))]  # fmt: skip
+                seeds = [seed_of(EVAL_SEED, draw, start + j) for j in range(len(chunk))]
                 terms = self.terms(chunk, seeds, train=False)
                 inside.append(terms.inside)
                 err_w.append(terms.model_err_w)
