@@ -36,6 +36,13 @@ class ModelFamily(enum.StrEnum):
         """The pipeline's attribute (and a full checkpoint's folder) holding the trained network."""
         return "transformer" if self.is_flow else "unet"
 
+    def native_size(self, denoiser_sample_size: int | None, vae_factor: int, vae_sample_size: int) -> int:
+        """The image size the model was trained at, in pixels: the denoiser's sample size times the VAE's
+        factor, or the VAE's own sample size (FLUX, whose transformer names none)."""
+        if self is ModelFamily.flux or not denoiser_sample_size:
+            return int(vae_sample_size)
+        return int(denoiser_sample_size) * vae_factor
+
     @property
     def has_judge(self) -> bool:
         """Whether an automatic judge (the scene scorer) can read this family's images."""

@@ -53,11 +53,9 @@ class Generator:
 
     @property
     def default_size(self) -> int:
-        """The size the model was trained at: its denoiser's sample size in pixels, or its VAE's (FLUX)."""
+        """The size the model was trained at, in pixels."""
         sample_size = getattr(self.denoiser.config, "sample_size", None)
-        if self.family is ModelFamily.flux or not sample_size:
-            return int(self.pipe.vae.config.sample_size)
-        return sample_size * self.vae_scale_factor
+        return self.family.native_size(sample_size, self.vae_scale_factor, self.pipe.vae.config.sample_size)
 
     @property
     def size_step(self) -> int:
@@ -114,7 +112,6 @@ class Generator:
         size = self.default_size
         latents = self.pipe(prompt=[""], num_inference_steps=2, guidance_scale=1.0, width=size, height=size,
                             output_type="latent", generator=torch.Generator("cpu").manual_seed(0)).images  # fmt: skip
-        latents = self._unpacked(latents, size, size)
         if not torch.isfinite(latents).all():
             raise GenerationError("the checkpoint produces non-finite output")
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.family import ModelFamily, model_family
+from core.family import model_family
 
 
 class LatentEncoder:
@@ -22,7 +22,9 @@ class LatentEncoder:
         self.device = device or torch.device("cpu")
         self.vae = AutoencoderKL.from_pretrained(base / "vae", local_files_only=True).to(self.device).eval()
         factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
-        self.size = native_size(base, model_family(base), factor, self.vae.config.sample_size)
+        family = model_family(base)
+        denoiser_config = json.loads((base / family.denoiser / "config.json").read_text())
+        self.size = family.native_size(denoiser_config.get("sample_size"), factor, self.vae.config.sample_size)
         self.shape = (self.vae.config.latent_channels, self.size // factor, self.size // factor)
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
@@ -47,11 +49,3 @@ class LatentEncoder:
         else:  # SD3 and FLUX VAEs also shift
             latents = (latents - (getattr(config, "shift_factor", None) or 0.0)) * config.scaling_factor
         return latents.float().cpu().numpy()
-
-
-def native_size(base: Path, family: ModelFamily, vae_factor: int, vae_sample_size: int) -> int:
-    """The image size the model was trained at, as Generator.default_size reads it from a loaded pipeline."""
-    sample_size = json.loads((base / family.denoiser / "config.json").read_text()).get("sample_size")
-    if family is ModelFamily.flux or not sample_size:
-        return int(vae_sample_size)
-    return int(sample_size) * vae_factor
