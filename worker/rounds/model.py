@@ -36,21 +36,32 @@ class RoundModel:
         return Generator.from_pipeline(self.pipe, self.family)
 
 
+def training_config(config: DPOConfig, settings: Settings) -> DPOConfig:
+    """The round's config as trained: a guidance-distilled model trains at the guidance its pairs were drawn with."""
+    if config.guidance is None:
+        return config.model_copy(update={"guidance": settings.default_guidance})
+    return config
+
+
+def open_round_model(base_model: str, device, config: DPOConfig, start: CheckpointRef,
+                     reference: CheckpointRef) -> RoundModel:  # fmt: skip
+    """The base pipeline on device and its trainer (RefusedConfig for settings the model refuses). The
+    seed makes the LoRA's initial weights: the same in every process of a data-parallel round."""
+    pipe, family = load_pipeline(base_model, device)
+    pipe.set_progress_bar_config(disable=True)
+    torch.manual_seed(config.seed)
+    return RoundModel(pipe, family, build_trainer(pipe, family, config, start, reference))
+
+
 def load_round_model(claim: RoundClaim, settings: Settings) -> RoundModel:
     """Load the base pipeline and build the trainer; RoundStopped for settings the model refuses."""
     torch.set_num_threads(settings.torch_threads)
-    torch.manual_seed(claim.config.seed)
     device = torch.device(settings.device) if settings.device else None
-    pipe, family = load_pipeline(settings.base_model, device)
-    pipe.set_progress_bar_config(disable=True)
-    config = claim.config
-    if config.guidance is None:  # train a guidance-distilled model at the guidance its pairs were drawn with
-        config = config.model_copy(update={"guidance": settings.default_guidance})
+    config = training_config(claim.config, settings)
     try:
-        trainer = build_trainer(pipe, family, config, claim.start, claim.reference)
+        return open_round_model(settings.base_model, device, config, claim.start, claim.reference)
     except RefusedConfig as exc:
         raise RoundStopped(RoundState.failed, f"refused: {exc}") from exc
-    return RoundModel(pipe, family, trainer)
 
 
 def _made_with(ref: CheckpointRef) -> DPOConfig:

@@ -32,7 +32,7 @@ from core.services.rounds import RoundClaim
 from core.settings import Settings
 from core.states import RoundState
 from worker.rounds.data import RoundData
-from worker.rounds.model import RoundModel
+from worker.rounds.model import RoundModel, training_config
 from worker.rounds.stopped import RoundStopped
 from worker.rounds.train_process import JOB, RESULT, STEPS, STOP, WEIGHTS
 
@@ -55,9 +55,7 @@ def launch_command(settings: Settings, job_dir: Path) -> list[str]:
 
 
 def write_job(job_dir: Path, claim: RoundClaim, data: RoundData, settings: Settings) -> None:
-    config = claim.config
-    if config.guidance is None:
-        config = config.model_copy(update={"guidance": settings.default_guidance})
+    config = training_config(claim.config, settings)
     job = {"base_model": settings.base_model, "device": settings.device, "threads": settings.torch_threads,
            "config": config.model_dump(), "start": asdict(claim.start), "reference": asdict(claim.reference),
            "train": data.files["train"], "held_out": data.files["held_out"]}  # fmt: skip

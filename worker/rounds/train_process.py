@@ -21,7 +21,6 @@ import torch
 from core.refs import CheckpointRef
 from core.schemas.rounds import DPOConfig
 from worker.dpo.trainer import TrainingPair
-from worker.generation.loading import load_pipeline
 
 JOB, STEPS, STOP, RESULT, WEIGHTS = "job.json", "steps.jsonl", "stop", "result.json", "weights"
 
@@ -33,17 +32,15 @@ def read_pairs(rows: list[list[str]]) -> list[TrainingPair]:
 def run(job_dir: Path) -> None:
     from accelerate import Accelerator
 
-    from worker.rounds.model import build_trainer
+    from worker.rounds.model import open_round_model
 
     job = json.loads((job_dir / JOB).read_text())
     on_gpu = torch.cuda.is_available() and job["device"] != "cpu"
     accelerator = Accelerator(cpu=not on_gpu)
     torch.set_num_threads(max(1, job["threads"] // (1 if on_gpu else accelerator.num_processes)))
     config = DPOConfig(**job["config"])
-    pipe, family = load_pipeline(job["base_model"], accelerator.device)
-    pipe.set_progress_bar_config(disable=True)
-    torch.manual_seed(config.seed)  # the LoRA's initial weights: the same in every process
-    trainer = build_trainer(pipe, family, config, CheckpointRef(**job["start"]), CheckpointRef(**job["reference"]))
+    start, reference = CheckpointRef(**job["start"]), CheckpointRef(**job["reference"])
+    trainer = open_round_model(job["base_model"], accelerator.device, config, start, reference).trainer
     trainer.data_parallel(accelerator)
     train, held_out = read_pairs(job["train"]), read_pairs(job["held_out"])
     is_main = accelerator.is_main_process
