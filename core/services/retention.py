@@ -36,14 +36,19 @@ class RetentionReport:
     files: int = 0
 
 
-def _files_of(settings: Settings, rows) -> list[Path]:
+def _forget_files(session, settings: Settings, ids) -> tuple[list[Path], int]:
+    """Clear the file paths of the generations `ids` selects (a query or a list); the files to delete
+    once the transaction commits, and how many rows."""
+    rows = session.execute(select(Generation.image_path, Generation.latents_path).where(Generation.id.in_(ids))).all()
     paths = []
     for image_path, latents_path in rows:
         if image_path:
             paths.append(settings.media_dir / image_path)
         if latents_path:
             paths.append(settings.latents_dir / latents_path)
-    return paths
+    cleared = session.execute(update(Generation).where(Generation.id.in_(ids))
+                              .values(image_path=None, latents_path=None)).rowcount  # fmt: skip
+    return paths, cleared
 
 
 def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
@@ -55,11 +60,8 @@ def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
             Generation.purpose == GenerationPurpose.api, Generation.image_path.is_not(None),
             Generation.finished_at < now - timedelta(days=settings.retention_api_days),
         )  # fmt: skip
-        rows = session.execute(select(Generation.image_path, Generation.latents_path)
-                               .where(Generation.id.in_(old_api))).all()  # fmt: skip
-        doomed_files += _files_of(settings, rows)
-        report.api_images = session.execute(update(Generation).where(Generation.id.in_(old_api))
-                                            .values(image_path=None, latents_path=None)).rowcount  # fmt: skip
+        files, report.api_images = _forget_files(session, settings, old_api)
+        doomed_files += files
         # Train pairs retired without a vote.
         unvoted = select(Comparison.id, Comparison.generation_a_id, Comparison.generation_b_id).where(
             Comparison.kind == ComparisonKind.train, Comparison.state == ComparisonState.retired,
@@ -69,12 +71,8 @@ def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
         pairs = session.execute(unvoted).all()
         generation_ids = [g for _, a, b in pairs for g in (a, b)]
         if pairs:
-            doomed_files += _files_of(settings, session.execute(
-                select(Generation.image_path, Generation.latents_path).where(Generation.id.in_(generation_ids))
-            ).all())  # fmt: skip
+            doomed_files += _forget_files(session, settings, generation_ids)[0]
             session.execute(delete(Comparison).where(Comparison.id.in_([c for c, _, _ in pairs])))
-            session.execute(update(Generation).where(Generation.id.in_(generation_ids))
-                            .values(image_path=None, latents_path=None))  # fmt: skip
         report.unvoted_pairs = len(pairs)
         # Pairing candidates no comparison shows.
         in_a_pair = exists().where(or_(Comparison.generation_a_id == Generation.id,
@@ -83,11 +81,8 @@ def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
             Generation.purpose == GenerationPurpose.pool, Generation.image_path.is_not(None), ~in_a_pair,
             Generation.finished_at < now - timedelta(hours=settings.retention_candidate_hours),
         )  # fmt: skip
-        rows = session.execute(select(Generation.image_path, Generation.latents_path)
-                               .where(Generation.id.in_(unshown))).all()  # fmt: skip
-        doomed_files += _files_of(settings, rows)
-        report.unshown_candidates = session.execute(update(Generation).where(Generation.id.in_(unshown))
-                                                    .values(image_path=None, latents_path=None)).rowcount  # fmt: skip
+        files, report.unshown_candidates = _forget_files(session, settings, unshown)
+        doomed_files += files
         # Rejected checkpoints that never served and that nothing was trained from.
         kept_apart = or_(
             exists().where(Deployment.checkpoint_id == Checkpoint.id),
