@@ -21,7 +21,6 @@ from pathlib import Path
 from core.family import ModelFamily
 from core.schemas.rounds import DPOConfig
 
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4, "U8": 1}
 MODEL_BYTES_ON_ACCELERATOR = 2  # bf16/fp16 on a GPU
 FROZEN_COMPONENTS = ("vae", "text_encoder", "text_encoder_2", "text_encoder_3")
 

@@ -70,12 +70,8 @@ def least_used_prompts(session: Session, checkpoint_id: int, count: int) -> list
     return [ranked[i % len(ranked)] for i in range(count)]
 
 
-def two_seeds() -> tuple[int, int]:
-    seed_a = secrets.randbelow(MAX_SEED)
-    return seed_a, (seed_a + 1 + secrets.randbelow(MAX_SEED - 1)) % MAX_SEED  # never the same seed
-
-
 def distinct_seeds(count: int) -> list[int]:
+    """count different seeds: two images of one prompt and seed would be the same image."""
     seeds: list[int] = []
     while len(seeds) < count:
         seed = secrets.randbelow(MAX_SEED)
@@ -98,7 +94,7 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
         pairs = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
-            seeds = two_seeds() if candidates == 2 else distinct_seeds(candidates)
+            seeds = distinct_seeds(candidates)
             params = tuple(
                 GenerationParams(prompt=prompt.text, seed=seed, num_inference_steps=settings.default_steps,
                                  guidance_scale=settings.default_guidance)
