@@ -235,7 +235,7 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, c
     for budget, round_out, choices_then in made:
         judged = judge(settings, checkpoints[round_out["checkpoint"]], held_out, eval_pairs, policy)
         generation_s = choices_then.pop("_generation_s")
-        results.append({"policy": policy_name, "pairing": pairing, "seed": seed, "votes": budget,
+        results.append({"policy": policy_name, "pairing": pairing, "seed": seed, "votes": budget, "config": config,
                         "choices": choices_then, "pairs": round_out["pairs"], "round": round_out,
                         "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
         print(f"  {policy_name}/{pairing} seed {seed} at {budget} votes: {judged['wins']} W / {judged['losses']} L / "
@@ -278,6 +278,9 @@ def run_round(base: str, headers: dict, config: dict) -> dict:
     return out
 
 
+_BASE_IMAGES: dict[tuple, list] = {}
+
+
 def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, policy) -> dict:
     """Same-seed pairs, base vs promoted checkpoint, on the held-out prompts; the policy decides."""
     import torch
@@ -289,7 +292,10 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
     generator = Generator(settings.base_model)
     requests = [GenerationParams(prompt=prompts[i % len(prompts)], seed=90_000 + i, num_inference_steps=20,
                                  guidance_scale=4.0) for i in range(pairs)]  # fmt: skip
-    base = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
+    key = (str(settings.base_model), tuple(prompts), pairs)
+    if key not in _BASE_IMAGES:  # the base side is the same for every checkpoint judged: render it once
+        _BASE_IMAGES[key] = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
+    base = _BASE_IMAGES[key]
     if checkpoint["kind"] == "full":
         generator.load_denoiser(checkpoint["path"])
     else:
@@ -348,21 +354,31 @@ def main() -> None:
     parser.add_argument("--pairing", action="append", help="pair selection strategies (default: random)")
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--eval-pairs", type=int, default=128)
-    parser.add_argument("--out", type=Path, help="write every run's figures here (JSON)")
+    parser.add_argument("--out", type=Path, help="every run's figures (JSON); an existing file is resumed")
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
     if args.rounds > 1 and (len(args.votes) > 1 or args.repeats > 1):
         parser.error("--rounds splits one budget of one run; use it without several --votes or --repeats")
     if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing):
         return single_runs(args)
-    results = []
+    results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
+    if any(r.get("config", {}) != args.config for r in results):
+        parser.error(f"{args.out} holds runs with other --config settings: use another --out")
+    done = {(r["policy"], r["pairing"], r["seed"], r["votes"]) for r in results}
+    # Seed-major: a run stopped early still holds every strategy at the same number of repeats.
     for name in args.policy or ["larger", "smaller"]:
-        for pairing in args.pairing or ["random"]:
-            for seed in range(args.repeats):
+        for seed in range(args.repeats):
+            for pairing in args.pairing or ["random"]:
+                if all((name, pairing, seed, v) in done for v in args.votes):
+                    continue  # measured by an earlier invocation with this --out: resume after it
                 print(f"policy {name!r} ({get_policy(name).description}), pairing {pairing}, seed {seed}", flush=True)
-                results += run_budgets(name, args.votes, pairing, seed, args.config, args.eval_pairs, args.keep)
+                runs = run_budgets(name, args.votes, pairing, seed, args.config, args.eval_pairs, args.keep)
+                results = [r for r in results if (r["policy"], r["pairing"], r["seed"]) != (name, pairing, seed)]
+                results += runs
                 if args.out:
                     args.out.write_text(json.dumps(results, indent=1, default=str))
+    wanted = set(args.policy or ["larger", "smaller"]), set(args.pairing or ["random"]), set(args.votes)
+    results = [r for r in results if r["policy"] in wanted[0] and r["pairing"] in wanted[1] and r["votes"] in wanted[2]]
     rows = summarize(results)
     reach = votes_to_reach(rows)
     print("\npolicy    pairing   votes  runs  median  IQR            W / L / T (all runs)  decided won  "
