@@ -164,7 +164,7 @@ def run_policy(policy_name: str, votes: int, rounds: int, config: dict, eval_pai
             choices.update(labelled.choices)
             print(f"  round {index + 1}: {labelled.votes} votes in {labelled.seconds:.0f} s: "
                   f"{dict(labelled.choices)}", flush=True)  # fmt: skip
-            rounds_out.append(run_round(base, headers, config))
+            rounds_out.append(run_round(base, headers, config, processes))
         checkpoints = httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()
         served = next(c for c in checkpoints if c["active"])
     finally:
@@ -226,7 +226,7 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, c
             choices.update(labelled.choices)
             print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
             generation_s = pool_generation_seconds()  # before the round: its judge renders evaluation images
-            round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed})
+            round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed}, processes)
             made.append((budget, round_out, dict(choices) | {"_generation_s": generation_s}))
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
@@ -245,8 +245,9 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, c
     return results
 
 
-def run_round(base: str, headers: dict, config: dict) -> dict:
-    """Start a round over the API, wait for its end; its figures and whether its checkpoint now serves."""
+def run_round(base: str, headers: dict, config: dict, processes: list[subprocess.Popen] = ()) -> dict:
+    """Start a round over the API, wait for its end; its figures and whether its checkpoint now serves.
+    Raises if one of the services' processes dies meanwhile (the round would never end)."""
     response = httpx.post(f"{base}/api/v1/admin/rounds", json={"config": config}, headers=headers)
     if response.status_code != 202:
         raise RuntimeError(f"the round was refused: {response.status_code} {response.text}")
@@ -255,6 +256,9 @@ def run_round(base: str, headers: dict, config: dict) -> dict:
         row = httpx.get(f"{base}/api/v1/admin/rounds/{round_id}?after_step=1000000", headers=headers).json()
         if row["state"] in ("succeeded", "failed", "cancelled"):
             break
+        dead = [p.args for p in processes if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"a service died while round {round_id} ran: {dead}")
         time.sleep(2)
     if row["state"] != "succeeded":
         raise RuntimeError(f"round {round_id} {row['state']}: {row['error']}")

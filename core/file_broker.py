@@ -39,6 +39,12 @@ def write_complete(final: Path, data: bytes) -> None:
 
 
 class Channel(filesystem.Channel):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A worker may connect before any other process made the folders: listing a missing one kills it.
+        for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder, self.control_folder):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
     def _put(self, queue, payload, **kwargs):
         """Put a message on `queue`; readers see it only once it is whole."""
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"

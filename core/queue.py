@@ -3,14 +3,13 @@
 The API process sends tasks by name through `send`, the one seam between the database side and
 the broker (tests replace the sender with `sending_to`). The worker process registers the task
 bodies on this same app (worker/app.py). Importing this module builds the app and touches no disk:
-the file broker's folders are made by `Settings.ensure_dirs`.
+the file broker makes its folders when a process first connects (core/file_broker.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from celery import Celery
 
@@ -115,11 +114,6 @@ Sender = Callable[[str, list], None]
 
 
 def _send_to_broker(name: str, args: list) -> None:
-    # The file broker needs its folders; a process that only sends (the CLI) may not have made them.
-    options = celery_app.conf.broker_transport_options or {}
-    for key in ("data_folder_out", "processed_folder", "control_folder"):
-        if key in options:
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
     celery_app.send_task(name, args=args)
 
 

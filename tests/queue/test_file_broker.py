@@ -112,3 +112,17 @@ def test_many_writers_and_readers_lose_nothing(tmp_path):
     assert received == list(range(writers * per_writer))  # every message once
     table = channel("dpoloopfs://", tmp_path).get_table("")
     assert [tuple(q) for q in table] == [("generate", "", "generate")]
+
+
+def test_a_reader_that_connects_before_the_folders_exist_makes_them(tmp_path):
+    """A worker may start before any other process made the broker's folders (a crash in kombu's
+    own transport: listing a missing folder is unrecoverable for a Celery worker)."""
+    from queue import Empty
+
+    folders = {name: tmp_path / "broker" / name for name in ("queue", "processed", "control")}
+    transport = {"data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
+                 "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"])}  # fmt: skip
+    reader = Connection("dpoloopfs://", transport_options=transport).channel()
+    with pytest.raises(Empty):
+        reader._get("train")
+    assert all(folder.is_dir() for folder in folders.values())
