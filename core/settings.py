@@ -69,10 +69,12 @@ class Settings(BaseSettings):
     )
     pool_batch: int = Field(default=4, ge=1, le=64, description="Pairs generated per pool-filling task.")
     pool_interval_s: float = Field(default=5.0, gt=0, description="How often beat checks the pool.")
-    pairing: Literal["random", "diverse"] = Field(
+    pairing: Literal["random", "diverse", "uncertain"] = Field(
         default="random",
-        description="How a train pair is chosen: random (two seeds of one prompt) or diverse (render "
-        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two whose latents lie farthest apart).",
+        description="How a train pair is chosen: random (two seeds of one prompt), diverse (render "
+        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two whose latents lie farthest apart) or uncertain "
+        "(of those, the far-apart pair whose outcome the served DPO checkpoint's implicit reward can least "
+        "predict; diverse while the base serves).",
     )
     pairing_candidates: int = Field(
         default=4, ge=2, le=16, description="Images rendered per train pair when pairing is not random."

@@ -5,6 +5,17 @@
   Two seeds of one prompt often come out nearly alike — a labeler's tie, which teaches DPO nothing
   (its loss needs a winner and a loser) — so the farthest pair of K is the one most likely to differ
   in what a person judges. Latent distance works for any model; no judge model is needed.
+- uncertain: once a DPO checkpoint serves, the pair whose outcome the served model can least predict.
+  Each candidate has an implicit reward r under the served checkpoint against the base
+  (worker/dpo/implicit_reward.py), and DPO's Bradley-Terry model gives P(i ≻ j) = σ(r_i - r_j).
+  "Most informative" here is the pair nearest P = ½: the label's entropy under the model is largest
+  there, and so is DPO's expected gradient weight, 2·σ(Δ)·σ(-Δ), which falls towards 0 for pairs
+  the model already ranks confidently (they teach it little whichever way the vote goes). Nearest
+  ½ alone would favour near-duplicates (equal images have equal rewards: a tie), so it chooses only
+  among the farther half of the candidate pairs by latent distance. The alternatives the issue
+  names — disagreement between the last two checkpoints, expected information gain over a posterior
+  — need two served models or a posterior this loop does not keep; this one needs one extra pass.
+  While the base serves there is no learned reward: the pool plans `diverse` pairs instead.
 """
 
 from __future__ import annotations
@@ -12,18 +23,34 @@ from __future__ import annotations
 import numpy as np
 
 
-def farthest_pair(latents: list[np.ndarray]) -> tuple[int, int]:
-    """Indices (i < j) of the two latents farthest apart; ties go to the lowest indices."""
+def _squared_distances(latents: list[np.ndarray]) -> np.ndarray:
     flat = np.stack([np.asarray(x, dtype=np.float64).ravel() for x in latents])
     squared = (flat**2).sum(axis=1)
-    distances = squared[:, None] + squared[None, :] - 2 * flat @ flat.T
+    return squared[:, None] + squared[None, :] - 2 * flat @ flat.T
+
+
+def farthest_pair(latents: list[np.ndarray]) -> tuple[int, int]:
+    """Indices (i < j) of the two latents farthest apart; ties go to the lowest indices."""
+    distances = _squared_distances(latents)
     np.fill_diagonal(distances, -np.inf)
     i, j = np.unravel_index(int(np.argmax(distances)), distances.shape)
     return (int(min(i, j)), int(max(i, j)))
 
 
-def shown_pair(strategy: str | None, latents: list[np.ndarray]) -> tuple[int, int]:
-    """The two candidates to show for `strategy`."""
-    if strategy == "diverse" and len(latents) > 2:
+def most_uncertain_pair(latents: list[np.ndarray], rewards: np.ndarray) -> tuple[int, int]:
+    """Of the candidate pairs at least the median pair distance apart, the one whose implicit rewards
+    differ least (P(i ≻ j) nearest ½); ties go to the farther pair, then the lowest indices."""
+    distances = _squared_distances(latents)
+    pairs = [(i, j) for i in range(len(latents)) for j in range(i + 1, len(latents))]
+    floor = np.median([distances[i, j] for i, j in pairs])
+    far = [(i, j) for i, j in pairs if distances[i, j] >= floor]
+    return min(far, key=lambda p: (abs(float(rewards[p[0]] - rewards[p[1]])), -distances[p], p))
+
+
+def shown_pair(strategy: str | None, latents: list[np.ndarray], rewards: np.ndarray | None = None) -> tuple[int, int]:
+    """The two candidates to show for `strategy` (uncertain needs each candidate's implicit reward)."""
+    if strategy == "uncertain" and rewards is not None and len(latents) > 2:
+        return most_uncertain_pair(latents, rewards)
+    if strategy in ("diverse", "uncertain") and len(latents) > 2:
         return farthest_pair(latents)
     return (0, 1)

@@ -143,6 +143,19 @@ class ModelServer:
         """Generate with exactly this checkpoint's weights, or (None) with the promoted one.
 
         Returns (results, id of the checkpoint that made them)."""
+        return self._wearing(checkpoint, lambda generator: generator.generate(requests))
+
+    def implicit_rewards(self, checkpoint: CheckpointRef, prompts: list[str], latents: list, beta: float,
+                         guidance: float | None = None):  # fmt: skip
+        """Each image's implicit reward under this checkpoint against the base (worker/dpo/implicit_reward.py)."""
+        from worker.dpo.implicit_reward import implicit_rewards
+
+        rewards, _ = self._wearing(checkpoint, lambda g: implicit_rewards(g, prompts, latents, beta, guidance))
+        return rewards
+
+    def _wearing(self, checkpoint: CheckpointRef | None, work):
+        """work(generator) with exactly this checkpoint's weights on (None: the promoted one), under the
+        lock; returns (its result, the id of the checkpoint worn)."""
         self.warm()
         for _ in range(3):  # the watcher may swap back to the promoted checkpoint in between: wear again
             if checkpoint is None:
@@ -151,8 +164,8 @@ class ModelServer:
                 self._wear(checkpoint)
             with self.lock:
                 if self.current is not None and (checkpoint is None or self.current.id == checkpoint.id):
-                    return self.generator.generate(requests), self.current.id
-        raise RuntimeError(f"could not keep checkpoint {checkpoint.id if checkpoint else '?'} on for a generation")
+                    return work(self.generator), self.current.id
+        raise RuntimeError(f"could not keep checkpoint {checkpoint.id if checkpoint else '?'} on")
 
 
 _server: ModelServer | None = None

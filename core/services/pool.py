@@ -1,9 +1,10 @@
 """The pool of train comparisons: what a generate worker should render next, and recording it.
 
 Each pair is one prompt drawn with different seeds, rendered by the checkpoint that serves: the
-data Diffusion-DPO learns from. With DPOLOOP_PAIRING=random it is two seeds; with diverse, the worker
-renders DPOLOOP_PAIRING_CANDIDATES seeds in the same batch and shows the two that lie farthest
-apart (worker/pairing.py); the comparison records which. Unshown candidates keep their files until
+data Diffusion-DPO learns from. With DPOLOOP_PAIRING=random it is two seeds; with diverse or uncertain,
+the worker renders DPOLOOP_PAIRING_CANDIDATES seeds in the same batch and shows the two that lie
+farthest apart, or whose outcome the served checkpoint can least predict (worker/pairing.py); the
+comparison records which strategy chose it. Unshown candidates keep their files until
 retention reclaims them. Prompts are drawn least-used first so the pool covers the prompt set
 evenly. An empty pool gets one pair first, fast, so labelers wait as little as possible.
 """
@@ -27,7 +28,7 @@ from core.repo.generations import StartedGeneration
 from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.settings import Settings
-from core.states import ComparisonKind, ComparisonState, GenerationPurpose, GoldAnswer
+from core.states import CheckpointKind, ComparisonKind, ComparisonState, GenerationPurpose, GoldAnswer
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
             return None
         size = 1 if ready == 0 else min(missing, settings.pool_batch)
         candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
+        # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none.
+        no_reward = settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base
+        pairing = "diverse" if no_reward else settings.pairing
         pairs = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
             seeds = distinct_seeds(candidates)
@@ -103,7 +107,7 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
             rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool, prompt_id=prompt.id)
                     for p in params]  # fmt: skip
             started = tuple(generations_repo.start(row) for row in rows)
-            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=settings.pairing))
+            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=pairing))
         return PoolBatch(checkpoint, pairs)  # no pairs: there are no active prompts
 
 

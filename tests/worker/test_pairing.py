@@ -1,19 +1,27 @@
 """Pair selection (DPOLOOP_PAIRING): random shows the two seeds rendered; diverse renders K candidates
-in the batch and shows the two whose latents lie farthest apart; unshown candidates are reclaimed."""
+in the batch and shows the two whose latents lie farthest apart; uncertain shows, of the far-apart
+candidate pairs, the one whose implicit rewards under the served checkpoint differ least; unshown
+candidates are reclaimed."""
 
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from sqlalchemy import select, update
 
 from core.db.models import Comparison, Generation
 from core.db.session import session_scope
+from core.repo.checkpoints import promote
+from core.schemas.rounds import DPOConfig, round_config
 from core.services import retention
 from core.settings import get_settings
 from core.states import ComparisonKind, GenerationPurpose
 from tests.conftest import apply_settings
-from tests.helpers.loop import generate_pool
-from worker.pairing import farthest_pair, shown_pair
+from tests.helpers.checkpoints import register, trained_checkpoint
+from tests.helpers.loop import fresh_model_server, generate_pool
+from tests.helpers.pairs import separable_pairs
+from tests.helpers.tiny_pipelines import build_tiny_sd
+from worker.pairing import farthest_pair, most_uncertain_pair, shown_pair
 
 
 def test_farthest_pair_is_the_pair_at_the_largest_distance():
@@ -27,6 +35,82 @@ def test_farthest_pair_is_the_pair_at_the_largest_distance():
 def test_random_pairing_shows_the_two_it_rendered():
     assert shown_pair("random", [np.zeros(2), np.ones(2), np.full(2, 9.0)]) == (0, 1)
     assert shown_pair(None, [np.zeros(2), np.ones(2)]) == (0, 1)
+
+
+def test_uncertain_picks_the_far_pair_nearest_even_odds_and_never_a_near_duplicate():
+    latents = [np.array([0.0]), np.array([0.1]), np.array([5.0]), np.array([10.0])]
+    rewards = np.array([1.0, 1.0, 3.0, 1.2])
+    # (0, 1) have equal rewards but are near-duplicates; of the far half, (0, 3) and (1, 3) differ by
+    # 0.2 in reward and (0, 3) lies farther apart.
+    assert most_uncertain_pair(latents, rewards) == (0, 3)
+    assert shown_pair("uncertain", latents, rewards) == (0, 3)
+    assert shown_pair("uncertain", latents, None) == farthest_pair(latents)  # no reward yet: diverse
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_implicit_rewards_are_zero_on_the_base_and_rank_what_a_round_learned(tmp_path, method):
+    from worker.dpo.implicit_reward import implicit_rewards
+    from worker.dpo.trainer import DPOTrainer
+    from worker.generation.generator import Generator
+
+    model = build_tiny_sd(tmp_path / "sd")
+    trained = Generator(model)
+    config = DPOConfig(method=method, beta=500, learning_rate=1e-3 if method == "lora" else 1e-4, steps=40,
+                       batch_pairs=8, warmup_steps=0)  # fmt: skip
+    trainer = DPOTrainer(trained.pipe, trained.family, config)
+    trainer.fit(separable_pairs(64), [])
+    trainer.save(tmp_path / "checkpoint")
+
+    served = Generator(model)
+    held_out = separable_pairs(16, seed=1)
+    prompts = [p.prompt for p in held_out] * 2
+    latents = [p.winner for p in held_out] + [p.loser for p in held_out]
+    assert not implicit_rewards(served, prompts, latents, beta=500).any()  # the base against itself
+    if method == "lora":
+        served.load_lora(tmp_path / "checkpoint")
+    else:
+        served.load_denoiser(tmp_path / "checkpoint")
+    before = _sample(served)
+    rewards = implicit_rewards(served, prompts, latents, beta=500)
+    assert np.array_equal(rewards, implicit_rewards(served, prompts, latents, beta=500))  # fixed draws
+    winners, losers = rewards[:16], rewards[16:]
+    assert (winners > losers).mean() >= 0.75, (winners, losers)  # held-out pairs ranked as the votes taught
+    assert np.array_equal(before, _sample(served))  # the checkpoint is worn again afterwards
+
+
+def _sample(generator) -> np.ndarray:
+    import torch
+
+    return generator.pipe(prompt=["x"], num_inference_steps=2, output_type="latent",
+                          generator=torch.Generator().manual_seed(0)).images.numpy()  # fmt: skip
+
+
+def test_uncertain_pool_pairs_diverse_on_the_base_then_by_the_served_checkpoint(loop_db, monkeypatch, tmp_path):
+    settings = get_settings()
+    apply_settings(monkeypatch, pairing="uncertain", pairing_candidates=4, pool_target=3, pool_batch=3)
+    generate_pool(3)
+    with session_scope() as session:
+        assert {c.pairing for c in session.scalars(select(Comparison))} == {"diverse"}  # no learned reward yet
+    lora = register(trained_checkpoint(settings.base_model, tmp_path / "lora", steps=4), "lora")
+    with session_scope() as session:
+        promote(session, lora, by="test")
+    server = fresh_model_server(monkeypatch)
+    generate_pool(3)
+    beta = round_config("scenes").beta
+    with session_scope() as session:
+        comparisons = session.scalars(select(Comparison).where(Comparison.checkpoint_id == lora)).all()
+        assert len(comparisons) == 3 and {c.pairing for c in comparisons} == {"uncertain"}
+        for comparison in comparisons:
+            candidates = session.scalars(select(Generation).where(
+                Generation.prompt_id == comparison.prompt_id, Generation.checkpoint_id == lora,
+                Generation.purpose == GenerationPurpose.pool).order_by(Generation.id)).all()  # fmt: skip
+            latents = [_latents(g) for g in candidates]
+            rewards = server.implicit_rewards(server.current, [comparison.prompt] * len(latents), latents, beta)
+            i, j = most_uncertain_pair(latents, rewards)
+            shown = {comparison.generation_a_id, comparison.generation_b_id}
+            if shown != {candidates[i].id, candidates[j].id}:  # a near-tie in reward may fall either way
+                a, b = (next(k for k, g in enumerate(candidates) if g.id == s) for s in sorted(shown))
+                assert abs(abs(rewards[a] - rewards[b]) - abs(rewards[i] - rewards[j])) < 1e-3 * np.ptp(rewards)
 
 
 def _latents(generation: Generation) -> np.ndarray:

@@ -30,6 +30,10 @@ class DiffusionNoising:
     def timesteps(self, count: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randint(0, self.scheduler.config.num_train_timesteps, (count,), generator=generator)
 
+    def at_quantiles(self, q: torch.Tensor) -> torch.Tensor:
+        """The timesteps at these quantiles (0 < q < 1) of the training draw: fixed, spread-out points."""
+        return (q * self.scheduler.config.num_train_timesteps).long()
+
     def noised(self, x0: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         return self.scheduler.add_noise(x0, noise, timesteps)
 
@@ -51,6 +55,12 @@ class FlowNoising:
 
         u = compute_density_for_timestep_sampling("logit_normal", count, self.logit_mean, self.logit_std,
                                                   generator=generator)  # fmt: skip
+        index = (u * self.train_steps).long().clamp(0, len(self.table) - 1)
+        return self.table[index]
+
+    def at_quantiles(self, q: torch.Tensor) -> torch.Tensor:
+        """The timesteps at these quantiles (0 < q < 1) of the logit-normal training draw."""
+        u = torch.sigmoid(self.logit_mean + self.logit_std * torch.special.ndtri(q.double())).float()
         index = (u * self.train_steps).long().clamp(0, len(self.table) - 1)
         return self.table[index]
 

@@ -7,6 +7,7 @@ calls, and the serving worker holds a lock around generate() and any overlay cha
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from itertools import groupby
@@ -114,6 +115,25 @@ class Generator:
                             output_type="latent", generator=torch.Generator("cpu").manual_seed(0)).images  # fmt: skip
         if not torch.isfinite(latents).all():
             raise GenerationError("the checkpoint produces non-finite output")
+
+    @contextlib.contextmanager
+    def base_weights(self):
+        """The base's weights for a moment, the overlay back on after (no files read, nothing copied)."""
+        if self._base_denoiser is not None:
+            worn = self.denoiser
+            setattr(self.pipe, self.family.denoiser, self._base_denoiser)
+            try:
+                yield
+            finally:
+                setattr(self.pipe, self.family.denoiser, worn)
+        elif getattr(self.denoiser, "peft_config", None):
+            self.denoiser.disable_adapters()
+            try:
+                yield
+            finally:
+                self.denoiser.enable_adapters()
+        else:
+            yield
 
     def unload_overlays(self) -> None:
         """Back to the base weights, exactly."""

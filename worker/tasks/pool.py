@@ -10,6 +10,7 @@ import logging
 import time
 
 from core.queue import FILL_POOL, celery_app
+from core.schemas.rounds import round_config
 from core.services import generations, pool
 from core.settings import get_settings
 from worker.pairing import shown_pair
@@ -74,9 +75,22 @@ def fill_pool_once() -> int:
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
         raise
+    rewards = _uncertain_rewards(server, batch, results, settings)
     shown, offset = [], 0
     for pair in batch.pairs:  # the pairing strategy picks two of each prompt's candidates
-        candidates = results[offset : offset + len(pair.generations)]
-        shown.append(shown_pair(pair.pairing, [r.latents for r in candidates]))
-        offset += len(pair.generations)
+        end = offset + len(pair.generations)
+        scored = rewards[offset:end] if rewards is not None else None
+        shown.append(shown_pair(pair.pairing, [r.latents for r in results[offset:end]], scored))
+        offset = end
     return pool.record_batch(batch, (time.perf_counter() - started) * 1e3 / len(batch.requests), shown)
+
+
+def _uncertain_rewards(server, batch, results, settings):
+    """Every candidate's implicit reward under the batch's checkpoint, when a pair is chosen by it."""
+    if not any(pair.pairing == "uncertain" for pair in batch.pairs):
+        return None
+    family = server.generator.family.value
+    beta = round_config(family, settings.dpo_overrides).beta  # the scale the rounds train with
+    prompts = [params.prompt for params in batch.requests]
+    return server.implicit_rewards(batch.checkpoint, prompts, [r.latents for r in results], beta,
+                                   settings.default_guidance)  # fmt: skip
