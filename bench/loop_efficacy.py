@@ -4,6 +4,8 @@ the base on held-out prompts, same seed for both sides.
 
 Run: .venv/bin/python bench/loop_efficacy.py [--policy larger --policy smaller] [--votes 400]
          [--rounds 2] [--config '{"learning_rate": 0.002}']
+     .venv/bin/python bench/loop_efficacy.py --policy larger --pairing random --pairing diverse
+         [--pairing uncertain+promote] --repeats 5 --votes 100 200 400 --out loop.json
 
 With --rounds R the votes are split into R shares: each share labels the pool of the checkpoint
 serving at that moment, then a round trains on all votes so far from the served checkpoint (the
@@ -207,12 +209,16 @@ def pool_generation_seconds() -> float:
 
 def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, config: dict, eval_pairs: int,
                 keep: bool) -> list[dict]:  # fmt: skip
-    """One repeat over several vote budgets: the labeler votes up to each budget in turn on the base's
-    pool (nothing is promoted), and at each a round trains from the base on the votes so far; every
-    round's checkpoint is judged against the base. The seed moves the training; the pool's seeds are
-    drawn fresh in every install."""
+    """One repeat over several vote budgets: the labeler votes up to each budget in turn, and at each a
+    round trains from the base on the votes so far; every round's checkpoint is judged against the
+    base. The seed moves the training; the pool's seeds are drawn fresh in every install.
+
+    pairing is a strategy, or "STRATEGY+promote": without it every vote is on the base's pool (nothing
+    is promoted); with it each budget's checkpoint serves the next budget's pool (gate or not), as the
+    loop runs — uncertain needs it, since it ranks by the served checkpoint's reward."""
+    strategy, promote = pairing.removesuffix("+promote"), pairing.endswith("+promote")
     data_dir, settings, held_out, processes, base, token, headers = _start(
-        f"dpoloop-bench-{policy_name}-{pairing}-{seed}-", _bench_env(pairing, {"DPOLOOP_AUTO_PROMOTE": "false"})
+        f"dpoloop-bench-{policy_name}-{strategy}-{seed}-", _bench_env(strategy, {"DPOLOOP_AUTO_PROMOTE": "false"})
     )
     policy = get_policy(policy_name)
     made: list[tuple[int, dict, dict]] = []
@@ -228,6 +234,10 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, c
             generation_s = pool_generation_seconds()  # before the round: its judge renders evaluation images
             round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed}, processes)
             made.append((budget, round_out, dict(choices) | {"_generation_s": generation_s}))
+            if promote and budget < max(budgets):
+                response = httpx.post(f"{base}/api/v1/admin/checkpoints/{round_out['checkpoint']}/promote",
+                                      headers=headers)  # fmt: skip
+                response.raise_for_status()
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
@@ -355,7 +365,8 @@ def main() -> None:
     parser.add_argument("--votes", type=int, nargs="+", default=[400], help="vote budgets (several: one round each)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds one budget's votes are split across")
     parser.add_argument("--repeats", type=int, default=1, help="runs per policy, strategy and budget (seed 0…N-1)")
-    parser.add_argument("--pairing", action="append", help="pair selection strategies (default: random)")
+    parser.add_argument("--pairing", action="append",
+                        help="pair selection strategies, each optionally +promote (default: random)")  # fmt: skip
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--eval-pairs", type=int, default=128)
     parser.add_argument("--out", type=Path, help="every run's figures (JSON); an existing file is resumed")
@@ -365,6 +376,12 @@ def main() -> None:
         parser.error("--rounds splits one budget of one run; use it without several --votes or --repeats")
     if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing):
         return single_runs(args)
+    for pairing in args.pairing or []:
+        strategy, _, mode = pairing.partition("+")
+        if strategy not in ("random", "diverse", "uncertain") or mode not in ("", "promote"):
+            parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), optionally +promote")
+        if strategy == "uncertain" and not mode:
+            parser.error("--pairing uncertain needs +promote: without a promotion the base serves, which has no reward")
     results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
     if any(r.get("config", {}) != args.config for r in results):
         parser.error(f"{args.out} holds runs with other --config settings: use another --out")
@@ -385,12 +402,12 @@ def main() -> None:
     results = [r for r in results if r["policy"] in wanted[0] and r["pairing"] in wanted[1] and r["votes"] in wanted[2]]
     rows = summarize(results)
     reach = votes_to_reach(rows)
-    print("\npolicy    pairing   votes  runs  median  IQR            W / L / T (all runs)  decided won  "
+    print("\npolicy    pairing          votes  runs  median  IQR            W / L / T (all runs)  decided won  "
           "gen s/vote  per run W/L/T")  # fmt: skip
     for r in rows:
         q1, q3 = r["iqr"]
         per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
-        print(f"{r['policy']:9} {r['pairing']:9} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
+        print(f"{r['policy']:9} {r['pairing']:16} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
               f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
               f"{r['generation_s_per_vote']:10.2f}  {per_run}")  # fmt: skip
     for (policy, pairing), votes in sorted(reach.items()):
