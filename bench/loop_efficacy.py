@@ -25,7 +25,6 @@ import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from loop_stats import print_report  # noqa: E402
 
 from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
 from core.queue import GENERATE_WORKER_QUEUES  # noqa: E402
@@ -207,21 +208,22 @@ def pool_generation_seconds() -> float:
     return (total or 0.0) / 1e3
 
 
-def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, config: dict, eval_pairs: int,
-                keep: bool) -> list[dict]:  # fmt: skip
-    """One repeat over several vote budgets: the labeler votes up to each budget in turn, and at each a
-    round trains from the base on the votes so far; every round's checkpoint is judged against the
-    base. The seed moves the training; the pool's seeds are drawn fresh in every install.
+def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, variants: dict[str, dict],
+                eval_pairs: int, keep: bool) -> list[dict]:  # fmt: skip
+    """One repeat over several vote budgets: the labeler votes up to each budget in turn, and at each
+    one round per training variant trains from the base on the votes so far (the same votes for every
+    variant); every round's checkpoint is judged against the base. The seed moves the training; the
+    pool's seeds are drawn fresh in every install.
 
     pairing is a strategy, or "STRATEGY+promote": without it every vote is on the base's pool (nothing
-    is promoted); with it each budget's checkpoint serves the next budget's pool (gate or not), as the
-    loop runs — uncertain needs it, since it ranks by the served checkpoint's reward."""
+    is promoted); with it the first variant's checkpoint of each budget serves the next budget's pool
+    (gate or not), as the loop runs — uncertain needs it, since it ranks by the served checkpoint's reward."""
     strategy, promote = pairing.removesuffix("+promote"), pairing.endswith("+promote")
     data_dir, settings, held_out, processes, base, token, headers = _start(
         f"dpoloop-bench-{policy_name}-{strategy}-{seed}-", _bench_env(strategy, {"DPOLOOP_AUTO_PROMOTE": "false"})
     )
     policy = get_policy(policy_name)
-    made: list[tuple[int, dict, dict]] = []
+    made: list[tuple[int, str, dict, dict]] = []
     try:
         from worker.scenes.simulate import simulate_labeler
 
@@ -231,25 +233,27 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, c
             done += labelled.votes
             choices.update(labelled.choices)
             print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
-            generation_s = pool_generation_seconds()  # before the round: its judge renders evaluation images
-            round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed}, processes)
-            made.append((budget, round_out, dict(choices) | {"_generation_s": generation_s}))
+            generation_s = pool_generation_seconds()  # before the rounds: their judge renders evaluation images
+            for name, config in variants.items():
+                round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed}, processes)
+                made.append((budget, name, round_out, dict(choices) | {"_generation_s": generation_s}))
             if promote and budget < max(budgets):
-                response = httpx.post(f"{base}/api/v1/admin/checkpoints/{round_out['checkpoint']}/promote",
+                first = next(out for b, _, out, _ in made if b == budget)
+                response = httpx.post(f"{base}/api/v1/admin/checkpoints/{first['checkpoint']}/promote",
                                       headers=headers)  # fmt: skip
                 response.raise_for_status()
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
     results = []
-    for budget, round_out, choices_then in made:
+    for budget, name, round_out, choices_then in made:
         judged = judge(settings, checkpoints[round_out["checkpoint"]], held_out, eval_pairs, policy)
         generation_s = choices_then.pop("_generation_s")
-        results.append({"policy": policy_name, "pairing": pairing, "seed": seed, "votes": budget, "config": config,
-                        "choices": choices_then, "pairs": round_out["pairs"], "round": round_out,
-                        "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
-        print(f"  {policy_name}/{pairing} seed {seed} at {budget} votes: {judged['wins']} W / {judged['losses']} L / "
-              f"{judged['ties']} T = {judged['win_rate']:.1%}", flush=True)  # fmt: skip
+        results.append({"policy": policy_name, "pairing": pairing, "variant": name, "seed": seed, "votes": budget,
+                        "config": variants[name], "choices": choices_then, "pairs": round_out["pairs"],
+                        "round": round_out, "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
+        print(f"  {policy_name}/{pairing}/{name} seed {seed} at {budget} votes: {judged['wins']} W / "
+              f"{judged['losses']} L / {judged['ties']} T = {judged['win_rate']:.1%}", flush=True)  # fmt: skip
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     return results
@@ -324,39 +328,11 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
             "ties": outcome["tie"] + outcome["both_bad"], "win_rate": wins / pairs, "ci95": (low, high)}  # fmt: skip
 
 
-def summarize(results: list[dict]) -> list[dict]:
-    """Per policy, strategy and budget: the distribution over repeats (a tie counts half)."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        groups.setdefault((r["policy"], r["pairing"], r["votes"]), []).append(r)
-    rows = []
-    for (policy, pairing, votes), runs in sorted(groups.items()):
-        rates = sorted(r["win_rate"] for r in runs)
-        q1, _, q3 = statistics.quantiles(rates, n=4, method="inclusive") if len(rates) > 1 else (rates[0],) * 3
-        wins, losses, ties = (sum(r[k] for r in runs) for k in ("wins", "losses", "ties"))
-        rows.append({"policy": policy, "pairing": pairing, "votes": votes, "repeats": len(runs),
-                     "median": statistics.median(rates), "iqr": (q1, q3), "wins": wins, "losses": losses,
-                     "ties": ties, "decided_won": wins / max(1, wins + losses),
-                     "generation_s_per_vote": statistics.median(r.get("generation_s_per_vote", 0.0) for r in runs),
-                     "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
-    return rows
-
-
-def votes_to_reach(rows: list[dict], target: float = 0.75) -> dict[tuple[str, str], float | None]:
-    """Votes at which the median win rate first reaches target, linear between the budgets around it."""
-    reach = {}
-    for key in {(r["policy"], r["pairing"]) for r in rows}:
-        curve = sorted((r["votes"], r["median"]) for r in rows if (r["policy"], r["pairing"]) == key)
-        reach[key] = None
-        for i, (votes, median) in enumerate(curve):
-            if median >= target:
-                if i == 0:
-                    reach[key] = float(votes)
-                else:
-                    (v0, m0) = curve[i - 1]
-                    reach[key] = v0 + (target - m0) / (median - m0) * (votes - v0)
-                break
-    return reach
+def _variant(text: str) -> tuple[str, dict]:
+    name, _, settings = text.partition("=")
+    if not name or name == "default" or not settings:
+        raise argparse.ArgumentTypeError("a variant is NAME=JSON, with a name other than 'default'")
+    return name, json.loads(settings)
 
 
 def main() -> None:
@@ -368,13 +344,16 @@ def main() -> None:
     parser.add_argument("--pairing", action="append",
                         help="pair selection strategies, each optionally +promote (default: random)")  # fmt: skip
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
+    parser.add_argument("--variant", action="append", type=_variant, metavar="NAME=JSON",
+                        help="another training variant, trained on the same votes at every budget (settings over "
+                             "--config); each is compared with the default on the same votes")  # fmt: skip
     parser.add_argument("--eval-pairs", type=int, default=128)
     parser.add_argument("--out", type=Path, help="every run's figures (JSON); an existing file is resumed")
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
     if args.rounds > 1 and (len(args.votes) > 1 or args.repeats > 1):
         parser.error("--rounds splits one budget of one run; use it without several --votes or --repeats")
-    if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing):
+    if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing and not args.variant):
         return single_runs(args)
     for pairing in args.pairing or []:
         strategy, _, mode = pairing.partition("+")
@@ -382,36 +361,28 @@ def main() -> None:
             parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), optionally +promote")
         if strategy == "uncertain" and not mode:
             parser.error("--pairing uncertain needs +promote: without a promotion the base serves, which has no reward")
+    variants = {"default": args.config} | {name: args.config | extra for name, extra in args.variant or []}
     results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
-    if any(r.get("config", {}) != args.config for r in results):
-        parser.error(f"{args.out} holds runs with other --config settings: use another --out")
-    done = {(r["policy"], r["pairing"], r["seed"], r["votes"]) for r in results}
+    for r in results:
+        if r.get("variant", "default") in variants and r.get("config", {}) != variants[r.get("variant", "default")]:
+            parser.error(f"{args.out} holds runs of variant {r.get('variant', 'default')} with other settings: "
+                         "use another --out")  # fmt: skip
+    done = {(r["policy"], r["pairing"], r.get("variant", "default"), r["seed"], r["votes"]) for r in results}
     # Seed-major: a run stopped early still holds every strategy at the same number of repeats.
     for name in args.policy or ["larger", "smaller"]:
         for seed in range(args.repeats):
             for pairing in args.pairing or ["random"]:
-                if all((name, pairing, seed, v) in done for v in args.votes):
+                if all((name, pairing, v, seed, b) in done for v in variants for b in args.votes):
                     continue  # measured by an earlier invocation with this --out: resume after it
                 print(f"policy {name!r} ({get_policy(name).description}), pairing {pairing}, seed {seed}", flush=True)
-                runs = run_budgets(name, args.votes, pairing, seed, args.config, args.eval_pairs, args.keep)
+                runs = run_budgets(name, args.votes, pairing, seed, variants, args.eval_pairs, args.keep)
                 results = [r for r in results if (r["policy"], r["pairing"], r["seed"]) != (name, pairing, seed)]
                 results += runs
                 if args.out:
                     args.out.write_text(json.dumps(results, indent=1, default=str))
     wanted = set(args.policy or ["larger", "smaller"]), set(args.pairing or ["random"]), set(args.votes)
-    results = [r for r in results if r["policy"] in wanted[0] and r["pairing"] in wanted[1] and r["votes"] in wanted[2]]
-    rows = summarize(results)
-    reach = votes_to_reach(rows)
-    print("\npolicy    pairing          votes  runs  median  IQR            W / L / T (all runs)  decided won  "
-          "gen s/vote  per run W/L/T")  # fmt: skip
-    for r in rows:
-        q1, q3 = r["iqr"]
-        per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
-        print(f"{r['policy']:9} {r['pairing']:16} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
-              f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
-              f"{r['generation_s_per_vote']:10.2f}  {per_run}")  # fmt: skip
-    for (policy, pairing), votes in sorted(reach.items()):
-        print(f"votes to a 75% median, {policy}/{pairing}: " + ("not reached" if votes is None else f"{votes:.0f}"))
+    print_report([r for r in results if r["policy"] in wanted[0] and r["pairing"] in wanted[1]
+                  and r["votes"] in wanted[2] and r.get("variant", "default") in variants])  # fmt: skip
 
 
 def single_runs(args) -> None:

@@ -1,0 +1,82 @@
+"""The loop bench's figures over repeats: distributions per policy, strategy, variant and vote
+budget; votes to a target; paired differences between training variants on the same votes."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def label(run: dict) -> str:
+    """A run's series: its pairing, and its training variant unless that is the default."""
+    variant = run.get("variant", "default")
+    return run["pairing"] if variant == "default" else f"{run['pairing']}/{variant}"
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """Per policy, series and budget: the distribution over repeats (a tie counts half)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["policy"], label(r), r["votes"]), []).append(r)
+    rows = []
+    for (policy, series, votes), runs in sorted(groups.items()):
+        rates = sorted(r["win_rate"] for r in runs)
+        q1, _, q3 = statistics.quantiles(rates, n=4, method="inclusive") if len(rates) > 1 else (rates[0],) * 3
+        wins, losses, ties = (sum(r[k] for r in runs) for k in ("wins", "losses", "ties"))
+        rows.append({"policy": policy, "pairing": series, "votes": votes, "repeats": len(runs),
+                     "median": statistics.median(rates), "iqr": (q1, q3), "wins": wins, "losses": losses,
+                     "ties": ties, "decided_won": wins / max(1, wins + losses),
+                     "generation_s_per_vote": statistics.median(r.get("generation_s_per_vote", 0.0) for r in runs),
+                     "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
+    return rows
+
+
+def votes_to_reach(rows: list[dict], target: float = 0.75) -> dict[tuple[str, str], float | None]:
+    """Votes at which the median win rate first reaches target, linear between the budgets around it."""
+    reach = {}
+    for key in {(r["policy"], r["pairing"]) for r in rows}:
+        curve = sorted((r["votes"], r["median"]) for r in rows if (r["policy"], r["pairing"]) == key)
+        reach[key] = None
+        for i, (votes, median) in enumerate(curve):
+            if median >= target:
+                if i == 0:
+                    reach[key] = float(votes)
+                else:
+                    (v0, m0) = curve[i - 1]
+                    reach[key] = v0 + (target - m0) / (median - m0) * (votes - v0)
+                break
+    return reach
+
+
+def paired_differences(results: list[dict], baseline: str = "default") -> list[dict]:
+    """Each training variant against the baseline variant trained on the very same votes (same policy,
+    pairing, seed and budget): the per-repeat differences in win rate, which leave out the spread that
+    the drawn pairs put into both."""
+    by_key = {(r["policy"], r["pairing"], r["seed"], r["votes"], r.get("variant", "default")): r for r in results}
+    groups: dict[tuple, list[float]] = {}
+    for (policy, pairing, seed, votes, variant), run in sorted(by_key.items()):
+        base = by_key.get((policy, pairing, seed, votes, baseline))
+        if variant != baseline and base is not None:
+            groups.setdefault((policy, pairing, variant, votes), []).append(run["win_rate"] - base["win_rate"])
+    return [{"policy": policy, "pairing": pairing, "variant": variant, "votes": votes, "repeats": len(diffs),
+             "median_difference": statistics.median(diffs), "better": sum(d > 0 for d in diffs),
+             "worse": sum(d < 0 for d in diffs), "differences": diffs}
+            for (policy, pairing, variant, votes), diffs in sorted(groups.items())]  # fmt: skip
+
+
+def print_report(results: list[dict], baseline: str = "default") -> None:
+    rows = summarize(results)
+    print("\npolicy    series                votes  runs  median  IQR            W / L / T (all runs)  decided won  "
+          "gen s/vote  per run W/L/T")  # fmt: skip
+    for r in rows:
+        q1, q3 = r["iqr"]
+        per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
+        print(f"{r['policy']:9} {r['pairing']:21} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
+              f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
+              f"{r['generation_s_per_vote']:10.2f}  {per_run}")  # fmt: skip
+    for (policy, series), votes in sorted(votes_to_reach(rows).items()):
+        print(f"votes to a 75% median, {policy}/{series}: " + ("not reached" if votes is None else f"{votes:.0f}"))
+    for d in paired_differences(results, baseline):
+        diffs = " ".join(f"{x:+.1%}" for x in d["differences"])
+        print(f"{d['policy']}/{d['pairing']} at {d['votes']} votes, {d['variant']} − {baseline} on the same votes: "
+              f"median {d['median_difference']:+.1%}, better in {d['better']}, worse in {d['worse']} of "
+              f"{d['repeats']} ({diffs})")  # fmt: skip
