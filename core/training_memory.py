@@ -5,7 +5,7 @@ one 80 GB card) before it is queued, instead of the worker failing with out-of-m
 The denoiser's parameters are counted from its safetensors headers (8-byte length, then JSON with
 each tensor's dtype and shape). Bytes per trained parameter, as worker/dpo/trainer.py keeps them:
 - full: fp32 weights + fp32 gradients + optimizer state (AdamW: two fp32 moments; Adafactor:
-  factored, ~0) + the frozen reference copy in the model's dtype;
+  factored, ~0) + the frozen reference copy in the model's dtype (+ an fp32 moving average with ema_decay);
 - lora: the model once in its dtype (the reference is the same weights with adapters off).
 Text encoders and VAE sit beside it in their dtype. Activations are not counted: the estimate is a
 floor, and a round refused by it could never run.
@@ -49,7 +49,7 @@ def estimate_gb(model_dir: Path, family: ModelFamily, config: DPOConfig) -> floa
     frozen = sum(component_parameters(model_dir, c) for c in FROZEN_COMPONENTS)
     if config.method == "full":
         optimizer = 8 if config.optimizer == "adamw" else 0
-        per_param = 4 + 4 + optimizer + MODEL_BYTES_ON_ACCELERATOR
+        per_param = 4 + 4 + optimizer + MODEL_BYTES_ON_ACCELERATOR + (4 if config.ema_decay else 0)
     else:
         per_param = MODEL_BYTES_ON_ACCELERATOR
     return (trained * per_param + frozen * MODEL_BYTES_ON_ACCELERATOR) / 1e9

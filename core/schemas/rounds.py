@@ -28,6 +28,9 @@ class DPOConfig(BaseModel):
     optimizer: Literal["adamw", "adafactor"] = "adamw"
     weight_decay: float = Field(default=0.0, ge=0, le=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
+    # An exponential moving average of the trained weights is what the round evaluates and saves
+    # (0: off, the last step's weights). Warmed up as diffusers' EMAModel does: min(decay, (1+n)/(10+n)).
+    ema_decay: float = Field(default=0.0, ge=0, lt=1)
     empty_prompt_share: float = Field(default=0.0, ge=0, lt=1)
     held_out_share: float = Field(default=0.1, ge=0, lt=1)
     # The newest decisive pairs a round loads: its memory stays flat however long the vote history grows.

@@ -109,3 +109,31 @@ def test_unknown_prediction_types_are_refused(tiny_sd_dir):
     generator.pipe.scheduler = DDIMScheduler.from_config(generator.pipe.scheduler.config, prediction_type="sample")
     with pytest.raises(RefusedConfig, match="'sample' is not supported"):
         DPOTrainer(generator.pipe, ModelFamily.sd, DPOConfig(steps=1))
+
+
+def test_ema_saves_the_moving_average_of_the_trained_weights(tiny_sd_dir):
+    """With ema_decay the round evaluates and saves the average (warmed up as diffusers' EMAModel:
+    decay_n = min(decay, n/(9+n)), the first step copied); training itself is unchanged."""
+    import torch
+
+    def trainer_with(ema_decay: float) -> DPOTrainer:
+        generator = Generator(tiny_sd_dir)
+        torch.manual_seed(0)  # the same LoRA initialisation for both
+        config = DPOConfig(beta=500, learning_rate=1e-2, steps=5, batch_pairs=4, warmup_steps=0, ema_decay=ema_decay)
+        return DPOTrainer(generator.pipe, generator.family, config)
+
+    plain, averaged = trainer_with(0.0), trainer_with(0.5)
+    pairs = preference_pairs(16)
+    expected = [p.detach().clone() for p in plain.params]
+    for n in range(1, 6):
+        losses = [t.train_step(t.sample_batches(pairs))["loss"] for t in (plain, averaged)]
+        assert losses[0] == pytest.approx(losses[1], abs=1e-6)  # the average does not steer training
+        decay = 0.0 if n == 1 else min(0.5, n / (9 + n))
+        expected = [decay * e + (1 - decay) * p.detach() for e, p in zip(expected, plain.params, strict=True)]
+    last = [p.detach().clone() for p in averaged.params]
+    with averaged.averaged_weights():
+        assert all(torch.allclose(p, e, atol=1e-6) for p, e in zip(averaged.params, expected, strict=True))
+    assert all(torch.equal(p, q) for p, q in zip(averaged.params, last, strict=True))  # training's weights back
+    averaged.fit(pairs, [])  # steps are done: it only puts the average on for saving
+    assert all(torch.allclose(p, e, atol=1e-6) for p, e in zip(averaged.params, expected, strict=True))
+    assert not all(torch.allclose(p, q) for p, q in zip(averaged.params, last, strict=True))

@@ -129,6 +129,11 @@ class DPOTrainer:
         for p in self.params:
             p.data = p.data.float()  # trainable weights stay fp32 under mixed precision
         self.optimizer = self._optimizer()
+        self.ema = None
+        if config.ema_decay:
+            from diffusers.training_utils import EMAModel
+
+            self.ema = EMAModel(self.params, decay=config.ema_decay)
         self.step_count = 0
         # Data parallel (data_parallel()): the module the trained pass runs through, and this process's place.
         self.trained, self.accelerator, self.rank, self.world = self.denoiser, None, 0, 1
@@ -236,6 +241,8 @@ class DPOTrainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.params)
         self.step_count += 1
         metrics.update(step=self.step_count, lr=self._lr(), grad_norm=float(grad_norm))
         if not math.isfinite(metrics["loss"]):
@@ -302,10 +309,27 @@ class DPOTrainer:
                 break
             metrics = self.train_step(self.sample_batches(pairs))
             if held_out and (self.step_count % self.config.eval_every == 0 or self.step_count == self.config.steps):
-                metrics.update(self.evaluate(held_out))
+                with self.averaged_weights():  # the weights the round would save now
+                    metrics.update(self.evaluate(held_out))
             if on_step:
                 on_step(metrics)
+        if self.ema is not None:
+            self.ema.copy_to(self.params)  # from here on (final evaluation, save) the average is the model
+            self.ema = None
         return self.evaluate(held_out) if held_out else {}
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """The moving average's weights for a moment, training's back after (nothing without ema_decay)."""
+        if self.ema is None:
+            yield
+            return
+        self.ema.store(self.params)
+        self.ema.copy_to(self.params)
+        try:
+            yield
+        finally:
+            self.ema.restore(self.params)
 
     def save(self, directory: Path) -> CheckpointKind:
         """Write weights plain diffusers reads into directory; returns the checkpoint kind."""
