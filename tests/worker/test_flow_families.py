@@ -67,6 +67,13 @@ def test_flow_dpo_starts_at_ln2_and_learns_a_separable_preference(pipelines, fam
     final = trainer.fit(separable_pairs(64), separable_pairs(16, seed=1), on_step=seen.append)
     assert final["held_out_implicit_accuracy"] > 0.7, final
     assert np.mean([m["loss"] for m in seen[-10:]]) < math.log(2)
+    # The reward the uncertain pairing ranks by, at its fixed quantile timesteps: the same preference.
+    from worker.dpo.implicit_reward import implicit_rewards
+
+    held_out = separable_pairs(16, seed=1)
+    rewards = implicit_rewards(generator, [p.prompt for p in held_out] * 2,
+                               [p.winner for p in held_out] + [p.loser for p in held_out], beta=200)  # fmt: skip
+    assert (rewards[:16] > rewards[16:]).mean() >= 0.75, rewards
 
 
 def test_flow_noising_is_the_rectified_flow_and_draws_the_shifted_logit_normal(pipelines):
