@@ -215,12 +215,15 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
     variant); every round's checkpoint is judged against the base. The seed moves the training; the
     pool's seeds are drawn fresh in every install.
 
-    pairing is a strategy, or "STRATEGY+promote": without it every vote is on the base's pool (nothing
-    is promoted); with it the first variant's checkpoint of each budget serves the next budget's pool
-    (gate or not), as the loop runs — uncertain needs it, since it ranks by the served checkpoint's reward."""
-    strategy, promote = pairing.removesuffix("+promote"), pairing.endswith("+promote")
+    pairing is a strategy with optional modifiers, "STRATEGY[+reuse][+promote]". Without +promote every
+    vote is on the base's pool (nothing is promoted); with it the first variant's checkpoint of each
+    budget serves the next budget's pool (gate or not), as the loop runs — uncertain needs it, since
+    it ranks by the served checkpoint's reward. +reuse sets DPOLOOP_PAIRING_REUSE."""
+    strategy, *modifiers = pairing.split("+")
+    promote = "promote" in modifiers
+    extra = {"DPOLOOP_AUTO_PROMOTE": "false", "DPOLOOP_PAIRING_REUSE": str("reuse" in modifiers).lower()}
     data_dir, settings, held_out, processes, base, token, headers = _start(
-        f"dpoloop-bench-{policy_name}-{strategy}-{seed}-", _bench_env(strategy, {"DPOLOOP_AUTO_PROMOTE": "false"})
+        f"dpoloop-bench-{policy_name}-{strategy}-{seed}-", _bench_env(strategy, extra)
     )
     policy = get_policy(policy_name)
     made: list[tuple[int, str, dict, dict]] = []
@@ -342,7 +345,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="rounds one budget's votes are split across")
     parser.add_argument("--repeats", type=int, default=1, help="runs per policy, strategy and budget (seed 0…N-1)")
     parser.add_argument("--pairing", action="append",
-                        help="pair selection strategies, each optionally +promote (default: random)")  # fmt: skip
+                        help="pair selection strategies, each +reuse, +promote or both (default: random)")  # fmt: skip
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--variant", action="append", type=_variant, metavar="NAME=JSON",
                         help="another training variant, trained on the same votes at every budget (settings over "
@@ -356,10 +359,10 @@ def main() -> None:
     if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing and not args.variant):
         return single_runs(args)
     for pairing in args.pairing or []:
-        strategy, _, mode = pairing.partition("+")
-        if strategy not in ("random", "diverse", "uncertain") or mode not in ("", "promote"):
-            parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), optionally +promote")
-        if strategy == "uncertain" and not mode:
+        strategy, *modifiers = pairing.split("+")
+        if strategy not in ("random", "diverse", "uncertain") or not set(modifiers) <= {"reuse", "promote"}:
+            parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), then +reuse, +promote or both")
+        if strategy == "uncertain" and "promote" not in modifiers:
             parser.error("--pairing uncertain needs +promote: without a promotion the base serves, which has no reward")
     variants = {"default": args.config} | {name: args.config | extra for name, extra in args.variant or []}
     results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     pairing_candidates: int = Field(
         default=4, ge=2, le=16, description="Images rendered per train pair when pairing is not random."
     )
+    pairing_reuse: bool = Field(
+        default=False,
+        description="Offer a prompt's unshown candidates (same checkpoint, younger than half the candidate "
+        "retention) to its next pair, rendering only the rest (at least two).",
+    )
     retention_candidate_hours: float = Field(
         default=24, gt=0, description="Hours an unshown pairing candidate's files are kept before they are reclaimed."
     )

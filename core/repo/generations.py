@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Generation
+from core.db.models import Comparison, Generation
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.states import GenerationPurpose, GenerationStatus
 
@@ -83,3 +84,20 @@ def start(generation: Generation) -> StartedGeneration:
     """Mark a row running (the worker makes it now) and say where its files go."""
     generation.status = GenerationStatus.running
     return StartedGeneration(generation.id, image_relpath(generation), latents_relpath(generation))
+
+
+def shown():
+    """A condition on Generation: some comparison shows it (a pairing candidate that was picked)."""
+    return exists().where(or_(Comparison.generation_a_id == Generation.id, Comparison.generation_b_id == Generation.id))
+
+
+def spare_candidates(session: Session, checkpoint_id: int, prompt_id: int, since: datetime, limit: int,
+                     exclude: set[int]) -> list[Generation]:  # fmt: skip
+    """The newest pool images of this checkpoint and prompt that no comparison shows, rendered since
+    `since`, with their latents still on disk: candidates a later pair may choose from again."""
+    return list(session.scalars(select(Generation).where(
+        Generation.purpose == GenerationPurpose.pool, Generation.status == GenerationStatus.done,
+        Generation.checkpoint_id == checkpoint_id, Generation.prompt_id == prompt_id,
+        Generation.image_path.is_not(None), Generation.latents_path.is_not(None),
+        Generation.finished_at >= since, Generation.id.not_in(exclude), ~shown(),
+    ).order_by(Generation.id.desc()).limit(limit)))  # fmt: skip

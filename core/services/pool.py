@@ -4,7 +4,9 @@ Each pair is one prompt drawn with different seeds, rendered by the checkpoint t
 data Diffusion-DPO learns from. With DPOLOOP_PAIRING=random it is two seeds; with diverse or uncertain,
 the worker renders DPOLOOP_PAIRING_CANDIDATES seeds in the same batch and shows the two that lie
 farthest apart, or whose outcome the served checkpoint can least predict (worker/pairing.py); the
-comparison records which strategy chose it. Unshown candidates keep their files until
+comparison records which strategy chose it. With DPOLOOP_PAIRING_REUSE the candidates an earlier pair
+of the prompt left unshown are offered again (for the same checkpoint, while their files are young),
+so only the rest are rendered. Unshown candidates keep their files until
 retention reclaims them. Prompts are drawn least-used first so the pool covers the prompt set
 evenly. An empty pool gets one pair first, fast, so labelers wait as little as possible.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,6 +42,12 @@ class PlannedPair:
     generations: tuple[StartedGeneration, ...]
     gold_answer: GoldAnswer | None = None  # a gold pair: its known answer
     pairing: str | None = None  # train pairs: the strategy that picks the two shown
+    spares: tuple[StartedGeneration, ...] = ()  # candidates rendered for an earlier pair, not shown: no render
+
+    @property
+    def candidates(self) -> tuple[StartedGeneration, ...]:
+        """Every image the strategy picks two of: the spares, then the new renders."""
+        return self.spares + self.generations
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,26 @@ def least_used_prompts(session: Session, checkpoint_id: int, count: int) -> list
     return [ranked[i % len(ranked)] for i in range(count)]
 
 
-def distinct_seeds(count: int) -> list[int]:
-    """count different seeds: two images of one prompt and seed would be the same image."""
+def distinct_seeds(count: int, taken: set[int] = frozenset()) -> list[int]:
+    """count different seeds, none of them taken: two images of one prompt and seed would be the same image."""
     seeds: list[int] = []
     while len(seeds) < count:
         seed = secrets.randbelow(MAX_SEED)
-        if seed not in seeds:
+        if seed not in seeds and seed not in taken:
             seeds.append(seed)
     return seeds
+
+
+def _spares(session: Session, settings: Settings, checkpoint_id: int, prompt_id: int, count: int,
+            taken: set[int]) -> tuple[StartedGeneration, ...]:  # fmt: skip
+    """Up to count unshown candidates of this prompt to choose from again (DPOLOOP_PAIRING_REUSE), each
+    given to one pair only; they are younger than the retention that reclaims them."""
+    if not settings.pairing_reuse or count <= 0:
+        return ()
+    since = datetime.now(UTC) - timedelta(hours=settings.retention_candidate_hours / 2)
+    rows = generations_repo.spare_candidates(session, checkpoint_id, prompt_id, since, count, taken)
+    taken.update(row.id for row in rows)
+    return tuple(StartedGeneration(row.id, row.image_path, row.latents_path) for row in rows)
 
 
 def plan_batch(settings: Settings) -> PoolBatch | None:
@@ -96,9 +117,12 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none.
         no_reward = settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base
         pairing = "diverse" if no_reward else settings.pairing
-        pairs = []
+        pairs, taken = [], set()
         for prompt in least_used_prompts(session, checkpoint.id, size):
-            seeds = distinct_seeds(candidates)
+            # Two new images at least, so every pair shows something not seen before it was rendered.
+            spares = _spares(session, settings, checkpoint.id, prompt.id, candidates - 2, taken)
+            spare_seeds = {session.get(Generation, spare.id).seed for spare in spares}
+            seeds = distinct_seeds(candidates - len(spares), spare_seeds)
             params = tuple(
                 GenerationParams(prompt=prompt.text, seed=seed, num_inference_steps=settings.default_steps,
                                  guidance_scale=settings.default_guidance)
@@ -107,21 +131,22 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
             rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool, prompt_id=prompt.id)
                     for p in params]  # fmt: skip
             started = tuple(generations_repo.start(row) for row in rows)
-            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=pairing))
+            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=pairing, spares=spares))
         return PoolBatch(checkpoint, pairs)  # no pairs: there are no active prompts
 
 
 def record_batch(batch: PoolBatch, per_image_ms: float, shown: list[tuple[int, int]] | None = None) -> int:
     """The batch's images are on disk: mark them done and put their comparisons in the pool. shown:
-    per pair, the two of its candidates the pairing strategy picked (default: the first two)."""
+    per pair, the two of its candidates (spares first) the pairing strategy picked (default: the first two)."""
     with session_scope() as session:
         for index, pair in enumerate(batch.pairs):
             for started in pair.generations:
                 generations_repo.mark_done(session.get(Generation, started.id), batch.checkpoint.id, per_image_ms)
             i, j = shown[index] if shown else (0, 1)
-            if i == j or not (0 <= i < len(pair.generations) and 0 <= j < len(pair.generations)):
-                raise ValueError(f"a pair shows two different candidates of {len(pair.generations)}, not {i} and {j}")
-            a, b = pair.generations[i], pair.generations[j]
+            count = len(pair.candidates)
+            if i == j or not (0 <= i < count and 0 <= j < count):
+                raise ValueError(f"a pair shows two different candidates of {count}, not {i} and {j}")
+            a, b = pair.candidates[i], pair.candidates[j]
             kind = ComparisonKind.gold if pair.gold_answer else ComparisonKind.train
             session.add(Comparison(prompt_id=pair.prompt_id, prompt=pair.prompt, generation_a_id=a.id,
                                    generation_b_id=b.id, kind=kind, state=ComparisonState.ready,

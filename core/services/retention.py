@@ -23,6 +23,7 @@ from sqlalchemy import delete, exists, or_, select, update
 
 from core.db.models import Checkpoint, Comparison, Deployment, Generation, Vote
 from core.db.session import session_scope
+from core.repo import generations as generations_repo
 from core.settings import Settings
 from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationPurpose
 
@@ -75,10 +76,8 @@ def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
             session.execute(delete(Comparison).where(Comparison.id.in_([c for c, _, _ in pairs])))
         report.unvoted_pairs = len(pairs)
         # Pairing candidates no comparison shows.
-        in_a_pair = exists().where(or_(Comparison.generation_a_id == Generation.id,
-                                       Comparison.generation_b_id == Generation.id))  # fmt: skip
         unshown = select(Generation.id).where(
-            Generation.purpose == GenerationPurpose.pool, Generation.image_path.is_not(None), ~in_a_pair,
+            Generation.purpose == GenerationPurpose.pool, Generation.image_path.is_not(None), ~generations_repo.shown(),
             Generation.finished_at < now - timedelta(hours=settings.retention_candidate_hours),
         )  # fmt: skip
         files, report.unshown_candidates = _forget_files(session, settings, unshown)

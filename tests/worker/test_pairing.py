@@ -150,3 +150,38 @@ def test_diverse_pool_shows_the_farthest_of_four_and_retention_reclaims_the_rest
         for comparison in session.scalars(select(Comparison)):  # the shown pairs keep their files
             for generation in (comparison.generation_a, comparison.generation_b):
                 assert (settings.media_dir / generation.image_path).exists()
+
+
+def test_reuse_offers_a_prompts_unshown_candidates_to_its_next_pair(loop_db, monkeypatch):
+    from core.db.models import Prompt
+    from core.services.labelers import create_labeler
+    from tests.helpers.loop import label_pool
+
+    apply_settings(monkeypatch, pairing="diverse", pairing_candidates=4, pairing_reuse=True, pool_target=2,
+                   pool_batch=2)  # fmt: skip
+    with session_scope() as session:
+        keep = session.scalars(select(Prompt.id).order_by(Prompt.id).limit(2)).all()
+        session.execute(update(Prompt).where(Prompt.id.not_in(keep)).values(active=False))
+    generate_pool(2)  # one pair per prompt, four renders each
+    labeler, _ = create_labeler("votes")
+    assert sum(label_pool(labeler.id, "larger", 2).values()) == 2
+    generate_pool(2)  # the next pair of each prompt: its two spares and two new renders
+
+    with session_scope() as session:
+        rows = session.scalars(select(Generation).where(Generation.purpose == GenerationPurpose.pool)
+                               .order_by(Generation.id)).all()  # fmt: skip
+        assert len(rows) == 12  # 4 + 4, then 2 + 2: each second pair rendered only two
+        comparisons = session.scalars(select(Comparison).order_by(Comparison.id)).all()
+        assert len(comparisons) == 4
+        shown = [g for c in comparisons for g in (c.generation_a_id, c.generation_b_id)]
+        assert len(shown) == len(set(shown))  # a spare goes to one pair only
+        first_ids = {c.prompt_id: c.id for c in comparisons[:2]}
+        for comparison in comparisons[2:]:
+            of_prompt = [g for g in rows if g.prompt_id == comparison.prompt_id]
+            earlier, new = of_prompt[:4], of_prompt[4:]
+            first = next(c for c in comparisons if c.id == first_ids[comparison.prompt_id])
+            spares = [g for g in earlier if g.id not in (first.generation_a_id, first.generation_b_id)]
+            candidates = sorted(spares, key=lambda g: -g.id) + new  # spares newest first, then the renders
+            i, j = farthest_pair([_latents(g) for g in candidates])
+            assert {comparison.generation_a_id, comparison.generation_b_id} == {candidates[i].id, candidates[j].id}
+            assert len({g.seed for g in candidates}) == 4

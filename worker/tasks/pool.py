@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from core.queue import FILL_POOL, celery_app
 from core.schemas.rounds import round_config
 from core.services import generations, pool
@@ -75,22 +77,34 @@ def fill_pool_once() -> int:
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
         raise
-    rewards = _uncertain_rewards(server, batch, results, settings)
-    shown, offset = [], 0
-    for pair in batch.pairs:  # the pairing strategy picks two of each prompt's candidates
-        end = offset + len(pair.generations)
-        scored = rewards[offset:end] if rewards is not None else None
-        shown.append(shown_pair(pair.pairing, [r.latents for r in results[offset:end]], scored))
-        offset = end
+    candidates = _candidate_latents(batch, results, settings)
+    rewards = _uncertain_rewards(server, batch, candidates, settings)
+    shown = [shown_pair(pair.pairing, latents, None if rewards is None else rewards[index])
+             for index, (pair, latents) in enumerate(zip(batch.pairs, candidates, strict=True))]  # fmt: skip
     return pool.record_batch(batch, (time.perf_counter() - started) * 1e3 / len(batch.requests), shown)
 
 
-def _uncertain_rewards(server, batch, results, settings):
-    """Every candidate's implicit reward under the batch's checkpoint, when a pair is chosen by it."""
+def _candidate_latents(batch, results, settings) -> list[list]:
+    """Per pair, the latents of its candidates in order: spares (from disk), then the new renders."""
+    per_pair, offset = [], 0
+    for pair in batch.pairs:
+        spares = [np.load(settings.latents_dir / spare.latents_path) for spare in pair.spares]
+        per_pair.append(spares + [r.latents for r in results[offset : offset + len(pair.generations)]])
+        offset += len(pair.generations)
+    return per_pair
+
+
+def _uncertain_rewards(server, batch, candidates, settings) -> list | None:
+    """Per pair, every candidate's implicit reward under the batch's checkpoint, when a pair is chosen by it."""
     if not any(pair.pairing == "uncertain" for pair in batch.pairs):
         return None
     family = server.generator.family.value
     beta = round_config(family, settings.dpo_overrides).beta  # the scale the rounds train with
-    prompts = [params.prompt for params in batch.requests]
-    return server.implicit_rewards(batch.checkpoint, prompts, [r.latents for r in results], beta,
-                                   settings.default_guidance)  # fmt: skip
+    prompts = [pair.prompt for pair, latents in zip(batch.pairs, candidates, strict=True) for _ in latents]
+    flat = [x for latents in candidates for x in latents]
+    rewards = server.implicit_rewards(batch.checkpoint, prompts, flat, beta, settings.default_guidance)
+    per_pair, offset = [], 0
+    for latents in candidates:
+        per_pair.append(rewards[offset : offset + len(latents)])
+        offset += len(latents)
+    return per_pair
