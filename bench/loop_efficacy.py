@@ -253,7 +253,8 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
         judged = judge(settings, checkpoints[round_out["checkpoint"]], held_out, eval_pairs, policy)
         generation_s = choices_then.pop("_generation_s")
         results.append({"policy": policy_name, "pairing": pairing, "variant": name, "seed": seed, "votes": budget,
-                        "config": variants[name], "choices": choices_then, "pairs": round_out["pairs"],
+                        "config": variants[name], "budgets": sorted(budgets), "choices": choices_then,
+                        "pairs": round_out["pairs"],
                         "round": round_out, "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
         print(f"  {policy_name}/{pairing}/{name} seed {seed} at {budget} votes: {judged['wins']} W / "
               f"{judged['losses']} L / {judged['ties']} T = {judged['win_rate']:.1%}", flush=True)  # fmt: skip
@@ -366,10 +367,16 @@ def main() -> None:
             parser.error("--pairing uncertain needs +promote: without a promotion the base serves, which has no reward")
     variants = {"default": args.config} | {name: args.config | extra for name, extra in args.variant or []}
     results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
+    args.votes = sorted(args.votes)
     for r in results:
-        if r.get("variant", "default") in variants and r.get("config", {}) != variants[r.get("variant", "default")]:
-            parser.error(f"{args.out} holds runs of variant {r.get('variant', 'default')} with other settings: "
-                         "use another --out")  # fmt: skip
+        variant = r.get("variant", "default")
+        if variant in variants and r.get("config", {}) != variants[variant]:
+            parser.error(f"{args.out} holds runs of variant {variant} with other settings: use another --out")
+        if r["eval_pairs"] != args.eval_pairs:
+            parser.error(f"{args.out} holds runs judged on {r['eval_pairs']} pairs, not {args.eval_pairs}")
+        # With +promote what serves at a budget depends on the budgets before it.
+        if "promote" in r["pairing"] and r["pairing"] in (args.pairing or []) and r.get("budgets") != args.votes:
+            parser.error(f"{args.out} holds {r['pairing']} runs over budgets {r.get('budgets')}, not {args.votes}")
     done = {(r["policy"], r["pairing"], r.get("variant", "default"), r["seed"], r["votes"]) for r in results}
     # Seed-major: a run stopped early still holds every strategy at the same number of repeats.
     for name in args.policy or ["larger", "smaller"]:
@@ -379,7 +386,9 @@ def main() -> None:
                     continue  # measured by an earlier invocation with this --out: resume after it
                 print(f"policy {name!r} ({get_policy(name).description}), pairing {pairing}, seed {seed}", flush=True)
                 runs = run_budgets(name, args.votes, pairing, seed, variants, args.eval_pairs, args.keep)
-                results = [r for r in results if (r["policy"], r["pairing"], r["seed"]) != (name, pairing, seed)]
+                redone = (name, pairing, seed)  # this run's rows replace only what it measured again
+                results = [r for r in results if (r["policy"], r["pairing"], r["seed"]) != redone
+                           or r.get("variant", "default") not in variants or r["votes"] not in args.votes]  # fmt: skip
                 results += runs
                 if args.out:
                     args.out.write_text(json.dumps(results, indent=1, default=str))

@@ -42,8 +42,9 @@ class Channel(filesystem.Channel):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # A worker may connect before any other process made the folders: listing a missing one kills it.
-        for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder, self.control_folder):
-            Path(folder).mkdir(parents=True, exist_ok=True)
+        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+            if key in self.transport_options:  # kombu's defaults are relative paths: make none of those
+                Path(self.transport_options[key]).mkdir(parents=True, exist_ok=True)
 
     def _put(self, queue, payload, **kwargs):
         """Put a message on `queue`; readers see it only once it is whole."""

@@ -143,19 +143,19 @@ class ModelServer:
         """Generate with exactly this checkpoint's weights, or (None) with the promoted one.
 
         Returns (results, id of the checkpoint that made them)."""
-        return self._wearing(checkpoint, lambda generator: generator.generate(requests))
+        return self.wearing(checkpoint, lambda generator: generator.generate(requests))
 
-    def implicit_rewards(self, checkpoint: CheckpointRef, prompts: list[str], latents: list, beta: float,
+    def implicit_rewards(self, checkpoint: CheckpointRef, prompts: list[str], latents: list, beta: float = 1.0,
                          guidance: float | None = None):  # fmt: skip
         """Each image's implicit reward under this checkpoint against the base (worker/dpo/implicit_reward.py)."""
         from worker.dpo.implicit_reward import implicit_rewards
 
-        rewards, _ = self._wearing(checkpoint, lambda g: implicit_rewards(g, prompts, latents, beta, guidance))
+        rewards, _ = self.wearing(checkpoint, lambda g: implicit_rewards(g, prompts, latents, beta, guidance))
         return rewards
 
-    def _wearing(self, checkpoint: CheckpointRef | None, work):
+    def wearing(self, checkpoint: CheckpointRef | None, work):
         """work(generator) with exactly this checkpoint's weights on (None: the promoted one), under the
-        lock; returns (its result, the id of the checkpoint worn)."""
+        lock, so no swap comes between its steps; returns (its result, the id of the checkpoint worn)."""
         self.warm()
         for _ in range(3):  # the watcher may swap back to the promoted checkpoint in between: wear again
             if checkpoint is None:

@@ -133,6 +133,9 @@ class Generation(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An unshown pairing candidate offered to a pair being rendered (DPOLOOP_PAIRING_REUSE): a claim, so
+    # two workers never offer the same spare; released when that pair is recorded, stale after a lease.
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Evaluation(Base):

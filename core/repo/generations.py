@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Generation
@@ -91,13 +91,30 @@ def shown():
     return exists().where(or_(Comparison.generation_a_id == Generation.id, Comparison.generation_b_id == Generation.id))
 
 
-def spare_candidates(session: Session, checkpoint_id: int, prompt_id: int, since: datetime, limit: int,
-                     exclude: set[int]) -> list[Generation]:  # fmt: skip
-    """The newest pool images of this checkpoint and prompt that no comparison shows, rendered since
-    `since`, with their latents still on disk: candidates a later pair may choose from again."""
-    return list(session.scalars(select(Generation).where(
+def claim_spares(session: Session, checkpoint_id: int, prompt_id: int, since: datetime, limit: int,
+                 now: datetime, stale: datetime) -> list[Generation]:  # fmt: skip
+    """Claim up to `limit` of the newest pool images of this checkpoint and prompt that no comparison
+    shows, rendered since `since`, with their latents on disk and no live claim (none, or one made
+    before `stale`): candidates a later pair may choose from again. Each claim is a conditional
+    update, so two workers planning at once never get the same spare."""
+    unclaimed = or_(Generation.offered_at.is_(None), Generation.offered_at < stale)
+    rows = session.scalars(select(Generation).where(
         Generation.purpose == GenerationPurpose.pool, Generation.status == GenerationStatus.done,
         Generation.checkpoint_id == checkpoint_id, Generation.prompt_id == prompt_id,
         Generation.image_path.is_not(None), Generation.latents_path.is_not(None),
-        Generation.finished_at >= since, Generation.id.not_in(exclude), ~shown(),
-    ).order_by(Generation.id.desc()).limit(limit)))  # fmt: skip
+        Generation.finished_at >= since, unclaimed, ~shown(),
+    ).order_by(Generation.id.desc()).limit(limit)).all()  # fmt: skip
+    claimed = []
+    for row in rows:
+        taken = session.execute(update(Generation).where(Generation.id == row.id, unclaimed)
+                                .values(offered_at=now).execution_options(synchronize_session=False))  # fmt: skip
+        if taken.rowcount == 1:
+            claimed.append(row)
+    return claimed
+
+
+def release_spares(session: Session, ids: list[int]) -> None:
+    """The pair they were offered to is recorded: the spares it did not show may be offered again."""
+    if ids:
+        session.execute(update(Generation).where(Generation.id.in_(ids)).values(offered_at=None)
+                        .execution_options(synchronize_session=False))  # fmt: skip

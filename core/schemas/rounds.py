@@ -29,7 +29,8 @@ class DPOConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0, le=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
     # An exponential moving average of the trained weights is what the round evaluates and saves
-    # (0: off, the last step's weights). Warmed up as diffusers' EMAModel does: min(decay, (1+n)/(10+n)).
+    # (0: off, the last step's weights). Warmed up as diffusers' EMAModel does: step 1 is copied, and
+    # after optimizer step k ≥ 2 the average moves with decay min(ema_decay, k/(k+9)).
     ema_decay: float = Field(default=0.0, ge=0, lt=1)
     empty_prompt_share: float = Field(default=0.0, ge=0, lt=1)
     held_out_share: float = Field(default=0.1, ge=0, lt=1)

@@ -90,15 +90,19 @@ def distinct_seeds(count: int, taken: set[int] = frozenset()) -> list[int]:
     return seeds
 
 
-def _spares(session: Session, settings: Settings, checkpoint_id: int, prompt_id: int, count: int,
-            taken: set[int]) -> tuple[StartedGeneration, ...]:  # fmt: skip
-    """Up to count unshown candidates of this prompt to choose from again (DPOLOOP_PAIRING_REUSE), each
-    given to one pair only; they are younger than the retention that reclaims them."""
+SPARE_LEASE = timedelta(minutes=10)  # a claim older than this (its worker died mid-batch) lapses
+
+
+def _spares(session: Session, settings: Settings, checkpoint_id: int, prompt_id: int,
+            count: int) -> tuple[StartedGeneration, ...]:  # fmt: skip
+    """Up to count unshown candidates of this prompt to choose from again (DPOLOOP_PAIRING_REUSE),
+    claimed for this pair (no other pair is offered them until it is recorded); they are younger
+    than half the retention that reclaims them."""
     if not settings.pairing_reuse or count <= 0:
         return ()
-    since = datetime.now(UTC) - timedelta(hours=settings.retention_candidate_hours / 2)
-    rows = generations_repo.spare_candidates(session, checkpoint_id, prompt_id, since, count, taken)
-    taken.update(row.id for row in rows)
+    now = datetime.now(UTC)
+    since = now - timedelta(hours=settings.retention_candidate_hours / 2)
+    rows = generations_repo.claim_spares(session, checkpoint_id, prompt_id, since, count, now, now - SPARE_LEASE)
     return tuple(StartedGeneration(row.id, row.image_path, row.latents_path) for row in rows)
 
 
@@ -117,10 +121,10 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none.
         no_reward = settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base
         pairing = "diverse" if no_reward else settings.pairing
-        pairs, taken = [], set()
+        pairs = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
             # Two new images at least, so every pair shows something not seen before it was rendered.
-            spares = _spares(session, settings, checkpoint.id, prompt.id, candidates - 2, taken)
+            spares = _spares(session, settings, checkpoint.id, prompt.id, candidates - 2)
             spare_seeds = {session.get(Generation, spare.id).seed for spare in spares}
             seeds = distinct_seeds(candidates - len(spares), spare_seeds)
             params = tuple(
@@ -147,6 +151,7 @@ def record_batch(batch: PoolBatch, per_image_ms: float, shown: list[tuple[int, i
             if i == j or not (0 <= i < count and 0 <= j < count):
                 raise ValueError(f"a pair shows two different candidates of {count}, not {i} and {j}")
             a, b = pair.candidates[i], pair.candidates[j]
+            generations_repo.release_spares(session, [g.id for g in pair.spares if g not in (a, b)])
             kind = ComparisonKind.gold if pair.gold_answer else ComparisonKind.train
             session.add(Comparison(prompt_id=pair.prompt_id, prompt=pair.prompt, generation_a_id=a.id,
                                    generation_b_id=b.id, kind=kind, state=ComparisonState.ready,

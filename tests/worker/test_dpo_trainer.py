@@ -113,7 +113,7 @@ def test_unknown_prediction_types_are_refused(tiny_sd_dir):
 
 def test_ema_saves_the_moving_average_of_the_trained_weights(tiny_sd_dir):
     """With ema_decay the round evaluates and saves the average (warmed up as diffusers' EMAModel:
-    decay_n = min(decay, n/(9+n)), the first step copied); training itself is unchanged."""
+    step 1 copied, then after step k decay min(decay, k/(k+9))); training itself is unchanged."""
     import torch
 
     def trainer_with(ema_decay: float) -> DPOTrainer:
@@ -128,7 +128,7 @@ def test_ema_saves_the_moving_average_of_the_trained_weights(tiny_sd_dir):
     for n in range(1, 6):
         losses = [t.train_step(t.sample_batches(pairs))["loss"] for t in (plain, averaged)]
         assert losses[0] == pytest.approx(losses[1], abs=1e-6)  # the average does not steer training
-        decay = 0.0 if n == 1 else min(0.5, n / (9 + n))
+        decay = 0.0 if n == 1 else min(0.5, n / (n + 9))
         expected = [decay * e + (1 - decay) * p.detach() for e, p in zip(expected, plain.params, strict=True)]
     last = [p.detach().clone() for p in averaged.params]
     with averaged.averaged_weights():

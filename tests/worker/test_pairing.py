@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from core.db.models import Comparison, Generation
 from core.db.session import session_scope
 from core.repo.checkpoints import promote
-from core.schemas.rounds import DPOConfig, round_config
+from core.schemas.rounds import DPOConfig
 from core.services import retention
 from core.settings import get_settings
 from core.states import ComparisonKind, GenerationPurpose
@@ -96,7 +96,6 @@ def test_uncertain_pool_pairs_diverse_on_the_base_then_by_the_served_checkpoint(
         promote(session, lora, by="test")
     server = fresh_model_server(monkeypatch)
     generate_pool(3)
-    beta = round_config("scenes").beta
     with session_scope() as session:
         comparisons = session.scalars(select(Comparison).where(Comparison.checkpoint_id == lora)).all()
         assert len(comparisons) == 3 and {c.pairing for c in comparisons} == {"uncertain"}
@@ -105,12 +104,15 @@ def test_uncertain_pool_pairs_diverse_on_the_base_then_by_the_served_checkpoint(
                 Generation.prompt_id == comparison.prompt_id, Generation.checkpoint_id == lora,
                 Generation.purpose == GenerationPurpose.pool).order_by(Generation.id)).all()  # fmt: skip
             latents = [_latents(g) for g in candidates]
-            rewards = server.implicit_rewards(server.current, [comparison.prompt] * len(latents), latents, beta)
+            rewards = server.implicit_rewards(server.current, [comparison.prompt] * len(latents), latents)
             i, j = most_uncertain_pair(latents, rewards)
             shown = {comparison.generation_a_id, comparison.generation_b_id}
             if shown != {candidates[i].id, candidates[j].id}:  # a near-tie in reward may fall either way
                 a, b = (next(k for k, g in enumerate(candidates) if g.id == s) for s in sorted(shown))
                 assert abs(abs(rewards[a] - rewards[b]) - abs(rewards[i] - rewards[j])) < 1e-3 * np.ptp(rewards)
+                distance = [[float(((x - y) ** 2).sum()) for y in latents] for x in latents]
+                floor = np.median([distance[m][n] for m in range(4) for n in range(m + 1, 4)])
+                assert distance[a][b] >= floor * (1 - 1e-6)  # still one of the far half
 
 
 def _latents(generation: Generation) -> np.ndarray:
@@ -152,7 +154,8 @@ def test_diverse_pool_shows_the_farthest_of_four_and_retention_reclaims_the_rest
                 assert (settings.media_dir / generation.image_path).exists()
 
 
-def test_reuse_offers_a_prompts_unshown_candidates_to_its_next_pair(loop_db, monkeypatch):
+def _two_prompts_pooled_and_voted(monkeypatch) -> None:
+    """Two active prompts, a diverse pool with reuse, one pair of each rendered (4 candidates) and voted."""
     from core.db.models import Prompt
     from core.services.labelers import create_labeler
     from tests.helpers.loop import label_pool
@@ -165,6 +168,32 @@ def test_reuse_offers_a_prompts_unshown_candidates_to_its_next_pair(loop_db, mon
     generate_pool(2)  # one pair per prompt, four renders each
     labeler, _ = create_labeler("votes")
     assert sum(label_pool(labeler.id, "larger", 2).values()) == 2
+
+
+def test_a_spare_is_claimed_by_one_plan_until_its_pair_is_recorded_or_the_claim_lapses(loop_db, monkeypatch):
+    from core.repo.generations import claim_spares, release_spares
+
+    _two_prompts_pooled_and_voted(monkeypatch)
+    with session_scope() as session:
+        prompt_id = session.scalars(select(Comparison.prompt_id).order_by(Comparison.id)).first()
+    now = datetime.now(UTC)
+    since, lease = now - timedelta(hours=1), timedelta(minutes=10)
+
+    def claim(at):
+        with session_scope() as session:  # each claim in its own transaction, as two workers' plans
+            return [g.id for g in claim_spares(session, 1, prompt_id, since, 4, at, at - lease)]
+
+    first = claim(now)
+    assert len(first) == 2  # the two candidates its pair did not show
+    assert claim(now) == []  # a second plan meanwhile gets none of them
+    assert sorted(claim(now + lease + timedelta(seconds=1))) == sorted(first)  # a claim whose worker died lapses
+    with session_scope() as session:
+        release_spares(session, first)  # recorded without showing them
+    assert sorted(claim(now)) == sorted(first)
+
+
+def test_reuse_offers_a_prompts_unshown_candidates_to_its_next_pair(loop_db, monkeypatch):
+    _two_prompts_pooled_and_voted(monkeypatch)
     generate_pool(2)  # the next pair of each prompt: its two spares and two new renders
 
     with session_scope() as session:

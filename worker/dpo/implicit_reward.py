@@ -30,10 +30,12 @@ CHUNK = 16  # images per denoiser call
 
 
 @torch.no_grad()
-def implicit_rewards(generator, prompts: list[str], latents: list[np.ndarray], beta: float,
+def implicit_rewards(generator, prompts: list[str], latents: list[np.ndarray], beta: float = 1.0,
                      guidance: float | None = None) -> np.ndarray:  # fmt: skip
     """r for each (prompt, latents) under the generator's worn weights against its base weights.
-    All latents share one shape (C, h, w), the layout the generator stores. Zero when nothing is worn."""
+    All latents share one shape (C, h, w), the layout the generator stores. Zero when nothing is worn.
+    beta only scales r (and so how sure σ(r_i - r_j) is); the uncertain pairing ranks by |r_i - r_j|,
+    which no beta reorders, so the pool leaves it at 1. guidance: FLUX's guidance embedding (as drawn)."""
     pipe, family = generator.pipe, generator.family
     noising = noising_for(family, pipe.scheduler.config)
     encoder = PromptEncoder(pipe, family, guidance=guidance)

@@ -118,7 +118,8 @@ class Generator:
 
     @contextlib.contextmanager
     def base_weights(self):
-        """The base's weights for a moment, the overlay back on after (no files read, nothing copied)."""
+        """The base's denoiser for a moment, the overlay back on after (no files read, nothing copied).
+        Text encoders stay as worn: dpoloop's checkpoints never train them."""
         if self._base_denoiser is not None:
             worn = self.denoiser
             setattr(self.pipe, self.family.denoiser, self._base_denoiser)

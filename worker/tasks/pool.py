@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from core.queue import FILL_POOL, celery_app
-from core.schemas.rounds import round_config
 from core.services import generations, pool
 from core.settings import get_settings
 from worker.pairing import shown_pair
@@ -69,42 +69,68 @@ def fill_pool_once() -> int:
     if not batch.pairs:
         log.warning("the pool is empty and there are no active prompts: add some with `dpoloop prompts add`")
         return 0
-    started = time.perf_counter()
     try:
-        results, _ = server.generate(batch.requests, batch.checkpoint)  # pinned: the comparisons' checkpoint
+        spares = [[np.load(settings.latents_dir / g.latents_path) for g in pair.spares] for pair in batch.pairs]
+        rendered, _ = server.wearing(batch.checkpoint, lambda generator: _render(generator, batch, spares, settings))
+        results, rewards, render_ms = rendered  # pinned: made by the comparisons' checkpoint
         for generation, result in zip(batch.generations, results, strict=True):
             save_files(generation, result)
+        candidates = _per_pair(batch, spares, [r.latents for r in results])
+        by_reward = [p.pairing == "uncertain" and len(c) > 2 for p, c in zip(batch.pairs, candidates, strict=True)]
+        if rewards is None and any(by_reward):  # the reward failed: the farthest pair is shown
+            batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
+                                          for p in batch.pairs])  # fmt: skip
+        shown = [shown_pair(pair.pairing, latents, None if rewards is None else rewards[index])
+                 for index, (pair, latents) in enumerate(zip(batch.pairs, candidates, strict=True))]  # fmt: skip
+        return pool.record_batch(batch, render_ms / len(batch.requests), shown)
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
+        _remove_files(batch.generations, settings)
         raise
-    candidates = _candidate_latents(batch, results, settings)
-    rewards = _uncertain_rewards(server, batch, candidates, settings)
-    shown = [shown_pair(pair.pairing, latents, None if rewards is None else rewards[index])
-             for index, (pair, latents) in enumerate(zip(batch.pairs, candidates, strict=True))]  # fmt: skip
-    return pool.record_batch(batch, (time.perf_counter() - started) * 1e3 / len(batch.requests), shown)
 
 
-def _candidate_latents(batch, results, settings) -> list[list]:
-    """Per pair, the latents of its candidates in order: spares (from disk), then the new renders."""
+def _render(generator, batch, spares: list[list], settings) -> tuple[list, list | None, float]:
+    """Under the server's lock, with the batch's checkpoint on: the new images, then (when a pair is
+    chosen by it) every candidate's implicit reward, per pair; and the milliseconds rendering took.
+    A reward that cannot be computed leaves those pairs to the diverse choice (None)."""
+    started = time.perf_counter()
+    results = generator.generate(batch.requests)
+    render_ms = (time.perf_counter() - started) * 1e3
+    candidates = _per_pair(batch, spares, [r.latents for r in results])
+    if not any(pair.pairing == "uncertain" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)):
+        return results, None, render_ms
+    from worker.dpo.implicit_reward import implicit_rewards
+
+    prompts = [pair.prompt for pair, latents in zip(batch.pairs, candidates, strict=True) for _ in latents]
+    flat = [x for latents in candidates for x in latents]
+    try:
+        rewards = implicit_rewards(generator, prompts, flat, guidance=settings.default_guidance)
+    except Exception:  # the renders are good: show them as diverse pairs rather than lose them
+        log.exception("the implicit reward could not be computed; these pairs are chosen as diverse")
+        return results, None, render_ms
+    return results, _split(list(rewards), [len(c) for c in candidates]), render_ms
+
+
+def _per_pair(batch, spares: list[list], rendered: list) -> list[list]:
+    """Each pair's candidates in order: its spares, then its share of the batch's new renders."""
     per_pair, offset = [], 0
-    for pair in batch.pairs:
-        spares = [np.load(settings.latents_dir / spare.latents_path) for spare in pair.spares]
-        per_pair.append(spares + [r.latents for r in results[offset : offset + len(pair.generations)]])
+    for pair, pair_spares in zip(batch.pairs, spares, strict=True):
+        per_pair.append(list(pair_spares) + rendered[offset : offset + len(pair.generations)])
         offset += len(pair.generations)
     return per_pair
 
 
-def _uncertain_rewards(server, batch, candidates, settings) -> list | None:
-    """Per pair, every candidate's implicit reward under the batch's checkpoint, when a pair is chosen by it."""
-    if not any(pair.pairing == "uncertain" for pair in batch.pairs):
-        return None
-    family = server.generator.family.value
-    beta = round_config(family, settings.dpo_overrides).beta  # the scale the rounds train with
-    prompts = [pair.prompt for pair, latents in zip(batch.pairs, candidates, strict=True) for _ in latents]
-    flat = [x for latents in candidates for x in latents]
-    rewards = server.implicit_rewards(batch.checkpoint, prompts, flat, beta, settings.default_guidance)
-    per_pair, offset = [], 0
-    for latents in candidates:
-        per_pair.append(rewards[offset : offset + len(latents)])
-        offset += len(latents)
-    return per_pair
+def _split(flat: list, sizes: list[int]) -> list[list]:
+    out, offset = [], 0
+    for size in sizes:
+        out.append(flat[offset : offset + size])
+        offset += size
+    return out
+
+
+def _remove_files(started, settings) -> None:
+    """The files a failed batch wrote: no row will ever point at them."""
+    for generation in started:
+        (settings.media_dir / generation.image_path).unlink(missing_ok=True)
+        if generation.latents_path:
+            (settings.latents_dir / generation.latents_path).unlink(missing_ok=True)
