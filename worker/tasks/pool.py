@@ -72,12 +72,10 @@ def fill_pool_once() -> int:
     try:
         spares = [[np.load(settings.latents_dir / g.latents_path) for g in pair.spares] for pair in batch.pairs]
         rendered, _ = server.wearing(batch.checkpoint, lambda generator: _render(generator, batch, spares, settings))
-        results, rewards, render_ms = rendered  # pinned: made by the comparisons' checkpoint
+        results, candidates, rewards, render_ms = rendered  # pinned: made by the comparisons' checkpoint
         for generation, result in zip(batch.generations, results, strict=True):
             save_files(generation, result)
-        candidates = _per_pair(batch, spares, [r.latents for r in results])
-        by_reward = [p.pairing == "uncertain" and len(c) > 2 for p, c in zip(batch.pairs, candidates, strict=True)]
-        if rewards is None and any(by_reward):  # the reward failed: the farthest pair is shown
+        if rewards is None and any(_by_reward(batch, candidates)):  # the reward failed: the farthest pair is shown
             batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
                                           for p in batch.pairs])  # fmt: skip
         shown = [shown_pair(pair.pairing, latents, None if rewards is None else rewards[index])
@@ -89,16 +87,23 @@ def fill_pool_once() -> int:
         raise
 
 
-def _render(generator, batch, spares: list[list], settings) -> tuple[list, list | None, float]:
-    """Under the server's lock, with the batch's checkpoint on: the new images, then (when a pair is
-    chosen by it) every candidate's implicit reward, per pair; and the milliseconds rendering took.
-    A reward that cannot be computed leaves those pairs to the diverse choice (None)."""
+def _by_reward(batch, candidates: list[list]) -> list[bool]:
+    """Per pair: is it chosen by the implicit reward (uncertain, with more than two candidates)?"""
+    return [pair.pairing == "uncertain" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)]
+
+
+def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[list], list | None, float]:
+    """Under the server's lock, with the batch's checkpoint on: the new images, each pair's candidates'
+    latents (spares first), then (when a pair is chosen by it) every candidate's implicit reward, per
+    pair; and the milliseconds rendering took. A reward that cannot be computed is None: those pairs
+    are left to the diverse choice."""
     started = time.perf_counter()
     results = generator.generate(batch.requests)
     render_ms = (time.perf_counter() - started) * 1e3
-    candidates = _per_pair(batch, spares, [r.latents for r in results])
-    if not any(pair.pairing == "uncertain" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)):
-        return results, None, render_ms
+    rendered = _split([r.latents for r in results], [len(pair.generations) for pair in batch.pairs])
+    candidates = [list(pair_spares) + new for pair_spares, new in zip(spares, rendered, strict=True)]
+    if not any(_by_reward(batch, candidates)):
+        return results, candidates, None, render_ms
     from worker.dpo.implicit_reward import implicit_rewards
 
     prompts = [pair.prompt for pair, latents in zip(batch.pairs, candidates, strict=True) for _ in latents]
@@ -107,20 +112,12 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list 
         rewards = implicit_rewards(generator, prompts, flat, guidance=settings.default_guidance)
     except Exception:  # the renders are good: show them as diverse pairs rather than lose them
         log.exception("the implicit reward could not be computed; these pairs are chosen as diverse")
-        return results, None, render_ms
-    return results, _split(list(rewards), [len(c) for c in candidates]), render_ms
-
-
-def _per_pair(batch, spares: list[list], rendered: list) -> list[list]:
-    """Each pair's candidates in order: its spares, then its share of the batch's new renders."""
-    per_pair, offset = [], 0
-    for pair, pair_spares in zip(batch.pairs, spares, strict=True):
-        per_pair.append(list(pair_spares) + rendered[offset : offset + len(pair.generations)])
-        offset += len(pair.generations)
-    return per_pair
+        return results, candidates, None, render_ms
+    return results, candidates, _split(list(rewards), [len(c) for c in candidates]), render_ms
 
 
 def _split(flat: list, sizes: list[int]) -> list[list]:
+    """Consecutive pieces of flat, of these sizes."""
     out, offset = [], 0
     for size in sizes:
         out.append(flat[offset : offset + size])
