@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     pairing_candidates: int = Field(
         default=4, ge=2, le=16, description="Images rendered per train pair when pairing is not random."
     )
+    pairing_distance: Literal["judge", "latent"] = Field(
+        default="judge",
+        description="What 'far apart' means for diverse and uncertain pairs: judge (the gate judge's image "
+        "embedding where it has one — clip, pickscore — else the latents) or latent (the final latents).",
+    )
     pairing_reuse: bool = Field(
         default=False,
         description="Offer a prompt's unshown candidates (same checkpoint, younger than half the candidate "

@@ -1,30 +1,12 @@
 """Judges through the real code paths: tiny randomly initialised CLIP models built from configs
 (with the embedded model's tokenizer) stand in for PickScore's and CLIP's weights."""
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import EMBEDDED_MODEL
 from worker.judges.base import JudgeUnavailable, prefer
 from worker.judges.registry import load_judge
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
-
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("tiny-clip")
-    text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "max_position_embeddings": 77, "vocab_size": 49408}  # fmt: skip
-    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "image_size": 32, "patch_size": 8}  # fmt: skip
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(directory)
-    pixels = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    tokenizer = CLIPTokenizer.from_pretrained(EMBEDDED_MODEL / "tokenizer")
-    CLIPProcessor(image_processor=pixels, tokenizer=tokenizer).save_pretrained(directory)
-    return directory
 
 
 def images() -> list[Image.Image]:
@@ -42,6 +24,18 @@ def test_clip_judges_score_batches_of_prompt_image_pairs(tiny_clip, kind):
     if kind == "clip":
         assert all(0 <= s <= 100 for s in scores)
     assert prefer(judge, "a red circle", images()[0], images()[0]) == "tie"
+
+
+@pytest.mark.parametrize("kind", ["clip", "pickscore"])
+def test_clip_judges_embed_images_as_unit_rows_in_their_own_space(tiny_clip, kind):
+    judge = load_judge(f"{kind}:{tiny_clip}")
+    rows = judge.embed(images() + images()[:1])
+    assert rows.shape == (4, 16)
+    assert np.linalg.norm(rows, axis=1) == pytest.approx(np.ones(4), abs=1e-5)
+    assert rows[3] == pytest.approx(rows[0], abs=1e-5)  # the same image, the same point
+    assert np.linalg.norm(rows[0] - rows[1]) > 1e-3  # red and blue are not one point
+    assert judge.embed(images()[1:2]) == pytest.approx(rows[1:2], abs=1e-5)  # batching changes nothing
+    assert not hasattr(load_judge("scenes"), "embed")  # the scene scorer has no feature space: latents serve
 
 
 def test_the_scenes_judge_reads_the_caption_off_the_image():

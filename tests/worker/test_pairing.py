@@ -154,6 +154,38 @@ def test_diverse_pool_shows_the_farthest_of_four_and_retention_reclaims_the_rest
                 assert (settings.media_dir / generation.image_path).exists()
 
 
+@pytest.mark.parametrize("judge, distance, measured_on", [("clip", "judge", "embedding"),
+                                                          ("clip", "latent", "latents"),
+                                                          ("missing", "judge", "latents")])  # fmt: skip
+def test_diverse_pool_measures_distance_in_the_judges_embedding_where_it_has_one(
+    loop_db, monkeypatch, tiny_clip, tmp_path, judge, distance, measured_on
+):
+    from PIL import Image
+
+    from worker.judges.registry import load_judge
+
+    spec = f"clip:{tiny_clip}" if judge == "clip" else f"clip:{tmp_path}"  # an empty directory cannot load
+    apply_settings(monkeypatch, pairing="diverse", pairing_candidates=4, pairing_distance=distance, gate_judge=spec,
+                   pool_target=4, pool_batch=4)  # fmt: skip
+    generate_pool(4)  # a judge that cannot load costs nothing: the pool fills on latents
+    clip, settings = load_judge(f"clip:{tiny_clip}"), get_settings()
+    chosen_differently = 0
+    with session_scope() as session:
+        comparisons = session.scalars(select(Comparison).where(Comparison.kind == ComparisonKind.train)).all()
+        assert len(comparisons) == 4
+        for comparison in comparisons:
+            candidates = sorted(session.scalars(select(Generation).where(
+                Generation.prompt_id == comparison.prompt_id, Generation.purpose == GenerationPurpose.pool)),
+                key=lambda g: g.id)  # fmt: skip
+            pixels = [Image.open(settings.media_dir / g.image_path).convert("RGB") for g in candidates]
+            by_embedding = farthest_pair(list(clip.embed(pixels)))
+            by_latents = farthest_pair([_latents(g) for g in candidates])
+            i, j = by_embedding if measured_on == "embedding" else by_latents
+            assert {comparison.generation_a_id, comparison.generation_b_id} == {candidates[i].id, candidates[j].id}
+            chosen_differently += by_embedding != by_latents
+    print(f"{chosen_differently} of 4 pairs differ between the two distances")
+
+
 def _two_prompts_pooled_and_voted(monkeypatch) -> None:
     """Two active prompts, a diverse pool with reuse, one pair of each rendered (4 candidates) and voted."""
     from core.db.models import Prompt

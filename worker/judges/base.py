@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
 from PIL import Image
 
 
@@ -14,6 +15,14 @@ class Judge(Protocol):
 
     def score(self, prompts: list[str], images: list[Image.Image]) -> list[float]:
         """One score per (prompt, image), in order."""
+        ...
+
+
+class Embedder(Protocol):
+    """A judge that also maps images into its own feature space (the CLIP judges; the scene scorer has none)."""
+
+    def embed(self, images: list[Image.Image]) -> np.ndarray:
+        """Unit-length embeddings, one row per image."""
         ...
 
 

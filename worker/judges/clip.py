@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -54,6 +55,17 @@ class CLIPJudge:
             else:
                 scores += (100 * cosine.clamp(min=0)).tolist()
         return scores
+
+    @torch.no_grad()
+    def embed(self, images: list[Image.Image]) -> np.ndarray:
+        """Unit-length image embeddings, one row per image: the space the judge scores in, so a distance
+        there is a difference the judge (and, for PickScore, people) would notice."""
+        rows = []
+        for start in range(0, len(images), BATCH):
+            pixels = self.processor(images=images[start : start + BATCH], return_tensors="pt")["pixel_values"]
+            features = _tensor(self.model.get_image_features(pixel_values=pixels.to(self.device)))
+            rows.append(torch.nn.functional.normalize(features.float(), dim=-1).cpu().numpy())
+        return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
 def _tensor(features) -> torch.Tensor:

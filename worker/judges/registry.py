@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from worker.judges.base import Judge, JudgeUnavailable
+from worker.judges.base import Embedder, Judge, JudgeUnavailable
 
 KNOWN = ("scenes", "clip", "pickscore")
 NOT_YET = {"hpsv2": "HPSv2", "imagereward": "ImageReward"}  # their packages pin old timm/open_clip stacks
@@ -49,3 +49,12 @@ def configured_judge(judge_setting: str, base_model: str) -> str | None:
         return "scenes" if model_family(base_model).has_judge else None
     except UnsupportedModel:
         return None
+
+
+def embedding_judge(settings) -> Embedder | None:
+    """The install's judge when it embeds images (DPOLOOP_PAIRING_DISTANCE=judge and a CLIP judge), else None."""
+    if settings.pairing_distance != "judge":
+        return None
+    spec = configured_judge(settings.gate_judge, settings.base_model)
+    judge = cached_judge(spec) if spec else None
+    return judge if hasattr(judge, "embed") else None

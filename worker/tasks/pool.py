@@ -11,10 +11,12 @@ import time
 from dataclasses import replace
 
 import numpy as np
+from PIL import Image
 
 from core.queue import FILL_POOL, celery_app
 from core.services import generations, pool
 from core.settings import get_settings
+from worker.judges.registry import embedding_judge
 from worker.pairing import shown_pair
 from worker.serving import model_server
 from worker.tasks.common import save_files
@@ -78,8 +80,9 @@ def fill_pool_once() -> int:
         if rewards is None and any(_by_reward(batch, candidates)):  # the reward failed: the farthest pair is shown
             batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
                                           for p in batch.pairs])  # fmt: skip
-        shown = [shown_pair(pair.pairing, latents, None if rewards is None else rewards[index])
-                 for index, (pair, latents) in enumerate(zip(batch.pairs, candidates, strict=True))]  # fmt: skip
+        points = _distance_points(batch, candidates, results, settings)
+        shown = [shown_pair(pair.pairing, at, None if rewards is None else rewards[index])
+                 for index, (pair, at) in enumerate(zip(batch.pairs, points, strict=True))]  # fmt: skip
         return pool.record_batch(batch, render_ms / len(batch.requests), shown)
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
@@ -114,6 +117,30 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
         log.exception("the implicit reward could not be computed; these pairs are chosen as diverse")
         return results, candidates, None, render_ms
     return results, candidates, _split(list(rewards), [len(c) for c in candidates]), render_ms
+
+
+def _distance_points(batch, candidates: list[list], results: list, settings) -> list[list]:
+    """Per pair, what its candidates' distances are measured on: the judge's image embeddings where the
+    install has an embedding judge (after the model lock: the judge needs no generator), else the latents."""
+    if not any(pair.pairing != "random" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)):
+        return candidates
+    try:
+        judge = embedding_judge(settings)
+        if judge is None:
+            return candidates
+        new = _split([r.image for r in results], [len(pair.generations) for pair in batch.pairs])
+        images = [[_image(g, settings) for g in pair.spares] + rendered
+                  for pair, rendered in zip(batch.pairs, new, strict=True)]  # fmt: skip
+        flat = judge.embed([image for pair_images in images for image in pair_images])
+    except Exception:  # a judge that cannot load must not cost the batch: latents still measure distance
+        log.exception("the judge could not embed the candidates; their latents measure the distance instead")
+        return candidates
+    return _split(list(flat), [len(c) for c in candidates])
+
+
+def _image(generation, settings) -> Image.Image:
+    with Image.open(settings.media_dir / generation.image_path) as image:
+        return image.convert("RGB")
 
 
 def _split(flat: list, sizes: list[int]) -> list[list]:
