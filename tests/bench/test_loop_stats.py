@@ -1,0 +1,52 @@
+"""The loop bench's figures: the distribution over repeats, votes to a target, paired differences
+between training variants, and the prompt-following judge's change."""
+
+import pytest
+
+from bench.loop_stats import paired_differences, summarize, votes_to_reach
+
+
+def run(votes: int, wins: int, losses: int, ties: int, seed: int = 0, variant: str = "default",
+        judge: tuple[float, float, bool] | None = (0.90, 0.92, True)) -> dict:  # fmt: skip
+    pairs = wins + losses + ties
+    round_out = {}
+    if judge is not None:
+        parent, score, passed = judge
+        rules = {"judge": {"passed": passed}}
+        round_out = {"judge_score_parent": parent, "judge_score": score, "gate": {"rules": rules}}
+    return {"policy": "larger", "pairing": "random", "variant": variant, "seed": seed, "votes": votes, "wins": wins,
+            "losses": losses, "ties": ties, "win_rate": (wins + ties / 2) / pairs, "round": round_out}  # fmt: skip
+
+
+def test_summary_is_the_median_and_quartiles_over_repeats_with_wins_losses_and_ties_apart():
+    runs = [run(100, 60, 20, 20, seed=0), run(100, 80, 10, 10, seed=1), run(100, 50, 30, 20, seed=2)]
+    (row,) = summarize(runs)
+    assert row["repeats"] == 3 and row["median"] == pytest.approx(0.70)  # 0.60, 0.70, 0.85
+    assert row["iqr"] == pytest.approx((0.65, 0.775))
+    assert (row["wins"], row["losses"], row["ties"]) == (190, 60, 50)
+    assert row["decided_won"] == pytest.approx(190 / 250)
+    assert row["judge_change"] == pytest.approx(0.02) and row["judge_passed"] == 3
+
+
+def test_the_judge_column_counts_drops_beyond_the_gate_and_rounds_without_a_judge():
+    runs = [run(100, 60, 20, 20, seed=0, judge=(0.9, 0.7, False)), run(100, 60, 20, 20, seed=1, judge=None),
+            run(100, 60, 20, 20, seed=2, judge=(0.9, 0.85, True))]  # fmt: skip
+    (row,) = summarize(runs)
+    assert row["judge_passed"] == 2
+    assert row["judge_change"] == pytest.approx(-0.05)  # median of −0.2, 0 (no judge), −0.05
+
+
+def test_votes_to_reach_interpolates_between_the_budgets_around_the_target():
+    rows = summarize([run(100, 50, 30, 20), run(200, 70, 20, 10), run(400, 80, 10, 10)])  # 0.60, 0.75, 0.85
+    assert votes_to_reach(rows, 0.70) == {("larger", "random"): pytest.approx(100 + (0.70 - 0.60) / 0.15 * 100)}
+    assert votes_to_reach(rows, 0.55) == {("larger", "random"): 100.0}  # reached at the first budget
+    assert votes_to_reach(rows, 0.90) == {("larger", "random"): None}
+
+
+def test_paired_differences_compare_each_variant_with_the_default_on_the_same_seed_and_budget():
+    runs = [run(400, 60, 20, 20, seed=0), run(400, 70, 10, 20, seed=0, variant="full"),
+            run(400, 80, 10, 10, seed=1), run(400, 75, 15, 10, seed=1, variant="full"),
+            run(400, 90, 5, 5, seed=2, variant="full")]  # no default for seed 2: not compared  # fmt: skip
+    (d,) = paired_differences(runs)
+    assert d["variant"] == "full" and d["repeats"] == 2 and (d["better"], d["worse"]) == (1, 1)
+    assert d["differences"] == pytest.approx([0.10, -0.05])
