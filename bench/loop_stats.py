@@ -26,25 +26,32 @@ def summarize(results: list[dict]) -> list[dict]:
                      "median": statistics.median(rates), "iqr": (q1, q3), "wins": wins, "losses": losses,
                      "ties": ties, "decided_won": wins / max(1, wins + losses),
                      "generation_s_per_vote": statistics.median(r.get("generation_s_per_vote", 0.0) for r in runs),
-                     "judge_change": statistics.median(judge_change(r) for r in runs),
-                     "judge_passed": sum(judge_passed(r) for r in runs),
+                     "judge_change": _median_or_none([judge_change(r) for r in runs]),
+                     "judge_passed": sum(judge_passed(r) is True for r in runs),
+                     "judged": sum(judge_passed(r) is not None for r in runs),
                      "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
     return rows
 
 
-def judge_change(run: dict) -> float:
+def judge_change(run: dict) -> float | None:
     """The prompt-following judge's mean score on the fixed evaluation set, checkpoint minus the one it
-    was trained from (0 when the round had no judge)."""
-    round_out = run.get("round", {})
+    was trained from; None when the round had no judge. (The gate's bar is the better of that one and
+    the base, so a small drop here can still fail the gate in a chain of rounds: judge_passed says.)"""
+    round_out = run.get("round") or {}
     if round_out.get("judge_score") is None or round_out.get("judge_score_parent") is None:
-        return 0.0
+        return None
     return round_out["judge_score"] - round_out["judge_score_parent"]
 
 
-def judge_passed(run: dict) -> bool:
-    """Did the checkpoint keep within the drop the gate allows (true when the round had no judge)?"""
-    rule = run.get("round", {}).get("gate", {}).get("rules", {}).get("judge")
-    return rule is None or bool(rule["passed"])
+def judge_passed(run: dict) -> bool | None:
+    """Did the checkpoint keep within the drop the gate allows? None when the round had no judge."""
+    rule = (((run.get("round") or {}).get("gate") or {}).get("rules") or {}).get("judge")
+    return None if rule is None else bool(rule["passed"])
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
 
 
 def votes_to_reach(rows: list[dict], target: float = 0.75) -> dict[tuple[str, str], float | None]:
@@ -80,6 +87,13 @@ def paired_differences(results: list[dict], baseline: str = "default") -> list[d
             for (policy, pairing, variant, votes), diffs in sorted(groups.items())]  # fmt: skip
 
 
+def _judge_columns(row: dict) -> str:
+    """The judge's median change and passes of the judged rounds, or n/a where no round had a judge."""
+    if row["judged"] == 0:
+        return f"{'n/a':>7}  {'n/a':>8}"
+    return f"{row['judge_change']:+7.3f}  {row['judge_passed']:4}/{row['judged']:<3}"
+
+
 def print_report(results: list[dict], baseline: str = "default") -> None:
     rows = summarize(results)
     print("\npolicy    series                votes  runs  median  IQR            W / L / T (all runs)  decided won  "
@@ -89,8 +103,7 @@ def print_report(results: list[dict], baseline: str = "default") -> None:
         per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
         print(f"{r['policy']:9} {r['pairing']:21} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
               f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
-              f"{r['generation_s_per_vote']:10.2f}  {r['judge_change']:+7.3f}  "
-              f"{r['judge_passed']:4}/{r['repeats']:<3}  {per_run}")  # fmt: skip
+              f"{r['generation_s_per_vote']:10.2f}  {_judge_columns(r)}  {per_run}")  # fmt: skip
     for (policy, series), votes in sorted(votes_to_reach(rows).items()):
         print(f"votes to a 75% median, {policy}/{series}: " + ("not reached" if votes is None else f"{votes:.0f}"))
     for d in paired_differences(results, baseline):

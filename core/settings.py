@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     pairing: Literal["random", "diverse", "uncertain"] = Field(
         default="random",
         description="How a train pair is chosen: random (two seeds of one prompt), diverse (render "
-        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two whose latents lie farthest apart) or uncertain "
+        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two farthest apart, see DPOLOOP_PAIRING_DISTANCE) or uncertain "
         "(of those, the far-apart pair whose outcome the served DPO checkpoint's implicit reward can least "
         "predict; diverse while the base serves).",
     )

@@ -3,7 +3,7 @@ between training variants, and the prompt-following judge's change."""
 
 import pytest
 
-from bench.loop_stats import paired_differences, summarize, votes_to_reach
+from bench.loop_stats import paired_differences, print_report, summarize, votes_to_reach
 
 
 def run(votes: int, wins: int, losses: int, ties: int, seed: int = 0, variant: str = "default",
@@ -25,15 +25,26 @@ def test_summary_is_the_median_and_quartiles_over_repeats_with_wins_losses_and_t
     assert row["iqr"] == pytest.approx((0.65, 0.775))
     assert (row["wins"], row["losses"], row["ties"]) == (190, 60, 50)
     assert row["decided_won"] == pytest.approx(190 / 250)
-    assert row["judge_change"] == pytest.approx(0.02) and row["judge_passed"] == 3
+    assert row["judge_change"] == pytest.approx(0.02) and (row["judge_passed"], row["judged"]) == (3, 3)
 
 
 def test_the_judge_column_counts_drops_beyond_the_gate_and_rounds_without_a_judge():
     runs = [run(100, 60, 20, 20, seed=0, judge=(0.9, 0.7, False)), run(100, 60, 20, 20, seed=1, judge=None),
             run(100, 60, 20, 20, seed=2, judge=(0.9, 0.85, True))]  # fmt: skip
     (row,) = summarize(runs)
-    assert row["judge_passed"] == 2
-    assert row["judge_change"] == pytest.approx(-0.05)  # median of −0.2, 0 (no judge), −0.05
+    assert (row["judge_passed"], row["judged"]) == (1, 2)  # the round without a judge is not counted
+    assert row["judge_change"] == pytest.approx(-0.125)  # median of −0.2 and −0.05
+    (unjudged,) = summarize([run(100, 60, 20, 20, judge=None) | {"round": {"gate": None}}])
+    assert (unjudged["judged"], unjudged["judge_change"]) == (0, None)
+
+
+def test_the_report_prints_every_series_and_the_paired_differences(capsys):
+    runs = [run(400, 60, 20, 20, seed=0), run(400, 70, 10, 20, seed=0, variant="full", judge=None)]
+    print_report(runs)
+    out = capsys.readouterr().out
+    assert "larger    random                  400     1   70.0%" in out and "+0.020     1/1" in out
+    assert "random/full" in out and "n/a" in out
+    assert "at 400 votes, full − default on the same votes: median +10.0%, better in 1, worse in 0 of 1" in out
 
 
 def test_votes_to_reach_interpolates_between_the_budgets_around_the_target():

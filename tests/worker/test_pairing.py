@@ -1,7 +1,7 @@
 """Pair selection (DPOLOOP_PAIRING): random shows the two seeds rendered; diverse renders K candidates
-in the batch and shows the two whose latents lie farthest apart; uncertain shows, of the far-apart
-candidate pairs, the one whose implicit rewards under the served checkpoint differ least; unshown
-candidates are reclaimed."""
+in the batch and shows the two farthest apart (in the judge's image embedding where it has one, else
+on the latents); uncertain shows, of the far-apart candidate pairs, the one whose implicit rewards
+under the served checkpoint differ least; unshown candidates are reclaimed."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -156,7 +156,7 @@ def test_diverse_pool_shows_the_farthest_of_four_and_retention_reclaims_the_rest
 
 @pytest.mark.parametrize("judge, distance, measured_on", [("clip", "judge", "embedding"),
                                                           ("clip", "latent", "latents"),
-                                                          ("missing", "judge", "latents")])  # fmt: skip
+                                                          ("unloadable", "judge", "latents")])  # fmt: skip
 def test_diverse_pool_measures_distance_in_the_judges_embedding_where_it_has_one(
     loop_db, monkeypatch, tiny_clip, tmp_path, judge, distance, measured_on
 ):
@@ -167,7 +167,7 @@ def test_diverse_pool_measures_distance_in_the_judges_embedding_where_it_has_one
     spec = f"clip:{tiny_clip}" if judge == "clip" else f"clip:{tmp_path}"  # an empty directory cannot load
     apply_settings(monkeypatch, pairing="diverse", pairing_candidates=4, pairing_distance=distance, gate_judge=spec,
                    pool_target=4, pool_batch=4)  # fmt: skip
-    generate_pool(4)  # a judge that cannot load costs nothing: the pool fills on latents
+    generate_pool(4)  # a judge that cannot load is reported once, and the pool fills on latents
     clip, settings = load_judge(f"clip:{tiny_clip}"), get_settings()
     chosen_differently = 0
     with session_scope() as session:
@@ -246,3 +246,38 @@ def test_reuse_offers_a_prompts_unshown_candidates_to_its_next_pair(loop_db, mon
             i, j = farthest_pair([_latents(g) for g in candidates])
             assert {comparison.generation_a_id, comparison.generation_b_id} == {candidates[i].id, candidates[j].id}
             assert len({g.seed for g in candidates}) == 4
+
+
+def test_a_pools_distance_is_measured_on_the_embedding_of_each_pairs_spares_then_renders(loop_db, monkeypatch):
+    """An embedder that places each pair's candidates at 0, 1, 2 and 10 makes the first and the last the
+    farthest: what the pool shows whatever the latents say, with the spares' images read off disk first."""
+    from PIL import Image
+
+    import worker.tasks.pool
+
+    class Embedder:
+        calls: list[list] = []
+
+        def embed(self, images):
+            self.calls.append([np.asarray(image) for image in images])
+            return np.array([[0.0], [1.0], [2.0], [10.0]] * (len(images) // 4))
+
+    _two_prompts_pooled_and_voted(monkeypatch)
+    monkeypatch.setattr(worker.tasks.pool, "embedding_judge", lambda settings: Embedder())
+    generate_pool(2)  # the next pair of each prompt: its two spares and two new renders
+
+    settings = get_settings()
+    embedded = [image for call in Embedder.calls for image in call]  # one call per batch, batches in pair order
+    assert len(embedded) == 8
+    with session_scope() as session:
+        rows = session.scalars(select(Generation).where(Generation.purpose == GenerationPurpose.pool)
+                               .order_by(Generation.id)).all()  # fmt: skip
+        comparisons = session.scalars(select(Comparison).order_by(Comparison.id)).all()
+        for index, comparison in enumerate(comparisons[2:]):
+            of_prompt = [g for g in rows if g.prompt_id == comparison.prompt_id]
+            first = next(c for c in comparisons[:2] if c.prompt_id == comparison.prompt_id)
+            spares = [g for g in of_prompt[:4] if g.id not in (first.generation_a_id, first.generation_b_id)]
+            candidates = sorted(spares, key=lambda g: -g.id) + of_prompt[4:]
+            pixels = [np.asarray(Image.open(settings.media_dir / g.image_path).convert("RGB")) for g in candidates]
+            assert all(np.array_equal(a, b) for a, b in zip(embedded[4 * index : 4 * index + 4], pixels, strict=True))
+            assert {comparison.generation_a_id, comparison.generation_b_id} == {candidates[0].id, candidates[3].id}

@@ -3,12 +3,16 @@ CLIP weights on this machine (nothing is downloaded; a missing file is named in 
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
 import torch
 
+from core.settings import Settings
 from worker.judges.base import Embedder, Judge, JudgeUnavailable
+
+log = logging.getLogger(__name__)
 
 KNOWN = ("scenes", "clip", "pickscore")
 NOT_YET = {"hpsv2": "HPSv2", "imagereward": "ImageReward"}  # their packages pin old timm/open_clip stacks
@@ -51,10 +55,22 @@ def configured_judge(judge_setting: str, base_model: str) -> str | None:
         return None
 
 
-def embedding_judge(settings) -> Embedder | None:
+def embedding_judge(settings: Settings) -> Embedder | None:
     """The install's judge when it embeds images (DPOLOOP_PAIRING_DISTANCE=judge and a CLIP judge), else None."""
     if settings.pairing_distance != "judge":
         return None
     spec = configured_judge(settings.gate_judge, settings.base_model)
-    judge = cached_judge(spec) if spec else None
+    return _embedder(spec) if spec else None
+
+
+@cache
+def _embedder(spec: str) -> Embedder | None:
+    """The judge if it embeds; a judge that cannot load is reported once per worker process and then left
+    alone (the pool measures on latents), rather than loaded again, gigabytes at a time, every batch."""
+    try:
+        judge = cached_judge(spec)
+    except Exception as exc:
+        log.warning("judge %s could not load (%s); pairs are chosen by latent distance until the worker restarts",
+                    spec, exc)  # fmt: skip
+        return None
     return judge if hasattr(judge, "embed") else None

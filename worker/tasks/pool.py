@@ -81,8 +81,8 @@ def fill_pool_once() -> int:
             batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
                                           for p in batch.pairs])  # fmt: skip
         points = _distance_points(batch, candidates, results, settings)
-        shown = [shown_pair(pair.pairing, at, None if rewards is None else rewards[index])
-                 for index, (pair, at) in enumerate(zip(batch.pairs, points, strict=True))]  # fmt: skip
+        shown = [shown_pair(pair.pairing, pair_points, None if rewards is None else rewards[index])
+                 for index, (pair, pair_points) in enumerate(zip(batch.pairs, points, strict=True))]  # fmt: skip
         return pool.record_batch(batch, render_ms / len(batch.requests), shown)
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
@@ -122,20 +122,22 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
 def _distance_points(batch, candidates: list[list], results: list, settings) -> list[list]:
     """Per pair, what its candidates' distances are measured on: the judge's image embeddings where the
     install has an embedding judge (after the model lock: the judge needs no generator), else the latents."""
-    if not any(pair.pairing != "random" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)):
+    chosen = [pair.pairing in ("diverse", "uncertain") and len(c) > 2
+              for pair, c in zip(batch.pairs, candidates, strict=True)]  # fmt: skip
+    judge = embedding_judge(settings) if any(chosen) else None
+    if judge is None:
         return candidates
     try:
-        judge = embedding_judge(settings)
-        if judge is None:
-            return candidates
         new = _split([r.image for r in results], [len(pair.generations) for pair in batch.pairs])
         images = [[_image(g, settings) for g in pair.spares] + rendered
                   for pair, rendered in zip(batch.pairs, new, strict=True)]  # fmt: skip
-        flat = judge.embed([image for pair_images in images for image in pair_images])
-    except Exception:  # a judge that cannot load must not cost the batch: latents still measure distance
+        flat = list(judge.embed([image for pair_images in images for image in pair_images]))
+        if len(flat) != sum(len(c) for c in candidates):
+            raise ValueError(f"the judge embedded {len(flat)} images of {sum(len(c) for c in candidates)}")
+    except Exception:  # the renders are good: latents still measure distance
         log.exception("the judge could not embed the candidates; their latents measure the distance instead")
         return candidates
-    return _split(list(flat), [len(c) for c in candidates])
+    return _split(flat, [len(c) for c in candidates])
 
 
 def _image(generation, settings) -> Image.Image:
