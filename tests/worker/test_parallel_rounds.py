@@ -44,7 +44,9 @@ def test_two_processes_follow_the_one_process_loss_curve_and_the_checkpoint_load
     row = round_row(two)
     assert row.state == RoundState.succeeded, row.error
     assert row.active_slot is None
-    assert losses(two) == pytest.approx(losses(one), rel=1e-4, abs=1e-6) and len(losses(two)) == 6
+    # All-reduce sums in another order than one process does: a CI run saw 1.2e-4 relative after one step
+    # at lr 2e-3. A real fault (gradients summed not averaged, other pairs per process) moves it ~10%.
+    assert losses(two) == pytest.approx(losses(one), rel=1e-3, abs=1e-6) and len(losses(two)) == 6
     with session_scope() as session:
         checkpoint = session.get(Checkpoint, row.checkpoint_id)
         assert checkpoint.metrics["train_processes"] == 2 and "held_out_implicit_accuracy" in checkpoint.metrics
