@@ -103,8 +103,7 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
     started = time.perf_counter()
     results = generator.generate(batch.requests)
     render_ms = (time.perf_counter() - started) * 1e3
-    rendered = _split([r.latents for r in results], [len(pair.generations) for pair in batch.pairs])
-    candidates = [list(pair_spares) + new for pair_spares, new in zip(spares, rendered, strict=True)]
+    candidates = _per_pair(batch, spares, [r.latents for r in results])
     if not any(_by_reward(batch, candidates)):
         return results, candidates, None, render_ms
     from worker.dpo.implicit_reward import implicit_rewards
@@ -128,16 +127,23 @@ def _distance_points(batch, candidates: list[list], results: list, settings) -> 
     if judge is None:
         return candidates
     try:
-        new = _split([r.image for r in results], [len(pair.generations) for pair in batch.pairs])
-        images = [[_image(g, settings) for g in pair.spares] + rendered
-                  for pair, rendered in zip(batch.pairs, new, strict=True)]  # fmt: skip
-        flat = list(judge.embed([image for pair_images in images for image in pair_images]))
-        if len(flat) != sum(len(c) for c in candidates):
-            raise ValueError(f"the judge embedded {len(flat)} images of {sum(len(c) for c in candidates)}")
+        spare_images = [[_image(g, settings) for g in pair.spares] for pair in batch.pairs]
+        images = [image for pair_images in _per_pair(batch, spare_images, [r.image for r in results])
+                  for image in pair_images]  # fmt: skip
+        flat = list(judge.embed(images))
+        if len(flat) != len(images):
+            raise ValueError(f"the judge embedded {len(flat)} images of {len(images)}")
     except Exception:  # the renders are good: latents still measure distance
         log.exception("the judge could not embed the candidates; their latents measure the distance instead")
         return candidates
     return _split(flat, [len(c) for c in candidates])
+
+
+def _per_pair(batch, spares: list[list], new: list) -> list[list]:
+    """Each pair's candidates in order: its spares, then its share of the batch's new renders (latents or
+    images alike)."""
+    rendered = _split(new, [len(pair.generations) for pair in batch.pairs])
+    return [list(pair_spares) + pair_new for pair_spares, pair_new in zip(spares, rendered, strict=True)]
 
 
 def _image(generation, settings) -> Image.Image:
