@@ -5,7 +5,7 @@ the base on held-out prompts, same seed for both sides.
 Run: .venv/bin/python bench/loop_efficacy.py [--policy larger --policy smaller] [--votes 400]
          [--rounds 2] [--config '{"learning_rate": 0.002}']
      .venv/bin/python bench/loop_efficacy.py --policy larger --pairing random --pairing diverse
-         [--pairing uncertain+promote] --repeats 5 --votes 100 200 400 --out loop.json
+         [--pairing uncertain+promote] [--pairing random+chain] --repeats 5 --votes 100 200 400 --out loop.json
 
 With --rounds R the votes are split into R shares: each share labels the pool of the checkpoint
 serving at that moment, then a round trains on all votes so far from the served checkpoint (the
@@ -215,12 +215,17 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
     variant); every round's checkpoint is judged against the base. The seed moves the training; the
     pool's seeds are drawn fresh in every install.
 
-    pairing is a strategy with optional modifiers, "STRATEGY[+reuse][+promote]". Without +promote every
-    vote is on the base's pool (nothing is promoted); with it the first variant's checkpoint of each
+    pairing is a strategy with optional modifiers, "STRATEGY[+reuse][+promote|+chain]". Without +promote
+    every vote is on the base's pool (nothing is promoted); with it the first variant's checkpoint of each
     budget serves the next budget's pool (gate or not), as the loop runs — uncertain needs it, since
-    it ranks by the served checkpoint's reward. +reuse sets DPOLOOP_PAIRING_REUSE."""
+    it ranks by the served checkpoint's reward. +chain promotes too, and each budget's rounds train from
+    the checkpoint serving then on all votes so far, as production's rounds do, instead of from the base:
+    several rounds per vote budget, the later ones on the freshest checkpoint's pairs.
+    +reuse sets DPOLOOP_PAIRING_REUSE."""
     strategy, *modifiers = pairing.split("+")
-    promote = "promote" in modifiers
+    chain = "chain" in modifiers
+    promote = chain or "promote" in modifiers
+    start_from = 1  # the base
     extra = {"DPOLOOP_AUTO_PROMOTE": "false", "DPOLOOP_PAIRING_REUSE": str("reuse" in modifiers).lower()}
     data_dir, settings, held_out, processes, base, token, headers = _start(
         f"dpoloop-bench-{policy_name}-{strategy}-{seed}-", _bench_env(strategy, extra)
@@ -238,13 +243,15 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
             print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
             generation_s = pool_generation_seconds()  # before the rounds: their judge renders evaluation images
             for name, config in variants.items():
-                round_out = run_round(base, headers, config | {"start_from": 1, "seed": seed}, processes)
+                round_out = run_round(base, headers, config | {"start_from": start_from, "seed": seed}, processes)
                 made.append((budget, name, round_out, dict(choices) | {"_generation_s": generation_s}))
             if promote and budget < max(budgets):
                 first = next(out for b, _, out, _ in made if b == budget)
                 response = httpx.post(f"{base}/api/v1/admin/checkpoints/{first['checkpoint']}/promote",
                                       headers=headers)  # fmt: skip
                 response.raise_for_status()
+                if chain:
+                    start_from = first["checkpoint"]
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
@@ -346,7 +353,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="rounds one budget's votes are split across")
     parser.add_argument("--repeats", type=int, default=1, help="runs per policy, strategy and budget (seed 0…N-1)")
     parser.add_argument("--pairing", action="append",
-                        help="pair selection strategies, each +reuse, +promote or both (default: random)")  # fmt: skip
+                        help="pair selection strategies, with +reuse, +promote or +chain (default: random)")
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--variant", action="append", type=_variant, metavar="NAME=JSON",
                         help="another training variant, trained on the same votes at every budget (settings over "
@@ -361,10 +368,13 @@ def main() -> None:
         return single_runs(args)
     for pairing in args.pairing or []:
         strategy, *modifiers = pairing.split("+")
-        if strategy not in ("random", "diverse", "uncertain") or not set(modifiers) <= {"reuse", "promote"}:
-            parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), then +reuse, +promote or both")
-        if strategy == "uncertain" and "promote" not in modifiers:
-            parser.error("--pairing uncertain needs +promote: without a promotion the base serves, which has no reward")
+        if (strategy not in ("random", "diverse", "uncertain") or not set(modifiers) <= {"reuse", "promote", "chain"}
+                or {"promote", "chain"} <= set(modifiers)):
+            parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), then +reuse, "
+                         "+promote or +chain, or +reuse with one of them")
+        if strategy == "uncertain" and not {"promote", "chain"} & set(modifiers):
+            parser.error("--pairing uncertain needs +promote or +chain: without a promotion the base serves, "
+                         "which has no reward")
     variants = {"default": args.config} | {name: args.config | extra for name, extra in args.variant or []}
     results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
     args.votes = sorted(args.votes)
@@ -374,8 +384,9 @@ def main() -> None:
             parser.error(f"{args.out} holds runs of variant {variant} with other settings: use another --out")
         if r["eval_pairs"] != args.eval_pairs:
             parser.error(f"{args.out} holds runs judged on {r['eval_pairs']} pairs, not {args.eval_pairs}")
-        # With +promote what serves at a budget depends on the budgets before it.
-        if "promote" in r["pairing"] and r["pairing"] in (args.pairing or []) and r.get("budgets") != args.votes:
+        # With +promote or +chain what serves (and trains on) at a budget depends on the budgets before it.
+        served_varies = "promote" in r["pairing"] or "chain" in r["pairing"]
+        if served_varies and r["pairing"] in (args.pairing or []) and r.get("budgets") != args.votes:
             parser.error(f"{args.out} holds {r['pairing']} runs over budgets {r.get('budgets')}, not {args.votes}")
     done = {(r["policy"], r["pairing"], r.get("variant", "default"), r["seed"], r["votes"]) for r in results}
     # Seed-major: a run stopped early still holds every strategy at the same number of repeats.
