@@ -160,6 +160,20 @@ class BrokenCheckpointOut(BaseModel):
     reason: str | None
 
 
+class PairingVotesOut(BaseModel):
+    """Human votes on the train pairs one pair selection strategy chose."""
+
+    strategy: str  # random, diverse, uncertain; "unrecorded" for pairs from before strategies were recorded
+    current: bool  # the strategy DPOLOOP_PAIRING names now
+    pairs: int
+    votes: int
+    decisive: int
+    ties: int
+    both_bad: int
+    skips: int
+    decisive_share: float | None  # decisive / (votes − skips)
+
+
 class OverviewOut(BaseModel):
     """The loop at a glance (the admin console's first page)."""
 
@@ -181,6 +195,7 @@ class OverviewOut(BaseModel):
     failed_rounds: list[FailureOut]
     failed_generations: list[FailureOut]
     broken_checkpoints: list[BrokenCheckpointOut]
+    pairing: list[PairingVotesOut]  # what each pair selection strategy's pairs got from human labelers
 
 
 class ArenaStandingOut(BaseModel):

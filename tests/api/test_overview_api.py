@@ -2,12 +2,14 @@
 
 import pytest
 
+from core.db.models import Comparison
+from core.db.session import session_scope
 from core.queue import QueueUnavailable, sending_to
 from core.services import rounds
 from core.settings import get_settings
-from core.states import RoundTrigger
+from core.states import ComparisonKind, RoundTrigger
 from tests.api.conftest import auth
-from tests.helpers.data import make_comparisons
+from tests.helpers.data import make_comparisons, make_labeler, serve
 
 
 def test_the_overview_matches_the_database(client, admin, alice):
@@ -35,3 +37,33 @@ def test_the_overview_matches_the_database(client, admin, alice):
                                      "steps": 9, "metrics": {}}  # fmt: skip
     assert body["queue_depths"]["train"] == 1  # its task waits for a train worker
     assert client.get("/api/v1/admin/overview", headers=auth(alice)).status_code == 403
+
+
+def test_the_overview_counts_human_votes_per_pairing_strategy(client, admin, alice, bob, monkeypatch):
+    """Per strategy, the human votes on its pairs: decisive ones (a round trains on them) against
+    ties, both-bad and passes. An AI labeler's votes and gold pairs' do not count; the share leaves
+    passes out; the strategy the settings name now is marked."""
+    monkeypatch.setenv("DPOLOOP_PAIRING", "diverse")
+    monkeypatch.setenv("DPOLOOP_VOTES_PER_COMPARISON", "2")
+    get_settings.cache_clear()
+    assert client.get("/api/v1/admin/overview", headers=admin).json()["pairing"] == []
+    random_pairs = make_comparisons(2, seed=1, pairing="random")
+    diverse_pairs = make_comparisons(3, seed=2, pairing="diverse")
+    gold = make_comparisons(1, seed=3)[0]
+    with session_scope() as session:
+        session.get(Comparison, gold).kind = ComparisonKind.gold
+    bot_id, bot_token = make_labeler("bot", ai=True)
+    bot = {"Authorization": f"Bearer {bot_token}", "id": str(bot_id)}
+    votes = [(alice, random_pairs[0], "left"), (bob, random_pairs[0], "tie"), (alice, random_pairs[1], "skip"),
+             (alice, diverse_pairs[0], "right"), (bob, diverse_pairs[1], "left"), (alice, diverse_pairs[2], "both_bad"),
+             (bot, diverse_pairs[2], "tie"), (bob, gold, "left")]  # fmt: skip
+    for who, comparison, choice in votes:
+        serve(comparison, int(who["id"]))
+        response = client.post(f"/api/v1/comparisons/{comparison}/vote", headers=auth(who), json={"choice": choice})
+        assert response.status_code == 201, response.text
+
+    by_strategy = {p["strategy"]: p for p in client.get("/api/v1/admin/overview", headers=admin).json()["pairing"]}
+    assert by_strategy["diverse"] == {"strategy": "diverse", "current": True, "pairs": 3, "votes": 3, "decisive": 2,
+                                      "ties": 0, "both_bad": 1, "skips": 0, "decisive_share": 2 / 3}  # fmt: skip
+    assert by_strategy["random"] == {"strategy": "random", "current": False, "pairs": 2, "votes": 3, "decisive": 1,
+                                     "ties": 1, "both_bad": 0, "skips": 1, "decisive_share": 0.5}  # fmt: skip

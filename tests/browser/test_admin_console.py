@@ -13,10 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from core.db.models import TrainingRound, Vote
+from core.db.models import Comparison, TrainingRound, Vote
 from core.db.session import session_scope
 from core.queue import GENERATE_WORKER_QUEUES
 from core.repo.checkpoints import active_checkpoint_id
+from core.states import ComparisonKind
 from tests.browser.test_labeling_ui import CHROMIUM_ARGS
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
@@ -70,6 +71,12 @@ def votes_in_db() -> int:
         return session.scalar(select(func.count(Vote.id)))
 
 
+def train_votes_in_db() -> int:
+    with session_scope() as session:
+        return session.scalar(select(func.count(Vote.id)).join(Comparison, Comparison.id == Vote.comparison_id)
+                              .where(Comparison.kind == ComparisonKind.train))  # fmt: skip
+
+
 def test_an_admin_runs_the_loop_from_the_console(console_stack, browser):
     from playwright.sync_api import expect
 
@@ -89,6 +96,9 @@ def test_an_admin_runs_the_loop_from_the_console(console_stack, browser):
     expect(page.get_by_test_id("active-checkpoint")).to_have_text("#1")
     expect(page.get_by_test_id("pool-ready")).to_have_text(re.compile(r"^\d+ / 8$"))
     expect(page.get_by_text("gen@", exact=False).first).to_be_visible(timeout=15_000)  # worker liveness
+    pairing = page.get_by_test_id("pairing-random")  # the strategy that chose the pairs the labeler saw
+    expect(pairing.locator("td").first).to_have_text("random (now)")
+    expect(pairing.locator("td").nth(2)).to_have_text(str(train_votes_in_db()))
     screenshot(page, "overview")
 
     # A bad config is refused in place and queues nothing; a good one shows its curves as it runs.

@@ -17,14 +17,15 @@ from worker.scenes.render import render_scene
 from worker.scenes.world import caption_for, sample_scene
 
 
-def make_labeler(name: str, admin: bool = False) -> tuple[int, str]:
+def make_labeler(name: str, admin: bool = False, ai: bool = False) -> tuple[int, str]:
     with session_scope() as session:
-        labeler, token = create_labeler(session, name, admin=admin)
+        labeler, token = create_labeler(session, name, admin=admin, ai=ai)
         return labeler.id, token
 
 
-def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[int]:
-    """Ready train comparisons, each two rendered scenes of one caption, with files on disk."""
+def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing: str | None = None) -> list[int]:
+    """Ready train comparisons, each two rendered scenes of one caption, with files on disk; `pairing`:
+    the strategy recorded as having chosen them."""
     settings = get_settings()
     settings.ensure_dirs()
     rng = random.Random(seed)
@@ -51,6 +52,7 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0) -> list[
                 kind=ComparisonKind.train,
                 state=ComparisonState.ready,
                 checkpoint_id=checkpoint_id,
+                pairing=pairing,
             )
             session.add(comparison)
             session.flush()
