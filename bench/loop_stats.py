@@ -1,5 +1,6 @@
 """The loop bench's figures over repeats: distributions per policy, strategy, variant and vote
-budget; votes to a target; paired differences between training variants on the same votes."""
+budget; the labeler's decisive share; votes to a target; paired differences between training
+variants on the same votes."""
 
 from __future__ import annotations
 
@@ -26,11 +27,21 @@ def summarize(results: list[dict]) -> list[dict]:
                      "median": statistics.median(rates), "iqr": (q1, q3), "wins": wins, "losses": losses,
                      "ties": ties, "decided_won": wins / max(1, wins + losses),
                      "generation_s_per_vote": statistics.median(r.get("generation_s_per_vote", 0.0) for r in runs),
+                     "labeler_decisive": _median_or_none([labeler_decisive(r) for r in runs]),
                      "judge_change": _median_or_none([judge_change(r) for r in runs]),
                      "judge_passed": sum(judge_passed(r) is True for r in runs),
                      "judged": sum(judge_passed(r) is not None for r in runs),
                      "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
     return rows
+
+
+def labeler_decisive(run: dict) -> float | None:
+    """Of the simulated labeler's answered votes up to this budget (passes left out), the share that named
+    a winner: the votes a round trains on. Ties and both-bad cost a labeler's time and teach nothing,
+    so a strategy that picks better pairs shows it here first. None for runs that did not record it."""
+    choices = run.get("choices") or {}
+    answered = sum(n for choice, n in choices.items() if choice != "skip")
+    return (choices.get("left", 0) + choices.get("right", 0)) / answered if answered else None
 
 
 def judge_change(run: dict) -> float | None:
@@ -94,16 +105,21 @@ def _judge_columns(row: dict) -> str:
     return f"{row['judge_change']:+7.3f}  {row['judge_passed']:4}/{row['judged']:<3}"
 
 
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def print_report(results: list[dict], baseline: str = "default") -> None:
     rows = summarize(results)
     print("\npolicy    series                votes  runs  median  IQR            W / L / T (all runs)  decided won  "
-          "gen s/vote  judge Δ  judge ok  per run W/L/T")  # fmt: skip
+          "voted decisive  gen s/vote  judge Δ  judge ok  per run W/L/T")  # fmt: skip
     for r in rows:
         q1, q3 = r["iqr"]
         per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in r["runs"])
         print(f"{r['policy']:9} {r['pairing']:21} {r['votes']:5}  {r['repeats']:4}  {r['median']:6.1%}  "
               f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
-              f"{r['generation_s_per_vote']:10.2f}  {_judge_columns(r)}  {per_run}")  # fmt: skip
+              f"{_share(r['labeler_decisive']):>14}  {r['generation_s_per_vote']:10.2f}  {_judge_columns(r)}  "
+              f"{per_run}")  # fmt: skip
     for (policy, series), votes in sorted(votes_to_reach(rows).items()):
         print(f"votes to a 75% median, {policy}/{series}: " + ("not reached" if votes is None else f"{votes:.0f}"))
     for d in paired_differences(results, baseline):

@@ -7,7 +7,7 @@ from bench.loop_stats import paired_differences, print_report, summarize, votes_
 
 
 def run(votes: int, wins: int, losses: int, ties: int, seed: int = 0, variant: str = "default",
-        judge: tuple[float, float, bool] | None = (0.90, 0.92, True)) -> dict:  # fmt: skip
+        judge: tuple[float, float, bool] | None = (0.90, 0.92, True), choices: dict | None = None) -> dict:  # fmt: skip
     pairs = wins + losses + ties
     round_out = {}
     if judge is not None:
@@ -15,7 +15,8 @@ def run(votes: int, wins: int, losses: int, ties: int, seed: int = 0, variant: s
         rules = {"judge": {"passed": passed}}
         round_out = {"judge_score_parent": parent, "judge_score": score, "gate": {"rules": rules}}
     return {"policy": "larger", "pairing": "random", "variant": variant, "seed": seed, "votes": votes, "wins": wins,
-            "losses": losses, "ties": ties, "win_rate": (wins + ties / 2) / pairs, "round": round_out}  # fmt: skip
+            "losses": losses, "ties": ties, "win_rate": (wins + ties / 2) / pairs, "round": round_out,
+            "choices": choices or {}}  # fmt: skip
 
 
 def test_summary_is_the_median_and_quartiles_over_repeats_with_wins_losses_and_ties_apart():
@@ -61,3 +62,13 @@ def test_paired_differences_compare_each_variant_with_the_default_on_the_same_se
     (d,) = paired_differences(runs)
     assert d["variant"] == "full" and d["repeats"] == 2 and (d["better"], d["worse"]) == (1, 1)
     assert d["differences"] == pytest.approx([0.10, -0.05])
+
+
+def test_the_labelers_decisive_share_leaves_passes_out_and_is_a_median_over_repeats():
+    runs = [run(100, 60, 20, 20, seed=0, choices={"left": 40, "right": 35, "tie": 20, "both_bad": 5, "skip": 10}),
+            run(100, 60, 20, 20, seed=1, choices={"left": 30, "right": 30, "tie": 40}),
+            run(100, 60, 20, 20, seed=2, choices={"left": 45, "right": 45, "tie": 10})]  # fmt: skip
+    (row,) = summarize(runs)
+    assert row["labeler_decisive"] == pytest.approx(0.75)  # 0.75 (75 of 100 answered), 0.60, 0.90
+    (unrecorded,) = summarize([run(100, 60, 20, 20)])
+    assert unrecorded["labeler_decisive"] is None
