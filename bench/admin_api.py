@@ -42,6 +42,7 @@ SEEDS_PER_PROMPT = 2  # DPOLOOP_EVAL_SEEDS_PER_PROMPT's default: 80 pairs per ev
 EVAL_VOTE_SHARE = 0.25  # of all votes, on evaluation pairs (the arena's data)
 HISTORY = timedelta(days=60)
 POOL_TARGET = 24  # DPOLOOP_POOL_TARGET's default: the ready pool of the serving checkpoint
+PAIRINGS = ("random", "diverse", "uncertain")  # a history across strategy switches: the overview groups by it
 
 
 # ---- the history: who labels, what was trained and served, what was voted ----------------------------
@@ -86,6 +87,7 @@ class History:
         self.args, self.admin_id, self.now = args, admin_id, now
         self.start = now - HISTORY
         self.rng = random.Random(seed)
+        self.pairings = random.Random(seed + 1)  # its own stream: the rest of the history stays as before it
         self.rows = Rows()
         self.habits: list[LabelerHabits] = []
         self.eval_images: dict[tuple[int, int, int], int] = {}  # (checkpoint, prompt, k) → generation id
@@ -296,7 +298,8 @@ class History:
         row = {"id": len(self.rows.comparisons) + 1, "prompt_id": prompt_id,
                "prompt": self.rows.prompts[prompt_id - 1]["text"], "generation_a_id": a, "generation_b_id": b,
                "kind": kind, "state": "retired", "checkpoint_id": checkpoint_id, "evaluation_id": evaluation_id,
-               "vote_count": 0, "leased_by": None, "leased_until": None, "created_at": at}  # fmt: skip
+               "vote_count": 0, "leased_by": None, "leased_until": None, "created_at": at,
+               "pairing": self.pairings.choice(PAIRINGS) if kind == "train" else None}  # fmt: skip
         self.rows.comparisons.append(row)
         return row
 

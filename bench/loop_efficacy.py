@@ -211,22 +211,25 @@ def pool_generation_seconds() -> float:
 def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, variants: dict[str, dict],
                 eval_pairs: int, keep: bool) -> list[dict]:  # fmt: skip
     """One repeat over several vote budgets: the labeler votes up to each budget in turn, and at each
-    one round per training variant trains from the base on the votes so far (the same votes for every
-    variant); every round's checkpoint is judged against the base. The seed moves the training; the
-    pool's seeds are drawn fresh in every install.
+    one round per training variant trains on the votes so far (the same votes for every variant), from
+    the base unless +chain; every round's checkpoint is judged against the base. The seed moves the
+    training; the pool's seeds are drawn fresh in every install.
 
-    pairing is a strategy with optional modifiers, "STRATEGY[+reuse][+promote|+chain]". Without +promote
-    every vote is on the base's pool (nothing is promoted); with it the first variant's checkpoint of each
-    budget serves the next budget's pool (gate or not), as the loop runs — uncertain needs it, since
-    it ranks by the served checkpoint's reward. +chain promotes too, and each budget's rounds train from
-    the checkpoint serving then on all votes so far, as production's rounds do, instead of from the base:
-    several rounds per vote budget, the later ones on the freshest checkpoint's pairs.
-    +reuse sets DPOLOOP_PAIRING_REUSE."""
+    pairing is a strategy with optional modifiers, "STRATEGY[+reuse][+promote|+chain]". Without them
+    every vote is on the base's pool (nothing is promoted); with +promote the default variant's
+    checkpoint of each budget serves the next budget's pool (gate or not), as the loop runs — uncertain
+    needs it, since it ranks by the served checkpoint's reward. +chain promotes the same way, and each
+    variant's round at a budget trains from that variant's own checkpoint of the budget before (on all
+    votes so far, as production's rounds train from what serves): the checkpoint judged at the k-th
+    budget is k rounds deep, the later ones fed by the freshest checkpoint's pairs (the default's pool,
+    which every variant shares). +reuse sets DPOLOOP_PAIRING_REUSE."""
     strategy, *modifiers = pairing.split("+")
     chain = "chain" in modifiers
     promote = chain or "promote" in modifiers
-    start_from = 1  # the base
-    extra = {"DPOLOOP_AUTO_PROMOTE": "false", "DPOLOOP_PAIRING_REUSE": str("reuse" in modifiers).lower()}
+    start_from = dict.fromkeys(variants, 1)  # per variant: the base, then (+chain) its last checkpoint
+    # Pinned so a stray setting cannot make start_from moot (round_start_from=base ignores it).
+    extra = {"DPOLOOP_AUTO_PROMOTE": "false", "DPOLOOP_PAIRING_REUSE": str("reuse" in modifiers).lower(),
+             "DPOLOOP_ROUND_START_FROM": "active", "DPOLOOP_ROUND_REFERENCE": "base"}  # fmt: skip
     data_dir, settings, held_out, processes, base, token, headers = _start(
         f"dpoloop-bench-{policy_name}-{strategy}-{seed}-", _bench_env(strategy, extra)
     )
@@ -242,16 +245,17 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
             choices.update(labelled.choices)
             print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
             generation_s = pool_generation_seconds()  # before the rounds: their judge renders evaluation images
+            made_now = {}
             for name, config in variants.items():
-                round_out = run_round(base, headers, config | {"start_from": start_from, "seed": seed}, processes)
-                made.append((budget, name, round_out, dict(choices) | {"_generation_s": generation_s}))
+                made_now[name] = run_round(base, headers, config | {"start_from": start_from[name], "seed": seed},
+                                           processes)  # fmt: skip
+                made.append((budget, name, made_now[name], dict(choices) | {"_generation_s": generation_s}))
             if promote and budget < max(budgets):
-                first = next(out for b, _, out, _ in made if b == budget)
-                response = httpx.post(f"{base}/api/v1/admin/checkpoints/{first['checkpoint']}/promote",
-                                      headers=headers)  # fmt: skip
+                served = made_now["default"]["checkpoint"]
+                response = httpx.post(f"{base}/api/v1/admin/checkpoints/{served}/promote", headers=headers)
                 response.raise_for_status()
-                if chain:
-                    start_from = first["checkpoint"]
+            if chain:
+                start_from = {name: out["checkpoint"] for name, out in made_now.items()}
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
@@ -260,6 +264,7 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
         judged = judge(settings, checkpoints[round_out["checkpoint"]], held_out, eval_pairs, policy)
         generation_s = choices_then.pop("_generation_s")
         results.append({"policy": policy_name, "pairing": pairing, "variant": name, "seed": seed, "votes": budget,
+                        "judge_score_base": made[0][2]["judge_score_parent"],  # the first round trains from it
                         "config": variants[name], "budgets": sorted(budgets), "choices": choices_then,
                         "pairs": round_out["pairs"],
                         "round": round_out, "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
@@ -339,6 +344,18 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
             "ties": outcome["tie"] + outcome["both_bad"], "win_rate": wins / pairs, "ci95": (low, high)}  # fmt: skip
 
 
+def pairing_problem(pairing: str) -> str | None:
+    """Why a --pairing value cannot run, or None: STRATEGY, then +reuse and at most one of +promote, +chain."""
+    strategy, *modifiers = pairing.split("+")
+    if strategy not in ("random", "diverse", "uncertain"):
+        return "the strategy is random, diverse or uncertain"
+    if not set(modifiers) <= {"reuse", "promote", "chain"} or {"promote", "chain"} <= set(modifiers):
+        return "after the strategy, +reuse and at most one of +promote and +chain"
+    if strategy == "uncertain" and not {"promote", "chain"} & set(modifiers):
+        return "uncertain needs +promote or +chain: without a promotion the base serves, which has no reward"
+    return None
+
+
 def _variant(text: str) -> tuple[str, dict]:
     name, _, settings = text.partition("=")
     if not name or name == "default" or not settings:
@@ -352,8 +369,11 @@ def main() -> None:
     parser.add_argument("--votes", type=int, nargs="+", default=[400], help="vote budgets (several: one round each)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds one budget's votes are split across")
     parser.add_argument("--repeats", type=int, default=1, help="runs per policy, strategy and budget (seed 0…N-1)")
-    parser.add_argument("--pairing", action="append",
-                        help="pair selection strategies, with +reuse, +promote or +chain (default: random)")
+    parser.add_argument(
+        "--pairing",
+        action="append",
+        help="pair selection strategies, each with +reuse, +promote, +chain (default: random)",
+    )
     parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--variant", action="append", type=_variant, metavar="NAME=JSON",
                         help="another training variant, trained on the same votes at every budget (settings over "
@@ -367,14 +387,8 @@ def main() -> None:
     if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing and not args.variant):
         return single_runs(args)
     for pairing in args.pairing or []:
-        strategy, *modifiers = pairing.split("+")
-        if (strategy not in ("random", "diverse", "uncertain") or not set(modifiers) <= {"reuse", "promote", "chain"}
-                or {"promote", "chain"} <= set(modifiers)):
-            parser.error(f"--pairing {pairing}: a strategy (random, diverse, uncertain), then +reuse, "
-                         "+promote or +chain, or +reuse with one of them")
-        if strategy == "uncertain" and not {"promote", "chain"} & set(modifiers):
-            parser.error("--pairing uncertain needs +promote or +chain: without a promotion the base serves, "
-                         "which has no reward")
+        if problem := pairing_problem(pairing):
+            parser.error(f"--pairing {pairing}: {problem}")
     variants = {"default": args.config} | {name: args.config | extra for name, extra in args.variant or []}
     results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
     args.votes = sorted(args.votes)

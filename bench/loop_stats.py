@@ -45,13 +45,15 @@ def labeler_decisive(run: dict) -> float | None:
 
 
 def judge_change(run: dict) -> float | None:
-    """The prompt-following judge's mean score on the fixed evaluation set, checkpoint minus the one it
-    was trained from; None when the round had no judge. (The gate's bar is the better of that one and
-    the base, so a small drop here can still fail the gate in a chain of rounds: judge_passed says.)"""
+    """The prompt-following judge's mean score on the fixed evaluation set, checkpoint minus the base
+    (recorded by the run; older runs: minus the checkpoint it was trained from, which was the base);
+    None when the round had no judge. (The gate's bar is the better of the parent and the base, so a
+    small drop here can still fail the gate in a chain of rounds: judge_passed says.)"""
     round_out = run.get("round") or {}
-    if round_out.get("judge_score") is None or round_out.get("judge_score_parent") is None:
+    before = run.get("judge_score_base", round_out.get("judge_score_parent"))
+    if round_out.get("judge_score") is None or before is None:
         return None
-    return round_out["judge_score"] - round_out["judge_score_parent"]
+    return round_out["judge_score"] - before
 
 
 def judge_passed(run: dict) -> bool | None:

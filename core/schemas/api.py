@@ -163,7 +163,7 @@ class BrokenCheckpointOut(BaseModel):
 class PairingVotesOut(BaseModel):
     """Human votes on the train pairs one pair selection strategy chose."""
 
-    strategy: str  # random, diverse, uncertain; "unrecorded" for pairs from before strategies were recorded
+    strategy: str  # random, diverse or uncertain (uncertain's pairs while the base serves are diverse's)
     current: bool  # the strategy DPOLOOP_PAIRING names now
     pairs: int
     votes: int

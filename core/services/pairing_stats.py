@@ -5,10 +5,9 @@ benchmark's: switch strategy, and this shows whether the labelers' votes got mor
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Vote
@@ -33,36 +32,22 @@ class PairingVotes:
 
 
 def votes_by_pairing(session: Session) -> list[PairingVotes]:
-    """Human votes on train pairs per strategy that chose the pair, most votes first. AI labelers'
-    votes are left out (they cost no one's time); gold pairs are not chosen by a strategy."""
-    human = Labeler.is_ai.is_(False)
+    """Human votes on train pairs per strategy that chose the pair, most votes first: one grouped
+    statement, so the counts agree with each other under concurrent votes. AI labelers' votes are left
+    out (they cost no one's time); gold pairs are not chosen by a strategy. Train pairs always record
+    their strategy; a row without one (written by hand) shows as "unrecorded"."""
     rows = session.execute(
-        select(Comparison.pairing, Vote.choice, func.count(Vote.id))
+        select(Comparison.pairing, func.count(func.distinct(Comparison.id)), func.count(Vote.id),
+               _votes_of(Choice.left, Choice.right), _votes_of(Choice.tie), _votes_of(Choice.both_bad),
+               _votes_of(Choice.skip))
         .join(Vote, Vote.comparison_id == Comparison.id)
         .join(Labeler, Labeler.id == Vote.labeler_id)
-        .where(Comparison.kind == ComparisonKind.train, human)
-        .group_by(Comparison.pairing, Vote.choice)
-    ).all()
-    pairs = dict(session.execute(
-        select(Comparison.pairing, func.count(func.distinct(Comparison.id)))
-        .join(Vote, Vote.comparison_id == Comparison.id)
-        .join(Labeler, Labeler.id == Vote.labeler_id)
-        .where(Comparison.kind == ComparisonKind.train, human)
+        .where(Comparison.kind == ComparisonKind.train, Labeler.is_ai.is_(False))
         .group_by(Comparison.pairing)
-    ).all())  # fmt: skip
-    counts: dict[str, dict[Choice, int]] = defaultdict(dict)
-    for strategy, choice, votes in rows:
-        counts[strategy][Choice(choice)] = votes
-    found = [
-        PairingVotes(
-            strategy=strategy or "unrecorded",
-            pairs=pairs[strategy],
-            votes=sum(by_choice.values()),
-            decisive=by_choice.get(Choice.left, 0) + by_choice.get(Choice.right, 0),
-            ties=by_choice.get(Choice.tie, 0),
-            both_bad=by_choice.get(Choice.both_bad, 0),
-            skips=by_choice.get(Choice.skip, 0),
-        )
-        for strategy, by_choice in counts.items()
-    ]
+    ).all()  # fmt: skip
+    found = [PairingVotes(strategy or "unrecorded", *(int(n) for n in counts)) for strategy, *counts in rows]
     return sorted(found, key=lambda p: (-p.votes, p.strategy))
+
+
+def _votes_of(*choices: Choice):
+    return func.sum(case((Vote.choice.in_(choices), 1), else_=0))

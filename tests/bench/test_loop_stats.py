@@ -72,3 +72,9 @@ def test_the_labelers_decisive_share_leaves_passes_out_and_is_a_median_over_repe
     assert row["labeler_decisive"] == pytest.approx(0.75)  # 0.75 (75 of 100 answered), 0.60, 0.90
     (unrecorded,) = summarize([run(100, 60, 20, 20)])
     assert unrecorded["labeler_decisive"] is None
+
+
+def test_the_judge_change_is_against_the_base_where_a_chained_round_started_elsewhere():
+    chained = run(400, 60, 20, 20, judge=(0.88, 0.86, True)) | {"judge_score_base": 0.92}  # parent: last budget's
+    (row,) = summarize([chained])
+    assert row["judge_change"] == pytest.approx(-0.06)
