@@ -563,9 +563,10 @@ def report(baseline: Timing, timings: list[tuple[str, Timing | int]]) -> list[st
 def measure(base: str, token: str, round_id: int, args) -> None:
     import httpx
 
-    calls = ["/api/v1/admin/overview", "/api/v1/admin/rounds?limit=50", f"/api/v1/admin/rounds/{round_id}",
-             f"/api/v1/admin/rounds/{round_id}?after_step={max(0, args.steps - 10)}", "/api/v1/checkpoints",
-             "/api/v1/admin/evaluations", "/api/v1/admin/arena", "/api/v1/admin/labelers/stats",
+    tail = max(0, args.steps - 10)
+    calls = ["/api/v1/admin/overview", "/api/v1/admin/pairing", "/api/v1/admin/rounds?limit=50",
+             f"/api/v1/admin/rounds/{round_id}", f"/api/v1/admin/rounds/{round_id}?after_step={tail}",
+             "/api/v1/checkpoints", "/api/v1/admin/evaluations", "/api/v1/admin/arena", "/api/v1/admin/labelers/stats",
              "/api/v1/admin/labelers", "/api/v1/admin/deployments", "/api/v1/admin/prompts",
              "/api/v1/admin/arena/matches"]  # fmt: skip
     load_at_start = os.getloadavg()[0]

@@ -195,7 +195,6 @@ class OverviewOut(BaseModel):
     failed_rounds: list[FailureOut]
     failed_generations: list[FailureOut]
     broken_checkpoints: list[BrokenCheckpointOut]
-    pairing: list[PairingVotesOut]  # what each pair selection strategy's pairs got from human labelers
 
 
 class ArenaStandingOut(BaseModel):

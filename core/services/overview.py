@@ -1,10 +1,11 @@
 """The loop at a glance, for the admin console's first page: what serves, the pool, the votes, the
-next round, the round running now, the workers and queues, the last failures, and how decisive the
-labelers' votes were on each pair selection strategy's pairs."""
+next round, the round running now, the workers and queues, and the last failures. (How decisive the
+labelers' votes were per pair selection strategy scans every vote: core/services/pairing_stats.py,
+its own call, polled less often.)"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -15,7 +16,6 @@ from core.queue import queue_depths
 from core.repo import rounds as rounds_repo
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.comparisons import measuring
-from core.services.pairing_stats import PairingVotes, votes_by_pairing
 from core.services.workers import WorkerSeen, workers_seen
 from core.settings import Settings
 from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
@@ -44,7 +44,6 @@ class Overview:
     failed_rounds: list[dict] = field(default_factory=list)
     failed_generations: list[dict] = field(default_factory=list)
     broken_checkpoints: list[dict] = field(default_factory=list)
-    pairing: list[dict] = field(default_factory=list)  # PairingVotes per strategy, and whether it is the current one
 
 
 def overview(settings: Settings) -> Overview:
@@ -79,7 +78,6 @@ def overview(settings: Settings) -> Overview:
         broken = [{"id": c.id, "name": c.name, "reason": c.status_reason} for c in session.scalars(
             select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken).order_by(Checkpoint.id.desc()))]
         decisive = rounds_repo.new_decisive_comparisons(session)
-        pairing = [_pairing_out(p, settings) for p in votes_by_pairing(session)]
     next_at = last_scheduled + timedelta(seconds=settings.round_min_interval_s) if last_scheduled else now
     return Overview(
         active_checkpoint_id=active, active_since=since, pool_ready=pool_ready, pool_target=settings.pool_target,
@@ -88,9 +86,5 @@ def overview(settings: Settings) -> Overview:
         round_min_pairs=settings.round_min_pairs, schedule_on=settings.round_schedule,
         next_scheduled_round_at=max(next_at, now) if settings.round_schedule else None, running_round=running_out,
         workers=workers_seen(), queue_depths=queue_depths(), failed_rounds=failed_rounds,
-        failed_generations=failed_generations, broken_checkpoints=broken, pairing=pairing,
+        failed_generations=failed_generations, broken_checkpoints=broken,
     )  # fmt: skip
-
-
-def _pairing_out(found: PairingVotes, settings: Settings) -> dict:
-    return asdict(found) | {"decisive_share": found.decisive_share, "current": found.strategy == settings.pairing}

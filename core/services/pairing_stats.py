@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Vote
+from core.db.session import session_scope
 from core.states import Choice, ComparisonKind
 
 
@@ -29,6 +30,11 @@ class PairingVotes:
         """Of the votes that gave an answer (passes left out), the share that named a winner."""
         answered = self.votes - self.skips
         return self.decisive / answered if answered else None
+
+
+def pairing_votes() -> list[PairingVotes]:
+    with session_scope() as session:
+        return votes_by_pairing(session)
 
 
 def votes_by_pairing(session: Session) -> list[PairingVotes]:

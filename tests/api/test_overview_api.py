@@ -1,4 +1,4 @@
-"""GET /admin/overview: the numbers the console's first page shows match the database."""
+"""GET /admin/overview and /admin/pairing: the numbers the console's first page shows match the database."""
 
 import pytest
 
@@ -39,7 +39,7 @@ def test_the_overview_matches_the_database(client, admin, alice):
     assert client.get("/api/v1/admin/overview", headers=auth(alice)).status_code == 403
 
 
-def test_the_overview_counts_human_votes_per_pairing_strategy(client, admin, alice, bob, monkeypatch):
+def test_human_votes_are_counted_per_pairing_strategy(client, admin, alice, bob, monkeypatch):
     """Per strategy, the human votes on its pairs: decisive ones (a round trains on them) against
     ties, both-bad and passes. An AI labeler's votes (and a pair only it voted on) and gold pairs do
     not count; the share leaves passes out; the strategy the settings name now is marked; most votes
@@ -47,7 +47,7 @@ def test_the_overview_counts_human_votes_per_pairing_strategy(client, admin, ali
     monkeypatch.setenv("DPOLOOP_PAIRING", "diverse")
     monkeypatch.setenv("DPOLOOP_VOTES_PER_COMPARISON", "2")
     get_settings.cache_clear()
-    assert client.get("/api/v1/admin/overview", headers=admin).json()["pairing"] == []
+    assert client.get("/api/v1/admin/pairing", headers=admin).json() == []
     random_pairs = make_comparisons(2, seed=1, pairing="random")
     diverse_pairs = make_comparisons(4, seed=2, pairing="diverse")
     unrecorded = make_comparisons(1, seed=3)[0]
@@ -65,7 +65,8 @@ def test_the_overview_counts_human_votes_per_pairing_strategy(client, admin, ali
         response = client.post(f"/api/v1/comparisons/{comparison}/vote", headers=auth(who), json={"choice": choice})
         assert response.status_code == 201, response.text
 
-    assert client.get("/api/v1/admin/overview", headers=admin).json()["pairing"] == [
+    assert client.get("/api/v1/admin/pairing", headers=auth(alice)).status_code == 403
+    assert client.get("/api/v1/admin/pairing", headers=admin).json() == [
         {"strategy": "diverse", "current": True, "pairs": 3, "votes": 4, "decisive": 2, "ties": 1, "both_bad": 1,
          "skips": 0, "decisive_share": 0.5},
         {"strategy": "random", "current": False, "pairs": 2, "votes": 3, "decisive": 1, "ties": 1, "both_bad": 0,

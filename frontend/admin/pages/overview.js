@@ -3,6 +3,7 @@ import { getJSON } from "../api.js";
 import { card, fill, fmt, h, table } from "../dom.js";
 
 const REFRESH_MS = 3000;
+const PAIRING_REFRESH_MS = 30000; // it counts every vote: not on the overview's 3 s beat
 
 export default async function overview(main, ctx) {
   const cards = h("div", { class: "cards" }, h("p", { class: "muted" }, "loading…"));
@@ -13,6 +14,17 @@ export default async function overview(main, ctx) {
   main.append(h("h1", {}, "Overview"), cards, h("h2", {}, "Round running now"), running,
               h("h2", {}, "Workers and queues"), workers, h("h2", {}, "Pair selection: human votes per strategy"), pairing,
               h("h2", {}, "Last failures"), failures);
+  // Ties, both-bad and passes teach a round nothing: the decisive share is what a strategy buys.
+  ctx.every(PAIRING_REFRESH_MS, async () => {
+    const found = await getJSON("/admin/pairing");
+    fill(pairing, found.length
+      ? table(["strategy", "pairs", "votes", "decisive", "tie", "both bad", "passed", "decisive share"],
+          found.map((p) => h("tr", { "data-testid": `pairing-${p.strategy}` },
+            h("td", {}, p.current ? `${p.strategy} (now)` : p.strategy), h("td", {}, p.pairs), h("td", {}, p.votes),
+            h("td", {}, p.decisive), h("td", {}, p.ties), h("td", {}, p.both_bad), h("td", {}, p.skips),
+            h("td", {}, fmt.pct(p.decisive_share)))))
+      : h("p", { class: "muted" }, "no human votes on train pairs yet"));
+  });
   await ctx.every(REFRESH_MS, async () => {
     const o = await getJSON("/admin/overview");
     fill(cards,
@@ -36,14 +48,6 @@ export default async function overview(main, ctx) {
             h("td", {}, `${w.seconds_since_seen.toFixed(0)} s ago`),
             h("td", { class: w.alive ? "ok" : "bad" }, w.alive ? "alive" : "silent")))) : h("p", { class: "muted" }, "no worker has reported"),
       h("p", {}, "Queue depths: ", Object.entries(o.queue_depths).map(([q, n]) => `${q} ${n ?? "?"}`).join(" · ")));
-    // Ties, both-bad and passes teach a round nothing: the decisive share is what a strategy buys.
-    fill(pairing, o.pairing.length
-      ? table(["strategy", "pairs", "votes", "decisive", "tie", "both bad", "passed", "decisive share"],
-          o.pairing.map((p) => h("tr", { "data-testid": `pairing-${p.strategy}` },
-            h("td", {}, p.current ? `${p.strategy} (now)` : p.strategy), h("td", {}, p.pairs), h("td", {}, p.votes),
-            h("td", {}, p.decisive), h("td", {}, p.ties), h("td", {}, p.both_bad), h("td", {}, p.skips),
-            h("td", {}, fmt.pct(p.decisive_share)))))
-      : h("p", { class: "muted" }, "no human votes on train pairs yet"));
     const rows = [
       ...o.failed_rounds.map((f) => ["round", h("a", { href: `#/rounds/${f.id}` }, `#${f.id}`), f.error, f.finished_at]),
       ...o.failed_generations.map((f) => ["generation", `#${f.id}`, f.error, f.finished_at]),
