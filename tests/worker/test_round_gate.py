@@ -56,3 +56,13 @@ def test_judge_drops_cannot_add_up_over_rounds():
     # A parent better than the base is the bar itself.
     assert apply_gate(HEALTHY | {"judge_score_base": 0.80}, LIMITS).passed
     assert not apply_gate(HEALTHY | {"judge_score_base": 0.80, "judge_score": 0.86}, LIMITS).passed
+
+
+def test_a_drop_of_exactly_the_tolerance_passes_whatever_the_last_bit():
+    # Means of per-image scores carry float error: a parent measured at 0.9250000000000002 (148 of 160)
+    # put the bar at 0.8750000000000001, and a round measured at exactly 0.875 failed by the last bit.
+    exact = HEALTHY | {"judge_score_parent": 0.9250000000000002, "judge_score": 0.875}
+    assert apply_gate(exact, LIMITS).passed and apply_gate(exact, LIMITS).rules["judge"]["limit"] == 0.875
+    assert not apply_gate(exact | {"judge_score": 0.8749}, LIMITS).passed
+    assert apply_gate(HEALTHY | {"held_out_implicit_accuracy": 11 / 20}, LIMITS).passed
+    assert apply_gate(HEALTHY | {"held_out_winner_drift": 1.1 / 1.0 - 1}, LIMITS).passed  # 0.10000000000000009

@@ -11,6 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+# A value exactly at a limit passes; floating point must not decide that. A judge mean of 0.925 comes
+# out as 0.9250000000000002, which puts a 0.05 drop's bar at 0.8750000000000001: 0.875 would fail.
+SLACK = 1e-9
+
 
 @dataclass(frozen=True)
 class GateThresholds:
@@ -51,23 +55,23 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
     if accuracy is None:
         check("accuracy", False, "no held-out pairs to measure implicit accuracy on")
     else:
-        check("accuracy", accuracy >= thresholds.min_accuracy,
+        check("accuracy", accuracy >= thresholds.min_accuracy - SLACK,
               f"held-out implicit accuracy {accuracy:.3f} < {thresholds.min_accuracy:.3f}",
               accuracy, ">=", thresholds.min_accuracy)  # fmt: skip
     drift = metrics.get("held_out_winner_drift")
     if drift is not None:
         limit = thresholds.max_winner_drift
         reason = f"winners' denoising error drifted {drift:+.3f} above the reference's (limit {limit})"
-        check("winner_drift", math.isfinite(drift) and drift <= limit, reason, drift, "<=", limit)
+        check("winner_drift", math.isfinite(drift) and drift <= limit + SLACK, reason, drift, "<=", limit)
     judge, parent = metrics.get("judge_score"), metrics.get("judge_score_parent")
     if judge is not None and parent is not None:
         # Measured from the better of the parent and the base: drops within the tolerance must not
         # add up over a chain of rounds.
         base = metrics.get("judge_score_base")
         bar, against = (base, "the base") if base is not None and base > parent else (parent, "the parent")
-        tolerance = thresholds.max_judge_drop
+        tolerance, limit = thresholds.max_judge_drop, round(bar - thresholds.max_judge_drop, 9)
         reason = f"prompt-following fell to {judge:.3f} from {bar:.3f} ({against}; tolerance {tolerance})"
-        check("judge", judge >= bar - tolerance, reason, judge, ">=", bar - tolerance)
+        check("judge", judge >= limit - SLACK, reason, judge, ">=", limit)
     return result
 
 
