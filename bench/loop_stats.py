@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import statistics
 
+from worker.rounds.gate import SLACK  # the gate's own tolerance of float error at a limit
+
 
 def label(run: dict) -> str:
     """A run's series: its pairing, and its training variant unless that is the default."""
@@ -57,9 +59,15 @@ def judge_change(run: dict) -> float | None:
 
 
 def judge_passed(run: dict) -> bool | None:
-    """Did the checkpoint keep within the drop the gate allows? None when the round had no judge."""
+    """Did the checkpoint keep within the drop the gate allows? None when the round had no judge.
+    Decided again from the recorded value and limit with the gate's slack: runs recorded before the
+    gate had it failed a score exactly at the limit by its last bit."""
     rule = (((run.get("round") or {}).get("gate") or {}).get("rules") or {}).get("judge")
-    return None if rule is None else bool(rule["passed"])
+    if rule is None:
+        return None
+    if isinstance(rule.get("value"), float) and isinstance(rule.get("limit"), float):
+        return rule["value"] >= rule["limit"] - SLACK
+    return bool(rule["passed"])
 
 
 def _median_or_none(values: list[float | None]) -> float | None:

@@ -78,3 +78,14 @@ def test_the_judge_change_is_against_the_base_where_a_chained_round_started_else
     chained = run(400, 60, 20, 20, judge=(0.88, 0.86, True)) | {"judge_score_base": 0.92}  # parent: last budget's
     (row,) = summarize([chained])
     assert row["judge_change"] == pytest.approx(-0.06)
+
+
+def test_a_judge_recorded_failing_exactly_at_its_limit_counts_as_within_the_gate():
+    def at(value: float, limit: float, passed: bool) -> dict:
+        rules = {"judge": {"value": value, "limit": limit, "passed": passed}}
+        round_out = {"judge_score": value, "judge_score_parent": 0.925, "gate": {"rules": rules}}
+        return run(400, 60, 20, 20) | {"round": round_out}
+
+    runs = [at(0.875, 0.8750000000000001, False), at(0.86, 0.8750000000000001, False), at(0.9, 0.875, True)]
+    (row,) = summarize(runs)
+    assert (row["judge_passed"], row["judged"]) == (2, 3)  # the last bit is not a drop; 0.86 is
