@@ -1,5 +1,10 @@
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import update
+
+from core.db.models import Vote
+from core.db.session import session_scope
 from core.services import labeling
 from core.services.labeler_stats import labeler_stats
 from core.settings import get_settings
@@ -39,7 +44,7 @@ def any_db(request):
     return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_settings")
 
 
-def test_medians_of_odd_and_even_counts_and_splits_that_judge_nothing(any_db, monkeypatch):
+def test_medians_of_odd_and_even_counts_even_splits_and_the_last_hour(any_db, monkeypatch):
     apply_settings(monkeypatch, votes_per_comparison=5)
     split, lone, *rest = make_comparisons(5)
     ann, ben, cat, dov, eve = (make_labeler(n)[0] for n in ("ann", "ben", "cat", "dov", "eve"))
@@ -47,6 +52,9 @@ def test_medians_of_odd_and_even_counts_and_splits_that_judge_nothing(any_db, mo
     for labeler, for_a in ((ann, True), (ben, True), (cat, False), (dov, False)):
         vote(split, labeler, for_a, ms=100)  # 2 against 2: each voter's others are 1 against 2
     vote(lone, eve, True, ms=100)  # nobody else voted on it: no majority to agree with
+    with session_scope() as session:  # and eve voted two hours ago
+        two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+        session.execute(update(Vote).where(Vote.labeler_id == eve).values(created_at=two_hours_ago))
     for comparison, ms in zip(rest, (900, 300, 500), strict=True):
         vote(comparison, ann, True, ms=ms)  # ann: 100, 300, 500, 900
         vote(comparison, ben, None, ms=ms * 2, choice=Choice.both_bad)  # ben: 100, 600, 1000, 1800
@@ -59,6 +67,7 @@ def test_medians_of_odd_and_even_counts_and_splits_that_judge_nothing(any_db, mo
     assert stats["dov"].median_decision_ms == 100 and stats["dov"].skip_share == 2 / 3
     assert stats["idle"].votes == 0 and stats["idle"].median_decision_ms is None and stats["idle"].agreement is None
     assert stats["eve"].agreement is None and stats["eve"].agreement_votes == 0
+    assert (stats["eve"].votes, stats["eve"].votes_last_hour) == (1, 0)
     # ann on `split`: the others are 1 for her image, 2 against — judged, disagreeing; on rest[0] cat agrees.
     assert (stats["ann"].agreement_votes, stats["ann"].agreement) == (2, 0.5)
     assert (stats["dov"].agreement_votes, stats["dov"].agreement) == (1, 0.0)

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 from worker.rounds.gate import GateThresholds, apply_gate
 
 LIMITS = GateThresholds(min_accuracy=0.55, max_winner_drift=0.1, max_judge_drop=0.05)
@@ -64,5 +66,8 @@ def test_a_drop_of_exactly_the_tolerance_passes_whatever_the_last_bit():
     exact = HEALTHY | {"judge_score_parent": 0.9250000000000002, "judge_score": 0.875}
     assert apply_gate(exact, LIMITS).passed and apply_gate(exact, LIMITS).rules["judge"]["limit"] == 0.875
     assert not apply_gate(exact | {"judge_score": 0.8749}, LIMITS).passed
-    assert apply_gate(HEALTHY | {"held_out_implicit_accuracy": 11 / 20}, LIMITS).passed
+    float32_seven_tenths = float(np.float32(0.7))  # 0.699999988079071, as the trainer's .mean().item() gives
+    strict = GateThresholds(min_accuracy=0.7, max_winner_drift=0.1, max_judge_drop=0.05)
+    assert apply_gate(HEALTHY | {"held_out_implicit_accuracy": float32_seven_tenths}, strict).passed
+    assert not apply_gate(HEALTHY | {"held_out_implicit_accuracy": 0.69}, strict).passed
     assert apply_gate(HEALTHY | {"held_out_winner_drift": 1.1 / 1.0 - 1}, LIMITS).passed  # 0.10000000000000009

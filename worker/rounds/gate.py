@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 # A value exactly at a limit passes; floating point must not decide that. A judge mean of 0.925 comes
 # out as 0.9250000000000002, which puts a 0.05 drop's bar at 0.8750000000000001: 0.875 would fail.
-SLACK = 1e-9
+# Accuracy and drift come from float32 tensors (7/10 is 0.69999999): 1e-6 is well below any real
+# difference (a count over at most thousands of pairs or images) and well above that error.
+SLACK = 1e-6
 
 
 @dataclass(frozen=True)
