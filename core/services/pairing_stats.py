@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Vote
 from core.db.session import session_scope
@@ -33,24 +32,20 @@ class PairingVotes:
 
 
 def pairing_votes() -> list[PairingVotes]:
-    with session_scope() as session:
-        return votes_by_pairing(session)
-
-
-def votes_by_pairing(session: Session) -> list[PairingVotes]:
     """Human votes on train pairs per strategy that chose the pair, most votes first: one grouped
     statement, so the counts agree with each other under concurrent votes. AI labelers' votes are left
     out (they cost no one's time); gold pairs are not chosen by a strategy. Train pairs always record
     their strategy; a row without one (written by hand) shows as "unrecorded"."""
-    rows = session.execute(
-        select(Comparison.pairing, func.count(func.distinct(Comparison.id)), func.count(Vote.id),
-               _votes_of(Choice.left, Choice.right), _votes_of(Choice.tie), _votes_of(Choice.both_bad),
-               _votes_of(Choice.skip))
-        .join(Vote, Vote.comparison_id == Comparison.id)
-        .join(Labeler, Labeler.id == Vote.labeler_id)
-        .where(Comparison.kind == ComparisonKind.train, Labeler.is_ai.is_(False))
-        .group_by(Comparison.pairing)
-    ).all()  # fmt: skip
+    with session_scope() as session:
+        rows = session.execute(
+            select(Comparison.pairing, func.count(func.distinct(Comparison.id)), func.count(Vote.id),
+                   _votes_of(Choice.left, Choice.right), _votes_of(Choice.tie), _votes_of(Choice.both_bad),
+                   _votes_of(Choice.skip))
+            .join(Vote, Vote.comparison_id == Comparison.id)
+            .join(Labeler, Labeler.id == Vote.labeler_id)
+            .where(Comparison.kind == ComparisonKind.train, Labeler.is_ai.is_(False))
+            .group_by(Comparison.pairing)
+        ).all()  # fmt: skip
     found = [PairingVotes(strategy or "unrecorded", *(int(n) for n in counts)) for strategy, *counts in rows]
     return sorted(found, key=lambda p: (-p.votes, p.strategy))
 

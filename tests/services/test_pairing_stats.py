@@ -1,8 +1,7 @@
 """Votes per pair selection strategy on SQLite (the API test runs the same query on Postgres)."""
 
-from core.db.session import session_scope
 from core.services import labeling
-from core.services.pairing_stats import votes_by_pairing
+from core.services.pairing_stats import pairing_votes
 from core.settings import get_settings
 from core.states import Choice
 from tests.conftest import apply_settings
@@ -20,8 +19,7 @@ def test_votes_are_counted_per_strategy_with_passes_left_out_of_the_share(sqlite
                                         (random_pairs[1], bob, Choice.both_bad), (random_pairs[1], bot, Choice.left)]:
         serve(comparison, labeler)
         labeling.vote(comparison, labeler, choice, 900, get_settings())
-    with session_scope() as session:
-        first, second = votes_by_pairing(session)
+    first, second = pairing_votes()
     assert (first.strategy, first.pairs, first.votes, first.decisive, first.skips) == ("uncertain", 1, 3, 2, 1)
     assert first.decisive_share == 1.0  # the pass is not an answer
     assert (second.strategy, second.pairs, second.votes, second.ties, second.both_bad) == ("random", 2, 2, 1, 1)
