@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 
-from worker.rounds.gate import SLACK  # the gate's own tolerance of float error at a limit
+from worker.rounds.gate import at_least  # the gate's own comparison, float error tolerated at the limit
 
 
 def label(run: dict) -> str:
@@ -66,7 +66,7 @@ def judge_passed(run: dict) -> bool | None:
     if rule is None:
         return None
     if isinstance(rule.get("value"), float) and isinstance(rule.get("limit"), float):
-        return rule["value"] >= rule["limit"] - SLACK
+        return at_least(rule["value"], rule["limit"])
     return bool(rule["passed"])
 
 

@@ -18,6 +18,14 @@ from dataclasses import dataclass, field
 SLACK = 1e-6
 
 
+def at_least(value: float, limit: float) -> bool:
+    return value >= limit - SLACK
+
+
+def at_most(value: float, limit: float) -> bool:
+    return value <= limit + SLACK
+
+
 @dataclass(frozen=True)
 class GateThresholds:
     min_accuracy: float
@@ -57,14 +65,14 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
     if accuracy is None:
         check("accuracy", False, "no held-out pairs to measure implicit accuracy on")
     else:
-        check("accuracy", accuracy >= thresholds.min_accuracy - SLACK,
+        check("accuracy", at_least(accuracy, thresholds.min_accuracy),
               f"held-out implicit accuracy {accuracy:.3f} < {thresholds.min_accuracy:.3f}",
               accuracy, ">=", thresholds.min_accuracy)  # fmt: skip
     drift = metrics.get("held_out_winner_drift")
     if drift is not None:
         limit = thresholds.max_winner_drift
         reason = f"winners' denoising error drifted {drift:+.3f} above the reference's (limit {limit})"
-        check("winner_drift", math.isfinite(drift) and drift <= limit + SLACK, reason, drift, "<=", limit)
+        check("winner_drift", math.isfinite(drift) and at_most(drift, limit), reason, drift, "<=", limit)
     judge, parent = metrics.get("judge_score"), metrics.get("judge_score_parent")
     if judge is not None and parent is not None:
         # Measured from the better of the parent and the base: drops within the tolerance must not
@@ -73,7 +81,7 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
         bar, against = (base, "the base") if base is not None and base > parent else (parent, "the parent")
         tolerance, limit = thresholds.max_judge_drop, round(bar - thresholds.max_judge_drop, 9)
         reason = f"prompt-following fell to {judge:.3f} from {bar:.3f} ({against}; tolerance {tolerance})"
-        check("judge", judge >= limit - SLACK, reason, judge, ">=", limit)
+        check("judge", at_least(judge, limit), reason, judge, ">=", limit)
     return result
 
 
