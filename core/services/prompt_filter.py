@@ -1,15 +1,20 @@
 """The prompt filter: words, phrases or patterns no prompt may contain, managed by admins, and an
 optional classifier hook (DPOLOOP_PROMPT_CLASSIFIER="module:function", called with the prompt,
 returning a reason to refuse or None). It guards POST /generations, the prompt set and imports,
-and can retire existing prompts on demand."""
+and can retire existing prompts on demand.
+
+Rules run on RE2, whose time is linear in the prompt: an admin's pattern with nested repetition
+(`(\w+\s?)+x`) would let Python's backtracking engine hold the API for minutes on one 30-character
+prompt. A pattern RE2 cannot compile (backreferences, look-around) is refused when it is added.
+"""
 
 from __future__ import annotations
 
 import importlib
-import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
+import re2
 from sqlalchemy import delete, select, update
 
 from core.db.models import Prompt, PromptFilter
@@ -25,6 +30,24 @@ class ClassifierUnavailable(RuntimeError):
     """The configured classifier could not be imported or failed: prompts wait rather than pass unchecked."""
 
 
+# A word rule matches whole words: not next to a letter, digit or underscore (Python's \w; RE2's is ASCII only).
+NOT_WORD = r"[^\pL\pN_]"
+
+
+@lru_cache(maxsize=1024)
+def compiled(pattern: str, is_regex: bool) -> re2._Regexp:
+    """The rule as RE2 runs it, any case; RuleInvalid when RE2 cannot compile it."""
+    source = pattern if is_regex else f"(?:^|{NOT_WORD}){re2.escape(pattern)}(?:{NOT_WORD}|$)"
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    try:
+        return re2.compile(source, options)
+    except re2.error as exc:
+        why = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise RuleInvalid(f"not a regular expression RE2 accepts (no look-around or backreferences): {why}") from exc
+
+
 @dataclass(frozen=True)
 class Rule:
     id: int
@@ -32,9 +55,8 @@ class Rule:
     is_regex: bool
 
     def matches(self, text: str) -> bool:
-        if self.is_regex:
-            return re.search(self.pattern, text, re.IGNORECASE) is not None
-        return re.search(rf"(?<!\w){re.escape(self.pattern)}(?!\w)", text, re.IGNORECASE) is not None
+        """RuleInvalid for a stored rule RE2 cannot compile (added before rules ran on RE2)."""
+        return compiled(self.pattern, self.is_regex).search(text) is not None
 
 
 def list_rules() -> list[PromptFilter]:
@@ -52,11 +74,7 @@ def add_rule(pattern: str, is_regex: bool, by: str) -> PromptFilter:
     pattern = pattern.strip()
     if not pattern:
         raise RuleInvalid("the pattern is empty")
-    if is_regex:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise RuleInvalid(f"not a regular expression: {exc}") from exc
+    compiled(pattern, is_regex)
     with session_scope() as session:
         if session.scalar(select(PromptFilter.id).where(PromptFilter.pattern == pattern)) is not None:
             raise RuleInvalid(f"the rule {pattern!r} exists")
@@ -81,11 +99,16 @@ def _classifier(spec: str):
         raise ClassifierUnavailable(f"prompt classifier {spec!r} cannot be loaded: {exc}") from exc
 
 
-def refusal(text: str, settings: Settings, found: list[Rule] | None = None) -> str | None:
-    """Why this prompt is refused (naming the rule), or None. ClassifierUnavailable if the hook fails."""
+def refusal(text: str, settings: Settings, found: list[Rule] | None = None, show_pattern: bool = False) -> str | None:
+    """Why this prompt is refused (naming the rule by id; by its pattern too where only admins read it,
+    show_pattern), or None. ClassifierUnavailable if the hook fails."""
     for rule in rules() if found is None else found:
-        if rule.matches(text):
-            return f"the prompt matches prompt filter rule {rule.id} ({rule.pattern!r})"
+        named = f"prompt filter rule {rule.id}" + (f" ({rule.pattern!r})" if show_pattern else "")
+        try:
+            if rule.matches(text):
+                return f"the prompt matches {named}"
+        except RuleInvalid:  # refuse rather than let prompts pass a rule nobody can evaluate
+            return f"{named} cannot be evaluated; an admin must replace it"
     if settings.prompt_classifier:
         try:
             reason = _classifier(settings.prompt_classifier)(text)
@@ -103,7 +126,7 @@ def apply_to_prompts(settings: Settings) -> list[tuple[int, str, str]]:
     found = rules()
     with session_scope() as session:
         prompts = session.execute(select(Prompt.id, Prompt.text).where(Prompt.active.is_(True))).all()
-    refused = [(pid, text, why) for pid, text in prompts if (why := refusal(text, settings, found))]
+    refused = [(pid, text, why) for pid, text in prompts if (why := refusal(text, settings, found, show_pattern=True))]
     if refused:
         with session_scope() as session:
             session.execute(update(Prompt).where(Prompt.id.in_([pid for pid, _, _ in refused])).values(active=False))

@@ -22,7 +22,7 @@ def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False,
     prompt filter's rule that refuses one (nothing is added then)."""
     found, settings = prompt_filter.rules(), settings or get_settings()
     for text in texts:
-        reason = prompt_filter.refusal(text, settings, found)
+        reason = prompt_filter.refusal(text, settings, found, show_pattern=True)  # admins add prompts
         if reason:
             raise ValueError(f"{text[:80]!r}: {reason}")
     try:
