@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from app.api.docs import add_docs
 from app.api.errors import ERROR_RESPONSES
 from app.api.guard import RequestGuard
 from app.api.headers import SecurityHeaders
@@ -56,12 +57,16 @@ def create_app() -> FastAPI:
         title="dpoloop",
         version="0.1.0",
         description="Label pairs of generations, train Diffusion-DPO on the votes, serve the result.",
+        docs_url=None,  # add_docs serves it, from a pinned package
+        redoc_url=None,
     )
     api.add_exception_handler(RequestValidationError, validation_error)
     api.add_exception_handler(OperationalError, database_unreachable)  # connection lost, server restarting
     api.add_exception_handler(InterfaceError, database_unreachable)
     api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
-    api.add_middleware(SecurityHeaders)  # outermost: the guard's own 401 and 413 answers get them too
+    api.add_middleware(
+        SecurityHeaders, policies=add_docs(api)
+    )  # outermost: the guard's own 401 and 413 answers get them too
     routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,
                data.router, trust.router, health.router)  # fmt: skip
     for router in routers:

@@ -26,3 +26,15 @@ def test_every_console_module_and_script_is_served_from_the_frontend():
     for module in admin.rglob("*.js"):
         for target in re.findall(r'from "(\.[^"]+)"', module.read_text()):
             assert (module.parent / target).resolve().is_file(), f"{module.name} imports {target}"
+
+
+def test_swagger_ui_is_the_pinned_release_with_its_licence():
+    folder = FRONTEND_DIR / "vendor" / "swagger-ui"
+    recorded = dict(
+        (name, digest)
+        for digest, name in re.findall(r"sha256 ([0-9a-f]{64}) (\S+)", (folder / "README.md").read_text())
+    )
+    assert set(recorded) == {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
+    for name, digest in recorded.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    assert "Apache License" in (folder / "LICENSE").read_text()
