@@ -4,8 +4,9 @@ A fresh Postgres database gets a realistic history (defaults: 20 labelers, 300 p
 50 checkpoints in a lineage with branches, rejected and broken ones, their deployments and human
 evaluations, 100 finished rounds of 400 steps each), then the real API (uvicorn, one process) answers
 N sequential requests per admin call from one keep-alive client. Printed per call: p50/p95/p99 in
-ms, the p99 against the baseline GET /api/v1/health measured in the same run (no token, one SELECT
-and a broker ping: the floor of a request that touches the database), and PASS/FAIL against 50 ms.
+ms, the p99 against the baseline GET /api/v1/admin/health measured in the same run (the token's lookup,
+one SELECT and a broker ping: the floor of a request that touches the database), and PASS/FAIL
+against 50 ms.
 
 Needs Postgres and Redis (as `bash scripts/test.sh` starts them):
     eval "$(bash scripts/services.sh)" && .venv/bin/python bench/admin_api.py [--requests 300]
@@ -545,7 +546,7 @@ def report(baseline: Timing, timings: list[tuple[str, Timing | int]]) -> list[st
     print(f"{'call':46} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/health':>10} "
           f"{'KiB':>7}  p99<=50ms")  # fmt: skip
     over = []
-    for label, timing in [("GET /api/v1/health (baseline)", baseline), *timings]:
+    for label, timing in [("GET /api/v1/admin/health (baseline)", baseline), *timings]:
         if isinstance(timing, int):
             why = "not there yet" if timing in (404, 405) else "not measured"
             print(f"{label:46} skipped (HTTP {timing}: {why})")
@@ -571,8 +572,8 @@ def measure(base: str, token: str, round_id: int, args) -> None:
              "/api/v1/admin/arena/matches"]  # fmt: skip
     load_at_start = os.getloadavg()[0]
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
-        baseline = time_endpoint(client, "/api/v1/health", args.requests, args.warmup, args.budget)
-        assert isinstance(baseline, Timing), f"GET /api/v1/health answered {baseline}"
+        baseline = time_endpoint(client, "/api/v1/admin/health", args.requests, args.warmup, args.budget)
+        assert isinstance(baseline, Timing), f"GET /api/v1/admin/health answered {baseline}"
         timings = []
         for path in [c for c in calls if not args.only or any(o in c for o in args.only)]:
             timing = time_endpoint(client, path, args.requests, args.warmup, args.budget)

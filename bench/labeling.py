@@ -155,6 +155,7 @@ def pool_figures(settings: dict, tmp: Path, base: str, token: str, services: lis
     from core.services.prompts import seed_shipped_prompts
     from core.settings import get_settings
     from core.states import ComparisonState
+    from tests.helpers.data import make_labeler
 
     with session_scope() as session:
         session.execute(update(Comparison).values(state=ComparisonState.done))  # empty the pool
@@ -163,7 +164,9 @@ def pool_figures(settings: dict, tmp: Path, base: str, token: str, services: lis
     env = service_env(**settings, pool_target=target, pool_batch=4, torch_threads=2)
     worker = Service("worker", dpoloop("worker"), env, tmp)
     services.append(worker)
-    wait_until(lambda: httpx.get(f"{base}/api/v1/health").json()["status"] == "ok", 120, "a warm worker", proc=worker)
+    admin = {"Authorization": f"Bearer {make_labeler('bench-admin', admin=True)[1]}"}
+    wait_until(lambda: httpx.get(f"{base}/api/v1/admin/health", headers=admin).json()["status"] == "ok", 120,
+               "a warm worker", proc=worker)  # fmt: skip
     get_settings.cache_clear()
     configure(celery_app, get_settings())
     headers = {"Authorization": f"Bearer {token}"}

@@ -461,3 +461,22 @@ class DeploymentOut(BaseModel):
     promoted_at: datetime
     promoted_by: str
     reason: str | None
+
+
+class LivenessOut(BaseModel):
+    status: Literal["ok"]
+
+
+class WorkerHealthOut(BaseModel):
+    name: str
+    queues: str
+    checkpoint_id: int | None
+    seconds_since_seen: float
+    alive: bool
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    broker: str
+    workers: list[WorkerHealthOut]

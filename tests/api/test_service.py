@@ -43,10 +43,36 @@ def test_admin_adds_prompts_once(client, admin):
     assert client.post("/api/v1/admin/prompts", headers=admin, json=body).json() == {"added": 0, "skipped": 3}
 
 
-def test_health_reports_database_broker_and_no_workers(client):
-    body = client.get("/api/v1/health").json()
+def test_health_reports_database_broker_and_no_workers_to_admins(client, admin):
+    body = client.get("/api/v1/admin/health", headers=admin).json()
     assert body["database"] == "ok" and body["broker"] == "ok"
     assert body["workers"] == [] and body["status"] == "degraded"
+
+
+def test_open_health_is_liveness_only_and_touches_no_database(client, alice, admin):
+    from sqlalchemy import event
+
+    from core.db.session import get_engine
+    from core.services.workers import beat
+
+    beat("gen@host-7.internal", "generate,pool", None)
+    statements = []
+
+    def count(*_):
+        statements.append(1)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        answers = [client.get("/api/v1/health") for _ in range(3)]
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    assert [(a.status_code, a.json()) for a in answers] == [(200, {"status": "ok"})] * 3
+    assert statements == []  # no query, no broker connection: a load balancer may call it freely
+    assert "host-7" not in answers[0].text
+    assert client.get("/api/v1/admin/health").status_code == 401
+    assert client.get("/api/v1/admin/health", headers=auth(alice)).status_code == 403
+    details = client.get("/api/v1/admin/health", headers=admin).json()
+    assert [w["name"] for w in details["workers"]] == ["gen@host-7.internal"] and details["workers"][0]["alive"]
 
 
 def test_openapi_docs_are_served(client):

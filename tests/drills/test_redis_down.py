@@ -31,6 +31,7 @@ def test_votes_survive_a_broker_outage_and_generation_resumes(pg_settings, monke
         apply_settings(monkeypatch, broker_url=f"redis://127.0.0.1:{port}/0")
         labeler_id, token = make_labeler("alice")
         alice = {"Authorization": f"Bearer {token}"}
+        admin = {"Authorization": f"Bearer {make_labeler('root', admin=True)[1]}"}
         make_comparisons(3)
         with TestClient(create_app()) as client:
 
@@ -48,7 +49,7 @@ def test_votes_survive_a_broker_outage_and_generation_resumes(pg_settings, monke
             assert vote_on_next() == 201  # votes need only the database
             down = generate()
             assert down.status_code == 503 and "unreachable" in down.json()["detail"]
-            assert client.get("/api/v1/health").json()["broker"].startswith("unreachable")
+            assert client.get("/api/v1/admin/health", headers=admin).json()["broker"].startswith("unreachable")
             broker = start_redis(port)
             assert vote_on_next() == 201
             deadline = time.monotonic() + 20  # the client reconnects on its next send

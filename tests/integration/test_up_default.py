@@ -37,7 +37,8 @@ def test_up_serves_pairs_votes_and_generations_then_stops_on_ctrl_c(tmp_path, em
                           headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
         assert made.status_code == 200 and made.json()["status"] == "done", made.text
         assert (data_dir / "dpoloop.sqlite3").exists()
-        assert httpx.get(f"{base}/api/v1/health").json()["status"] == "ok"
+        admin = {"Authorization": f"Bearer {admin_token}"}
+        assert httpx.get(f"{base}/api/v1/admin/health", headers=admin).json()["status"] == "ok"
     finally:
         code = up.stop(signal.SIGINT, timeout=30)
     assert code == 0, up.log_tail()
@@ -56,8 +57,13 @@ def test_the_default_starts_every_time_and_loses_no_task(tmp_path, embedded_mode
         up = Service(f"up-{start}", dpoloop("up", "--port", str(port)), env, tmp_path)
         base = f"http://127.0.0.1:{port}"
         try:
+
             def both_workers_alive(base=base):
-                workers = httpx.get(f"{base}/api/v1/health").json()["workers"]
+                logins = data_dir / "first-logins.txt"
+                if not logins.exists():
+                    return False
+                admin = {"Authorization": f"Bearer {logins.read_text().split()[1].split('#token=')[1]}"}
+                workers = httpx.get(f"{base}/api/v1/admin/health", headers=admin).json()["workers"]
                 return {w["name"].split("@")[0] for w in workers if w["alive"]} >= {"generate", "train"}
 
             wait_until(both_workers_alive, 90, f"both workers (start {start})", every=0.5, proc=up)

@@ -57,8 +57,10 @@ def test_rest_generation_is_made_by_the_worker(live_stack):
 
 
 def test_health_sees_the_worker(live_stack):
+    admin = {"Authorization": f"Bearer {make_labeler('health-admin', admin=True)[1]}"}
+
     def worker_alive():
-        body = httpx.get(live_stack["base_url"] + "/api/v1/health").json()
+        body = httpx.get(live_stack["base_url"] + "/api/v1/admin/health", headers=admin).json()
         return body["status"] == "ok" and body["workers"][0]["checkpoint_id"] == 1 and body
 
     body = wait_until(worker_alive, 60, "a live worker in /health", proc=live_stack["services"][1])

@@ -1,4 +1,5 @@
-"""GET /health: database, broker and workers, for people and for load balancers."""
+"""GET /health: is this process answering, for load balancers and healthchecks (no token, no query,
+no broker). GET /admin/health: database, broker and workers, for admins."""
 
 from __future__ import annotations
 
@@ -6,21 +7,36 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Response, status
 
+from app.api.deps import Admin
 from core.queue import broker_reachable
+from core.schemas.api import HealthOut, LivenessOut
 from core.services.workers import workers_seen
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(response: Response) -> dict:
-    report: dict = {"database": "ok", "broker": broker_reachable(), "workers": []}
+@router.get("/health", response_model=LivenessOut)
+def health() -> LivenessOut:
+    """Liveness only: anyone may call it, as often as they like, and it touches nothing behind the API."""
+    return LivenessOut(status="ok")
+
+
+@router.get(
+    "/admin/health",
+    response_model=HealthOut,
+    tags=["admin"],
+    responses={503: {"model": HealthOut, "description": "The database is unreachable."}},
+)
+def admin_health(_: Admin, response: Response) -> HealthOut:
+    """The database, the broker and every worker's last heartbeat (names and queues); degraded when
+    either is down or no worker is alive."""
+    database, broker, workers = "ok", broker_reachable(), []
     try:
-        report["workers"] = [asdict(w) | {"alive": w.alive} for w in workers_seen()]
+        workers = [asdict(w) | {"alive": w.alive} for w in workers_seen()]
     except Exception as exc:  # the answer, not an error: say which part is down
-        report["database"] = f"unreachable: {type(exc).__name__}"
-    alive = any(w["alive"] for w in report["workers"])
-    report["status"] = "ok" if report["database"] == "ok" and report["broker"] == "ok" and alive else "degraded"
-    if report["database"] != "ok":
+        database = f"unreachable: {type(exc).__name__}"
+    alive = any(w["alive"] for w in workers)
+    if database != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return report
+    ok = database == "ok" and broker == "ok" and alive
+    return HealthOut(status="ok" if ok else "degraded", database=database, broker=broker, workers=workers)
