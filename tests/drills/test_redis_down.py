@@ -15,9 +15,9 @@ from tests.helpers.data import make_comparisons, make_labeler
 from tests.helpers.stack import free_port, wait_until
 
 
-def start_redis(port: int) -> subprocess.Popen:
+def start_redis(port: int, *config: str) -> subprocess.Popen:
     proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+                             "--appendonly", "no", *config], stdout=subprocess.DEVNULL)  # fmt: skip
     wait_until(lambda: redis.Redis(port=port).ping(), 10, "a private redis")
     return proc
 

@@ -45,7 +45,7 @@ async def create(
         bool, Query(description="Block until the image is ready (up to DPOLOOP_GENERATION_WAIT_S).")
     ] = False,
 ):
-    enforce(settings, settings.generation_rate_limit, "generations", labeler.id)
+    await enforce(settings, settings.generation_rate_limit, "generations", labeler.id)
     try:
         generation = await run_in_threadpool(generations.request_generation, body, labeler, settings)
     except generations.TooManyPending as exc:
