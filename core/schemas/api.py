@@ -59,7 +59,8 @@ class PromptFilterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pattern: str = Field(min_length=1, max_length=500, description="A word or phrase (whole words, any case)")
-    is_regex: bool = Field(default=False, description="Treat the pattern as a regular expression (any case)")
+    is_regex: bool = Field(default=False, description="Treat the pattern as an RE2 regular expression (any case; "
+                           "no look-around or backreferences)")  # fmt: skip
 
 
 class PromptFilterOut(BaseModel):

@@ -1,4 +1,4 @@
-"""The prompt filter: words, phrases or patterns no prompt may contain, managed by admins, and an
+r"""The prompt filter: words, phrases or patterns no prompt may contain, managed by admins, and an
 optional classifier hook (DPOLOOP_PROMPT_CLASSIFIER="module:function", called with the prompt,
 returning a reason to refuse or None). It guards POST /generations, the prompt set and imports,
 and can retire existing prompts on demand.
@@ -34,7 +34,7 @@ class ClassifierUnavailable(RuntimeError):
 NOT_WORD = r"[^\pL\pN_]"
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def compiled(pattern: str, is_regex: bool) -> re2._Regexp:
     """The rule as RE2 runs it, any case; RuleInvalid when RE2 cannot compile it."""
     source = pattern if is_regex else f"(?:^|{NOT_WORD}){re2.escape(pattern)}(?:{NOT_WORD}|$)"
