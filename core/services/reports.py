@@ -31,7 +31,8 @@ def report(comparison_id: int, labeler_id: int, side: str, reason: ReportReason,
     """(report, created). ComparisonNotFound; NotServed for a pair this labeler was never shown;
     ReportCapReached past DPOLOOP_REPORT_RATE_LIMIT (nothing is recorded or retired then). The cap is a
     count of the labeler's reports in the database: it holds across API processes whatever the broker,
-    counts only reports made (a repeat or a refused one costs nothing), and nothing lets it lapse."""
+    counts only reports made (a repeat or a refused one costs nothing), and does not fail open when Redis
+    is down, as the `limits` counters of app/api/rate_limits.py do."""
     limit = parse(settings.report_rate_limit)
     window = timedelta(seconds=limit.get_expiry())
     with session_scope() as session:
