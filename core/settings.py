@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     )  # fmt: skip
     votes_per_hour_cap: int = Field(default=0, ge=0, description="Votes a labeler may cast per hour (0: no cap).")
     votes_per_day_cap: int = Field(default=0, ge=0, description="Votes a labeler may cast per day (0: no cap).")
+    report_rate_limit: str = Field(
+        default="20/hour",
+        description="Reports one labeler may make, e.g. 20/hour (429 above it): each retires a pair for everyone.",
+    )
     quality_fast_decision_ms: int = Field(
         default=600, ge=0, description="Decisions faster than this are counted as fast (shown, not used to exclude)."
     )
@@ -192,7 +196,7 @@ class Settings(BaseSettings):
         default=None, description="Base URL printed in login links (default http://host:port)."
     )
 
-    @field_validator("generation_rate_limit")
+    @field_validator("generation_rate_limit", "report_rate_limit")
     @classmethod
     def _a_rate_limit(cls, value: str) -> str:
         parse(value)  # ValueError names what it could not read

@@ -63,6 +63,12 @@ class ReportReason(enum.StrEnum):
     other = "other"
 
 
+class ReportStatus(enum.StrEnum):
+    open = "open"  # the reporter's own vote is out of training; the others' still train
+    confirmed = "confirmed"  # an admin agreed: no vote on the pair trains
+    dismissed = "dismissed"  # an admin disagreed: the others' votes train (the reporter's stays out)
+
+
 class ComparisonState(enum.StrEnum):
     ready = "ready"  # in the pool
     done = "done"  # collected its votes

@@ -251,10 +251,13 @@ $("report-dialog").addEventListener("close", async () => {
     const response = await api(`/comparisons/${comparison.id}/report`, {
       method: "POST", body: JSON.stringify({ side, reason }),
     });
+    if (response.status === 429) throw await capReached(response);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     status("Reported: that pair will not be shown again.");
   } catch (e) {
-    if (!(e instanceof Unauthorized)) status(`The report was not sent (${e.message}); try again.`, true);
+    if (e instanceof CapReached) {  // the report cap: the pair stays on screen to vote on or skip
+      status(`The report was not sent: ${e.message}. Reporting works again in ${Math.ceil(e.retryAfterS / 60)} min.`, true);
+    } else if (!(e instanceof Unauthorized)) status(`The report was not sent (${e.message}); try again.`, true);
     return;
   }
   unreadable.add(comparison.id);  // never ask for it again in this tab

@@ -140,7 +140,7 @@ def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the 
     """Create a labeler; prints its token and login link (shown once)."""
     try:
         labeler, token = labelers.create_labeler(name, admin=admin)
-    except labelers.NameTaken as exc:
+    except (labelers.NameTaken, labelers.NameReserved) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")

@@ -35,6 +35,7 @@ from core.states import (
     MatchState,
     PromptSource,
     ReportReason,
+    ReportStatus,
     Role,
     RoundState,
     RoundTrigger,
@@ -220,10 +221,13 @@ class Vote(Base):
 
 class Report(Base):
     """A labeler's report of an image (harmful, explicit, broken, other): the comparison leaves the
-    pool for everyone and every future round."""
+    pool for everyone and the reporter's vote leaves training; the others' leave once an admin confirms."""
 
     __tablename__ = "reports"
-    __table_args__ = (UniqueConstraint("comparison_id", "labeler_id", name="uq_reports_comparison_labeler"),)
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "labeler_id", name="uq_reports_comparison_labeler"),
+        Index("ix_reports_labeler_created", "labeler_id", "created_at"),  # the per-labeler cap counts these
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
@@ -233,6 +237,10 @@ class Report(Base):
     reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "report_reason"))
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus, "report_status"), default=ReportStatus.open,
+                                                 server_default=ReportStatus.open.value)  # fmt: skip
+    decided_by: Mapped[str | None] = mapped_column(String(100))  # the admin who confirmed or dismissed it
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PromptFilter(Base):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Report, Vote
+from core.db.models import Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Vote
+from core.repo.reports import withheld_votes
 from core.states import Choice, ComparisonKind
 
 
@@ -51,7 +52,8 @@ def collect_preferences(
 ) -> Preferences:
     """Aggregate the votes on train comparisons (those with id <= up_to_vote_id: a round's snapshot);
     AI labelers' votes are left out, counted with the others ("include") or alone ("only"); votes of
-    `excluded` labelers (not in good standing) and reported comparisons are counted, not used."""
+    `excluded` labelers (not in good standing), a reporter's own vote on the pair they reported, and every
+    vote on a pair whose report an admin confirmed are counted, not used."""
     a, b = aliased(Generation), aliased(Generation)
     query = (
         select(
@@ -79,9 +81,9 @@ def collect_preferences(
     result = Preferences()
     winners: dict[int, Counter] = defaultdict(Counter)
     info: dict[int, tuple] = {}
-    reported = set(session.scalars(select(Report.comparison_id)))
+    confirmed, withdrawn = withheld_votes(session)
     for labeler_id, comparison_id, choice, winner, prompt, a_id, b_id, a_latents, b_latents in session.execute(query):
-        if comparison_id in reported:
+        if comparison_id in confirmed or (comparison_id, labeler_id) in withdrawn:
             result.counts["votes_on_reported_pairs"] += 1
             continue
         if labeler_id in excluded:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas.generation import GenerationParams
 from core.schemas.text import MAX_DB_INT
-from core.states import Choice, GenerationStatus, ReportReason
+from core.states import Choice, GenerationStatus, ReportReason, ReportStatus
 
 
 class ImageOut(BaseModel):
@@ -53,6 +53,17 @@ class ReportAdminOut(ReportOut):
     prompt: str
     note: str | None
     image_urls: list[str]  # the reported image, or both
+    status: ReportStatus  # open: only the reporter's vote is out of training; confirmed: every vote on the pair
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class ReportDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["confirmed", "dismissed"] = Field(
+        description="confirmed: no vote on the pair trains; dismissed: the other labelers' votes train again"
+    )
 
 
 class PromptFilterIn(BaseModel):

@@ -17,8 +17,21 @@ class NameTaken(ValueError):
     """A labeler with this name exists."""
 
 
+class NameReserved(ValueError):
+    """A person's account under a name kept for AI labelers."""
+
+
+class WrongKind(ValueError):
+    """A local tool asked for its account (AI or not) by a name that a labeler of the other kind holds."""
+
+
 class SelfDisable(ValueError):
     """An admin tried to disable their own token."""
+
+
+# `dpoloop ai-label` names its account ai-<judge>: no person may hold such a name, or the judge would
+# sign in as them and its votes would count as a person's.
+AI_PREFIX = "ai-"
 
 
 def login_url(settings: Settings, token: str, admin: bool = False) -> str:
@@ -28,8 +41,11 @@ def login_url(settings: Settings, token: str, admin: bool = False) -> str:
 
 
 def create_labeler(name: str, admin: bool = False, ai: bool = False) -> tuple[Labeler, str]:
-    """A new labeler and its token (shown once: only the hash is stored); NameTaken if the name is used.
-    An AI labeler is an automatic judge voting through the API (`dpoloop ai-label`)."""
+    """A new labeler and its token (shown once: only the hash is stored); NameTaken if the name is used,
+    NameReserved for a person named like an AI account. An AI labeler is an automatic judge voting
+    through the API (`dpoloop ai-label`)."""
+    if not ai and name.lower().startswith(AI_PREFIX):
+        raise NameReserved(f"names starting with {AI_PREFIX!r} are kept for AI labelers (dpoloop ai-label)")
     try:
         with session_scope() as session:
             if repo.by_name(session, name) is not None:
@@ -103,9 +119,14 @@ def rotate_token(labeler_id: int) -> tuple[Labeler, str]:
 
 
 def fresh_token(name: str, ai: bool = False) -> str:
-    """A new token for the labeler `name`, created on first use (local tools: simulated and AI labelers)."""
+    """A new token for the labeler `name` of this kind (AI or not), created on first use (local tools:
+    simulated and AI labelers). WrongKind when a labeler of the other kind holds the name: their token
+    stays as it is."""
     with session_scope() as session:
         labeler = repo.by_name(session, name)
         if labeler is None:
             return repo.create_labeler(session, name, ai=ai)[1]
+        if labeler.is_ai != ai:
+            kind = "an AI labeler" if labeler.is_ai else "a human labeler"
+            raise WrongKind(f"{name} is {kind}, not {'an AI' if ai else 'a human'} one: its token is left alone")
         return repo.rotate_token(labeler)

@@ -91,6 +91,8 @@ def test_admin_input_errors(client, admin):
     dup = client.post("/api/v1/admin/labelers", headers=admin, json={"name": "carol"})
     assert dup.status_code == 409 and "exists" in reason(dup)
     assert client.post("/api/v1/admin/labelers", headers=admin, json={"name": "bad name!"}).status_code == 422
+    kept = client.post("/api/v1/admin/labelers", headers=admin, json={"name": "ai-pickscore"})
+    assert kept.status_code == 422 and "kept for AI labelers" in reason(kept)  # `dpoloop ai-label`'s accounts
     blank = client.post("/api/v1/admin/prompts", headers=admin, json={"prompts": ["a red circle", "  "]})
     assert blank.status_code == 422 and "blank" in reason(blank)
     assert client.patch("/api/v1/admin/labelers/4242", headers=admin, json={"active": False}).status_code == 404

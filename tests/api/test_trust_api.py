@@ -51,6 +51,55 @@ def test_a_reported_pair_voted_on_before_never_trains(client, admin, alice):
     assert found.pairs == [] and found.counts["votes_on_reported_pairs"] == 1
 
 
+def test_an_admin_confirms_or_dismisses_a_report_and_that_decides_whose_votes_train(
+    client, admin, alice, bob, monkeypatch, pg_settings
+):
+    apply_settings(monkeypatch, votes_per_comparison=2)
+    (pair,) = make_comparisons(1)
+    for who in (alice, bob):
+        assert client.get("/api/v1/comparisons/next", headers=auth(who)).json()["id"] == pair
+        voted = client.post(f"/api/v1/comparisons/{pair}/vote", headers=auth(who), json={"choice": "left"})
+        assert voted.status_code == 201
+    body = {"side": "left", "reason": "other"}
+    made = client.post(f"/api/v1/comparisons/{pair}/report", headers=auth(alice), json=body)
+    report_id = made.json()["id"]
+
+    def training_votes() -> int:
+        with session_scope() as session:
+            return collect_preferences(session).counts["votes"]
+
+    listed = client.get("/api/v1/admin/reports?status=open", headers=admin).json()
+    assert [(r["id"], r["status"], r["decided_by"]) for r in listed] == [(report_id, "open", None)]
+    assert training_votes() == 1  # bob's vote trains until an admin confirms
+    url = f"/api/v1/admin/reports/{report_id}"
+    assert client.patch(url, headers=auth(alice), json={"status": "dismissed"}).status_code == 403
+    confirmed = client.patch(url, headers=admin, json={"status": "confirmed"})
+    assert confirmed.status_code == 200
+    assert (confirmed.json()["status"], confirmed.json()["decided_by"]) == ("confirmed", "root")
+    assert training_votes() == 0
+    assert client.get("/api/v1/admin/reports?status=open", headers=admin).json() == []
+    assert client.patch(url, headers=admin, json={"status": "dismissed"}).json()["status"] == "dismissed"
+    assert training_votes() == 1
+    for bad in ({"status": "open"}, {"status": "maybe"}, {}):
+        assert client.patch(url, headers=admin, json=bad).status_code == 422
+    assert client.get("/api/v1/admin/reports?status=maybe", headers=admin).status_code == 422
+    assert client.patch("/api/v1/admin/reports/9999", headers=admin, json={"status": "confirmed"}).status_code == 404
+
+
+def test_a_labeler_at_the_report_cap_gets_a_429_with_retry_after(client, alice, monkeypatch, pg_settings):
+    apply_settings(monkeypatch, report_rate_limit="1/hour")
+    make_comparisons(2)
+    first = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    body = {"side": "both", "reason": "broken"}
+    assert client.post(f"/api/v1/comparisons/{first}/report", headers=auth(alice), json=body).status_code == 201
+    second = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    refused = client.post(f"/api/v1/comparisons/{second}/report", headers=auth(alice), json=body)
+    assert refused.status_code == 429 and "come back later" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3601
+    voted = client.post(f"/api/v1/comparisons/{second}/vote", headers=auth(alice), json={"choice": "left"})
+    assert voted.status_code == 201  # the pair stays hers to vote on
+
+
 def test_the_prompt_filter_refuses_with_the_rule_and_retires_on_demand(client, admin, alice):
     url = "/api/v1/admin/prompt-filter"
     word = client.post(url, headers=admin, json={"pattern": "gore"})

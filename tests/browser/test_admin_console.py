@@ -13,13 +13,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from core.db.models import Comparison, TrainingRound, Vote
+from core.db.models import Comparison, Report, TrainingRound, Vote
 from core.db.session import session_scope
 from core.queue import GENERATE_WORKER_QUEUES
 from core.repo.checkpoints import active_checkpoint_id
-from core.states import ComparisonKind
+from core.services import reports
+from core.settings import get_settings
+from core.states import ComparisonKind, ReportReason, ReportStatus
 from tests.browser.test_labeling_ui import CHROMIUM_ARGS
-from tests.helpers.data import make_labeler
+from tests.helpers.data import make_comparisons, make_labeler, serve
 from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
 from worker.scenes.policies import get_policy
 from worker.scenes.simulate import simulate_labeler
@@ -235,4 +237,16 @@ def test_an_admin_steers_trust_from_the_console(console_stack, browser):
     expect(page.get_by_text("not a regular expression")).to_be_visible()
     page.get_by_role("link", name="Reports").click()
     expect(page.get_by_text("No report.")).to_be_visible()
+    (pair,) = make_comparisons(1)
+    serve(pair, carol)
+    made, _ = reports.report(pair, carol, "left", ReportReason.harmful, get_settings())
+    decision = page.get_by_test_id(f"report-status-{made.id}")
+    expect(decision).to_contain_text("open", timeout=10_000)  # the page refreshes itself
+    decision.get_by_role("button", name="Confirm").click()
+    expect(decision).to_contain_text("confirmed by boss")
+    expect(decision).to_contain_text("no vote on it trains")
+    decision.get_by_role("button", name="Dismiss").click()
+    expect(decision).to_contain_text("dismissed by boss")
+    with session_scope() as session:
+        assert session.get(Report, made.id).status == ReportStatus.dismissed
     assert errors == []

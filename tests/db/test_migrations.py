@@ -56,6 +56,16 @@ def insert(conn, table: str, **values) -> None:
     conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(':' + c for c in values)})"), values)
 
 
+def insert_pair(conn, now, state: str, vote_count: int) -> None:
+    """Labeler 7 and comparison 3 of generations 1 and 2, as raw rows (for a schema older than the models)."""
+    insert(conn, "labelers", id=7, name="ann", role="labeler", token_hash="h", active=True, created_at=now)
+    for gid in (1, 2):
+        insert(conn, "generations", id=gid, public_id=f"g{gid}", prompt="a red circle", params="{}", seed=1,
+               purpose="pool", status="done", created_at=now)  # fmt: skip
+    insert(conn, "comparisons", id=3, prompt="a red circle", generation_a_id=1, generation_b_id=2, kind="train",
+           state=state, checkpoint_id=1, vote_count=vote_count, created_at=now)  # fmt: skip
+
+
 def test_upgrades_keep_existing_votes(database_url):
     """A table rebuilt by a later migration (SQLite copies tables to alter them) keeps the rows that
     other tables point at: comparisons with votes survive 0002 → head → 0002 → head."""
@@ -68,12 +78,7 @@ def test_upgrades_keep_existing_votes(database_url):
     upgrade("0002")
     now = datetime.now(UTC)
     with engine_for(database_url).begin() as conn:
-        insert(conn, "labelers", id=7, name="ann", role="labeler", token_hash="h", active=True, created_at=now)
-        for gid in (1, 2):
-            insert(conn, "generations", id=gid, public_id=f"g{gid}", prompt="a red circle", params="{}", seed=1,
-                   purpose="pool", status="done", created_at=now)  # fmt: skip
-        insert(conn, "comparisons", id=3, prompt="a red circle", generation_a_id=1, generation_b_id=2, kind="train",
-               state="done", checkpoint_id=1, vote_count=1, created_at=now)  # fmt: skip
+        insert_pair(conn, now, state="done", vote_count=1)
         insert(conn, "votes", id=4, comparison_id=3, labeler_id=7, choice="left", left_generation_id=1,
                winner_generation_id=1, created_at=now)  # fmt: skip
     upgrade()
@@ -82,3 +87,25 @@ def test_upgrades_keep_existing_votes(database_url):
     with engine_for(database_url).connect() as conn:
         assert conn.execute(text("SELECT comparison_id, choice FROM votes")).all() == [(3, "left")]
         assert conn.execute(text("SELECT id, state FROM comparisons")).all() == [(3, "done")]
+
+
+def test_reports_made_before_review_keep_their_pairs_out_of_training(database_url):
+    """0012 adds the admin's review of reports; a report made before it counts as confirmed, so an
+    upgrade changes nothing that trains."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from core.db.migrate import downgrade, upgrade
+
+    upgrade("0011")
+    now = datetime.now(UTC)
+    with engine_for(database_url).begin() as conn:
+        insert_pair(conn, now, state="retired", vote_count=0)
+        insert(conn, "reports", id=5, comparison_id=3, labeler_id=7, side="both", reason="harmful", created_at=now)
+    upgrade()
+    downgrade("0011")
+    upgrade()
+    with engine_for(database_url).connect() as conn:
+        rows = conn.execute(text("SELECT id, status, decided_by, decided_at IS NOT NULL FROM reports")).all()
+    assert [tuple(r) for r in rows] == [(5, "confirmed", "upgrade", True)]

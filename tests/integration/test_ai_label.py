@@ -31,3 +31,21 @@ def test_an_ai_labeler_votes_through_the_api_and_counts_only_when_asked(live_sta
 
     missing = CliRunner().invoke(cli, ["ai-label", "--judge", "pickscore:/nowhere", "--votes", "1"])
     assert missing.exit_code == 2 and "no weights directory at /nowhere" in missing.output
+
+
+def test_ai_label_never_signs_in_as_a_human_named_like_its_account(tmp_path, monkeypatch):
+    """A person named `ai-scenes` (made before the prefix was kept for AI accounts) keeps their token,
+    and the judge casts no vote as them: counted as a person's, its votes would train by default."""
+    from core.repo.labelers import by_token
+    from tests.conftest import apply_settings
+    from tests.helpers.data import make_labeler
+
+    apply_settings(monkeypatch, data_dir=tmp_path / "data")
+    assert CliRunner().invoke(cli, ["migrate"]).exit_code == 0
+    human, token = make_labeler("ai-scenes")
+    refused = CliRunner().invoke(cli, ["ai-label", "--judge", "scenes", "--votes", "1", "--url", "http://127.0.0.1:9"])
+    assert refused.exit_code == 2, refused.output
+    assert "ai-scenes is a human labeler" in refused.output and "--name" in refused.output
+    with session_scope() as session:
+        assert by_token(session, token).id == human  # the person's token still works
+        assert session.scalars(select(Labeler).where(Labeler.is_ai.is_(True))).all() == []

@@ -16,6 +16,8 @@ def test_migrate_labelers_and_prompts(tmp_path, monkeypatch):
     token = created.output.split("token: ")[1].split()[0]
     duplicate = runner.invoke(cli, ["labelers", "create", "zoe"])
     assert duplicate.exit_code == 1 and "exists" in duplicate.output
+    kept = runner.invoke(cli, ["labelers", "create", "ai-scenes"])
+    assert kept.exit_code == 1 and "kept for AI labelers" in kept.output
 
     prompt_file = tmp_path / "prompts.txt"
     prompt_file.write_text("# comment\na red circle\n\na blue square\n")

@@ -4,6 +4,7 @@ import pytest
 
 from core.services import labelers, prompts
 from core.states import PromptSource
+from tests.helpers.data import make_labeler
 
 
 def test_labelers_sign_in_by_token_and_admins_cannot_lock_themselves_out(sqlite_db):
@@ -31,6 +32,27 @@ def test_a_fresh_token_replaces_the_last_one(sqlite_db):
     old = labelers.fresh_token("sim-left")
     new = labelers.fresh_token("sim-left")
     assert labelers.authenticate(old) is None and labelers.authenticate(new).name == "sim-left"
+
+
+def test_a_fresh_token_is_only_for_an_account_of_the_kind_asked(sqlite_db):
+    """`ai-label` and `simulate-labelers` look their account up by name and kind: a person who holds the
+    name keeps their token (ai-label would vote as them, and as a person's its votes would train)."""
+    person, token = make_labeler("ai-scenes")  # an install from before the prefix was kept for AI accounts
+    with pytest.raises(labelers.WrongKind, match="ai-scenes is a human labeler"):
+        labelers.fresh_token("ai-scenes", ai=True)
+    assert labelers.authenticate(token).id == person
+    ai_token = labelers.fresh_token("ai-pickscore", ai=True)
+    with pytest.raises(labelers.WrongKind, match="ai-pickscore is an AI labeler"):
+        labelers.fresh_token("ai-pickscore")
+    assert labelers.authenticate(ai_token).is_ai and labelers.fresh_token("ai-pickscore", ai=True) != ai_token
+
+
+def test_the_ai_prefix_is_kept_for_ai_accounts(sqlite_db):
+    for name in ("ai-scenes", "AI-Scenes"):
+        with pytest.raises(labelers.NameReserved, match="ai-"):
+            labelers.create_labeler(name)
+    assert labelers.create_labeler("aida")[0].is_ai is False
+    assert [x.name for x in labelers.list_labelers()] == ["aida"]
 
 
 def test_prompts_are_cleaned_deduplicated_and_refused_when_blank(sqlite_db):

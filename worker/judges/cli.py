@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from core.services.labelers import fresh_token
+from core.services.labelers import AI_PREFIX, WrongKind, fresh_token
 from core.settings import get_settings
 
 
@@ -31,6 +31,7 @@ def ai_label(
     margin: Annotated[float, typer.Option(min=0, help="Score differences up to this are a tie.")] = 0.0,
     url: Annotated[str | None, typer.Option(help="API base URL (default: DPOLOOP_PUBLIC_URL or host:port).")] = None,
     token: Annotated[str | None, typer.Option(help="A labeler token (default: the AI labeler ai-KIND).")] = None,
+    name: Annotated[str | None, typer.Option(help="The AI labeler to vote as (default: ai-KIND).")] = None,
 ) -> None:
     """Vote on pool pairs with an automatic judge, through the same API as people."""
     from worker.judges.base import JudgeUnavailable
@@ -43,7 +44,12 @@ def ai_label(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     settings = get_settings()
-    token = token or fresh_token(f"ai-{chosen.name}", ai=True)
+    account = name or f"{AI_PREFIX}{chosen.name}"
+    try:
+        token = token or fresh_token(account, ai=True)
+    except WrongKind as exc:  # a person holds the name (made before it was kept for AI labelers)
+        typer.echo(f"{exc}; vote as another AI labeler with --name, e.g. --name {account}-judge", err=True)
+        raise typer.Exit(2) from exc
     report = simulate_labeler(url or settings.base_url, token, JudgeChoice(chosen, margin), votes,
                               on_vote=lambda n, c: n % 25 == 0 and typer.echo(f"{n} votes"))  # fmt: skip
     typer.echo(f"{report.votes} votes by {chosen.name} in {report.seconds:.1f} s: {dict(report.choices)}")

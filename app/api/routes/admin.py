@@ -42,6 +42,8 @@ def create(body: LabelerIn, _: Admin, settings: AppSettings) -> LabelerCreated:
         labeler, token = labelers.create_labeler(body.name, admin=body.admin)
     except labelers.NameTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except labelers.NameReserved as exc:
+        raise unprocessable(str(exc), "body", "name") from exc
     return LabelerCreated(**labeler_out(labeler).model_dump(), token=token,
                           login_url=labelers.login_url(settings, token, body.admin))  # fmt: skip
 

@@ -95,8 +95,9 @@ def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: App
     )
 
 
-def capped(exc: Exception) -> HTTPException:
-    """429 with Retry-After: the labeler reached a vote cap (DPOLOOP_VOTES_PER_HOUR_CAP / _DAY_CAP)."""
+def capped(exc: labeling.VoteCapReached | reports.ReportCapReached) -> HTTPException:
+    """429 with Retry-After: the labeler reached a vote cap (DPOLOOP_VOTES_PER_HOUR_CAP / _DAY_CAP) or the
+    report cap (DPOLOOP_REPORT_RATE_LIMIT)."""
     return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
 
@@ -104,14 +105,21 @@ def capped(exc: Exception) -> HTTPException:
     "/comparisons/{comparison_id}/report",
     response_model=ReportOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "Already reported by you: the first report."},
-               409: {"description": "Never served to you."}},  # fmt: skip
+    responses={
+        200: {"description": "Already reported by you: the first report."},
+        409: {"description": "Never served to you."},
+        429: {"description": "At the report cap (DPOLOOP_REPORT_RATE_LIMIT); Retry-After says when to return."},
+    },
 )
-def report(comparison_id: Id, body: ReportIn, labeler: CurrentLabeler, response: Response) -> ReportOut:
-    """Report an image (harmful, explicit, broken, other): the pair leaves the pool for everyone and
-    no round trains on it; admins see the report."""
+def report(
+    comparison_id: Id, body: ReportIn, labeler: CurrentLabeler, settings: AppSettings, response: Response
+) -> ReportOut:
+    """Report an image (harmful, explicit, broken, other): the pair leaves the pool for everyone and your
+    vote on it leaves training; the others' votes leave too once an admin confirms the report."""
     try:
-        row, created = reports.report(comparison_id, labeler.id, body.side, body.reason, body.note)
+        row, created = reports.report(comparison_id, labeler.id, body.side, body.reason, settings, body.note)
+    except reports.ReportCapReached as exc:
+        raise capped(exc) from exc
     except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except labeling.NotServed as exc:
