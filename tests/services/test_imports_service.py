@@ -20,6 +20,11 @@ def any_db(request):
     return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_settings")
 
 
+def in_root(name: str):
+    """Where the default import root is (imports/ in the data dir)."""
+    return get_settings().data_dir / "imports" / name
+
+
 def one_row_file(path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = [{"caption": "a red circle", "jpg_0": b"x", "jpg_1": b"y", "label_0": 1.0, "label_1": 0.0}]
@@ -27,19 +32,19 @@ def one_row_file(path) -> None:
 
 
 def test_only_paths_under_the_import_root_are_imported(any_db, tmp_path, outbox):
-    root = get_settings().imports_dir
-    assert root == (tmp_path / "data" / "imports").resolve()  # the default: imports/ in the data dir
+    root = in_root("").resolve()
     one_row_file(root / "picks.parquet")
     assert imports.start_import(root / "picks.parquet", "absolute").source == str(root / "picks.parquet")
     assert imports.start_import(type(root)("picks.parquet"), "relative").source == str(root / "picks.parquet")
     assert imports.start_import(root / "sub" / ".." / "picks.parquet", "dotted").source == str(root / "picks.parquet")
 
-    one_row_file(tmp_path / "outside" / "real.parquet")
-    os.symlink(tmp_path / "outside", root / "link")
+    outside = tmp_path / "outside"
+    one_row_file(outside / "real.parquet")
+    os.symlink(outside, root / "link")
     refusals = {}
-    for label, path in (("exists", tmp_path / "outside" / "real.parquet"), ("absent", tmp_path / "outside" / "none"),
-                        ("escape", root / ".." / ".." / "outside" / "real.parquet"),
-                        ("link", root / "link" / "real.parquet"), ("device", "/dev/zero"), ("nul", "a\x00b")):  # fmt: skip
+    for label, path in (("exists", outside / "real.parquet"), ("absent", outside / "none"),
+                        ("escape", root / ".." / ".." / "outside" / "real.parquet"), ("device", "/dev/zero"),
+                        ("link", root / "link" / "real.parquet"), ("nul", "a\x00b")):  # fmt: skip
         with pytest.raises(imports.ImportRefused) as refused:
             imports.start_import(type(root)(path), label)
         refusals[label] = str(refused.value).replace(str(path), "PATH")
@@ -48,11 +53,12 @@ def test_only_paths_under_the_import_root_are_imported(any_db, tmp_path, outbox)
     with pytest.raises(imports.ImportRefused, match="does not exist"):  # under the root it may say so
         imports.start_import(root / "missing", "missing")
     assert [name for name, _ in outbox.sent] == [IMPORT_SET] * 3
+    assert get_settings().imports_dir == root
 
 
 def test_a_batch_that_kills_the_worker_each_time_fails_the_import(any_db, outbox):
-    one_row_file(get_settings().imports_dir / "picks.parquet")
-    row = imports.start_import(get_settings().imports_dir / "picks.parquet", "picks")
+    one_row_file(in_root("picks.parquet"))
+    row = imports.start_import(in_root("picks.parquet"), "picks")
     # A worker killed mid-batch (out of memory) has claimed the set and recorded nothing; Celery
     # redelivers the task to the next worker, which claims it again.
     assert imports.claim(row.id).rows_done == 0
@@ -70,9 +76,9 @@ def test_a_batch_that_kills_the_worker_each_time_fails_the_import(any_db, outbox
 
 
 def test_a_resume_the_broker_refuses_fails_the_set(any_db, broker_down):
-    one_row_file(get_settings().imports_dir / "picks.parquet")
+    one_row_file(in_root("picks.parquet"))
     with sending_to(lambda task, args: None):
-        row = imports.start_import(get_settings().imports_dir / "picks.parquet", "picks")
+        row = imports.start_import(in_root("picks.parquet"), "picks")
     imports.fail(row.id, "the worker stopped")
     with pytest.raises(QueueUnavailable):
         imports.resume_import("picks")

@@ -95,12 +95,12 @@ def test_rows_cannot_name_files_outside_the_root_or_urls(loop_db, root, tmp_path
         features = datasets.Features({"caption": datasets.Value("string"), "jpg_0": datasets.Image(),
                                       "jpg_1": datasets.Image(), "label_0": datasets.Value("float64"),
                                       "label_1": datasets.Value("float64")})  # fmt: skip
-        given = {"bytes": scene_png(3)[1], "path": None}
+        given, labels = {"bytes": scene_png(3)[1], "path": None}, {"label_0": 1.0, "label_1": 0.0}
         rows = [
-            {"caption": caption, "jpg_0": given, "jpg_1": {"bytes": png, "path": None}, "label_0": 1.0, "label_1": 0.0},
-            {"caption": "by URL", "jpg_0": given, "jpg_1": {"bytes": None, "path": url}, "label_0": 1.0, "label_1": 0.0},
+            {"caption": caption, "jpg_0": given, "jpg_1": {"bytes": png, "path": None}, **labels},
+            {"caption": "by URL", "jpg_0": given, "jpg_1": {"bytes": None, "path": url}, **labels},
             {"caption": "by path", "jpg_0": {"bytes": None, "path": str(outside / "p_0.png")}, "jpg_1": given,
-             "label_0": 0.0, "label_1": 1.0},
+             **labels},
         ]  # fmt: skip
         pq.write_table(pa.Table.from_pylist(rows, schema=features.arrow_schema), root / "features.parquet")
         run(root / "features.parquet", "features")
