@@ -51,10 +51,14 @@ def export(
 imports_cli = typer.Typer(no_args_is_help=True, help="Imported preference sets.")
 
 
+IMPORT_PATH_HELP = (
+    "Pick-a-Pic parquet (file or folder), a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png "
+    "with a .jsonl, in the import root (DPOLOOP_IMPORT_ROOT; a relative PATH is inside it)."
+)
+
+
 def import_pairs(
-    path: Annotated[Path, typer.Argument(help="Pick-a-Pic parquet (file or folder), a datasets save_to_disk "
-                                              "folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl, under "
-                                              "the import root (DPOLOOP_IMPORT_ROOT; a relative PATH is in it).")],
+    path: Annotated[Path, typer.Argument(help=IMPORT_PATH_HELP)],
     name: Annotated[str | None, typer.Option(help="The set's name (default: the file's); see import:NAME.")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the train worker's progress until it ends.")] = True,
 ) -> None:
