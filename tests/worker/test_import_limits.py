@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from core.queue import sending_to
 from core.services import imports
 from core.settings import get_settings
 from tests.conftest import apply_settings
@@ -145,3 +146,17 @@ def test_images_are_decoded_a_few_pairs_at_a_time_and_nothing_is_copied(loop_db,
     data_dir = get_settings().data_dir
     assert not (data_dir / "hf-cache").exists()
     assert [path for path in data_dir.rglob("*") if path.suffix == ".arrow"] == []
+
+
+def test_a_source_no_longer_under_the_root_is_not_read(loop_db, root, tmp_path, monkeypatch):
+    """The worker checks again: a set queued before the root moved (or by an older install) fails, saying why."""
+    from worker.imports.run import run_import
+
+    pq.write_table(pa.Table.from_pylist(pick_a_pic_rows(1)), root / "one.parquet")
+    with sending_to(lambda task, args: None):
+        row = imports.start_import(root / "one.parquet", "moved")
+    (tmp_path / "elsewhere").mkdir()
+    apply_settings(monkeypatch, import_root=tmp_path / "elsewhere")
+    run_import(row.id, get_settings())
+    found = imports.get_set("moved")
+    assert found.state == "failed" and "not under the import root" in found.error and found.rows_done == 0
