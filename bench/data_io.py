@@ -30,7 +30,7 @@ def use_install(work: Path, name: str) -> None:
     from core.settings import get_settings
 
     os.environ.update(DPOLOOP_DATABASE_URL=f"sqlite:///{work / f'{name}.sqlite3'}", DPOLOOP_DATA_DIR=str(work / name),
-                      DPOLOOP_CELERY_BROKER_URL="memory://")  # fmt: skip
+                      DPOLOOP_CELERY_BROKER_URL="memory://", DPOLOOP_IMPORT_ROOT=str(work))  # fmt: skip
     get_settings.cache_clear()
     get_settings().ensure_dirs()
     upgrade()

@@ -61,6 +61,7 @@ def build_file(path: Path, rows: int, policy, seed: int) -> dict:
 def one_run(rows: int, policy_name: str, seed: int, pairs: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="dpoloop-import-bench-"))
     os.environ.update(DPOLOOP_DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}", DPOLOOP_DATA_DIR=str(work / "data"),
+                      DPOLOOP_IMPORT_ROOT=str(work),
                       DPOLOOP_CELERY_BROKER_URL="memory://", DPOLOOP_DPO_OVERRIDES=f'{{"seed": {seed}}}')  # fmt: skip
     from loop_efficacy import HELD_OUT, judge
     from sqlalchemy import select

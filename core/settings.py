@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "data", description="SQLite file, media, latents, checkpoints, broker files."
     )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in the data dir.")
+    import_root: Path = Field(
+        default=Path("imports"),
+        description="The one folder imports read from (a relative path is under the data dir).",
+    )
     broker_url: str | None = Field(
         default=None, description="Celery broker; default: files in the data dir (redis://… in production)."
     )
@@ -232,12 +236,17 @@ class Settings(BaseSettings):
         return self.data_dir / "checkpoints"
 
     @property
+    def imports_dir(self) -> Path:
+        """Where imports are read from, resolved: nothing outside it is ever read."""
+        return (self.data_dir / self.import_root).resolve()  # an absolute import_root stays itself
+
+    @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.media_dir, self.latents_dir, self.checkpoints_dir, self.broker_dir,
-                     *self.broker_folders.values()):  # fmt: skip
+                     *self.broker_folders.values(), self.imports_dir):  # fmt: skip
             path.mkdir(parents=True, exist_ok=True)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from core.queue import QueueUnavailable
 from core.services import imports
 from core.settings import get_settings
 from core.states import ImportState
@@ -50,9 +51,14 @@ def export(
 imports_cli = typer.Typer(no_args_is_help=True, help="Imported preference sets.")
 
 
+IMPORT_PATH_HELP = (
+    "Pick-a-Pic parquet (file or folder), a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png "
+    "with a .jsonl, in the import root (DPOLOOP_IMPORT_ROOT; a relative PATH is inside it)."
+)
+
+
 def import_pairs(
-    path: Annotated[Path, typer.Argument(help="Pick-a-Pic parquet (file or folder), a datasets save_to_disk "
-                                              "folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl.")],
+    path: Annotated[Path, typer.Argument(help=IMPORT_PATH_HELP)],
     name: Annotated[str | None, typer.Option(help="The set's name (default: the file's); see import:NAME.")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the train worker's progress until it ends.")] = True,
 ) -> None:
@@ -60,7 +66,7 @@ def import_pairs(
     when its config says "sources": ["votes", "import:NAME"]."""
     try:
         row = imports.start_import(path, name)
-    except imports.ImportRefused as exc:
+    except (imports.ImportRefused, QueueUnavailable) as exc:
         typer.echo(f"cannot import: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"import {row.name!r} ({row.format}) queued on the train worker")
@@ -105,7 +111,7 @@ def resume(name: str, wait: Annotated[bool, typer.Option(help="Follow its progre
     """Queue an interrupted or failed import again; it goes on where it stopped."""
     try:
         imports.resume_import(name)
-    except (LookupError, imports.ImportRefused) as exc:
+    except (LookupError, imports.ImportRefused, QueueUnavailable) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     if wait:

@@ -307,6 +307,8 @@ class PreferenceSet(Base):
     state: Mapped[ImportState] = mapped_column(_enum(ImportState, "import_state"), default=ImportState.queued)
     rows_total: Mapped[int | None] = mapped_column(Integer)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)  # rows read so far: where a resumed import goes on
+    # Worker starts since the last recorded batch: a batch that kills the worker each time is given up on.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     counts: Mapped[dict] = mapped_column(JSON, default=dict)  # added, duplicates, ties, unlabeled, bad
     bad_rows: Mapped[list] = mapped_column(JSON, default=list)  # [{"row": i, "reason": ...}], the first 100
     error: Mapped[str | None] = mapped_column(Text)

@@ -73,6 +73,7 @@ def add_batch(session: Session, set_id: int, pairs: list[NewPair], rows_done: in
     row.counts = totals
     row.bad_rows = [*(row.bad_rows or []), *bad_rows][:BAD_ROWS_KEPT]
     row.rows_done = rows_done
+    row.attempts = 1  # progress: the start reading the next batch is its first
     return added
 
 

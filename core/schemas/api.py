@@ -276,7 +276,9 @@ class GridOut(BaseModel):
 class ImportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(min_length=1, max_length=1000, description="A path on the server (the train worker reads it).")
+    path: str = Field(
+        min_length=1, max_length=1000, description="A path in the import root (DPOLOOP_IMPORT_ROOT; relative: in it)."
+    )
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
 
 
@@ -291,6 +293,7 @@ class PreferenceSetOut(BaseModel):
     state: str
     rows_total: int | None
     rows_done: int
+    attempts: int = Field(description="Worker starts since the last recorded batch (failed at 3).")
     counts: dict
     bad_rows: list
     error: str | None

@@ -1,11 +1,13 @@
 """Import: preference pairs from outside dpoloop become a named set a round can train on.
 
-`start_import` checks the path and registers the set; the train worker reads it a batch of rows at a
-time (worker/tasks/imports.py): decodes both images, resizes and centre-crops them to the base
-model's resolution, VAE-encodes them and records each batch with the set's progress in one
-transaction, so a worker lost mid-import resumes where the last batch ended. Ties and rows
-without a label are counted, never trained on; bad rows are counted and listed, never fatal; a row
-already imported (same caption, images and label, in any set) is counted as a duplicate.
+`start_import` checks the path (under the import root, nowhere else) and registers the set; the
+train worker reads it a batch of rows at a time (worker/tasks/imports.py): decodes both images,
+resizes and centre-crops them to the base model's resolution, VAE-encodes them and records each
+batch with the set's progress in one transaction, so a worker lost mid-import resumes where the last
+batch ended. Ties and rows without a label are counted, never trained on; bad rows (whatever went
+wrong with them) are counted and listed, never fatal; a row already imported (same caption, images
+and label, in any set) is counted as a duplicate. A batch that kills the worker each time it is read
+fails the import after MAX_ATTEMPTS starts, with that reason, instead of being redelivered forever.
 """
 
 from __future__ import annotations
@@ -19,14 +21,36 @@ from core.db.session import session_scope
 from core.queue import IMPORT_SET, QueueUnavailable, send
 from core.repo import imports as repo
 from core.repo.imports import NewPair, SetNameTaken
+from core.settings import get_settings
 from core.states import ImportState
 
 FORMATS = ("parquet", "datasets", "folder")
 IMPORT_PREFIX = "import:"  # a round's source naming a set: "import:NAME"
+# Worker starts without a recorded batch before the import is given up on. A worker lost once may be a
+# restart or a lost machine; three starts in a row dying on the same rows are the rows (a batch that does
+# not fit in memory, say), and a fourth would only be killed again.
+MAX_ATTEMPTS = 3
 
 
 class ImportRefused(ValueError):
     """The path cannot be imported (the message says why), or the name is taken."""
+
+
+def under_root(path: Path, root: Path) -> Path | None:
+    """`path` resolved (relative: under `root`), when it stays under `root` after every link; else None."""
+    try:
+        resolved = (root / path).resolve()  # root / an absolute path is that path
+    except (OSError, ValueError):  # a NUL byte, a link loop
+        return None
+    return resolved if resolved.is_relative_to(root) else None
+
+
+def in_import_root(path: Path, root: Path) -> Path:
+    """The path to read; ImportRefused in the same words whether or not something outside the root exists."""
+    found = under_root(path, root)
+    if found is None:
+        raise ImportRefused(f"{path} is not under the import root {root}: put the data there (DPOLOOP_IMPORT_ROOT)")
+    return found
 
 
 def detect_format(path: Path) -> str:
@@ -48,9 +72,10 @@ def detect_format(path: Path) -> str:
 
 
 def start_import(path: Path, name: str | None = None, by: str = "cli") -> PreferenceSet:
-    """Register the set and queue the import on the train worker. ImportRefused for a path that is
-    not importable or a name in use; QueueUnavailable (the set is then marked failed)."""
-    path = path.expanduser().resolve()
+    """Register the set and queue the import on the train worker. ImportRefused for a path outside the
+    import root (a relative one is under it), not importable, or a name in use; QueueUnavailable (the
+    set is then marked failed)."""
+    path = in_import_root(path, get_settings().imports_dir)
     fmt = detect_format(path)
     name = name or path.stem
     try:
@@ -67,15 +92,20 @@ def start_import(path: Path, name: str | None = None, by: str = "cli") -> Prefer
 
 
 def resume_import(name: str) -> PreferenceSet:
-    """Queue an unfinished (or failed) import again: it goes on at the first row not yet recorded."""
+    """Queue an unfinished (or failed) import again: it goes on at the first row not yet recorded, with
+    its attempts counted afresh. QueueUnavailable (the set is then marked failed)."""
     with session_scope() as session:
         row = repo.set_by_name(session, name)
         if row is None:
             raise LookupError(f"no preference set named {name!r}")
         if row.state == ImportState.done:
             raise ImportRefused(f"set {name!r} is already imported")
-        row.state, row.error, row.finished_at = ImportState.queued, None, None
-    send(IMPORT_SET, row.id)
+        row.state, row.error, row.finished_at, row.attempts = ImportState.queued, None, None, 0
+    try:
+        send(IMPORT_SET, row.id)
+    except QueueUnavailable as exc:
+        fail(row.id, f"could not queue the import: {exc}")
+        raise
     return row
 
 
@@ -118,11 +148,20 @@ class ImportJob:
 
 
 def claim(set_id: int) -> ImportJob | None:
-    """Start (or resume) an import; None when it is done, failed, or gone."""
+    """Start (or resume) an import; None when it is done, failed, gone, or has been started MAX_ATTEMPTS
+    times without recording a batch (a worker killed by its rows each time: it is then failed, saying so)."""
     with session_scope() as session:
         row = session.get(PreferenceSet, set_id)
         if row is None or row.state in (ImportState.done, ImportState.failed):
             return None
+        if row.attempts >= MAX_ATTEMPTS:
+            row.state, row.finished_at = ImportState.failed, datetime.now(UTC)
+            row.error = (
+                f"the train worker was lost {row.attempts} times in a row reading the rows from row "
+                f"{row.rows_done} on (out of memory?); fix or remove them, then `dpoloop imports resume`"
+            )
+            return None
+        row.attempts += 1
         row.state = ImportState.importing
         return ImportJob(row.id, row.name, row.source, row.format, row.rows_done)
 

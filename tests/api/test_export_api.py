@@ -2,6 +2,7 @@
 is the image the API served to the labeler who chose it."""
 
 import io
+import json
 
 import numpy as np
 import pyarrow.csv as pa_csv
@@ -51,21 +52,34 @@ def test_imports_over_rest(client, admin, alice, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from core.settings import get_settings
+
+    root = (get_settings().data_dir / "imports").resolve()  # the default import root
+    root.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist([{"caption": "a red circle", "jpg_0": b"x", "jpg_1": b"y", "label_0": 1.0,
-                                          "label_1": 0.0}]), tmp_path / "one.parquet")  # fmt: skip
-    queued = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path / "one.parquet"),
-                                                                        "name": "one"})  # fmt: skip
+                                          "label_1": 0.0}]), root / "one.parquet")  # fmt: skip
+    queued = client.post("/api/v1/admin/imports", headers=admin, json={"path": "one.parquet", "name": "one"})
     assert queued.status_code == 202, queued.text
     body = queued.json()
     assert (body["name"], body["format"], body["state"], body["rows_done"]) == ("one", "parquet", "queued", 0)
+    assert body["attempts"] == 0
     assert [s["name"] for s in client.get("/api/v1/admin/imports", headers=admin).json()] == ["one"]
-    assert client.get("/api/v1/admin/imports/one", headers=admin).json()["source"] == str(tmp_path / "one.parquet")
+    assert client.get("/api/v1/admin/imports/one", headers=admin).json()["source"] == str(root / "one.parquet")
     assert client.get("/api/v1/admin/imports/nope", headers=admin).status_code == 404
-    taken = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path / "one.parquet"),
+    taken = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(root / "one.parquet"),
                                                                        "name": "one"})  # fmt: skip
     assert taken.status_code == 422 and "exists" in taken.text
-    missing = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path / "absent")})
+    missing = client.post("/api/v1/admin/imports", headers=admin, json={"path": "absent"})
     assert missing.status_code == 422 and "does not exist" in missing.text
-    bad_name = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(tmp_path), "name": "bad name!"})
+    bad_name = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(root), "name": "bad name!"})
     assert bad_name.status_code == 422
     assert client.get("/api/v1/admin/imports", headers=auth(alice)).status_code == 403
+
+    # Outside the root, a file that exists and one that does not are refused alike.
+    pq.write_table(pa.Table.from_pylist([{"caption": "x"}]), tmp_path / "outside.parquet")
+    answers = []
+    for path in (tmp_path / "outside.parquet", tmp_path / "absent.parquet", "../../outside.parquet"):
+        refused = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(path)})
+        answers.append((refused.status_code, refused.text.replace(json.dumps(str(path))[1:-1], "PATH")))
+    assert answers[0][0] == 422 and "not under the import root" in answers[0][1]
+    assert answers[0] == answers[1] == answers[2], answers

@@ -193,20 +193,24 @@ def test_an_admin_imports_a_file_and_downloads_the_votes(console_stack, browser,
 
     from tests.worker.test_imports import pick_a_pic_rows
 
-    pq.write_table(pa.Table.from_pylist(pick_a_pic_rows(3)), tmp_path / "three.parquet")
+    (tmp_path / "data" / "imports").mkdir(parents=True, exist_ok=True)  # the stack's import root
+    pq.write_table(pa.Table.from_pylist(pick_a_pic_rows(3)), tmp_path / "data" / "imports" / "three.parquet")
     _, admin_token = make_labeler("boss", admin=True)
     page = browser.new_page(accept_downloads=True)
     page.goto(f"{console_stack['base_url']}/admin/#token={admin_token}")
     page.get_by_role("link", name="Data").click()
-    page.get_by_label("path on the server").fill(str(tmp_path / "three.parquet"))
+    page.get_by_label("path on the server").fill("three.parquet")
     page.get_by_label("set name").fill("three")
     page.get_by_role("button", name="Import").click()
     row = page.locator("tr", has_text="three")
     expect(row).to_contain_text("done", timeout=120_000)  # the train worker encoded it
     expect(row).to_contain_text("3 / 3")
-    page.get_by_label("path on the server").fill("/nowhere")
+    page.get_by_label("path on the server").fill("nowhere")
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("alert")).to_contain_text("does not exist")
+    page.get_by_label("path on the server").fill(str(tmp_path))
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("alert")).to_contain_text("not under the import root")
     with page.expect_download() as download:
         page.get_by_role("button", name="Votes (CSV)").click()
     assert download.value.suggested_filename == "dpoloop-votes.csv"

@@ -25,6 +25,13 @@ from worker.scenes.render import render_scene
 from worker.scenes.world import caption_for, sample_scene
 
 
+@pytest.fixture(autouse=True)
+def import_root(monkeypatch, tmp_path):
+    """These tests write their sources in tmp_path: the import root."""
+    apply_settings(monkeypatch, import_root=tmp_path)
+    return tmp_path
+
+
 def run(path, name: str) -> str:
     """`dpoloop import`, with the task it queues run here."""
     from worker.imports.run import run_import
@@ -101,8 +108,9 @@ def pick_a_pic_rows(count: int, first_seed: int = 0) -> list[dict]:
     for i in range(count):
         caption, left = scene_png(first_seed + 2 * i)
         _, right = scene_png(first_seed + 2 * i + 1)
-        rows.append({"caption": caption, "jpg_0": left, "jpg_1": right, "label_0": float(i % 2),
-                     "label_1": float(1 - i % 2)})
+        rows.append(
+            {"caption": caption, "jpg_0": left, "jpg_1": right, "label_0": float(i % 2), "label_1": float(1 - i % 2)}
+        )
     return rows
 
 

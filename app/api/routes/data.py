@@ -57,8 +57,9 @@ def set_out(row) -> PreferenceSetOut:
 
 @router.post("/imports", response_model=PreferenceSetOut, status_code=status.HTTP_202_ACCEPTED)
 def start_import(body: ImportIn, admin: Admin) -> PreferenceSetOut:
-    """Import preference pairs from a path on the server: Pick-a-Pic-layout parquet (a file or a
-    folder), a `datasets` save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl.
+    """Import preference pairs from a path in the server's import root (DPOLOOP_IMPORT_ROOT; a relative
+    path is inside it, one outside is refused alike whether or not it exists): Pick-a-Pic-layout parquet
+    (a file or a folder), a `datasets` save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl.
     The train worker encodes them; follow with GET /admin/imports/{name}. A round trains on them
     with `"sources": ["votes", "import:NAME"]` in its config."""
     try:

@@ -21,7 +21,7 @@ async function download(params, button) {
 export default async function data(main, ctx) {
   const kind = h("select", { "aria-label": "which comparisons" }, ["train", "eval", "all"].map((k) => h("option", { value: k }, k)));
   const ties = h("input", { type: "checkbox", "aria-label": "include ties" });
-  const path = h("input", { required: true, placeholder: "/srv/data/picks.parquet", "aria-label": "path on the server", size: 40 });
+  const path = h("input", { required: true, placeholder: "picks.parquet (in the import folder)", "aria-label": "path on the server", size: 40 });
   const name = h("input", { placeholder: "name (default: the file's)", "aria-label": "set name" });
   const error = h("p", { class: "error", role: "alert" });
   const sets = h("div", {}, h("p", { class: "muted" }, "loading…"));
@@ -46,7 +46,7 @@ export default async function data(main, ctx) {
     h("div", { class: "row" }, kind, h("label", {}, ties, " include ties"), exportButton("pairs", "parquet", "Pairs (parquet)"),
       exportButton("votes", "parquet", "Votes (parquet)"), exportButton("votes", "csv", "Votes (CSV)")),
     h("h2", {}, "Import"),
-    h("p", { class: "muted" }, "A Pick-a-Pic parquet file or folder, a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl, on the server. Rounds use it with \"sources\": [\"votes\", \"import:NAME\"]."),
+    h("p", { class: "muted" }, "A Pick-a-Pic parquet file or folder, a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl, in the server's import folder (DPOLOOP_IMPORT_ROOT, by default imports/ in the data dir; a relative path is inside it, nothing outside it is read). Images are bytes in the rows or files in the folder, never paths or URLs. Rounds use it with \"sources\": [\"votes\", \"import:NAME\"]."),
     h("form", { class: "row", onsubmit: start }, path, name, h("button", { class: "action", type: "submit" }, "Import")), error,
     sets);
   await ctx.every(2000, async () => {
