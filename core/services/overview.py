@@ -87,7 +87,8 @@ def overview(settings: Settings) -> Overview:
             select(Generation).where(Generation.status == GenerationStatus.failed)
             .order_by(Generation.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
         broken = [{"id": c.id, "name": c.name, "reason": c.status_reason} for c in session.scalars(
-            select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken).order_by(Checkpoint.id.desc()))]  # fmt: skip
+            select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken)
+            .order_by(Checkpoint.id.desc()))]  # fmt: skip
         failed_housekeeping = [{"id": f.id, "error": f"{f.task}: {f.error}", "finished_at": f.failed_at}
                                for f in session.scalars(select(HousekeepingFailure)
                                .order_by(HousekeepingFailure.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
