@@ -199,3 +199,55 @@ def test_a_file_that_cannot_be_deleted_is_a_recorded_failure_and_the_rest_still_
     assert report.failures == [f"client images: 1 files could not be deleted, the first: IsADirectoryError: "
                                f"[Errno 21] Is a directory: '{stuck_file}'"]  # fmt: skip
     assert overview(settings).failed_housekeeping[0]["error"] == f"retention: {report.failures[0]}"
+
+
+def test_a_backup_folder_is_private_whatever_the_umask(sqlite_db, tmp_path):
+    """It holds the install's secret and the token hashes: only the owner may read it."""
+    import os
+    import stat
+
+    from core.services.backup import write_backup
+
+    before = os.umask(0o022)
+    try:
+        write_backup(sqlite_db, tmp_path / "backup")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "backup").stat().st_mode) == 0o700
+
+
+def test_pg_dump_gets_the_password_from_a_pass_file_not_its_command_line(pg_settings, tmp_path, monkeypatch):
+    """What `ps` shows of pg_dump (its arguments) holds no password; the real pg_dump still connects.
+    A pg_dump earlier on PATH writes down its arguments, then runs the real one."""
+    import os
+    import shutil
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    from core.services.backup import write_backup
+    from core.settings import get_settings
+
+    assert make_url(pg_settings["database_url"]).password  # the test database has one
+    real = shutil.which("pg_dump")
+    shim = tmp_path / "bin" / "pg_dump"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/argv\n'
+                    f'[ -n "$PGPASSFILE" ] && stat -c %a "$PGPASSFILE" > {tmp_path}/passfile_mode\n'
+                    f'exec {real} "$@"\n')  # fmt: skip
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    (cid,) = make_comparisons(1)
+
+    manifest = write_backup(get_settings(), tmp_path / "backup")
+
+    assert manifest["counts"]["comparisons"] == 1
+    argv = (tmp_path / "argv").read_text().splitlines()
+    urls = [urlsplit(arg) for arg in argv if arg.startswith("postgresql://")]
+    assert len(urls) == 1 and urls[0].username and urls[0].password is None
+    assert not any("password=" in arg.lower() for arg in argv)  # nor in a query or conninfo
+    assert (tmp_path / "passfile_mode").read_text().strip() == "600"
+    listed = subprocess.run(["pg_restore", "--list", str(tmp_path / "backup" / "dpoloop.pgdump")],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "TABLE DATA public votes" in listed
