@@ -55,6 +55,7 @@ def main() -> None:
     from core.db.migrate import upgrade
     from core.db.models import Checkpoint
     from core.db.session import session_scope
+    from core.paths import stored_path
     from core.schemas.generation import GenerationParams
     from core.services import checkpoints
     from core.settings import get_settings
@@ -68,8 +69,8 @@ def main() -> None:
     for seed, (name, method) in enumerate((("lora-a", "lora"), ("full", "full"), ("lora-b", "lora"))):
         path = make_checkpoint(settings.base_model, settings.checkpoints_dir / name, method, seed)
         with session_scope() as session:
-            row = Checkpoint(name=name, kind=CheckpointKind(method), path=str(path), parent_id=BASE_CHECKPOINT_ID,
-                             status=CheckpointStatus.ready, metrics={})
+            row = Checkpoint(name=name, kind=CheckpointKind(method), path=stored_path(settings.data_dir, path),
+                             parent_id=BASE_CHECKPOINT_ID, status=CheckpointStatus.ready, metrics={})  # fmt: skip
             session.add(row)
             session.flush()
             ids[name] = row.id

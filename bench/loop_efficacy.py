@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from loop_stats import print_report  # noqa: E402
 
 from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
+from core.paths import resolve_stored  # noqa: E402
 from core.queue import GENERATE_WORKER_QUEUES  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from core.win_rate import wilson  # noqa: E402
@@ -316,7 +317,8 @@ _BASE_IMAGES: dict[tuple, list] = {}
 
 
 def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, policy) -> dict:
-    """Same-seed pairs, base vs promoted checkpoint, on the held-out prompts; the policy decides."""
+    """Same-seed pairs, base vs promoted checkpoint, on the held-out prompts; the policy decides.
+    `checkpoint["path"]` as the registry stores it: relative to the data dir."""
     import torch
 
     from core.schemas.generation import GenerationParams
@@ -330,10 +332,11 @@ def judge(settings: Settings, checkpoint: dict, prompts: list[str], pairs: int, 
     if key not in _BASE_IMAGES:  # the base side is the same for every checkpoint judged: render it once
         _BASE_IMAGES[key] = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
     base = _BASE_IMAGES[key]
+    folder = str(resolve_stored(settings.data_dir, checkpoint["path"]))
     if checkpoint["kind"] == "full":
-        generator.load_denoiser(checkpoint["path"])
+        generator.load_denoiser(folder)
     else:
-        generator.load_lora(checkpoint["path"])
+        generator.load_lora(folder)
     new = [r.image for s in range(0, pairs, 16) for r in generator.generate(requests[s : s + 16])]
     outcome = {"left": 0, "right": 0, "tie": 0, "both_bad": 0}
     for request, new_image, base_image in zip(requests, new, base, strict=True):

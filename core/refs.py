@@ -13,7 +13,7 @@ class CheckpointRef:
 
     id: int
     kind: CheckpointKind
-    path: str | None  # None for the base: settings.base_model
+    path: str | None  # the folder, resolved in this install's data dir; None for the base: settings.base_model
 
 
 BASE_CHECKPOINT = CheckpointRef(id=BASE_CHECKPOINT_ID, kind=CheckpointKind.base, path=None)

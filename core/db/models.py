@@ -349,3 +349,14 @@ class Install(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     secret: Mapped[str] = mapped_column(String(64))
+
+
+class HousekeepingFailure(Base):
+    """A housekeeping task (retention, ...) that failed, and why: the admin overview lists the newest."""
+
+    __tablename__ = "housekeeping_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

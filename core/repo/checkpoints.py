@@ -1,4 +1,8 @@
-"""Checkpoints and deployments: what exists, and what serves now."""
+"""Checkpoints and deployments: what exists, and what serves now.
+
+A row names its folder relative to the data dir (`checkpoints/round-0003-1a2b3c`), so a copy of the
+data dir elsewhere (a restored backup, another host) wears its own files; an absolute path is a
+folder placed outside the data dir by hand (migration 0014). Rows are turned into folders here only."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db.models import Checkpoint, Comparison, Deployment
+from core.paths import resolve_stored, stored_path
 from core.refs import CheckpointRef
+from core.settings import get_settings
 from core.states import BASE_CHECKPOINT_ID, CheckpointKind, CheckpointStatus, ComparisonKind, ComparisonState
 
 log = logging.getLogger(__name__)
@@ -30,6 +36,12 @@ def list_checkpoints(session: Session) -> list[Checkpoint]:
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file name diffusers' load_lora_weights reads
 
 
+def checkpoint_folder(checkpoint: Checkpoint) -> Path | None:
+    """Where the checkpoint's files are, in this install's data dir (the database's own: the settings
+    name both); None for the base (DPOLOOP_BASE_MODEL)."""
+    return resolve_stored(get_settings().data_dir, checkpoint.path) if checkpoint.path else None
+
+
 class UnusableCheckpoint(ValueError):
     """The checkpoint does not exist or is broken."""
 
@@ -41,7 +53,8 @@ def checkpoint_ref(session: Session, checkpoint_id: int) -> CheckpointRef:
         raise UnusableCheckpoint(f"checkpoint {checkpoint_id} does not exist")
     if row.status == CheckpointStatus.broken:
         raise UnusableCheckpoint(f"checkpoint {checkpoint_id} is marked broken: {row.status_reason}")
-    return CheckpointRef(id=row.id, kind=row.kind, path=row.path)
+    folder = checkpoint_folder(row)
+    return CheckpointRef(id=row.id, kind=row.kind, path=str(folder) if folder else None)
 
 
 class PromotionRefused(ValueError):
@@ -52,7 +65,7 @@ def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
     """Why the checkpoint's files cannot be loaded, or None when they look complete (no torch needed)."""
     if checkpoint.kind == CheckpointKind.base:
         return None
-    path = Path(checkpoint.path or "")
+    path = checkpoint_folder(checkpoint) or Path("")
     if checkpoint.kind == CheckpointKind.lora:
         wanted = [path / LORA_WEIGHTS]
     else:  # a whole fine-tuned denoiser: a UNet, or SD3's/FLUX's transformer
@@ -139,7 +152,7 @@ class NewCheckpoint:
     round_id: int
     name: str
     kind: CheckpointKind
-    path: str
+    path: str  # the folder the round wrote (under the data dir); stored relative to it
     parent_id: int
     passed_gate: bool
     gate_summary: str
@@ -149,7 +162,8 @@ class NewCheckpoint:
 def register(session: Session, new: NewCheckpoint) -> int:
     """Add the checkpoint to the registry, rejected when it failed the gate; returns its id."""
     status = CheckpointStatus.ready if new.passed_gate else CheckpointStatus.rejected
-    checkpoint = Checkpoint(name=new.name, kind=new.kind, path=new.path, parent_id=new.parent_id,
+    path = stored_path(get_settings().data_dir, Path(new.path))
+    checkpoint = Checkpoint(name=new.name, kind=new.kind, path=path, parent_id=new.parent_id,
                             round_id=new.round_id, status=status, status_reason=new.gate_summary,
                             metrics=new.metrics)  # fmt: skip
     session.add(checkpoint)

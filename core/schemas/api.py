@@ -207,6 +207,7 @@ class OverviewOut(BaseModel):
     failed_rounds: list[FailureOut]
     failed_generations: list[FailureOut]
     broken_checkpoints: list[BrokenCheckpointOut]
+    failed_housekeeping: list[FailureOut]  # error: "<task>: <why>" (retention, ...)
 
 
 class ArenaStandingOut(BaseModel):

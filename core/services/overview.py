@@ -1,7 +1,8 @@
 """The loop at a glance, for the admin console's first page: what serves, the pool, the votes, the
-next round, the round running now, the workers and queues, and the last failures. (How decisive the
-labelers' votes were per pair selection strategy scans every vote: core/services/pairing_stats.py,
-its own call, polled less often.)"""
+next round, the round running now, the workers and queues, and the last failures (rounds,
+generations, broken checkpoints, housekeeping tasks such as retention). (How decisive the labelers'
+votes were per pair selection strategy scans every vote: core/services/pairing_stats.py, its own
+call, polled less often.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
-from core.db.models import Checkpoint, Comparison, Deployment, Generation, RoundStep, TrainingRound, Vote
+from core.db.models import (
+    Checkpoint,
+    Comparison,
+    Deployment,
+    Generation,
+    HousekeepingFailure,
+    RoundStep,
+    TrainingRound,
+    Vote,
+)
 from core.db.session import session_scope
 from core.queue import queue_depths
 from core.repo import rounds as rounds_repo
@@ -44,6 +54,7 @@ class Overview:
     failed_rounds: list[dict] = field(default_factory=list)
     failed_generations: list[dict] = field(default_factory=list)
     broken_checkpoints: list[dict] = field(default_factory=list)
+    failed_housekeeping: list[dict] = field(default_factory=list)  # retention and the like: task and why
 
 
 def overview(settings: Settings) -> Overview:
@@ -76,7 +87,11 @@ def overview(settings: Settings) -> Overview:
             select(Generation).where(Generation.status == GenerationStatus.failed)
             .order_by(Generation.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
         broken = [{"id": c.id, "name": c.name, "reason": c.status_reason} for c in session.scalars(
-            select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken).order_by(Checkpoint.id.desc()))]
+            select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken)
+            .order_by(Checkpoint.id.desc()))]  # fmt: skip
+        failed_housekeeping = [{"id": f.id, "error": f"{f.task}: {f.error}", "finished_at": f.failed_at}
+                               for f in session.scalars(select(HousekeepingFailure)
+                               .order_by(HousekeepingFailure.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
         decisive = rounds_repo.new_decisive_comparisons(session)
     next_at = last_scheduled + timedelta(seconds=settings.round_min_interval_s) if last_scheduled else now
     return Overview(
@@ -86,5 +101,5 @@ def overview(settings: Settings) -> Overview:
         round_min_pairs=settings.round_min_pairs, schedule_on=settings.round_schedule,
         next_scheduled_round_at=max(next_at, now) if settings.round_schedule else None, running_round=running_out,
         workers=workers_seen(), queue_depths=queue_depths(), failed_rounds=failed_rounds,
-        failed_generations=failed_generations, broken_checkpoints=broken,
+        failed_generations=failed_generations, broken_checkpoints=broken, failed_housekeeping=failed_housekeeping,
     )  # fmt: skip

@@ -7,25 +7,36 @@
 - pairing candidates that were rendered but never shown (no comparison has them) after
   DPOLOOP_RETENTION_CANDIDATE_HOURS.
 
-Never a voted pair's files, an evaluation image, or the files of a checkpoint that serves, served,
-or another was trained from. The database changes commit first, then the files go: a crash in
-between leaves a stray file, never a row pointing at a missing one.
+Never a voted or reported pair (a report's images are its evidence; the admin reviews them), an
+evaluation image, the files of a checkpoint that serves, served, or another was trained from, nor
+anything outside the data dir's own folders (a checkpoint path that leads elsewhere is left alone).
+Each kind commits in its own transaction, then its files go: a crash in between leaves a stray
+file, never a row pointing at a missing one, and one kind that fails (its rows roll back) keeps
+none of the others from running; the failure is recorded for the admin overview's last failures.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.orm import Session
 
-from core.db.models import Checkpoint, Comparison, Deployment, Generation, Vote
+from core.db.models import Checkpoint, Comparison, Deployment, Generation, Report, Vote
 from core.db.session import session_scope
+from core.paths import lies_within, resolve_stored
 from core.repo import generations as generations_repo
+from core.services import housekeeping
 from core.settings import Settings
 from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationPurpose
+
+log = logging.getLogger(__name__)
+TASK = "retention"
 
 
 @dataclass
@@ -35,6 +46,17 @@ class RetentionReport:
     unshown_candidates: int = 0
     checkpoints: list[int] = field(default_factory=list)
     files: int = 0
+    outside_data_dir: list[int] = field(default_factory=list)  # rejected checkpoints whose folder was left alone
+    failures: list[str] = field(default_factory=list)  # "<what>: <why>", one per kind that failed
+
+
+@dataclass
+class Doomed:
+    """What one kind of deletion took out of the database, and the files to delete once that commits."""
+
+    done: int | list[int] = 0
+    files: list[Path] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
 
 
 def _forget_files(session, settings: Settings, ids) -> tuple[list[Path], int]:
@@ -52,54 +74,112 @@ def _forget_files(session, settings: Settings, ids) -> tuple[list[Path], int]:
     return paths, cleared
 
 
+def _client_images(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:
+    old_api = select(Generation.id).where(
+        Generation.purpose == GenerationPurpose.api, Generation.image_path.is_not(None),
+        Generation.finished_at < now - timedelta(days=settings.retention_api_days),
+    )  # fmt: skip
+    files, cleared = _forget_files(session, settings, old_api)
+    return Doomed(cleared, files)
+
+
+def _unvoted_pairs(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:
+    """Train pairs retired without a vote or a report."""
+    unvoted = select(Comparison.id, Comparison.generation_a_id, Comparison.generation_b_id).where(
+        Comparison.kind == ComparisonKind.train, Comparison.state == ComparisonState.retired,
+        Comparison.created_at < now - timedelta(days=settings.retention_unvoted_days),
+        ~exists().where(Vote.comparison_id == Comparison.id), ~exists().where(Report.comparison_id == Comparison.id),
+    )  # fmt: skip
+    pairs = session.execute(unvoted).all()
+    if not pairs:
+        return Doomed()
+    files = _forget_files(session, settings, [g for _, a, b in pairs for g in (a, b)])[0]
+    session.execute(delete(Comparison).where(Comparison.id.in_([c for c, _, _ in pairs])))
+    return Doomed(len(pairs), files)
+
+
+def _unshown_candidates(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:
+    unshown = select(Generation.id).where(
+        Generation.purpose == GenerationPurpose.pool, Generation.image_path.is_not(None), ~generations_repo.shown(),
+        Generation.finished_at < now - timedelta(hours=settings.retention_candidate_hours),
+    )  # fmt: skip
+    files, cleared = _forget_files(session, settings, unshown)
+    return Doomed(cleared, files)
+
+
+def _rejected_checkpoints(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:
+    """Rejected checkpoints that never served and that nothing was trained from; only folders inside
+    the data dir's checkpoints folder (a path that leads elsewhere may be another install's)."""
+    kept_apart = or_(
+        exists().where(Deployment.checkpoint_id == Checkpoint.id),
+        Checkpoint.id.in_(select(Checkpoint.parent_id).where(Checkpoint.parent_id.is_not(None))),
+    )
+    stale = session.scalars(select(Checkpoint).where(
+        Checkpoint.status == CheckpointStatus.rejected, Checkpoint.path.is_not(None), ~kept_apart,
+        Checkpoint.created_at < now - timedelta(days=settings.retention_rejected_days),
+    )).all()  # fmt: skip
+    doomed = Doomed([])
+    for checkpoint in stale:
+        folder = resolve_stored(settings.data_dir, checkpoint.path)
+        if not folder.exists():
+            continue
+        if not lies_within(settings.checkpoints_dir, folder):
+            log.warning("retention leaves checkpoint %s's files alone: %s is outside %s", checkpoint.id, folder,
+                        settings.checkpoints_dir)  # fmt: skip
+            report.outside_data_dir.append(checkpoint.id)
+            continue
+        doomed.folders.append(folder)
+        note = f"files removed after {settings.retention_rejected_days:g} days"
+        checkpoint.status_reason = f"{checkpoint.status_reason}; {note}" if checkpoint.status_reason else note
+        doomed.done.append(checkpoint.id)
+    return doomed
+
+
+KINDS: dict[str, tuple[str, Callable[[Session, Settings, datetime, RetentionReport], Doomed]]] = {
+    "client images": ("api_images", _client_images),
+    "unvoted train pairs": ("unvoted_pairs", _unvoted_pairs),
+    "unshown candidates": ("unshown_candidates", _unshown_candidates),
+    "rejected checkpoints": ("checkpoints", _rejected_checkpoints),
+}
+
+
+def _delete(doomed: Doomed) -> tuple[int, list[str]]:
+    """Delete the files and folders (their rows have let go of them); how many went, and what failed."""
+    gone, errors = 0, []
+    for path in doomed.files:
+        try:
+            path.unlink(missing_ok=True)
+            gone += 1
+        except OSError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    for folder in doomed.folders:
+        try:
+            shutil.rmtree(folder)
+            gone += 1
+        except FileNotFoundError:
+            gone += 1
+        except OSError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    return gone, errors
+
+
 def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
+    """Each kind in its own transaction; a failed kind is logged, reported and recorded for the overview."""
     now = now or datetime.now(UTC)
-    report, doomed_files, doomed_dirs = RetentionReport(), [], []
-    with session_scope() as session:
-        # Client images past their days.
-        old_api = select(Generation.id).where(
-            Generation.purpose == GenerationPurpose.api, Generation.image_path.is_not(None),
-            Generation.finished_at < now - timedelta(days=settings.retention_api_days),
-        )  # fmt: skip
-        files, report.api_images = _forget_files(session, settings, old_api)
-        doomed_files += files
-        # Train pairs retired without a vote.
-        unvoted = select(Comparison.id, Comparison.generation_a_id, Comparison.generation_b_id).where(
-            Comparison.kind == ComparisonKind.train, Comparison.state == ComparisonState.retired,
-            Comparison.created_at < now - timedelta(days=settings.retention_unvoted_days),
-            ~exists().where(Vote.comparison_id == Comparison.id),
-        )  # fmt: skip
-        pairs = session.execute(unvoted).all()
-        generation_ids = [g for _, a, b in pairs for g in (a, b)]
-        if pairs:
-            doomed_files += _forget_files(session, settings, generation_ids)[0]
-            session.execute(delete(Comparison).where(Comparison.id.in_([c for c, _, _ in pairs])))
-        report.unvoted_pairs = len(pairs)
-        # Pairing candidates no comparison shows.
-        unshown = select(Generation.id).where(
-            Generation.purpose == GenerationPurpose.pool, Generation.image_path.is_not(None), ~generations_repo.shown(),
-            Generation.finished_at < now - timedelta(hours=settings.retention_candidate_hours),
-        )  # fmt: skip
-        files, report.unshown_candidates = _forget_files(session, settings, unshown)
-        doomed_files += files
-        # Rejected checkpoints that never served and that nothing was trained from.
-        kept_apart = or_(
-            exists().where(Deployment.checkpoint_id == Checkpoint.id),
-            Checkpoint.id.in_(select(Checkpoint.parent_id).where(Checkpoint.parent_id.is_not(None))),
-        )
-        stale = session.scalars(select(Checkpoint).where(
-            Checkpoint.status == CheckpointStatus.rejected, Checkpoint.path.is_not(None), ~kept_apart,
-            Checkpoint.created_at < now - timedelta(days=settings.retention_rejected_days),
-        )).all()  # fmt: skip
-        for checkpoint in stale:
-            if Path(checkpoint.path).exists():
-                doomed_dirs.append(Path(checkpoint.path))
-                note = f"files removed after {settings.retention_rejected_days:g} days"
-                checkpoint.status_reason = f"{checkpoint.status_reason}; {note}" if checkpoint.status_reason else note
-                report.checkpoints.append(checkpoint.id)
-    for path in doomed_files:
-        path.unlink(missing_ok=True)
-    for directory in doomed_dirs:
-        shutil.rmtree(directory, ignore_errors=True)
-    report.files = len(doomed_files) + len(doomed_dirs)
+    report = RetentionReport()
+    for what, (counter, select_doomed) in KINDS.items():
+        try:
+            with session_scope() as session:
+                doomed = select_doomed(session, settings, now, report)
+        except Exception as exc:
+            log.exception("retention of %s failed; its rows rolled back", what)
+            report.failures.append(f"{what}: {type(exc).__name__}: {exc}")
+            continue
+        setattr(report, counter, doomed.done)
+        gone, errors = _delete(doomed)
+        report.files += gone
+        if errors:
+            report.failures.append(f"{what}: {len(errors)} files could not be deleted, the first: {errors[0]}")
+    if report.failures:
+        housekeeping.record_failure(TASK, "; ".join(report.failures))
     return report

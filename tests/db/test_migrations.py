@@ -109,3 +109,37 @@ def test_reports_made_before_review_keep_their_pairs_out_of_training(database_ur
     with engine_for(database_url).connect() as conn:
         rows = conn.execute(text("SELECT id, status, decided_by, decided_at IS NOT NULL FROM reports")).all()
     assert [tuple(r) for r in rows] == [(5, "confirmed", "upgrade", True)]
+
+
+def test_checkpoint_paths_become_relative_to_the_data_dir(database_url, tmp_path):
+    """0014: a path under the data dir becomes relative to it; a round's checkpoint restored from a data
+    dir elsewhere becomes checkpoints/<its name>; a folder placed by hand outside stays absolute; the
+    base keeps no path. Down again, every path is absolute in this data dir."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from core.db.migrate import downgrade, upgrade
+
+    data = (tmp_path / "data").absolute()
+    upgrade("0011")
+    rows = {2: (f"{data}/checkpoints/round-0001-aaaaaa", "round-0001-aaaaaa", 1),
+            3: ("/srv/old-host/data/checkpoints/round-0002-bbbbbb", "round-0002-bbbbbb", 2),
+            4: ("/models/my-lora", "my-lora", None)}  # fmt: skip
+    with engine_for(database_url).begin() as conn:
+        for checkpoint_id, (path, name, round_id) in rows.items():
+            insert(conn, "checkpoints", id=checkpoint_id, name=name, kind="lora", path=path, parent_id=1,
+                   round_id=round_id, status="ready", metrics="{}", created_at=datetime.now(UTC))  # fmt: skip
+
+    def paths() -> dict:
+        with engine_for(database_url).connect() as conn:
+            return dict(conn.execute(text("SELECT id, path FROM checkpoints")).all())
+
+    upgrade()
+    assert paths() == {1: None, 2: "checkpoints/round-0001-aaaaaa", 3: "checkpoints/round-0002-bbbbbb",
+                       4: "/models/my-lora"}  # fmt: skip
+    downgrade("0011")
+    assert paths() == {1: None, 2: f"{data}/checkpoints/round-0001-aaaaaa",
+                       3: f"{data}/checkpoints/round-0002-bbbbbb", 4: "/models/my-lora"}  # fmt: skip
+    upgrade()
+    assert paths()[3] == "checkpoints/round-0002-bbbbbb"

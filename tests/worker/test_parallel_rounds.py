@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.db.models import Checkpoint, RoundStep
 from core.db.session import session_scope
-from core.repo.checkpoints import active_checkpoint_id
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_folder
 from core.services import rounds
 from core.services.rounds import InvalidRoundConfig
 from core.settings import get_settings
@@ -50,7 +50,7 @@ def test_two_processes_follow_the_one_process_loss_curve_and_the_checkpoint_load
     with session_scope() as session:
         checkpoint = session.get(Checkpoint, row.checkpoint_id)
         assert checkpoint.metrics["train_processes"] == 2 and "held_out_implicit_accuracy" in checkpoint.metrics
-        path = checkpoint.path
+        path = str(checkpoint_folder(checkpoint))
     pipe = StableDiffusionPipeline.from_pretrained(get_settings().base_model)
     pipe.load_lora_weights(path)
     assert not list((get_settings().data_dir / "rounds").iterdir())  # the job directory is gone

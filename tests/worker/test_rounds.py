@@ -5,14 +5,13 @@ through a Celery worker.
 """
 
 import shutil
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from core.db.models import Checkpoint, Deployment, RoundStep, Vote
 from core.db.session import session_scope
-from core.repo.checkpoints import active_checkpoint_id
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_folder
 from core.services import rounds
 from core.services.rounds import RoundBusy
 from core.settings import get_settings
@@ -48,7 +47,8 @@ def test_a_round_trains_writes_gates_and_promotes(loop_db):
         assert checkpoint.status == CheckpointStatus.ready and checkpoint.metrics["gate"]["passed"]
         assert {"judge_score", "judge_score_parent", "held_out_implicit_accuracy"} <= set(checkpoint.metrics)
         assert active_checkpoint_id(session) == checkpoint.id  # auto-promoted
-        path = Path(checkpoint.path)
+        path = checkpoint_folder(checkpoint)
+        assert checkpoint.path == f"checkpoints/{checkpoint.name}"  # relative to the data dir
     # Plain diffusers reads it back; the card carries lineage and config; no temporary dir is left.
     card = read_card(path)
     assert card["family"] == "scenes"
@@ -95,7 +95,7 @@ def test_a_rejected_checkpoint_is_registered_but_not_promoted(loop_db, monkeypat
         assert not checkpoint.metrics["gate"]["passed"] and checkpoint.status == CheckpointStatus.rejected
         assert checkpoint.metrics["held_out_implicit_accuracy"] < 1.0
         assert "implicit accuracy" in checkpoint.status_reason
-        assert active_checkpoint_id(session) == 1 and checkpoint.path and Path(checkpoint.path).is_dir()
+        assert active_checkpoint_id(session) == 1 and checkpoint_folder(checkpoint).is_dir()
 
 
 def test_a_round_without_pairs_ends_with_a_reason(loop_db):

@@ -1,4 +1,5 @@
-"""Task: delete what the retention policy says is no longer needed (core/services/retention.py)."""
+"""Task: delete what the retention policy says is no longer needed (core/services/retention.py).
+A kind of deletion that fails is recorded by the service; the admin overview lists it."""
 
 from __future__ import annotations
 
@@ -15,5 +16,5 @@ log = logging.getLogger(__name__)
 @celery_app.task(name=RETENTION)
 def apply_retention() -> dict:
     report = asdict(retention.apply(get_settings()))
-    log.info("retention: %s", report)
+    log.log(logging.ERROR if report["failures"] else logging.INFO, "retention: %s", report)
     return report

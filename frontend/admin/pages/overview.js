@@ -51,6 +51,7 @@ export default async function overview(main, ctx) {
     const rows = [
       ...o.failed_rounds.map((f) => ["round", h("a", { href: `#/rounds/${f.id}` }, `#${f.id}`), f.error, f.finished_at]),
       ...o.failed_generations.map((f) => ["generation", `#${f.id}`, f.error, f.finished_at]),
+      ...o.failed_housekeeping.map((f) => ["housekeeping", `#${f.id}`, f.error, f.finished_at]),
       ...o.broken_checkpoints.map((c) => ["checkpoint (broken)", h("a", { href: `#/checkpoints/${c.id}` }, `#${c.id}`), c.reason ?? c.status_reason, null]),
     ];
     fill(failures, rows.length
