@@ -33,7 +33,7 @@ def source_budgets(available: dict[str, int], max_pairs: int, reserved: dict[str
     even share of the rest, a share one cannot fill going to those that can (in `available`'s order on
     a tie). No source can crowd another out, whatever its size or its ids."""
     budgets = {source: min(count, reserved[source]) for source, count in available.items() if source in reserved}
-    left = max_pairs - sum(budgets.values())
+    left = max(0, max_pairs - sum(budgets.values()))
     shared = sorted((s for s in available if s not in reserved), key=lambda s: available[s])  # smallest first
     for i, source in enumerate(shared):
         budgets[source] = min(available[source], left // (len(shared) - i))
