@@ -42,8 +42,9 @@ def gold_ids(state: ComparisonState = ComparisonState.ready) -> list[int]:
 
 def gold_answers(labeler_id: int) -> int:
     with session_scope() as session:
+        on_gold = (Vote.labeler_id == labeler_id, Comparison.kind == ComparisonKind.gold)
         return session.scalar(select(func.count(Vote.id)).join(Comparison, Comparison.id == Vote.comparison_id)
-                              .where(Vote.labeler_id == labeler_id, Comparison.kind == ComparisonKind.gold))  # fmt: skip
+                              .where(*on_gold))  # fmt: skip
 
 
 def test_a_labeler_keeps_meeting_gold_pairs_at_the_rate(any_db, monkeypatch):
