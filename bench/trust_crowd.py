@@ -8,6 +8,9 @@ choice), 2 that click left every time and 1 that answers at random. Then:
 
 The stack runs as in production (API, generate and train workers, beat; SQLite and the file broker).
 Run: .venv/bin/python bench/trust_crowd.py [--votes 600] [--repeats 1] [--pairs 128] [--gold-rate 0.25]
+     [--crowd honest=8,left-clicker=2,random=1] [--gold-only]
+--gold-only stops after the quality report: how many gold answers each labeler gave (gold pool
+settings at their production defaults).
 
 The gold rate decides how many gold answers each labeler gives: 54 votes each at 15% gave ~8, and
 a random labeler's 3 of 7 has a 95% interval (16–75%) that reaches the 70% floor, so it was not
@@ -35,7 +38,7 @@ from loop_efficacy import fresh_install, judge, run_round, start_services, stop_
 
 from worker.scenes.policies import get_policy  # noqa: E402
 
-CROWD = [("honest", 8), ("left-clicker", 2), ("random", 1)]
+CROWD = "honest=8,left-clicker=2,random=1"
 CHOICES = ["left", "right", "tie", "both_bad", "skip"]
 
 
@@ -75,15 +78,23 @@ def crowd_policy(kind: str, index: int, seed: int):
     return Random(seed * 100 + index)
 
 
-def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float) -> dict:
+def parse_crowd(text: str) -> list[tuple[str, int]]:
+    crowd = [(kind, int(n)) for kind, n in (part.split("=") for part in text.split(","))]
+    if any(kind not in ("honest", "left-clicker", "random") or n < 0 for kind, n in crowd):
+        raise argparse.ArgumentTypeError(f"{text!r}: KIND=N,… with KIND honest, left-clicker or random")
+    return crowd
+
+
+def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float, crowd: list[tuple[str, int]],
+            gold_only: bool = False) -> dict:  # fmt: skip
     data_dir, port, env, settings, held_out = fresh_install("dpoloop-crowd-", {
         "DPOLOOP_POOL_TARGET": "64", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_AUTO_PROMOTE": "false",
-        "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": str(gold_rate), "DPOLOOP_GOLD_POOL_TARGET": "24",
+        "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": str(gold_rate),
         "DPOLOOP_DPO_OVERRIDES": json.dumps({"seed": seed})})  # fmt: skip
     from core.services.labelers import create_labeler
     from worker.scenes.simulate import simulate_labeler
 
-    members = [(f"{kind}-{i}", kind, crowd_policy(kind, i, seed)) for kind, n in CROWD for i in range(n)]
+    members = [(f"{kind}-{i}", kind, crowd_policy(kind, i, seed)) for kind, n in crowd for i in range(n)]
     tokens = {name: create_labeler(name)[1] for name, _, _ in members}
     _, admin_token = create_labeler("admin", admin=True)
     headers = {"Authorization": f"Bearer {admin_token}"}
@@ -109,6 +120,11 @@ def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float) -> 
             verdict = "good" if r["good_standing"] else "FLAGGED: " + "; ".join(r["reasons"])
             print(f"  {name:15} gold {r['gold_correct']}/{r['gold_votes']}  left {r['side_bias'] or 0:.0%}  "
                   f"agree {r['agreement'] or 0:.0%}  {verdict}", flush=True)  # fmt: skip
+        answers = sorted(r["gold_votes"] for r in rows.values())
+        print(f"  gold answers per labeler after {share} votes each: min {answers[0]}, median "
+              f"{answers[len(answers) // 2]}, max {answers[-1]}", flush=True)  # fmt: skip
+        if gold_only:
+            return {"seed": seed, "flagged": flagged, "gold_answers": answers}
         filtered = run_round(base, headers, {"start_from": 1})
         rounds_url = f"{base}/api/v1/admin/rounds/{filtered['round']}?after_step=1000000"
         filtered_row = httpx.get(rounds_url, headers=headers).json()
@@ -119,6 +135,8 @@ def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float) -> 
         checkpoints = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
+        if gold_only and not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
     results = {}
     for label, made in (("good standing", filtered), ("all votes", everyone)):
         results[label] = judge(settings, checkpoints[made["checkpoint"]], held_out, pairs, get_policy("larger"))
@@ -138,9 +156,13 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=128)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--gold-rate", type=float, default=0.25)
+    parser.add_argument("--crowd", type=parse_crowd, default=parse_crowd(CROWD), help=f"default {CROWD}")
+    parser.add_argument("--gold-only", action="store_true", help="stop after the quality report (no rounds)")
     args = parser.parse_args()
     for repeat in range(args.repeats):
-        r = one_run(args.votes, repeat, args.pairs, args.keep, args.gold_rate)
+        r = one_run(args.votes, repeat, args.pairs, args.keep, args.gold_rate, args.crowd, args.gold_only)
+        if args.gold_only:
+            continue
         right = "exactly the 3 bad labelers" if r["flagged_right"] else "WRONG"
         print(f"seed {repeat}: flagged {r['flagged']} ({right}); the filtered round left out "
               f"{r['excluded_votes']} votes", flush=True)  # fmt: skip

@@ -101,7 +101,18 @@ class Settings(BaseSettings):
     )
     # Gold pairs: made by the system with a known answer, mixed into every labeler's stream.
     gold_rate: float = Field(default=0.1, ge=0, le=0.5, description="Share of served pairs that are gold pairs.")
-    gold_pool_target: int = Field(default=8, ge=0, le=1000, description="Gold pairs kept ready per checkpoint.")
+    gold_pool_target: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description="Gold pairs kept ready that each active labeler has not answered yet (per checkpoint).",
+    )
+    gold_active_window_s: float = Field(
+        default=3600,
+        gt=0,
+        description="A labeler who voted this recently is active: gold pairs are made for them, and a gold pair "
+        "leaves the pool once every active labeler has answered it.",
+    )
     gold_both_bad_share: float = Field(
         default=0.2, ge=0, le=1, description="Share of gold pairs where both sides are damaged (answer: both bad)."
     )

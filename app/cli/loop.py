@@ -61,8 +61,11 @@ def follow(round_id: int) -> RoundState:
 @rounds_cli.command("list")
 def rounds_list() -> None:
     for r in rounds.list_rounds(50):
+        # Per source: the pairs it gave (train + held out) of those it had.
+        given = " ".join(f"{source}={c['train'] + c['held_out']}/{c['pairs']}"
+                         for source, c in r.counts.get("sources", {}).items())  # fmt: skip
         typer.echo(f"{r.id:4d} {r.state.value:9} {r.trigger.value:8} pairs={r.counts.get('pairs', '-')} "
-                   f"checkpoint={r.checkpoint_id or '-'} {r.error or ''}")  # fmt: skip
+                   f"{given + ' ' if given else ''}checkpoint={r.checkpoint_id or '-'} {r.error or ''}")  # fmt: skip
 
 
 @rounds_cli.command("cancel")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class DPOConfig(BaseModel):
@@ -50,6 +50,11 @@ class DPOConfig(BaseModel):
     ai_votes: Literal["exclude", "include", "only"] = "exclude"
     # What the round trains on: the labelers' votes and/or imported sets ("import:NAME").
     sources: list[str] = Field(default=["votes"], min_length=1, max_length=32)
+    # Each source's own budget within max_pairs, newest first: a source named here gives up to that many
+    # pairs (kept for it); the others share the rest evenly, what one leaves unused going to the rest.
+    # Ids of different sources come from different sequences: sorted together, one large import would
+    # take every slot.
+    source_max_pairs: dict[str, int] = Field(default_factory=dict, max_length=32)
 
     @field_validator("sources")
     @classmethod
@@ -60,6 +65,19 @@ class DPOConfig(BaseModel):
         if len(set(sources)) != len(sources):
             raise ValueError("a source is named twice")
         return sources
+
+    @field_validator("source_max_pairs")
+    @classmethod
+    def _budgets_fit(cls, budgets: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        sources, max_pairs = info.data.get("sources"), info.data.get("max_pairs")  # None: invalid, said already
+        for source, budget in budgets.items():
+            if sources is not None and source not in sources:
+                raise ValueError(f"{source!r} is not one of the round's sources")
+            if budget < 1:
+                raise ValueError(f"{source!r} needs a budget of at least 1 pair")
+        if max_pairs is not None and sum(budgets.values()) > max_pairs:
+            raise ValueError(f"the budgets add up to {sum(budgets.values())}, more than max_pairs ({max_pairs})")
+        return budgets
 
 
 # Defaults per model family. "scenes" is a model made by `dpoloop base-model train` (it ships

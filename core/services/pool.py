@@ -25,6 +25,7 @@ from core.db.models import Comparison, Generation, Prompt
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import generations as generations_repo
+from core.repo import gold as gold_repo
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_ref
 from core.repo.comparisons import ready_pool_count
 from core.repo.generations import StartedGeneration
@@ -189,19 +190,22 @@ def plan_next(settings: Settings) -> PoolBatch | None:
 
 
 def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
-    """Gold pairs for the serving checkpoint while it has fewer than gold_pool_target ready (with
-    low_only: fewer than half): the caption's image against a damaged one (answer: A), or two
-    damaged ones (answer: both bad)."""
+    """Gold pairs for the serving checkpoint while some active labeler has fewer than gold_pool_target
+    ready ones left to answer (with low_only: fewer than half): the caption's image against a damaged
+    one (answer: A), or two damaged ones (answer: both bad). A labeler never sees a pair twice, so a
+    fixed stock would run dry for whoever answered it all; pairs every active labeler has answered
+    leave the pool first, so it does not grow with the checkpoint's age."""
     if settings.gold_rate <= 0 or settings.gold_pool_target <= 0:
         return None
     with session_scope() as session:
         checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
-        ready = session.scalar(select(func.count(Comparison.id)).where(
-            Comparison.kind == ComparisonKind.gold, Comparison.state == ComparisonState.ready,
-            Comparison.checkpoint_id == checkpoint.id))  # fmt: skip
-        missing = settings.gold_pool_target - ready
+        since = datetime.now(UTC) - timedelta(seconds=settings.gold_active_window_s)
+        labelers = gold_repo.active_labelers(session, since)
+        gold_repo.retire_answered_gold(session, checkpoint.id, labelers, since)
+        stock = gold_repo.gold_stock(session, checkpoint.id, labelers)
+        missing = settings.gold_pool_target - stock
         prompts = active_prompts(session)
-        if missing <= 0 or len(prompts) < 3 or (low_only and ready >= settings.gold_pool_target / 2):
+        if missing <= 0 or len(prompts) < 3 or (low_only and stock >= settings.gold_pool_target / 2):
             return None
         rng = random.Random()
         pairs = []

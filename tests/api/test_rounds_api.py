@@ -22,6 +22,12 @@ def test_invalid_round_settings_are_refused_before_a_round_exists(client, admin)
         assert response.status_code == 422, config
         assert "invalid round config" in response.json()["detail"][0]["msg"]
     assert client.post("/api/v1/admin/rounds", json={"extra": 1}, headers=admin).status_code == 422
+    budgets = (({"source_max_pairs": {"import:x": 10}}, "'import:x' is not one of the round's sources"),
+               ({"max_pairs": 10, "source_max_pairs": {"votes": 11}}, "add up to 11, more than max_pairs (10)"),
+               ({"source_max_pairs": {"votes": 0}}, "at least 1 pair"))  # fmt: skip
+    for config, reason in budgets:
+        response = client.post("/api/v1/admin/rounds", json={"config": config}, headers=admin)
+        assert response.status_code == 422 and reason in response.json()["detail"][0]["msg"], response.text
     assert client.get("/api/v1/admin/rounds", headers=admin).json() == []
 
 

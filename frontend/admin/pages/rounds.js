@@ -16,11 +16,18 @@ const COLOURS = ["#3b6fd8", "#d8573b", "#2a8a3e", "#a05cc8"];
 
 function pairsUsed(r) {
   const c = r.counts || {};
-  return c.train_pairs == null ? "–" : `${c.train_pairs} + ${c.held_out_pairs ?? 0} held out`;
+  return c.train_pairs == null ? "–" : `${c.train_pairs} + ${c.held_out_pairs ?? 0} held out${bySource(c)}`;
+}
+
+// What each source gave (train + held out) of the pairs it had, and its budget within max_pairs.
+function bySource(c) {
+  const parts = Object.entries(c.sources || {}).map(([source, s]) =>
+    `${source} ${s.train + s.held_out} of ${s.pairs}${s.budget < s.pairs ? ` (budget ${s.budget})` : ""}`);
+  return parts.length ? ` — ${parts.join(", ")}` : "";
 }
 
 function countedOut(r) {
-  const skip = new Set(["train_pairs", "held_out_pairs", "votes"]);
+  const skip = new Set(["train_pairs", "held_out_pairs", "votes", "sources"]);
   return Object.entries(r.counts || {}).filter(([k, v]) => !skip.has(k) && v).map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`).join(", ");
 }
 

@@ -1,0 +1,67 @@
+"""The gold stock as the labelers see it: a labeler is never served a pair twice, so what counts is how
+many ready gold pairs each labeler who votes now has not answered yet, not how many are ready.
+
+A gold pair that every active labeler has answered leaves the pool (done), unless someone holds it
+(a labeler it was served to may still vote on it): the pool holds what some labeler may still meet,
+not every gold pair ever made for the checkpoint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.db.models import Comparison, Labeler, Vote
+from core.states import ComparisonKind, ComparisonState
+
+
+def _ready_gold(checkpoint_id: int):
+    return and_(Comparison.kind == ComparisonKind.gold, Comparison.state == ComparisonState.ready,
+                Comparison.checkpoint_id == checkpoint_id)  # fmt: skip
+
+
+def active_labelers(session: Session, since: datetime) -> list[int]:
+    """Labelers (still enabled) who voted since `since`: those gold pairs are made for."""
+    voted = select(Vote.labeler_id).where(Vote.created_at >= since).distinct()
+    return list(session.scalars(select(Labeler.id).where(Labeler.active.is_(True), Labeler.id.in_(voted))))
+
+
+def gold_stock(session: Session, checkpoint_id: int, labelers: list[int]) -> int:
+    """The fewest ready gold pairs of this checkpoint that one of `labelers` has not answered (with
+    no labeler: the ready gold pairs, which is what the next labeler will find)."""
+    ready = session.scalar(select(func.count(Comparison.id)).where(_ready_gold(checkpoint_id))) or 0
+    if not labelers:
+        return ready
+    answered = session.scalars(
+        select(func.count(Vote.id))
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(_ready_gold(checkpoint_id), Vote.labeler_id.in_(labelers))
+        .group_by(Vote.labeler_id)
+    ).all()  # fmt: skip
+    return ready - max(answered, default=0)
+
+
+def retire_answered_gold(session: Session, checkpoint_id: int, labelers: list[int], since: datetime) -> int:
+    """Gold pairs of this checkpoint that every one of `labelers` has answered leave the pool; returns
+    how many. Not while a labeler it was served to may still vote on it (their lease ended after
+    `since`), and nothing retires while no labeler is active."""
+    if not labelers:
+        return 0
+    answers = (
+        select(func.count(Vote.id))
+        .where(Vote.comparison_id == Comparison.id, Vote.labeler_id.in_(labelers))
+        .scalar_subquery()
+    )
+    done = session.execute(
+        update(Comparison)
+        .where(
+            _ready_gold(checkpoint_id),
+            answers >= len(labelers),
+            or_(Comparison.leased_by.is_(None), Comparison.leased_until < since),
+        )  # fmt: skip
+        .values(state=ComparisonState.done)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount
