@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Vote
@@ -43,10 +43,11 @@ def gold_stock(session: Session, checkpoint_id: int, labelers: list[int]) -> int
     return ready - max(answered, default=0)
 
 
-def retire_answered_gold(session: Session, checkpoint_id: int, labelers: list[int], since: datetime) -> int:
+def retire_answered_gold(session: Session, checkpoint_id: int, labelers: list[int]) -> int:
     """Gold pairs of this checkpoint that every one of `labelers` has answered leave the pool; returns
-    how many. Not while a labeler it was served to may still vote on it (their lease ended after
-    `since`), and nothing retires while no labeler is active."""
+    how many. Never one that someone holds: a served pair stays its holder's to vote on after the lease
+    lapses (until someone else is served it), and a vote clears the hold. Nothing retires while no
+    labeler is active."""
     if not labelers:
         return 0
     answers = (
@@ -59,7 +60,7 @@ def retire_answered_gold(session: Session, checkpoint_id: int, labelers: list[in
         .where(
             _ready_gold(checkpoint_id),
             answers >= len(labelers),
-            or_(Comparison.leased_by.is_(None), Comparison.leased_until < since),
+            Comparison.leased_by.is_(None),
         )  # fmt: skip
         .values(state=ComparisonState.done)
         .execution_options(synchronize_session=False)

@@ -40,7 +40,7 @@ def under_root(path: Path, root: Path) -> Path | None:
     """`path` resolved (relative: under `root`), when it stays under `root` after every link; else None."""
     try:
         resolved = (root / path).resolve()  # root / an absolute path is that path
-    except (OSError, ValueError):  # a NUL byte, a link loop
+    except (OSError, ValueError, RuntimeError):  # a NUL byte; a link loop (RuntimeError up to Python 3.12)
         return None
     return resolved if resolved.is_relative_to(root) else None
 

@@ -201,7 +201,7 @@ def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
         checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
         since = datetime.now(UTC) - timedelta(seconds=settings.gold_active_window_s)
         labelers = gold_repo.active_labelers(session, since)
-        gold_repo.retire_answered_gold(session, checkpoint.id, labelers, since)
+        gold_repo.retire_answered_gold(session, checkpoint.id, labelers)
         stock = gold_repo.gold_stock(session, checkpoint.id, labelers)
         missing = settings.gold_pool_target - stock
         prompts = active_prompts(session)

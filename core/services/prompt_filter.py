@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 
 from core.db.models import Prompt, PromptFilter
 from core.db.session import session_scope
+from core.schemas.text import storable_text
 from core.settings import Settings
 
 
@@ -74,6 +75,10 @@ def add_rule(pattern: str, is_regex: bool, by: str) -> PromptFilter:
     pattern = pattern.strip()
     if not pattern:
         raise RuleInvalid("the pattern is empty")
+    try:
+        storable_text(pattern)  # RE2 encodes the pattern as UTF-8: a lone surrogate would fail there, not as re2.error
+    except ValueError as exc:
+        raise RuleInvalid(str(exc)) from exc
     compiled(pattern, is_regex)
     with session_scope() as session:
         if session.scalar(select(PromptFilter.id).where(PromptFilter.pattern == pattern)) is not None:

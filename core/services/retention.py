@@ -37,6 +37,7 @@ from core.states import CheckpointStatus, ComparisonKind, ComparisonState, Gener
 
 log = logging.getLogger(__name__)
 TASK = "retention"
+PAIRS_PER_STATEMENT = 5000
 
 
 @dataclass
@@ -91,11 +92,14 @@ def _unvoted_pairs(session: Session, settings: Settings, now: datetime, report: 
         ~exists().where(Vote.comparison_id == Comparison.id), ~exists().where(Report.comparison_id == Comparison.id),
     )  # fmt: skip
     pairs = session.execute(unvoted).all()
-    if not pairs:
-        return Doomed()
-    files = _forget_files(session, settings, [g for _, a, b in pairs for g in (a, b)])[0]
-    session.execute(delete(Comparison).where(Comparison.id.in_([c for c, _, _ in pairs])))
-    return Doomed(len(pairs), files)
+    doomed = Doomed(len(pairs))
+    # In slices: an install whose retention stopped long ago has more pairs than a statement may
+    # bind parameters (SQLite 32,766, Postgres 65,535).
+    for start in range(0, len(pairs), PAIRS_PER_STATEMENT):
+        part = pairs[start : start + PAIRS_PER_STATEMENT]
+        doomed.files += _forget_files(session, settings, [g for _, a, b in part for g in (a, b)])[0]
+        session.execute(delete(Comparison).where(Comparison.id.in_([c for c, _, _ in part])))
+    return doomed
 
 
 def _unshown_candidates(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:

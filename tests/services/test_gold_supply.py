@@ -97,11 +97,14 @@ def test_gold_pairs_leave_the_pool_once_every_active_labeler_answered_them(any_d
         vote(comparison_id, alice)
         vote(comparison_id, bob)
     serve(second[1], carol)  # carol, not active yet, is shown one of them
+    with session_scope() as session:  # and walks away: her hold lapsed two hours ago, but the pair is still hers
+        session.execute(update(Comparison).where(Comparison.id == second[1])
+                        .values(leased_until=datetime.now(UTC) - timedelta(hours=2)))  # fmt: skip
     batch = pool.plan_gold(get_settings())
     assert batch is not None  # neither alice nor bob has one left to answer
     pool.record_batch(batch, 1.0)
     assert second[0] in gold_ids(ComparisonState.done)  # alice and bob answered it; dave is not active
-    assert second[1] in gold_ids()  # on carol's screen: it stays until she can vote
+    assert second[1] in gold_ids()  # on carol's screen: it stays until she votes
     vote(second[1], carol)  # her vote on the pair she was served is taken
     pool.plan_gold(get_settings())
     assert second[1] in gold_ids(ComparisonState.done)  # now every active labeler answered it

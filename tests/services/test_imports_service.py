@@ -41,10 +41,12 @@ def test_only_paths_under_the_import_root_are_imported(any_db, tmp_path, outbox)
     outside = tmp_path / "outside"
     one_row_file(outside / "real.parquet")
     os.symlink(outside, root / "link")
+    os.symlink(root / "loop", root / "loop")  # resolving it raises RuntimeError on Python 3.11, not OSError
     refusals = {}
     for label, path in (("exists", outside / "real.parquet"), ("absent", outside / "none"),
                         ("escape", root / ".." / ".." / "outside" / "real.parquet"), ("device", "/dev/zero"),
-                        ("link", root / "link" / "real.parquet"), ("nul", "a\x00b")):  # fmt: skip
+                        ("link", root / "link" / "real.parquet"), ("nul", "a\x00b"),
+                        ("loop", root / "loop" / "picks.parquet")):  # fmt: skip
         with pytest.raises(imports.ImportRefused) as refused:
             imports.start_import(type(root)(path), label)
         refusals[label] = str(refused.value).replace(str(path), "PATH")

@@ -41,6 +41,14 @@ def test_a_pattern_re2_cannot_run_is_refused_when_added(sqlite_db, pattern):
     assert prompt_filter.list_rules() == []
 
 
+@pytest.mark.parametrize("is_regex", [True, False])
+def test_a_pattern_with_a_lone_surrogate_is_refused_not_a_server_error(sqlite_db, is_regex):
+    """Valid JSON ("\\ud800") but no UTF-8: RE2 would raise UnicodeEncodeError (a 500), not re2.error."""
+    with pytest.raises(RuleInvalid, match="UTF-8"):
+        prompt_filter.add_rule("bad\ud800", is_regex, by="test")
+    assert prompt_filter.list_rules() == []
+
+
 def test_a_stored_rule_re2_cannot_run_refuses_prompts_by_its_id(sqlite_db):
     with session_scope() as session:  # a rule added while rules ran on Python's re
         session.add(PromptFilter(pattern=r"cat(?=s)", is_regex=True, created_by="test"))

@@ -130,7 +130,7 @@ def test_a_reported_pair_nobody_voted_on_is_kept_as_the_reports_evidence(any_db)
     reported, unvoted = make_comparisons(2)
     alice, _ = make_labeler("alice")
     serve(reported, alice)
-    reports.report(reported, alice, "left", ReportReason.harmful, "a weapon")
+    reports.report(reported, alice, "left", ReportReason.harmful, settings, "a weapon")
     with session_scope() as session:
         session.execute(update(Comparison).values(state=ComparisonState.retired))
         pairs = {c.id: (c.generation_a_id, c.generation_b_id) for c in session.query(Comparison)}
@@ -251,3 +251,31 @@ def test_pg_dump_gets_the_password_from_a_pass_file_not_its_command_line(pg_sett
     listed = subprocess.run(["pg_restore", "--list", str(tmp_path / "backup" / "dpoloop.pgdump")],
                             capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert "TABLE DATA public votes" in listed
+
+
+def test_a_long_backlog_of_unvoted_pairs_goes_in_one_run(pg_settings):
+    """An install whose retention stopped long ago (the reported-pair failure) holds more old pairs than
+    one statement may bind (Postgres: 65,535 parameters, two generations a pair): they go in slices."""
+    from sqlalchemy import insert
+
+    from core.settings import get_settings
+
+    count = 33_000
+    old = datetime.now(UTC) - timedelta(days=30)
+    with session_scope() as session:
+        session.execute(insert(Generation), [
+            {"public_id": f"backlog{i}", "prompt": "a red circle", "params": {}, "seed": i,
+             "purpose": GenerationPurpose.pool, "status": GenerationStatus.done, "created_at": old}
+            for i in range(2 * count)])  # fmt: skip
+        first = session.query(Generation.id).order_by(Generation.id).first()[0]
+        session.execute(insert(Comparison), [
+            {"prompt": "a red circle", "generation_a_id": first + 2 * i, "generation_b_id": first + 2 * i + 1,
+             "kind": "train", "state": ComparisonState.retired, "checkpoint_id": 1, "vote_count": 0,
+             "created_at": old}
+            for i in range(count)])  # fmt: skip
+
+    report = retention.apply(get_settings())
+
+    assert report.failures == [] and report.unvoted_pairs == count
+    with session_scope() as session:
+        assert session.query(Comparison).count() == 0

@@ -160,3 +160,18 @@ def test_a_source_no_longer_under_the_root_is_not_read(loop_db, root, tmp_path, 
     run_import(row.id, get_settings())
     found = imports.get_set("moved")
     assert found.state == "failed" and "not under the import root" in found.error and found.rows_done == 0
+
+
+def test_a_datasets_folder_cannot_point_its_split_list_outside_the_root(loop_db, root, tmp_path):
+    """A `save_to_disk` folder whose dataset_dict.json links out of the root: the worker does not read it."""
+    from worker.imports.run import run_import
+
+    (tmp_path / "outside.json").write_text(json.dumps({"splits": ["train"]}))
+    (root / "saved").mkdir()
+    os.symlink(tmp_path / "outside.json", root / "saved" / "dataset_dict.json")
+    with sending_to(lambda task, args: None):
+        row = imports.start_import(root / "saved", "linked")
+    run_import(row.id, get_settings())
+    found = imports.get_set("linked")
+    assert found.state == "failed" and found.rows_done == 0
+    assert "dataset_dict.json is not a file under the import root" in found.error, found.error

@@ -134,7 +134,7 @@ def _arrow_part(path: Path) -> Part:
 def _saved_files(folder: Path, root: Path) -> list[Path]:
     """The Arrow files of a `save_to_disk` folder (its "train" split, or its only one), each checked."""
     if not (folder / "state.json").is_file():
-        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits") or []
+        splits = json.loads(_files_in([folder / "dataset_dict.json"], root)[0].read_text()).get("splits") or []
         if not splits:
             raise ValueError(f"{folder / 'dataset_dict.json'} names no split")
         folder = folder / ("train" if "train" in splits else str(splits[0]))
