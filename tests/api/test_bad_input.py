@@ -127,8 +127,17 @@ def test_broker_down_is_503_and_leaves_no_row_waiting(client, alice, monkeypatch
     from core.db.session import session_scope
     from tests.conftest import apply_settings
 
+    def generations() -> list[str]:
+        with session_scope() as session:
+            return [g.status.value for g in session.scalars(select(Generation))]
+
+    # A Redis broker down: its rate limit cannot be checked either, so the request stops there, before a row.
     apply_settings(monkeypatch, broker_url="redis://127.0.0.1:1/0")  # nothing listens there
     r = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle"})
+    assert r.status_code == 503 and "unreachable" in reason(r) and r.headers["Retry-After"]
+    assert generations() == []
+    # A broker the limit does not live in (counted in this process): the row is made, the send fails, the row fails.
+    apply_settings(monkeypatch, broker_url="amqp://guest:guest@127.0.0.1:1//")
+    r = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle"})
     assert r.status_code == 503 and "unreachable" in reason(r)
-    with session_scope() as session:
-        assert [g.status.value for g in session.scalars(select(Generation))] == ["failed"]
+    assert generations() == ["failed"]
