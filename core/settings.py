@@ -193,6 +193,27 @@ class Settings(BaseSettings):
         default=2, ge=0, le=64,
         description="Same-seed pairs per evaluation prompt after a promotion (0: no human evaluation).",
     )  # fmt: skip
+    # The labelers' verdict on a candidate's win rate (core/verdict.py: a sequential test by betting).
+    verdict_alpha: float = Field(
+        default=0.05, gt=0, lt=0.5,
+        description="False promotion rate: the chance, at most, that a candidate no better than what serves is "
+        "promoted by the labelers' verdict.",
+    )  # fmt: skip
+    verdict_beta: float = Field(
+        default=0.05, gt=0, lt=0.5,
+        description="False rejection rate: the chance, at most, that a candidate better by DPOLOOP_VERDICT_MARGIN "
+        "or more is rejected.",
+    )  # fmt: skip
+    verdict_margin: float = Field(
+        default=0.10, gt=0, lt=0.5,
+        description="Win rate above ½ a candidate must plausibly have to escape rejection (so one exactly as good "
+        "as what serves is rejected, not judged to the cap).",
+    )  # fmt: skip
+    verdict_max_votes: int = Field(
+        default=400, ge=1, le=100_000,
+        description="Evaluation votes (win, loss or tie) after which an undecided verdict stops and what serves "
+        "keeps serving.",
+    )  # fmt: skip
     # What is deleted, and when (beat runs it daily).
     retention_api_days: float = Field(default=7, gt=0, description="Days a client generation's image is kept.")
     retention_unvoted_days: float = Field(
