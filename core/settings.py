@@ -195,15 +195,11 @@ class Settings(BaseSettings):
     )  # fmt: skip
     # The labelers' verdict on a candidate's win rate (core/verdict.py: a sequential test by betting).
     verdict_alpha: float = Field(
-        default=0.05, gt=0, lt=0.5,
-        description="False promotion rate: the chance, at most, that a candidate no better than what serves is "
-        "promoted by the labelers' verdict.",
-    )  # fmt: skip
+        default=0.05, gt=0, lt=0.5, description="False promotion rate of a candidate no better than what serves."
+    )
     verdict_beta: float = Field(
-        default=0.05, gt=0, lt=0.5,
-        description="False rejection rate: the chance, at most, that a candidate better by DPOLOOP_VERDICT_MARGIN "
-        "or more is rejected.",
-    )  # fmt: skip
+        default=0.05, gt=0, lt=0.5, description="False rejection rate of a candidate better by the margin or more."
+    )
     verdict_margin: float = Field(
         default=0.10, gt=0, lt=0.5,
         description="Win rate above ½ a candidate must plausibly have to escape rejection (so one exactly as good "
