@@ -26,13 +26,17 @@ The bets are WSR's aGRAPA ("approximate growth-rate adaptive to the particular a
 the point each test decides on: λ = (μ̂ − m)/(σ̂² + (μ̂ − m)²) from the running mean and variance of the
 votes before (WSR's μ̂ₜ = (½ + Σx)/(t + 1), σ̂²ₜ = (¼ + Σ(xᵢ − μ̂ᵢ)²)/(t + 1)), clipped to [0, c/m]
 with c = ½ (WSR's truncation; the capital never loses more than half in one vote). A bet aimed at the
-decision point, not at each m, makes K⁺(m) nonincreasing and K⁻(m) nondecreasing in m, so the values
-of m either test refutes are an interval below (above) the truth and `bounds` is its edge: the lower
-bound is the largest m with K⁺(m) ≥ 1/α (μ ≥ it with probability ≥ 1 − α at every vote at once), the
-upper the smallest m with K⁻(m) ≥ 1/β, each the running best since the first vote (a running
-intersection keeps the guarantee). Promotion is exactly "the lower bound reached ½", rejection "the
-upper bound fell to ½ + margin". The bounds are read on a grid of 1/1000 (that holds ½ and ½ + margin),
-rounded outward.
+decision point, not at each m (then cut to c/m), makes K⁺(m) nonincreasing and K⁻(m) nondecreasing in
+m, so the values of m either test refutes lie below (above) the truth and `bounds` is their edge, read on
+a grid of 1/1000 that holds ½ and ½ + margin: the lower bound is the largest grid point at and below which
+every grid point has K⁺ ≥ 1/α, the upper the smallest at and above which every one has K⁻ ≥ 1/β. The
+truth is past an edge only if the test at the grid point next to it, on its side, erred, so μ ≥ lower
+at every vote at once with probability ≥ 1 − α, and μ ≤ upper with ≥ 1 − β; each edge is the running
+best since the first vote (a running intersection keeps the guarantee). Promotion is exactly "the lower
+bound reached ½", rejection "the upper bound fell to ½ + margin".
+
+The guarantees take each vote's expected score, given the votes before it, to be at most (at least) the
+rate tested: the evaluation pairs must be served in an order that does not follow the votes.
 
 `votes_needed_estimate` is a rough guide: from the vote shares so far and the next bet, the votes each
 capital needs at its expected growth per vote to reach its threshold (the nearer one), never past the cap.
@@ -167,24 +171,34 @@ def _grid(rule: VerdictRule) -> np.ndarray:
     return np.union1d(np.linspace(0, 1, GRID + 1), [0.5, rule.reject_point])
 
 
-def confidence_bounds(x: np.ndarray, rule: VerdictRule) -> tuple[float, float]:
-    """The running intersection of both one-sided confidence sequences after the votes x (one stream)."""
-    if not len(x):
-        return (0.0, 1.0)
+def bound_paths(x: np.ndarray, rule: VerdictRule) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper bound after each vote of one stream: the running intersection of both one-sided
+    confidence sequences. The lower bound is the largest grid point below which every grid point is refuted
+    (K⁺(m) ≥ 1/α), the upper the smallest above which every one is (K⁻(m) ≥ 1/β): the truth is past such
+    a point only if the test at the grid point next to the truth, on its side, was wrong."""
     m = _grid(rule)[:, None]
     bet_up, bet_down = _bets(x, rule)
     up = np.cumsum(np.log1p(np.minimum(bet_up, BET_CAP / np.maximum(m, 1e-12)) * (x - m)), axis=1)
     down = np.cumsum(np.log1p(-np.minimum(bet_down, BET_CAP / np.maximum(1 - m, 1e-12)) * (x - m)), axis=1)
-    refuted_below = up >= math.log(1 / rule.alpha)  # (m, t): nonincreasing in m, so a prefix of the grid
-    refuted_above = down >= math.log(1 / rule.beta)  # nondecreasing in m: a suffix
-    grid = m[:, 0]
-    last = len(grid) - 1
-    lower = np.where(refuted_below.any(axis=0), grid[np.clip(refuted_below.sum(axis=0) - 1, 0, last)], 0.0)
-    upper = np.where(refuted_above.any(axis=0), grid[np.clip(len(grid) - refuted_above.sum(axis=0), 0, last)], 1.0)
-    return round(float(lower.max()), 9), round(float(upper.min()), 9)  # grid points, float error dropped
+    kept_below = up < math.log(1 / rule.alpha)  # (m, t); with the bets above K⁺ falls in m: kept is a suffix
+    kept_above = down < math.log(1 / rule.beta)  # K⁻ rises in m: kept is a prefix
+    grid = np.append(m[:, 0], 1.0)
+    first_kept = np.where(kept_below.any(axis=0), kept_below.argmax(axis=0), len(grid) - 1)
+    last_kept = np.where(kept_above.any(axis=0), len(grid) - 2 - kept_above[::-1].argmax(axis=0), -1)
+    lower = np.where(first_kept > 0, grid[first_kept - 1], 0.0)
+    upper = grid[last_kept + 1]
+    return np.maximum.accumulate(lower), np.minimum.accumulate(upper)
 
 
-def _votes_needed(x: np.ndarray, rule: VerdictRule) -> int:
+def confidence_bounds(x: np.ndarray, rule: VerdictRule) -> tuple[float, float]:
+    """The bounds after all of the votes x (one stream): (0, 1) before any."""
+    if not len(x):
+        return (0.0, 1.0)
+    lower, upper = bound_paths(x, rule)
+    return round(float(lower[-1]), 9), round(float(upper[-1]), 9)  # grid points, float error dropped
+
+
+def votes_needed(x: np.ndarray, rule: VerdictRule) -> int:
     """A rough guide: votes until the nearer threshold at each capital's expected growth, at most the cap."""
     left = rule.max_votes - len(x)
     if not len(x):
@@ -213,5 +227,5 @@ def judge(outcomes: Iterable[Outcome | str], rule: VerdictRule) -> Verdict:
         int(code[0]), State.judging
     )
     wins, ties = int((x == 1).sum()), int((x == 0.5).sum())
-    needed = _votes_needed(x, rule) if state == State.judging else None
+    needed = votes_needed(x, rule) if state == State.judging else None
     return Verdict(state, wins, len(x) - wins - ties, ties, needed, confidence_bounds(x, rule))

@@ -9,7 +9,20 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import Settings
-from core.verdict import PROMOTED, REJECTED, Outcome, State, VerdictRule, confidence_bounds, decide, judge, scores
+from core.verdict import (
+    PROMOTED,
+    REJECTED,
+    UNDECIDED,
+    Outcome,
+    State,
+    VerdictRule,
+    bound_paths,
+    confidence_bounds,
+    decide,
+    judge,
+    scores,
+    votes_needed,
+)
 
 RULE = VerdictRule()  # the settings' defaults: α = β = 0.05, margin 0.1, cap 400
 STREAMS = 2000
@@ -112,6 +125,33 @@ def test_a_decision_is_final_and_its_bounds_say_why(rate, state):
         assert before[0] < 0.5 <= at[0]
     else:
         assert before[1] > RULE.reject_point >= at[1]
+
+
+@pytest.mark.parametrize("rate", [0.4, 0.5, 0.55, 0.6, 0.7])
+def test_promotion_is_the_lower_bound_reaching_one_half_and_rejection_the_upper_reaching_the_margin(rate):
+    """At every vote of every stream the state agrees with the bounds: the first vote at which the lower bound
+    reaches ½ is the promotion, the first at which the upper falls to ½ + margin the rejection."""
+    x = streams(9, rate, 0.3, n=30)
+    code, votes = decide(x, RULE)
+    for stream, state, used in zip(x, code, votes, strict=True):
+        lower, upper = bound_paths(stream, RULE)
+        crossings = {PROMOTED: np.flatnonzero(lower >= 0.5), REJECTED: np.flatnonzero(upper <= RULE.reject_point)}
+        firsts = {c: int(v[0]) + 1 for c, v in crossings.items() if len(v)}
+        if not firsts:
+            assert state == UNDECIDED and used == RULE.max_votes
+        else:
+            assert (state, used) == min(firsts.items(), key=lambda item: item[1])
+
+
+@pytest.mark.parametrize("rate", [0.65, 0.35])
+def test_the_votes_needed_estimate_is_a_rough_guide(rate):
+    """The estimate after 20 votes is, in the median over streams, within a factor of three of the votes
+    the rule went on to take."""
+
+    x = streams(10, rate, 0.4, n=300)
+    _, votes = decide(x, RULE)
+    ratios = [votes_needed(s[:20], RULE) / (v - 20) for s, v in zip(x, votes, strict=True) if v > 20]
+    assert len(ratios) > 50 and 1 / 3 <= np.median(ratios) <= 3
 
 
 def test_the_bounds_hold_the_true_win_rate_at_every_vote_at_once():
