@@ -91,7 +91,6 @@ class History:
         self.pairings = random.Random(seed + 1)  # its own stream: the rest of the history stays as before it
         self.rows = Rows()
         self.habits: list[LabelerHabits] = []
-        self.eval_images: dict[tuple[int, int, int], int] = {}  # (checkpoint, prompt, k) → generation id
         self.voted: set[tuple[int, int]] = set()  # (comparison, labeler): one vote each
 
     def build(self) -> Rows:
@@ -355,12 +354,9 @@ class History:
                 self.vote(who, comparison, a_is_better, at + timedelta(minutes=3 * j))
             made += k
 
-    def eval_image(self, checkpoint_id: int, prompt_id: int, k: int, at: datetime) -> int:
-        """One image per checkpoint, eval prompt and seed: a baseline reuses its own evaluation's."""
-        key = (checkpoint_id, prompt_id, k)
-        if key not in self.eval_images:
-            self.eval_images[key] = self.generation(prompt_id, checkpoint_id, "eval", at)
-        return self.eval_images[key]
+    def eval_image(self, checkpoint_id: int, prompt_id: int, at: datetime) -> int:
+        """A fresh image: each evaluation renders both sides with its own seeds."""
+        return self.generation(prompt_id, checkpoint_id, "eval", at)
 
     def open_until(self, evaluation: dict) -> datetime:
         """A promotion's pairs are served until the next promotion retires them, a match's for a week."""
@@ -376,10 +372,10 @@ class History:
         rng, evaluations = self.rng, self.rows.evaluations
         for n, evaluation in enumerate(evaluations):
             at, until = evaluation["created_at"], self.open_until(evaluation)
-            pairs = [self.comparison(p, self.eval_image(evaluation["checkpoint_id"], p, k, at),
-                                     self.eval_image(evaluation["baseline_id"], p, k, at), "eval",
+            pairs = [self.comparison(p, self.eval_image(evaluation["checkpoint_id"], p, at),
+                                     self.eval_image(evaluation["baseline_id"], p, at), "eval",
                                      evaluation["checkpoint_id"], at, evaluation["id"])
-                     for p in range(1, EVAL_PROMPTS + 1) for k in range(SEEDS_PER_PROMPT)]  # fmt: skip
+                     for p in range(1, EVAL_PROMPTS + 1) for _ in range(SEEDS_PER_PROMPT)]  # fmt: skip
             new_wins = rng.uniform(0.4, 0.72)
             share = votes // len(evaluations) + (n < votes % len(evaluations))
             still_open = until == self.now

@@ -1,13 +1,16 @@
 """Human evaluation of promotions: which evaluation is due, its requests, its win rate.
 
-After a promotion the generate worker renders the fixed evaluation set with the new checkpoint and
-the previous one, same prompt and seed per pair, a chunk at a time between pool batches; once every
-image exists it writes the evaluation and its comparisons in one transaction. Labelers get those
-before train ones, sides hidden. Votes on them never become training data (that would train on the test).
+After a promotion the generate worker renders the evaluation prompts with the new checkpoint and the
+previous one, same prompt and seed per pair, a chunk at a time between pool batches; once every image
+exists it writes the evaluation and its comparisons in one transaction. Each evaluation draws its own
+seeds and renders both sides afresh: no image of one evaluation is shown again in another. Labelers get
+those before train ones, sides hidden. Votes on them never become training data (that would train on
+the test).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,10 +36,22 @@ from core.states import (
 from core.win_rate import WinRate
 
 
-def evaluation_seed(session: Session, prompt: str, index: int) -> int:
-    """The same seed for a prompt whatever checkpoint draws it (pairs differ only in the weights),
-    keyed by the install's secret: nobody can render an evaluation image ahead to recognise it."""
-    return int.from_bytes(keyed_digest(session, f"eval:{index}:{prompt}")[:8], "big") % MAX_SEED
+def evaluation_seed(session: Session, checkpoint_id: int, baseline_id: int, prompt: str, index: int) -> int:
+    """A seed of the evaluation of `checkpoint_id` against `baseline_id` (one per ordered pair), the same
+    for both sides (pairs differ only in the weights), keyed by the install's secret: nobody can render
+    an evaluation image ahead, and no evaluation shares a seed or an image with another, so a labeler
+    who remembers an image from one learns nothing about the sides of the next."""
+    return _keyed_seed(session, f"evaluation:{checkpoint_id}:{baseline_id}:{index}:{prompt}")
+
+
+def grid_seed(session: Session, prompt: str, index: int) -> int:
+    """The same-seed grid's fixed seed for a prompt, whatever checkpoint draws it (the key evaluations
+    used before they drew their own seeds: a grid shows the images made then)."""
+    return _keyed_seed(session, f"eval:{index}:{prompt}")
+
+
+def _keyed_seed(session: Session, message: str) -> int:
+    return int.from_bytes(keyed_digest(session, message)[:8], "big") % MAX_SEED
 
 
 @dataclass(frozen=True)
@@ -45,11 +60,24 @@ class EvaluationRequest:
     params: GenerationParams
 
 
-def evaluation_requests(session: Session, settings: Settings) -> list[EvaluationRequest]:
-    """Every image of the fixed evaluation set: each active eval prompt × eval_seeds_per_prompt seeds."""
+def evaluation_requests(
+    session: Session, settings: Settings, checkpoint_id: int, baseline_id: int
+) -> list[EvaluationRequest]:
+    """Every image of one side of the evaluation of `checkpoint_id` against `baseline_id`: each active
+    eval prompt × eval_seeds_per_prompt seeds of that evaluation (both sides render them afresh)."""
+    return _requests(session, settings, lambda prompt, k: evaluation_seed(session, checkpoint_id, baseline_id,
+                                                                          prompt, k))  # fmt: skip
+
+
+def grid_requests(session: Session, settings: Settings) -> list[EvaluationRequest]:
+    """Every image of a same-seed grid column: each active eval prompt × eval_seeds_per_prompt fixed seeds."""
+    return _requests(session, settings, lambda prompt, k: grid_seed(session, prompt, k))
+
+
+def _requests(session: Session, settings: Settings, seed_of: Callable[[str, int], int]) -> list[EvaluationRequest]:
     return [
         EvaluationRequest(prompt.id, GenerationParams(
-            prompt=prompt.text, seed=evaluation_seed(session, prompt.text, k),
+            prompt=prompt.text, seed=seed_of(prompt.text, k),
             num_inference_steps=settings.default_steps, guidance_scale=settings.default_guidance,
         ))
         for prompt in active_prompts(session, for_eval=True)

@@ -1,7 +1,8 @@
-"""Arena matches: an admin asks for two checkpoints to be compared on the fixed evaluation set.
+"""Arena matches: an admin asks for two checkpoints to be compared on the evaluation prompts.
 
-A match waits in `rendering` until the generate worker has both checkpoints' evaluation images, then
-becomes an evaluation of kind match (A against B) whose pairs labelers see blind, whatever serves.
+A match waits in `rendering` until the generate worker has rendered both checkpoints' images (afresh,
+with the match's own seeds), then becomes an evaluation of kind match (A against B) whose pairs
+labelers see blind, whatever serves.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ matches (any two checkpoints an admin names) are made the same way once no promo
 
 The generate worker makes an evaluation a step at a time between pool batches (worker/tasks/
 evaluation.py): each step asks `plan_step` what is missing — a chunk of the new checkpoint's images
-first (it serves, so no swap), then the previous one's (usually there from its own evaluation) —
-and once every image exists `record` writes the evaluation and its comparisons in one transaction.
-Images are matched by prompt, seed and parameters, so a step lost to a crash costs only its chunk;
-the unique (checkpoint, baseline) row keeps one evaluation when two workers get there together.
+first (it serves, so no swap), then the previous one's — and once every image exists `record` writes
+the evaluation and its comparisons in one transaction. Both sides are rendered afresh with seeds of
+this evaluation (keyed by the install's secret and the pair): an image a labeler saw in an earlier
+evaluation never comes back, so remembering it tells nothing about sides. Images are matched by
+prompt, seed and parameters, so a step lost to a crash costs only its chunk; the unique (checkpoint,
+baseline) row keeps one evaluation when two workers get there together.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from core.repo import evaluations as repo
 from core.repo import matches
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref
 from core.repo.evaluations import EvaluationRequest, EvaluationTally
+from core.repo.prompts import active_prompts
 from core.settings import Settings
 from core.states import CheckpointStatus, EvaluationKind
 
@@ -53,8 +56,7 @@ def plan_step(settings: Settings) -> EvaluationStep | None:
     if settings.eval_seeds_per_prompt == 0:
         return None
     with session_scope() as session:
-        requests = repo.evaluation_requests(session, settings)
-        if not requests:
+        if not active_prompts(session, for_eval=True):
             return None
         due = _promotion_due(session)
         if due is None and (match := _match_due(session)) is not None:
@@ -62,6 +64,7 @@ def plan_step(settings: Settings) -> EvaluationStep | None:
         if due is None:
             return None
         checkpoint_id, baseline_id, match_id = due
+        requests = repo.evaluation_requests(session, settings, checkpoint_id, baseline_id)
         sides = [(checkpoint_ref(session, c), repo.made_images(session, c, requests))
                  for c in (checkpoint_id, baseline_id)]  # fmt: skip
     (_, new_images), (_, old_images) = sides

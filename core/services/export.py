@@ -7,7 +7,8 @@ per vote, flat, for analysis (parquet and CSV). Image 0 is the comparison's gene
 
 A decision is the majority of decisive votes (1/0); an even split or only ties is a tie (0.5/0.5,
 exported with include_ties); both-bad and skips decide nothing. Rows come in comparison order, so
-the same filters on the same database give the same rows in the same order.
+the same filters on the same database give the same rows in the same order. Evaluation and match
+rows carry no seeds (seed_0/seed_1 null).
 """
 
 from __future__ import annotations
@@ -144,13 +145,15 @@ def _pair_row(settings, flt, c: ComparisonRow, votes: list[VoteRow], images: dic
     choices = [v.choice for v in votes]
     decisive_for = [v.winner_generation_id for v in votes if v.choice in DECISIVE]
     best = "" if label == (0.5, 0.5) else (a.public_id if label[0] == 1.0 else b.public_id)
+    # An evaluation's seeds are its own secret: with them, whoever holds an export renders its images.
+    seeds = (None, None) if c.kind in KINDS["eval"] else (a.seed, b.seed)
     row = {
         "caption": c.prompt, "jpg_0": files[0], "jpg_1": files[1], "label_0": label[0], "label_1": label[1],
         "image_0_uid": a.public_id, "image_1_uid": b.public_id, "best_image_uid": best,
         "model_0": names.get(a.checkpoint_id, ""), "model_1": names.get(b.checkpoint_id, ""),
         "user_id": users[counted[0].labeler_id], "created_at": counted[-1].created_at, "has_label": True,
         "are_different": a.public_id != b.public_id, "comparison_id": c.id, "kind": c.kind.value,
-        "seed_0": a.seed, "seed_1": b.seed, "num_inference_steps": a.params.get("num_inference_steps"),
+        "seed_0": seeds[0], "seed_1": seeds[1], "num_inference_steps": a.params.get("num_inference_steps"),
         "guidance_scale": a.params.get("guidance_scale"), "width": a.params.get("width"),
         "height": a.params.get("height"),
         "votes_0": decisive_for.count(a.id), "votes_1": decisive_for.count(b.id),

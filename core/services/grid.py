@@ -1,9 +1,10 @@
-"""The same-seed image grid of a checkpoint: the fixed evaluation prompts × seeds rendered by the
+"""The same-seed image grid of a checkpoint: the evaluation prompts × fixed seeds rendered by the
 base, the checkpoint's parent and the checkpoint itself, side by side.
 
-It reuses the images made for human evaluation (same prompt, seed and parameters); missing ones are
-rendered by the generate worker a chunk at a time (worker/tasks/grid.py), each chunk its own task,
-so a client's generation request never waits behind a whole grid.
+Its seeds are its own (human evaluations draw theirs per evaluation, so a labeler never meets an
+image twice), the same for every checkpoint: a column once rendered serves every grid it is in.
+Missing images are rendered by the generate worker a chunk at a time (worker/tasks/grid.py), each
+chunk its own task, so a client's generation request never waits behind a whole grid.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def grid(settings: Settings, checkpoint_id: int) -> Grid:
                 seen.add(column_id)
                 row = session.get(Checkpoint, column_id)
                 columns.insert(0, GridColumn(column_id, row.name, role, _problem(row)))
-        requests = repo.evaluation_requests(session, settings)
+        requests = repo.grid_requests(session, settings)
         made = [repo.made_image_paths(session, c.checkpoint_id, requests) for c in columns]
     rows = [GridRow(r.params.prompt, r.params.seed, [paths[i] for paths in made]) for i, r in enumerate(requests)]
     return Grid(columns, rows)
@@ -92,7 +93,7 @@ class GridChunk:
 def next_chunk(settings: Settings, checkpoint_ids: list[int]) -> GridChunk | None:
     """The next images to render for these columns (a pool batch's worth), or None when all exist."""
     with session_scope() as session:
-        requests = repo.evaluation_requests(session, settings)
+        requests = repo.grid_requests(session, settings)
         for checkpoint_id in checkpoint_ids:
             row = session.get(Checkpoint, checkpoint_id)
             if row is None or _problem(row):

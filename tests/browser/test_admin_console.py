@@ -144,7 +144,8 @@ def test_an_admin_runs_the_loop_from_the_console(console_stack, browser):
     page.get_by_test_id("match-a").select_option(str(made))
     page.get_by_test_id("match-b").select_option("1")
     page.get_by_role("button", name="Queue match").click()
-    expect(page.locator("[data-testid^=match-] td").nth(3)).to_contain_text("ready", timeout=120_000)
+    # The match renders both sides afresh (as many images as the grid): it waits as long.
+    expect(page.locator("[data-testid^=match-] td").nth(3)).to_contain_text("ready", timeout=180_000)
     _, judge_token = make_labeler("judge")
     simulate_labeler(base, judge_token, get_policy("smaller"), votes=EVAL_PROMPTS, patience_s=60)
     for checkpoint_id in (made, 1):

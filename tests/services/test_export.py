@@ -9,10 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from core.db.models import Labeler
+from core.db.models import Comparison, Labeler
 from core.db.session import session_scope
 from core.services.export import ExportFilter, write_export
-from core.states import Choice
+from core.settings import get_settings
+from core.states import Choice, ComparisonKind, GenerationPurpose
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler
 from tests.services.test_labeler_stats import vote
@@ -101,3 +102,28 @@ def pairs_of(settings, out, flt) -> list[dict]:
 
 def ids(rows) -> list[int]:
     return [r["comparison_id"] for r in rows]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request):
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_settings")
+
+
+def test_evaluation_rows_export_no_seed(any_db, tmp_path):
+    """An evaluation's seeds would let whoever holds an export render its images ahead of the labelers:
+    eval and match rows leave them out; train rows keep theirs."""
+    train, evaluation, match = make_comparisons(3)
+    with session_scope() as session:
+        for comparison_id, kind in ((evaluation, ComparisonKind.eval), (match, ComparisonKind.match)):
+            comparison = session.get(Comparison, comparison_id)
+            comparison.kind = kind
+            comparison.generation_a.purpose = comparison.generation_b.purpose = GenerationPurpose.eval
+    alice = make_labeler("alice")[0]
+    for comparison_id in (train, evaluation, match):
+        vote(comparison_id, alice, True, 800)
+    rows = {r["kind"]: r for r in pairs_of(get_settings(), tmp_path / "all", ExportFilter(kind="all"))}
+    assert set(rows) == {"train", "eval", "match"}
+    assert [(rows[k]["seed_0"], rows[k]["seed_1"]) for k in ("eval", "match")] == [(None, None), (None, None)]
+    assert rows["train"]["seed_0"] is not None and rows["train"]["seed_1"] is not None
+    evaluations = pairs_of(get_settings(), tmp_path / "eval", ExportFilter(kind="eval"))
+    assert ids(evaluations) == [evaluation, match] and all(r["seed_0"] is None for r in evaluations)

@@ -1,6 +1,7 @@
 """Human evaluation of promotions, in-process on the shipped model and SQLite:
 after a promotion the pool task pairs the new checkpoint's images with the previous one's on the
-fixed evaluation prompts, same seeds; labelers see those first; votes give the new one a win rate."""
+fixed evaluation prompts, same seeds (each evaluation its own, both sides rendered afresh); labelers
+see those first; votes give the new one a win rate."""
 
 import pytest
 from sqlalchemy import func, select
@@ -19,18 +20,30 @@ from tests.helpers.loop import fresh_model_server
 EVAL_PROMPTS = 8  # app/data/eval_prompts_scenes.txt
 
 
-@pytest.fixture
-def eval_db(monkeypatch, tmp_path, embedded_model):
+def model_on(database_url: str, monkeypatch, tmp_path, embedded_model):
+    """The shipped model's server over a migrated database with the shipped evaluation prompts."""
     from core.db.migrate import upgrade
     from core.repo.prompts import seed_shipped_prompts
 
-    apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
-                   base_model=embedded_model, pool_target=0, pool_batch=2, default_steps=4,
-                   eval_seeds_per_prompt=1, gold_rate=0)  # fmt: skip
+    apply_settings(monkeypatch, database_url=database_url, data_dir=tmp_path / "data", base_model=embedded_model,
+                   pool_target=0, pool_batch=2, default_steps=4, eval_seeds_per_prompt=1, gold_rate=0)  # fmt: skip
     upgrade()
     with session_scope() as session:
         seed_shipped_prompts(session)
     return fresh_model_server(monkeypatch)
+
+
+@pytest.fixture
+def eval_db(monkeypatch, tmp_path, embedded_model):
+    return model_on(f"sqlite:///{tmp_path / 'db.sqlite3'}", monkeypatch, tmp_path, embedded_model)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_eval_db(request, monkeypatch, tmp_path, embedded_model):
+    """eval_db, or the same on a Postgres database of its own (images are found again by seed in SQL)."""
+    sqlite = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    url = sqlite if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    return model_on(url, monkeypatch, tmp_path, embedded_model)
 
 
 def promote_now(checkpoint_id: int) -> None:
@@ -47,6 +60,7 @@ def eval_pairs(evaluation_id: int) -> list[tuple[Generation, Generation, Compari
 
 
 def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(eval_db, tmp_path, embedded_model):
+    from core.services.evaluations import due_evaluation_written
     from worker.tasks.evaluation import evaluation_step, make_due_evaluation
     from worker.tasks.pool import fill_pool
 
@@ -85,13 +99,17 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
     assert (tally.wins, tally.losses, tally.ties) == (5, EVAL_PROMPTS - 5, 0)
     assert tally.rate == 5 / EVAL_PROMPTS
 
-    # Rolling back to the base is a promotion too: measured against the LoRA, whose images are reused.
+    # Rolling back to the base is a promotion too: measured against the LoRA, both rendered afresh.
     promote_now(1)
     with session_scope() as session:
         base_images = session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1))
-    assert fill_pool() == 0  # the pool task takes the steps (no train pairs: pool_target 0)
+    for _ in range(6):  # the pool task takes the steps, as many as its deadline allows (no train pairs)
+        assert fill_pool() == 0
+        if due_evaluation_written():
+            break
     with session_scope() as session:
-        assert session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1)) == base_images
+        made = session.scalar(select(func.count(Generation.id)).where(Generation.checkpoint_id == 1))
+        assert made == base_images + EVAL_PROMPTS
         second = session.scalars(select(Evaluation).order_by(Evaluation.id.desc())).first()
         assert (second.checkpoint_id, second.baseline_id) == (1, lora)
         latest = latest_evaluations(session)
@@ -99,6 +117,52 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
         assert describe(*latest[1]).startswith(f"humans: no votes yet vs {lora}; judge scenes ")  # the pool judged
         assert describe(*latest[lora]).startswith(f"humans {5 / EVAL_PROMPTS:.0%} (")
     assert {new.checkpoint_id for new, _, _ in eval_pairs(second.id)} == {1}
+    first_images = {g.id for pair in pairs for g in pair[:2]}
+    assert first_images.isdisjoint(g.id for pair in eval_pairs(second.id) for g in pair[:2])
+
+
+def test_evaluations_that_share_a_checkpoint_share_no_image_and_no_seed(any_eval_db, tmp_path, embedded_model):
+    """A checkpoint judged twice (A against the base, then B against A) is rendered afresh for each, with
+    that evaluation's own seeds: a labeler who remembers an image, or its media name, from the first
+    evaluation learns nothing about the sides of the second."""
+    from core.repo.evaluations import evaluation_requests
+    from core.settings import get_settings
+    from worker.tasks.evaluation import make_due_evaluation
+
+    weights = trained_checkpoint(embedded_model, tmp_path / "lora")
+    a, b = register(weights, "lora"), register(weights, "lora")  # two checkpoints: only their ids matter here
+    promote_now(a)
+    assert make_due_evaluation(any_eval_db) == EVAL_PROMPTS
+    promote_now(b)
+    assert make_due_evaluation(any_eval_db) == EVAL_PROMPTS
+    with session_scope() as session:
+        first, second = session.scalars(select(Evaluation).order_by(Evaluation.id)).all()
+        session.expunge_all()
+    assert [(e.checkpoint_id, e.baseline_id) for e in (first, second)] == [(a, 1), (b, a)]
+
+    a_first = [new for new, _, _ in eval_pairs(first.id)]  # A's side, as the new checkpoint
+    a_second = [old for _, old, _ in eval_pairs(second.id)]  # A's side, as the one replaced
+    assert {g.checkpoint_id for g in a_first + a_second} == {a}
+    assert {g.id for g in a_first}.isdisjoint(g.id for g in a_second)
+    assert {g.image_path for g in a_first}.isdisjoint(g.image_path for g in a_second)  # media names
+    assert {g.seed for g in a_first}.isdisjoint(g.seed for g in a_second)
+    media = get_settings().media_dir
+    assert {(media / g.image_path).read_bytes() for g in a_first}.isdisjoint(
+        (media / g.image_path).read_bytes() for g in a_second)  # fmt: skip
+
+    # Within one evaluation a pair is still same-seed, and its seeds are that evaluation's, drawn
+    # again from the install's secret and the evaluation whenever asked.
+    for evaluation in (first, second):
+        pairs = eval_pairs(evaluation.id)
+        assert all(new.seed == old.seed for new, old, _ in pairs)
+        with session_scope() as session:
+            expected = evaluation_requests(session, get_settings(), evaluation.checkpoint_id, evaluation.baseline_id)
+        assert sorted(new.seed for new, _, _ in pairs) == sorted(r.params.seed for r in expected)
+
+
+def evaluation_ids() -> list[int]:
+    with session_scope() as session:
+        return list(session.scalars(select(Evaluation.id).order_by(Evaluation.id)))
 
 
 def tally_of(evaluation_id: int):
@@ -169,8 +233,7 @@ def test_a_match_of_a_checkpoint_that_cannot_load_fails_with_the_reason(eval_db,
     assert failed.state == "failed" and "cannot be loaded" in failed.error and failed.evaluation_id is None
 
 
-def test_the_image_grid_reuses_evaluation_images_and_renders_the_rest_a_chunk_per_task(eval_db, tmp_path,
-                                                                                       embedded_model):  # fmt: skip
+def test_the_image_grid_renders_its_own_images_a_chunk_per_task(eval_db, tmp_path, embedded_model):
     from core.queue import RENDER_GRID, sending_to
     from core.services.grid import grid, request_grid
     from core.settings import get_settings
@@ -194,9 +257,12 @@ def test_the_image_grid_reuses_evaluation_images_and_renders_the_rest_a_chunk_pe
     row = full.rows[0]
     assert row.images[0] != row.images[1] and all((settings.media_dir / i).is_file() for i in row.images)
 
-    # A promotion's evaluation finds both sides rendered: it only writes its pairs.
+    # A promotion's evaluation renders its own images: a grid's (admins see them) never reach labelers.
     promote_now(lora)
-    assert evaluation_step(eval_db) == EVAL_PROMPTS
+    assert [evaluation_step(eval_db) for _ in range(5)] == [4, 4, 4, 4, EVAL_PROMPTS]
+    (evaluation,) = evaluation_ids()
+    shown = {g.image_path for pair in eval_pairs(evaluation) for g in pair[:2]}
+    assert shown.isdisjoint(i for row in full.rows for i in row.images)
     with pytest.raises(LookupError):
         grid(settings, 999)
 

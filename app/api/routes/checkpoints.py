@@ -127,8 +127,8 @@ def grid_out(found: grid.Grid, queued: bool) -> GridOut:
 
 @router.get("/admin/checkpoints/{checkpoint_id}/grid", response_model=GridOut, tags=["admin"])
 def image_grid(checkpoint_id: Id, _: Admin, settings: AppSettings) -> GridOut:
-    """The same-seed grid: each evaluation prompt and seed as rendered by the base, the parent and
-    this checkpoint (images made for human evaluation are reused; null where one is missing)."""
+    """The same-seed grid: each evaluation prompt × the grid's own fixed seeds, as rendered by the
+    base, the parent and this checkpoint (null where one is missing)."""
     try:
         return grid_out(grid.grid(settings, checkpoint_id), queued=False)
     except LookupError as exc:
@@ -150,9 +150,10 @@ def render_image_grid(checkpoint_id: Id, _: Admin, settings: AppSettings) -> Gri
 
 @router.post("/admin/arena/matches", response_model=MatchOut, status_code=status.HTTP_201_CREATED, tags=["admin"])
 def queue_match(body: MatchIn, admin: Admin) -> MatchOut:
-    """Compare any two checkpoints: both render the fixed evaluation set (same prompts and seeds)
-    on the generate worker between pool batches, then the pairs are served to labelers blind, before
-    train pairs, whatever serves; their votes join the arena. 409 when the two were already compared."""
+    """Compare any two checkpoints: both render the evaluation prompts afresh (the same seeds on
+    both sides, the match's own) on the generate worker between pool batches, then the pairs are
+    served to labelers blind, before train pairs, whatever serves; their votes join the arena. 409
+    when the two were already compared."""
     try:
         match = arena_service.request_match(body.checkpoint_a_id, body.checkpoint_b_id, by=admin.name)
     except arena_service.MatchRefused as exc:
