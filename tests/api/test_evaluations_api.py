@@ -145,8 +145,8 @@ def test_only_people_in_good_standing_are_served_evaluation_pairs_and_counted_ov
     voted = client.post(f"/api/v1/comparisons/{served}/vote", headers=auth(alice), json={"choice": new_side})
     assert voted.status_code == 201
     serve(served, robot_id)  # a vote the AI account cast before this rule: it must not count
-    r = client.post(f"/api/v1/comparisons/{served}/vote", headers=robot, json={"choice": "tie"})
-    assert r.status_code == 201, r.text
+    robot_vote = client.post(f"/api/v1/comparisons/{served}/vote", headers=robot, json={"choice": "tie"})
+    assert robot_vote.status_code == 201, robot_vote.text
     (listed,) = client.get("/api/v1/admin/evaluations", headers=admin).json()
     assert (listed["wins"], listed["losses"], listed["ties"]) == (1, 0, 0)
     active = client.get("/api/v1/checkpoints/active", headers=admin).json()["human_eval"]
