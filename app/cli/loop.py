@@ -80,7 +80,7 @@ def rounds_cancel(round_id: int) -> None:
 
 @checkpoints_cli.command("list")
 def checkpoints_list() -> None:
-    registry = checkpoints.registry(with_evaluations=True)
+    registry = checkpoints.registry(with_evaluations=True, settings=get_settings())
     for c in registry.checkpoints:
         mark = "*" if c.id == registry.active_id else " "
         verdict = describe(*registry.evaluations[c.id]) if c.id in registry.evaluations else ""

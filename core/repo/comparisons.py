@@ -13,6 +13,7 @@ labelers never wait on each other's rows; a vote is one `INSERT … ON CONFLICT 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -129,21 +130,24 @@ def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, can
 
 def next_for_labeler(
     session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None, max_held: int = 4,
-    gold_rate: float = 0.0,
+    gold_rate: float = 0.0, may_measure: Callable[[], bool] = lambda: True,
 ) -> Served | None:
     """Lease and return the next comparison this labeler should see, or None when there is none; the
     labeler then holds at most `max_held` pairs (however many ids they exclude).
 
-    Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first; then, at
+    Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first, to those who
+    `may_measure` (asked only while such a pair is open to them: it costs a few queries); then, at
     `gold_rate`, a gold pair (served like any other, so nobody can tell it apart); then train pairs."""
     now = datetime.now(UTC)
     active = active_checkpoint_id(session)
-    stages = [measuring(active), _training(active)]
+    stages = [_training(active)]
+    if _any_open(session, labeler_id, now, measuring(active), exclude) and may_measure():
+        stages.insert(0, measuring(active))
     drawn = gold_rate > 0 and random.random() < gold_rate
     if drawn and _any_open(session, labeler_id, now, _training(active), exclude):
         # Only while train pairs wait: a labeler polling an empty pool would otherwise meet gold
         # pair after gold pair, far above the rate.
-        stages.insert(1, _gold(active))
+        stages.insert(len(stages) - 1, _gold(active))
     row = None
     for stage in stages:
         row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, stage, exclude))

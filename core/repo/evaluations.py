@@ -5,12 +5,13 @@ previous one, same prompt and seed per pair, a chunk at a time between pool batc
 exists it writes the evaluation and its comparisons in one transaction. Each evaluation draws its own
 seeds and renders both sides afresh: no image of one evaluation is shown again in another. Labelers get
 those before train ones, sides hidden. Votes on them never become training data (that would train on
-the test).
+the test). Only people in good standing measure: the callers name the voters whose votes are not
+counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -172,13 +173,27 @@ class EvaluationTally(WinRate):
     skips: int = 0
 
 
-def evaluation_tallies(session: Session, evaluation_ids: list[int] | None = None) -> dict[int, EvaluationTally]:
-    """Per evaluation: each vote counts (several labelers on one pair are several judgements)."""
+def evaluation_voters(session: Session) -> list[int]:
+    """Every labeler who voted on an evaluation or arena pair."""
+    return list(session.scalars(
+        select(Vote.labeler_id).distinct()
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Comparison.evaluation_id.is_not(None))
+    ))  # fmt: skip
+
+
+def evaluation_tallies(
+    session: Session, evaluation_ids: list[int] | None, uncounted: Collection[int]
+) -> dict[int, EvaluationTally]:
+    """Per evaluation: each vote counts (several labelers on one pair are several judgements), except
+    the votes of the `uncounted` labelers."""
     query = (
         select(Comparison.evaluation_id, Comparison.generation_a_id, Vote.choice, Vote.winner_generation_id)
         .join(Vote, Vote.comparison_id == Comparison.id)
         .where(Comparison.evaluation_id.is_not(None))
     )
+    if uncounted:
+        query = query.where(Vote.labeler_id.not_in(uncounted))
     if evaluation_ids is not None:
         query = query.where(Comparison.evaluation_id.in_(evaluation_ids))
     tallies: dict[int, EvaluationTally] = {}
@@ -206,15 +221,16 @@ def list_evaluations(session: Session, checkpoint_id: int | None = None) -> list
 
 
 def latest_evaluations(
-    session: Session, checkpoint_id: int | None = None
+    session: Session, checkpoint_id: int | None, uncounted: Collection[int]
 ) -> dict[int, tuple[Evaluation, EvaluationTally]]:
-    """Each checkpoint's newest promotion evaluation (against the one it replaced), votes counted; an
+    """Each checkpoint's newest promotion evaluation (against the one it replaced), votes counted (but
+    the `uncounted` labelers'); an
     arena match it played as A where it has none (a match of the same two makes the promotion's redundant)."""
     newest: dict[int, Evaluation] = {}
     evaluations = list_evaluations(session, checkpoint_id)  # newest first
     for evaluation in sorted(evaluations, key=lambda e: e.kind != EvaluationKind.promotion):  # stable
         newest.setdefault(evaluation.checkpoint_id, evaluation)
-    tallies = evaluation_tallies(session, [e.id for e in newest.values()])
+    tallies = evaluation_tallies(session, [e.id for e in newest.values()], uncounted)
     return {c: (e, tallies.get(e.id) or EvaluationTally()) for c, e in newest.items()}
 
 

@@ -1,10 +1,13 @@
 """The arena: every checkpoint with human evaluation votes, ranked on one Bradley-Terry scale
 (core/bradley_terry.py) from the votes on its evaluation pairs, the base anchored at 0; and matches
-an admin queues between any two checkpoints (core/repo/matches.py), made by the generate worker."""
+an admin queues between any two checkpoints (core/repo/matches.py), made by the generate worker.
+Only people in good standing count: AI labelers' votes and those of labelers out of good standing
+(as of now: one found out later drops out of the ranking at once) are left out."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,6 +17,8 @@ from core.db.models import ArenaMatch, Checkpoint, Comparison, Evaluation, Vote
 from core.db.session import session_scope
 from core.repo import matches as repo
 from core.repo.matches import MatchRefused
+from core.services.evaluations import uncounted_voters
+from core.settings import Settings, get_settings
 from core.states import BASE_CHECKPOINT_ID, DECISIVE, Choice
 
 BOOTSTRAP = 200
@@ -25,8 +30,9 @@ class Arena:
     names: dict[int, str]
 
 
-def outcomes() -> list[Outcome]:
-    """Every decisive or tied vote on an evaluation pair, as checkpoint against checkpoint."""
+def outcomes(uncounted: Collection[int]) -> list[Outcome]:
+    """Every decisive or tied vote on an evaluation pair (but the `uncounted` labelers'), as checkpoint
+    against checkpoint."""
     query = (
         select(Evaluation.checkpoint_id, Evaluation.baseline_id, Comparison.generation_a_id, Vote.choice,
                Vote.winner_generation_id)
@@ -35,6 +41,8 @@ def outcomes() -> list[Outcome]:
         .where(Vote.choice.in_((*DECISIVE, Choice.tie)))
         .order_by(Vote.id)
     )  # fmt: skip
+    if uncounted:
+        query = query.where(Vote.labeler_id.not_in(uncounted))
     with session_scope() as session:
         rows = session.execute(query).all()
     found = []
@@ -46,32 +54,34 @@ def outcomes() -> list[Outcome]:
     return found
 
 
-def _votes_key() -> tuple:
-    """Changes whenever an evaluation vote is added or removed (or another database is read): the
-    ranking is recomputed only then."""
+def _votes_key(settings: Settings) -> tuple:
+    """Changes whenever an evaluation vote is added or removed, whenever whose votes count changes (or
+    another database is read): the ranking is recomputed only then. Ends with the uncounted labelers."""
     with session_scope() as session:
-        return tuple(session.execute(
+        uncounted = tuple(sorted(uncounted_voters(session, settings)))
+        return *session.execute(
             select(func.count(Vote.id), func.max(Vote.id), func.sum(Vote.comparison_id),
                    func.sum(func.coalesce(Vote.winner_generation_id, 0)), func.max(Comparison.checkpoint_id))
             .join(Comparison, Comparison.id == Vote.comparison_id)
             .where(Comparison.evaluation_id.is_not(None))
-        ).one())  # fmt: skip
+        ).one(), uncounted  # fmt: skip
 
 
 _cache: dict[tuple, Ranking] = {}  # one entry: the ranking of the newest votes this process saw
 _fitting = threading.Lock()
 
 
-def arena(bootstrap: int = BOOTSTRAP) -> Arena:
-    """The ranking, fitted again only when evaluation votes changed (a fit with its bootstrap takes
-    a few hundred ms; the console asks every few seconds)."""
-    key = (*_votes_key(), bootstrap)
+def arena(bootstrap: int = BOOTSTRAP, settings: Settings | None = None) -> Arena:
+    """The ranking, fitted again only when evaluation votes (or whose count) changed (a fit with its
+    bootstrap takes a few hundred ms; the console asks every few seconds)."""
+    votes = _votes_key(settings or get_settings())
+    key, uncounted = (*votes, bootstrap), votes[-1]
     ranking = _cache.get(key)
     if ranking is None:
         with _fitting:  # concurrent requests for a new ranking fit it once
             ranking = _cache.get(key)
             if ranking is None:
-                ranking = rank(outcomes(), anchor=BASE_CHECKPOINT_ID, bootstrap=bootstrap)
+                ranking = rank(outcomes(uncounted), anchor=BASE_CHECKPOINT_ID, bootstrap=bootstrap)
                 _cache.clear()
                 _cache[key] = ranking
     ids = [s.checkpoint_id for s in ranking.standings]

@@ -10,6 +10,8 @@ from core.refs import CheckpointRef
 from core.repo import checkpoints as repo
 from core.repo.checkpoints import NewCheckpoint, PromotionRefused, UnusableCheckpoint
 from core.repo.evaluations import EvaluationTally, latest_evaluations
+from core.services.evaluations import uncounted_voters
+from core.settings import Settings, get_settings
 
 __all__ = ["NewCheckpoint", "PromotionRefused", "UnusableCheckpoint"]
 
@@ -23,8 +25,9 @@ class Registry:
     evaluations: dict[int, tuple[Evaluation, EvaluationTally]]
 
 
-def registry(with_evaluations: bool, checkpoint_id: int | None = None) -> Registry:
-    """The registry, or one checkpoint of it; evaluations only where the caller may see them."""
+def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings: Settings | None = None) -> Registry:
+    """The registry, or one checkpoint of it; evaluations (votes of people in good standing) only where
+    the caller may see them."""
     with session_scope() as session:
         active = repo.active_checkpoint_id(session)
         if checkpoint_id is None:
@@ -32,15 +35,18 @@ def registry(with_evaluations: bool, checkpoint_id: int | None = None) -> Regist
         else:
             row = session.get(Checkpoint, checkpoint_id)
             rows = [row] if row is not None else []
-        evaluations = latest_evaluations(session, checkpoint_id) if with_evaluations else {}
+        evaluations = {}
+        if with_evaluations:
+            uncounted = uncounted_voters(session, settings or get_settings())
+            evaluations = latest_evaluations(session, checkpoint_id, uncounted)
         return Registry(rows, active, evaluations)
 
 
-def active_registry(with_evaluations: bool) -> Registry:
+def active_registry(with_evaluations: bool, settings: Settings | None = None) -> Registry:
     """The registry narrowed to the checkpoint that serves now."""
     with session_scope() as session:
         active = repo.active_checkpoint_id(session)
-    return registry(with_evaluations, active)
+    return registry(with_evaluations, active, settings)
 
 
 def active_ref() -> CheckpointRef:

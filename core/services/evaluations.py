@@ -10,6 +10,9 @@ this evaluation (keyed by the install's secret and the pair): an image a labeler
 evaluation never comes back, so remembering it tells nothing about sides. Images are matched by
 prompt, seed and parameters, so a step lost to a crash costs only its chunk; the unique (checkpoint,
 baseline) row keeps one evaluation when two workers get there together.
+
+Only people in good standing measure: AI labelers' votes and those of labelers out of good standing
+(judged when the votes are read, so one found out later stops counting at once) count in no win rate.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from core.repo import matches
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref
 from core.repo.evaluations import EvaluationRequest, EvaluationTally
 from core.repo.prompts import active_prompts
-from core.settings import Settings
+from core.services import quality
+from core.settings import Settings, get_settings
 from core.states import CheckpointStatus, EvaluationKind
 
 log = logging.getLogger(__name__)
@@ -140,11 +144,19 @@ def due_evaluation_written() -> bool:
         return repo.evaluation_exists(session, active, repo.previous_checkpoint_id(session, active) or 0)
 
 
-def evaluations(checkpoint_id: int | None = None) -> list[tuple[Evaluation, EvaluationTally]]:
-    """Every evaluation (or one checkpoint's), newest first, with its votes counted."""
+def uncounted_voters(session: Session, settings: Settings) -> set[int]:
+    """The labelers whose votes on evaluation and arena pairs count in no win rate, as of now."""
+    return quality.uncounted(session, settings, repo.evaluation_voters(session))
+
+
+def evaluations(
+    checkpoint_id: int | None = None, settings: Settings | None = None
+) -> list[tuple[Evaluation, EvaluationTally]]:
+    """Every evaluation (or one checkpoint's), newest first, with its counted votes."""
     with session_scope() as session:
         rows = repo.list_evaluations(session, checkpoint_id)
-        tallies = repo.evaluation_tallies(session, [e.id for e in rows])
+        uncounted = uncounted_voters(session, settings or get_settings())
+        tallies = repo.evaluation_tallies(session, [e.id for e in rows], uncounted)
         return [(e, tallies.get(e.id) or EvaluationTally()) for e in rows]
 
 

@@ -11,6 +11,7 @@ from core.db.models import Vote
 from core.db.session import session_scope
 from core.repo import comparisons as repo
 from core.repo.comparisons import ComparisonNotFound, NotServed, Served, VoteOutcome
+from core.services import quality
 from core.settings import Settings
 from core.states import Choice
 
@@ -46,12 +47,14 @@ def check_caps(labeler_id: int, settings: Settings) -> None:
 
 
 def next_comparison(labeler_id: int, settings: Settings, exclude: list[int] | None = None) -> Served | None:
-    """Lease the next comparison for this labeler (evaluation pairs first), or None: the pool is
-    empty. VoteCapReached when the labeler is at a vote cap."""
+    """Lease the next comparison for this labeler (evaluation pairs first, to people in good standing
+    only: an AI labeler's or a doubtful labeler's word must not decide what serves), or None: the pool
+    is empty. VoteCapReached when the labeler is at a vote cap."""
     check_caps(labeler_id, settings)
     with session_scope() as session:
+        measures = lambda: not quality.uncounted(session, settings, [labeler_id])  # noqa: E731 (asked only if need be)
         return repo.next_for_labeler(session, labeler_id, settings.lease_s, exclude, settings.max_held_per_labeler,
-                                     settings.gold_rate)  # fmt: skip
+                                     settings.gold_rate, measures)  # fmt: skip
 
 
 def vote(

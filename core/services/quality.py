@@ -6,16 +6,20 @@ per labeler), agreement with the others' majority, chance-corrected agreement ac
 A labeler is in good standing, and their votes train, unless an admin said otherwise or a rule
 with enough evidence says no: gold accuracy whose whole 95% interval lies below the floor, or a
 side bias beyond the limit once they have enough decisive votes. Too little evidence counts as good.
+Only people in good standing measure checkpoints (`uncounted`): judged whenever votes are read, so a
+labeler found out later stops counting in every win rate at once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import krippendorff
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Vote
 from core.db.session import session_scope
@@ -58,14 +62,17 @@ class QualityReport:
     alpha: float | None  # Krippendorff's alpha (nominal) over all labelers
 
 
-def _gold_tallies(session) -> dict[int, list[int]]:
-    """Per labeler: [gold votes, correct] (skips are not answers, so not counted)."""
-    rows = session.execute(
+def _gold_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[int, list[int]]:
+    """Per labeler (all, or these): [gold votes, correct] (skips are not answers, so not counted)."""
+    query = (
         select(Vote.labeler_id, Vote.choice, Vote.winner_generation_id, Comparison.generation_a_id,
                Comparison.gold_answer)
         .join(Comparison, Comparison.id == Vote.comparison_id)
         .where(Comparison.kind == ComparisonKind.gold, Vote.choice != Choice.skip)
     )  # fmt: skip
+    if labeler_ids is not None:
+        query = query.where(Vote.labeler_id.in_(labeler_ids))
+    rows = session.execute(query)
     tallies: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for labeler_id, choice, winner, a_id, answer in rows:
         both_bad = answer == GoldAnswer.both_bad
@@ -170,6 +177,26 @@ def _row(settings, s: LabelerStats, override, gold, sides, speed, alpha_without)
 def excluded_labelers(settings: Settings) -> dict[int, list[str]]:
     """Labelers not in good standing, with the reasons: their votes do not train."""
     return {row.labeler_id: row.reasons for row in quality(settings).labelers if not row.good_standing}
+
+
+def uncounted(session: Session, settings: Settings, labeler_ids: Collection[int]) -> set[int]:
+    """Those of these labelers whose votes measure no checkpoint (evaluation and arena pairs are not
+    served to them, and their votes on them count in no win rate): AI labelers, and labelers out of
+    good standing now, by the same rules and overrides as the quality report."""
+    if not labeler_ids:
+        return set()
+    ids = list(set(labeler_ids))
+    people = session.execute(
+        select(Labeler.id, Labeler.is_ai, Labeler.standing_override).where(Labeler.id.in_(ids))
+    ).all()
+    gold = _gold_tallies(session, ids)
+    sides = {labeler: [decisive, left] for labeler, decisive, left in session.execute(
+        select(Vote.labeler_id, func.count(Vote.id), func.sum(case((Vote.choice == Choice.left, 1), else_=0)))
+        .where(Vote.labeler_id.in_(ids), Vote.choice.in_(DECISIVE))
+        .group_by(Vote.labeler_id)
+    )}  # fmt: skip
+    return {labeler for labeler, ai, override in people
+            if ai or not standing(settings, override, gold[labeler], sides.get(labeler, [0, 0]))[0]}  # fmt: skip
 
 
 def set_override(labeler_id: int, override: str | None) -> None:

@@ -12,7 +12,7 @@ from core.schemas.generation import GenerationParams
 from core.states import ComparisonKind, ComparisonState
 from tests.api.conftest import auth
 from tests.conftest import apply_settings
-from tests.helpers.data import make_comparisons, sees_a_on_the_left
+from tests.helpers.data import make_comparisons, make_labeler, sees_a_on_the_left, serve
 
 
 def new_checkpoint(tmp_path, name: str) -> int:
@@ -125,3 +125,31 @@ def test_a_newer_promotion_retires_the_old_evaluation_pairs(client, alice, tmp_p
     with session_scope() as session:
         assert {session.get(Comparison, i).state for i in ids} == {ComparisonState.retired}
     assert client.get("/api/v1/comparisons/next", headers=auth(alice)).status_code == 204
+
+
+def test_only_people_in_good_standing_are_served_evaluation_pairs_and_counted_over_rest(
+    client, admin, alice, tmp_path, monkeypatch
+):
+    apply_settings(monkeypatch, votes_per_comparison=2)  # room for the AI account's vote after alice's
+    new = new_checkpoint(tmp_path, "new")
+    with session_scope() as session:
+        promote(session, new, by="test")
+    _, eval_ids = evaluation(new, 1, 1)
+    train_ids = make_comparisons(1, checkpoint_id=new, seed=99)
+    robot_id, robot_token = make_labeler("ai-scenes", ai=True)
+    robot = {"Authorization": f"Bearer {robot_token}"}
+    assert client.get("/api/v1/comparisons/next", headers=robot).json()["id"] == train_ids[0]
+    served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    assert served == eval_ids[0]
+    new_side = "left" if sees_a_on_the_left(served, int(alice["id"])) else "right"
+    voted = client.post(f"/api/v1/comparisons/{served}/vote", headers=auth(alice), json={"choice": new_side})
+    assert voted.status_code == 201
+    serve(served, robot_id)  # a vote the AI account cast before this rule: it must not count
+    robot_vote = client.post(f"/api/v1/comparisons/{served}/vote", headers=robot, json={"choice": "tie"})
+    assert robot_vote.status_code == 201, robot_vote.text
+    (listed,) = client.get("/api/v1/admin/evaluations", headers=admin).json()
+    assert (listed["wins"], listed["losses"], listed["ties"]) == (1, 0, 0)
+    active = client.get("/api/v1/checkpoints/active", headers=admin).json()["human_eval"]
+    assert (active["wins"], active["ties"]) == (1, 0)
+    (top, _base) = client.get("/api/v1/admin/arena", headers=admin).json()["standings"]
+    assert (top["checkpoint_id"], top["wins"], top["ties"]) == (new, 1, 0)

@@ -112,7 +112,7 @@ def test_a_promotion_is_measured_by_labelers_against_the_checkpoint_it_replaced(
         assert made == base_images + EVAL_PROMPTS
         second = session.scalars(select(Evaluation).order_by(Evaluation.id.desc())).first()
         assert (second.checkpoint_id, second.baseline_id) == (1, lora)
-        latest = latest_evaluations(session)
+        latest = latest_evaluations(session, None, ())
         assert set(latest) == {1, lora} and latest[lora][0].id == first_id
         assert describe(*latest[1]).startswith(f"humans: no votes yet vs {lora}; judge scenes ")  # the pool judged
         assert describe(*latest[lora]).startswith(f"humans {5 / EVAL_PROMPTS:.0%} (")
@@ -167,7 +167,7 @@ def evaluation_ids() -> list[int]:
 
 def tally_of(evaluation_id: int):
     with session_scope() as session:
-        return evaluation_tallies(session, [evaluation_id])[evaluation_id]
+        return evaluation_tallies(session, [evaluation_id], ())[evaluation_id]
 
 
 def test_an_arena_match_compares_two_checkpoints_whatever_serves(eval_db, tmp_path, embedded_model):
@@ -217,7 +217,7 @@ def test_an_arena_match_compares_two_checkpoints_whatever_serves(eval_db, tmp_pa
         assert states == {"match": ComparisonState.ready, "train": ComparisonState.retired}
         # That match already measured the LoRA against the base: no second evaluation of the pair.
         assert evaluation_between(session, lora, 1) == done.evaluation_id
-        assert latest_evaluations(session)[lora][0].id == done.evaluation_id
+        assert latest_evaluations(session, None, ())[lora][0].id == done.evaluation_id
     assert evaluation_step(eval_db) == 0
 
 

@@ -52,27 +52,31 @@ def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> Checkp
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
-def list_checkpoints(labeler: CurrentLabeler) -> list[CheckpointOut]:
+def list_checkpoints(labeler: CurrentLabeler, settings: AppSettings) -> list[CheckpointOut]:
     """Every checkpoint with its lineage (parent, round), metrics, gate verdict and whether it serves;
     for admins also the labelers' win rate against the checkpoint it replaced (`human_eval`: live
-    counts would tell a labeler which side of an eval pair was the new checkpoint)."""
+    counts would tell a labeler which side of an eval pair was the new checkpoint; only votes of people
+    in good standing count)."""
     admin = labeler.role == Role.admin
-    registry = checkpoints.registry(with_evaluations=admin)
+    registry = checkpoints.registry(with_evaluations=admin, settings=settings)
     return [checkpoint_out(c, registry, admin) for c in registry.checkpoints]
 
 
 @router.get("/checkpoints/active", response_model=CheckpointOut)
-def active(labeler: CurrentLabeler) -> CheckpointOut:
+def active(labeler: CurrentLabeler, settings: AppSettings) -> CheckpointOut:
     admin = labeler.role == Role.admin
-    registry = checkpoints.active_registry(with_evaluations=admin)
+    registry = checkpoints.active_registry(with_evaluations=admin, settings=settings)
     return checkpoint_out(registry.checkpoints[0], registry, admin)
 
 
 @router.get("/admin/evaluations", response_model=list[EvaluationOut], tags=["admin"])
-def list_evaluations(_: Admin, checkpoint_id: int | None = Query(None, ge=1, le=MAX_DB_INT)) -> list[EvaluationOut]:
+def list_evaluations(
+    _: Admin, settings: AppSettings, checkpoint_id: int | None = Query(None, ge=1, le=MAX_DB_INT)
+) -> list[EvaluationOut]:
     """Every human evaluation of a promotion, newest first: votes on same-seed pairs of the
-    checkpoint and the one it replaced, with the checkpoint's win rate (a tie is half a win)."""
-    return [evaluation_out(e, tally) for e, tally in evaluations.evaluations(checkpoint_id)]
+    checkpoint and the one it replaced, with the checkpoint's win rate (a tie is half a win). Only
+    votes of people in good standing count: not AI labelers', nor those of labelers out of it now."""
+    return [evaluation_out(e, tally) for e, tally in evaluations.evaluations(checkpoint_id, settings)]
 
 
 @router.post("/admin/checkpoints/{checkpoint_id}/promote", response_model=DeploymentOut, tags=["admin"])
@@ -90,7 +94,7 @@ def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> D
 
 
 @router.post("/admin/checkpoints/{checkpoint_id}/clear-broken", response_model=CheckpointOut, tags=["admin"])
-def clear_broken(checkpoint_id: Id, admin: Admin) -> CheckpointOut:
+def clear_broken(checkpoint_id: Id, admin: Admin, settings: AppSettings) -> CheckpointOut:
     """Take the broken mark off a checkpoint whose load failure was passing (out of memory, a file
     system hiccup); it serves again once promoted."""
     try:
@@ -99,15 +103,16 @@ def clear_broken(checkpoint_id: Id, admin: Admin) -> CheckpointOut:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id)
+    registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id, settings=settings)
     return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
 
 
 @router.get("/admin/arena", response_model=ArenaOut, tags=["admin"])
-def arena(_: Admin) -> ArenaOut:
+def arena(_: Admin, settings: AppSettings) -> ArenaOut:
     """Every checkpoint with human evaluation votes on one Bradley-Terry scale (log-odds of winning,
-    the base at 0), with bootstrap 95% intervals; a tie counts half a win for each side."""
-    found = arena_service.arena()
+    the base at 0), with bootstrap 95% intervals; a tie counts half a win for each side. Only votes of
+    people in good standing count: not AI labelers', nor those of labelers out of it now."""
+    found = arena_service.arena(settings=settings)
     return ArenaOut(
         standings=[ArenaStandingOut(checkpoint_id=s.checkpoint_id, name=found.names.get(s.checkpoint_id, "?"),
                                     strength=s.strength, interval=s.interval, votes=s.votes, wins=s.wins,
