@@ -82,18 +82,30 @@ def _gold_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[i
     return tallies
 
 
-def _sides_and_speed(session, fast_ms: int) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """Per labeler: [decisive, left] and [timed, fast]."""
-    sides: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    speed: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for labeler_id, choice, ms in session.execute(select(Vote.labeler_id, Vote.choice, Vote.decision_ms)):
-        if choice in DECISIVE:
-            sides[labeler_id][0] += 1
-            sides[labeler_id][1] += choice == Choice.left
-        if ms is not None:
-            speed[labeler_id][0] += 1
-            speed[labeler_id][1] += ms < fast_ms
-    return sides, speed
+def _side_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[int, list[int]]:
+    """Per labeler (all, or these): [decisive votes, of them left]."""
+    query = (
+        select(Vote.labeler_id, func.count(Vote.id), func.sum(case((Vote.choice == Choice.left, 1), else_=0)))
+        .where(Vote.choice.in_(DECISIVE))
+        .group_by(Vote.labeler_id)
+    )
+    if labeler_ids is not None:
+        query = query.where(Vote.labeler_id.in_(labeler_ids))
+    tallies: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for labeler_id, decisive, left in session.execute(query):
+        tallies[labeler_id] = [decisive, left]
+    return tallies
+
+
+def _speed_tallies(session, fast_ms: int) -> dict[int, list[int]]:
+    """Per labeler: [timed votes, of them faster than fast_ms]."""
+    query = select(
+        Vote.labeler_id, func.count(Vote.decision_ms), func.sum(case((Vote.decision_ms < fast_ms, 1), else_=0))
+    ).group_by(Vote.labeler_id)
+    tallies: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for labeler_id, timed, fast in session.execute(query):
+        tallies[labeler_id] = [timed, fast]
+    return tallies
 
 
 def _reliability(session) -> tuple[list[int], np.ndarray] | None:
@@ -150,7 +162,8 @@ def quality(settings: Settings) -> QualityReport:
     with session_scope() as session:
         overrides = dict(session.execute(select(Labeler.id, Labeler.standing_override)).all())
         gold = _gold_tallies(session)
-        sides, speed = _sides_and_speed(session, settings.quality_fast_decision_ms)
+        sides = _side_tallies(session)
+        speed = _speed_tallies(session, settings.quality_fast_decision_ms)
         reliability = _reliability(session)
     alpha, alpha_without = None, {}
     if reliability is not None:
@@ -190,13 +203,9 @@ def uncounted(session: Session, settings: Settings, labeler_ids: Collection[int]
         select(Labeler.id, Labeler.is_ai, Labeler.standing_override).where(Labeler.id.in_(ids))
     ).all()
     gold = _gold_tallies(session, ids)
-    sides = {labeler: [decisive, left] for labeler, decisive, left in session.execute(
-        select(Vote.labeler_id, func.count(Vote.id), func.sum(case((Vote.choice == Choice.left, 1), else_=0)))
-        .where(Vote.labeler_id.in_(ids), Vote.choice.in_(DECISIVE))
-        .group_by(Vote.labeler_id)
-    )}  # fmt: skip
+    sides = _side_tallies(session, ids)
     return {labeler for labeler, ai, override in people
-            if ai or not standing(settings, override, gold[labeler], sides.get(labeler, [0, 0]))[0]}  # fmt: skip
+            if ai or not standing(settings, override, gold[labeler], sides[labeler])[0]}  # fmt: skip
 
 
 def set_override(labeler_id: int, override: str | None) -> None:
