@@ -73,11 +73,17 @@ def open_source(path: str, fmt: str, root: Path) -> Source:
     return _parts([_parquet_part(file) for file in _files_in(files, root)])
 
 
+def _file_under(path: Path, root: Path) -> Path | None:
+    """The path resolved, when it is a regular file under the root after every link; else None."""
+    resolved = under_root(path, root)
+    return resolved if resolved is not None and resolved.is_file() else None
+
+
 def _files_in(paths: list[Path], root: Path) -> list[Path]:
     """Each path, resolved: ValueError for one that leads out of the root or is no regular file."""
-    found = [under_root(path, root) for path in paths]
+    found = [_file_under(path, root) for path in paths]
     for path, resolved in zip(paths, found, strict=True):
-        if resolved is None or not resolved.is_file():
+        if resolved is None:
             raise ValueError(f"{path} is not a file under the import root")
     return found
 
@@ -180,7 +186,7 @@ def _folder(root_of_set: Path, root: Path) -> Source:
             problem = f"name {name[:100]!r} holds '/', '\\\\' or '..': names are file names in the set's folder"
         images = (None, None) if problem else (image(name, 0), image(name, 1))
         for side, path in enumerate(images):
-            if path is not None and problem is None and not _a_file_under(path, root):
+            if path is not None and problem is None and _file_under(path, root) is None:
                 problem = f"image {side} ({path.name}) leads out of the import root or is no regular file"
         return SourceRow(index, entry.get("caption"), images, labels(entry), problem=problem)
 
@@ -189,11 +195,6 @@ def _folder(root_of_set: Path, root: Path) -> Source:
             yield [row(index) for index in range(first, min(first + size, len(entries)))]
 
     return Source(len(entries), batches)
-
-
-def _a_file_under(path: Path, root: Path) -> bool:
-    resolved = under_root(path, root)
-    return resolved is not None and resolved.is_file()
 
 
 def _float(value) -> float | None:
