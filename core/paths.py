@@ -26,7 +26,17 @@ def resolve_stored(data_dir: Path, stored: str) -> Path:
     return path if path.is_absolute() else Path(data_dir) / path
 
 
+def resolve_within(root: Path, path: Path) -> Path | None:
+    """`path` (a relative one: under `root`) with symbolic links and '..' followed, when it is `root` or
+    inside it; None when it leads elsewhere or cannot be resolved (a NUL byte, a link loop)."""
+    try:
+        real, base = (Path(root) / path).resolve(), Path(root).resolve()  # root / an absolute path is that path
+    except (OSError, ValueError, RuntimeError):  # a link loop is RuntimeError up to Python 3.12
+        return None
+    return real if real.is_relative_to(base) else None
+
+
 def lies_within(folder: Path, path: Path) -> bool:
     """Whether `path`, with symbolic links and '..' followed, is inside `folder` (and is not `folder`)."""
-    real, root = Path(path).resolve(), Path(folder).resolve()
-    return real != root and real.is_relative_to(root)
+    real = resolve_within(folder, path)
+    return real is not None and real != Path(folder).resolve()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.db.models import PreferenceSet
 from core.db.session import session_scope
+from core.paths import resolve_within
 from core.queue import IMPORT_SET, QueueUnavailable, send
 from core.repo import imports as repo
 from core.repo.imports import NewPair, SetNameTaken
@@ -36,18 +37,9 @@ class ImportRefused(ValueError):
     """The path cannot be imported (the message says why), or the name is taken."""
 
 
-def under_root(path: Path, root: Path) -> Path | None:
-    """`path` resolved (relative: under `root`), when it stays under `root` after every link; else None."""
-    try:
-        resolved = (root / path).resolve()  # root / an absolute path is that path
-    except (OSError, ValueError, RuntimeError):  # a NUL byte; a link loop (RuntimeError up to Python 3.12)
-        return None
-    return resolved if resolved.is_relative_to(root) else None
-
-
 def in_import_root(path: Path, root: Path) -> Path:
     """The path to read; ImportRefused in the same words whether or not something outside the root exists."""
-    found = under_root(path, root)
+    found = resolve_within(root, path)
     if found is None:
         raise ImportRefused(f"{path} is not under the import root {root}: put the data there (DPOLOOP_IMPORT_ROOT)")
     return found

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from core.services.imports import under_root
+from core.paths import resolve_within
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")  # the only decoders an import runs (no EPS, which runs Ghostscript)
@@ -60,7 +60,7 @@ class Source:
 
 def open_source(path: str, fmt: str, root: Path) -> Source:
     """ValueError for a source that is not (any more) under the import root."""
-    found = under_root(Path(path), root)
+    found = resolve_within(root, Path(path))
     if found is None or not found.exists():
         raise ValueError(f"{path} is not under the import root {root}")
     if fmt == "folder":
@@ -75,7 +75,7 @@ def open_source(path: str, fmt: str, root: Path) -> Source:
 
 def _file_under(path: Path, root: Path) -> Path | None:
     """The path resolved, when it is a regular file under the root after every link; else None."""
-    resolved = under_root(path, root)
+    resolved = resolve_within(root, path)
     return resolved if resolved is not None and resolved.is_file() else None
 
 
