@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
+from core.states import Promotion
 
 
 class Settings(BaseSettings):
@@ -168,7 +169,14 @@ class Settings(BaseSettings):
         description='DPO settings over the model family\'s defaults, JSON (e.g. {"beta": 5000, "steps": 1000}).',
     )
     # The gate between a trained checkpoint and the labelers.
-    auto_promote: bool = Field(default=True, description="Promote a round's checkpoint when it passes the gate.")
+    promotion: Promotion = Field(
+        default=Promotion.labelers,
+        description="Who puts a checkpoint that passed the gate into service: labelers (it becomes a candidate, "
+        "judged blind against what serves; core/verdict.py decides) or gate (at once, as for unattended installs).",
+    )
+    auto_promote: bool = Field(
+        default=True, description="With DPOLOOP_PROMOTION=gate: promote a round's checkpoint when it passes the gate."
+    )
     gate_min_accuracy: float = Field(
         default=0.55, ge=0, le=1, description="Lowest held-out implicit accuracy a checkpoint may have."
     )

@@ -103,6 +103,22 @@ class CheckpointStatus(enum.StrEnum):
     broken = "broken"  # failed to load; never serves
 
 
+class CandidateState(enum.StrEnum):
+    """A checkpoint that passed the gate, judged blind by the labelers against what serves (core/verdict.py)."""
+
+    judging = "judging"  # its evaluation pairs are served; it serves nothing else
+    promoted = "promoted"  # the labelers (or an admin) found it better: it serves
+    rejected = "rejected"  # the labelers (or an admin) found it not better: it never serves unless promoted by hand
+    undecided = "undecided"  # the vote cap, a change of what serves, or a newer candidate ended it: it does not serve
+
+
+class Promotion(enum.StrEnum):
+    """Who decides that a gated checkpoint serves (DPOLOOP_PROMOTION)."""
+
+    labelers = "labelers"  # the gate makes a candidate; the labelers' blind verdict promotes it
+    gate = "gate"  # the gate promotes at once (unattended installs); the labelers evaluate afterwards
+
+
 class RoundTrigger(enum.StrEnum):
     schedule = "schedule"
     admin = "admin"

@@ -23,6 +23,7 @@ from sqlalchemy.sql import false
 
 from core.db.types import UTCDateTime
 from core.states import (
+    CandidateState,
     CheckpointKind,
     CheckpointStatus,
     Choice,
@@ -159,6 +160,30 @@ class Evaluation(Base):
     # The automatic judge's verdict on the same pairs: {"judge", "wins", "losses", "ties", "win_rate"}.
     judge_verdict: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Candidacy(Base):
+    """A checkpoint that passed the gate and waits for the labelers' verdict against `serving_id` (what
+    served when it became a candidate). The tallies are the counted votes (people in good standing)
+    as of the last review, frozen at the decision: votes after it do not count."""
+
+    __tablename__ = "candidacies"
+    __table_args__ = (Index("ix_candidacies_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"), unique=True)
+    serving_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
+    state: Mapped[CandidateState] = mapped_column(_enum(CandidateState, "candidate_state"),
+                                                  default=CandidateState.judging)  # fmt: skip
+    wins: Mapped[int] = mapped_column(Integer, default=0)
+    losses: Mapped[int] = mapped_column(Integer, default=0)
+    ties: Mapped[int] = mapped_column(Integer, default=0)
+    votes_needed_estimate: Mapped[int | None] = mapped_column(Integer)
+    bounds: Mapped[list | None] = mapped_column(JSON)  # [low, high] of the win rate's confidence sequence
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was decided (or ended undecided)
+    decided_by: Mapped[str | None] = mapped_column(String(100))  # "labelers", an admin's name, or "system"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ArenaMatch(Base):
