@@ -4,6 +4,7 @@ the base on held-out prompts, same seed for both sides.
 
 Run: .venv/bin/python bench/loop_efficacy.py [--policy larger --policy smaller] [--votes 400]
          [--rounds 2] [--config '{"learning_rate": 0.002}']
+     .venv/bin/python bench/loop_efficacy.py --promotion --repeats 5 --rounds 2 --votes 200 --out promo.json
      .venv/bin/python bench/loop_efficacy.py --policy larger --pairing random --pairing diverse
          [--pairing uncertain+promote] [--pairing random+chain] --repeats 5 --votes 100 200 400 --out loop.json
 
@@ -381,10 +382,16 @@ def main() -> None:
     parser.add_argument("--variant", action="append", type=_variant, metavar="NAME=JSON",
                         help="another training variant, trained on the same votes at every budget (settings over "
                              "--config); each is compared with the default on the same votes")  # fmt: skip
+    parser.add_argument("--promotion", action="store_true",
+                        help="the production path: candidates judged by the labeler's votes to a verdict "
+                             "(bench/loop_promotion.py); --votes per round, --rounds per run, --repeats "
+                             "runs")  # fmt: skip
     parser.add_argument("--eval-pairs", type=int, default=128)
     parser.add_argument("--out", type=Path, help="every run's figures (JSON); an existing file is resumed")
     parser.add_argument("--keep", action="store_true", help="keep each run's data directory")
     args = parser.parse_args()
+    if args.promotion:
+        return promotion_runs(args)
     if args.rounds > 1 and (len(args.votes) > 1 or args.repeats > 1):
         parser.error("--rounds splits one budget of one run; use it without several --votes or --repeats")
     if args.rounds > 1 or (len(args.votes) == 1 and args.repeats == 1 and not args.pairing and not args.variant):
@@ -423,6 +430,24 @@ def main() -> None:
     wanted = set(args.policy or ["larger", "smaller"]), set(args.pairing or ["random"]), set(args.votes)
     print_report([r for r in results if r["policy"] in wanted[0] and r["pairing"] in wanted[1]
                   and r["votes"] in wanted[2] and r.get("variant", "default") in variants])  # fmt: skip
+
+
+def promotion_runs(args) -> None:
+    """--promotion: per policy, --repeats runs of --rounds rounds of --votes votes (resumes --out)."""
+    from loop_promotion import report, run_promotion
+
+    results = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
+    done = {(r["policy"], r["seed"]) for r in results if r.get("mode") == "promotion"}
+    for seed in range(args.repeats):  # seed-major: a run stopped early has every policy at the same repeats
+        for name in args.policy or ["larger", "smaller"]:
+            if (name, seed) in done:
+                continue
+            print(f"policy {name!r} ({get_policy(name).description}), promotion, seed {seed}", flush=True)
+            results.append(run_promotion(name, seed, args.votes[0], args.rounds, args.config, args.eval_pairs,
+                                         args.keep))  # fmt: skip
+            if args.out:
+                args.out.write_text(json.dumps(results, indent=1, default=str))
+    report([r for r in results if r.get("mode") == "promotion"])
 
 
 def single_runs(args) -> None:

@@ -3,6 +3,7 @@
 import { getJSON, send } from "../api.js";
 import { fill, fmt, h, table } from "../dom.js";
 import { gateTable } from "./gate.js";
+import { verdictBox } from "./verdict.js";
 
 const GRID_REFRESH_MS = 2000;
 
@@ -21,6 +22,7 @@ function humanEval(c) {
 }
 
 function statusTag(c) {
+  if (c.candidate?.state === "judging") return h("span", { class: "tag", "data-testid": "judging" }, "candidate: judging");
   if (c.status === "ready") return null;
   return h("span", { class: "tag bad", title: c.status_reason || "" }, c.status, c.status_reason ? `: ${c.status_reason}` : "");
 }
@@ -68,12 +70,27 @@ function promoteButton(c, serving, refresh) {
   } }, text);
 }
 
+function rejectButton(c, refresh) {
+  return h("button", { class: "action", "data-testid": "reject", onclick: async (event) => {
+    if (!confirm(`Reject ${label(c)} without waiting for the labelers' verdict? It will not serve.`)) return;
+    event.target.disabled = true;
+    try {
+      await send("POST", `/admin/checkpoints/${c.id}/reject`, { reason: "rejected from the console" });
+    } catch (e) {
+      alert(e.message);
+    }
+    await refresh();
+  } }, "Reject (end its judging)");
+}
+
 export async function checkpoint(main, ctx, id) {
   const head = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const gate = h("div");
+  const verdict = h("div");
   const metrics = h("div");
   const grid = h("div", {}, h("p", { class: "muted" }, "loading…"));
-  main.append(h("h1", {}, `Checkpoint ${id}`), head, h("h2", {}, "Gate"), gate, h("h2", {}, "Metrics"), metrics,
+  main.append(h("h1", {}, `Checkpoint ${id}`), head, h("h2", {}, "Gate"), gate, h("h2", {}, "Labelers' verdict"), verdict,
+              h("h2", {}, "Metrics"), metrics,
               h("h2", {}, "Same-seed image grid"), grid);
   const refresh = async () => {
     const all = await getJSON("/checkpoints");
@@ -89,8 +106,12 @@ export async function checkpoint(main, ctx, id) {
         ` · created ${fmt.time(c.created_at)}`, c.path ? [" · ", h("code", {}, c.path)] : ""),
       h("p", {}, humanEval(c) || h("span", { class: "muted" }, "no human evaluation yet")),
       h("div", { class: "row" }, c.active ? h("span", { class: "muted" }, "This checkpoint serves.")
-        : c.status === "broken" ? h("span", { class: "muted" }, "Broken checkpoints cannot serve.") : promoteButton(c, serving, refresh)));
+        : c.status === "broken" ? h("span", { class: "muted" }, "Broken checkpoints cannot serve.") : promoteButton(c, serving, refresh),
+        c.candidate?.state === "judging" ? [" ", rejectButton(c, refresh)] : null));
     fill(gate, gateTable(c));
+    // The rule (margin, cap) comes with the overview's candidate: only the one being judged needs it.
+    const rule = c.candidate?.state === "judging" ? (await getJSON("/admin/overview")).candidate?.rule : null;
+    fill(verdict, verdictBox(c.candidate, rule) || h("p", { class: "muted" }, "never a candidate (promoted by the gate, by hand, or the base)"));
     const flat = Object.entries(c.metrics || {}).filter(([, v]) => typeof v !== "object");
     fill(metrics, flat.length ? table(["metric", "value"], flat.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, fmt.num(v)))))
                               : h("p", { class: "muted" }, "none"));

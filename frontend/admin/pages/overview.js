@@ -1,6 +1,7 @@
 // The loop at a glance, refreshed every few seconds.
 import { getJSON } from "../api.js";
 import { card, fill, fmt, h, table } from "../dom.js";
+import { verdictBox } from "./verdict.js";
 
 const REFRESH_MS = 3000;
 const PAIRING_REFRESH_MS = 30000; // it counts every vote: not on the overview's 3 s beat
@@ -8,10 +9,12 @@ const PAIRING_REFRESH_MS = 30000; // it counts every vote: not on the overview's
 export default async function overview(main, ctx) {
   const cards = h("div", { class: "cards" }, h("p", { class: "muted" }, "loading…"));
   const running = h("div");
+  const candidate = h("div");
   const workers = h("div");
   const failures = h("div");
   const pairing = h("div");
-  main.append(h("h1", {}, "Overview"), cards, h("h2", {}, "Round running now"), running,
+  main.append(h("h1", {}, "Overview"), cards, h("h2", {}, "Candidate being judged"), candidate,
+              h("h2", {}, "Round running now"), running,
               h("h2", {}, "Workers and queues"), workers, h("h2", {}, "Pair selection: human votes per strategy"), pairing,
               h("h2", {}, "Last failures"), failures);
   // Ties, both-bad and passes teach a round nothing: the decisive share is what a strategy buys.
@@ -36,6 +39,12 @@ export default async function overview(main, ctx) {
       card("Toward the next round", `${o.decisive_since_last_round} / ${o.round_min_pairs}`,
            o.schedule_on ? `decisive votes; next may start ${o.next_scheduled_round_at ? fmt.time(o.next_scheduled_round_at) : "when enough"}` : "schedule off",
            "decisive-since-round"));
+    const k = o.candidate;
+    fill(candidate, k
+      ? [h("p", {}, h("a", { href: `#/checkpoints/${k.checkpoint_id}`, "data-testid": "candidate" }, `#${k.checkpoint_id} ${k.name}`),
+           " is judged blind against what serves; it does not serve until the labelers' verdict promotes it."),
+         verdictBox(k, k.rule)]
+      : h("p", { class: "muted" }, "none: the next checkpoint that passes the gate will be"));
     const r = o.running_round;
     fill(running, r
       ? h("p", {}, h("a", { href: `#/rounds/${r.id}` }, `Round ${r.id}`), ` ${r.state} (${r.trigger}) · step ${r.step}${r.steps ? ` of ${r.steps}` : ""} `,
