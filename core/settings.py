@@ -188,6 +188,15 @@ class Settings(BaseSettings):
     gate_eval_images: int = Field(
         default=64, ge=0, le=4096, description="Images per checkpoint in the judge's fixed evaluation set."
     )
+    gate_draws: int = Field(
+        default=8, ge=1, le=256,
+        description="Noise draws (at spread timesteps) per held-out pair behind the gate's accuracy and drift.",
+    )  # fmt: skip
+    gate_confidence: float = Field(
+        default=0.95, ge=0.5, lt=1,
+        description="Confidence of the intervals over held-out pairs; a rule fails only when its whole interval "
+        "lies past the limit.",
+    )  # fmt: skip
     # Human evaluation of each promotion (new vs previous checkpoint, same seeds).
     eval_seeds_per_prompt: int = Field(
         default=2, ge=0, le=64,
