@@ -170,11 +170,14 @@ class Settings(BaseSettings):
     # The gate between a trained checkpoint and the labelers.
     auto_promote: bool = Field(default=True, description="Promote a round's checkpoint when it passes the gate.")
     gate_min_accuracy: float = Field(
-        default=0.55, ge=0, le=1, description="Lowest held-out implicit accuracy a checkpoint may have."
-    )
+        default=0.55, ge=0, le=1,
+        description="Lowest held-out implicit accuracy a checkpoint may have (it fails when its interval's top "
+        "is below).",
+    )  # fmt: skip
     gate_max_winner_drift: float = Field(
         default=0.10, ge=0,
-        description="Highest relative rise of the winners' denoising error over the reference's (collapse guard).",
+        description="Highest relative rise of the winners' denoising error over the reference's (collapse guard; "
+        "it fails when its interval's bottom is above).",
     )  # fmt: skip
     gate_max_judge_drop: float = Field(
         default=0.05, ge=0, le=100,

@@ -156,7 +156,11 @@ def test_held_out_evaluation_scores_each_pair_over_spread_draws_for_the_gates_in
         seen_timesteps.extend(timesteps.tolist())
         return noised(x0, noise, timesteps)
 
-    final = trainer.fit(preference_pairs(32), held_out)
+    curve = []
+    final = trainer.fit(preference_pairs(32), held_out, on_step=curve.append)
+    # The curve's point before the last step feeds no gate: 4 draws; the last step's is the final one.
+    assert [m.get("held_out_draws") for m in curve if "held_out_pairs" in m] == [4, 8]
+    assert curve[-1]["held_out_implicit_accuracy"] == final["held_out_implicit_accuracy"]
     trainer.noising.noised = noised_and_seen
     again = trainer.evaluate(held_out)
     assert again == final  # fixed draws: the same weights measure the same
