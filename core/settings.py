@@ -178,11 +178,14 @@ class Settings(BaseSettings):
         default=True, description="With DPOLOOP_PROMOTION=gate: promote a round's checkpoint when it passes the gate."
     )
     gate_min_accuracy: float = Field(
-        default=0.55, ge=0, le=1, description="Lowest held-out implicit accuracy a checkpoint may have."
-    )
+        default=0.55, ge=0, le=1,
+        description="Lowest held-out implicit accuracy a checkpoint may have (it fails when its interval's top "
+        "is below).",
+    )  # fmt: skip
     gate_max_winner_drift: float = Field(
         default=0.10, ge=0,
-        description="Highest relative rise of the winners' denoising error over the reference's (collapse guard).",
+        description="Highest relative rise of the winners' denoising error over the reference's (collapse guard; "
+        "it fails when its interval's bottom is above).",
     )  # fmt: skip
     gate_max_judge_drop: float = Field(
         default=0.05, ge=0, le=100,
@@ -196,6 +199,15 @@ class Settings(BaseSettings):
     gate_eval_images: int = Field(
         default=64, ge=0, le=4096, description="Images per checkpoint in the judge's fixed evaluation set."
     )
+    gate_draws: int = Field(
+        default=8, ge=1, le=256,
+        description="Noise draws (at spread timesteps) per held-out pair behind the gate's accuracy and drift.",
+    )  # fmt: skip
+    gate_confidence: float = Field(
+        default=0.95, ge=0.5, lt=1,
+        description="Confidence of the intervals over held-out pairs; a rule fails only when its whole interval "
+        "lies past the limit.",
+    )  # fmt: skip
     # Human evaluation of each promotion (new vs previous checkpoint, same seeds).
     eval_seeds_per_prompt: int = Field(
         default=2, ge=0, le=64,

@@ -133,6 +133,9 @@ def test_an_admin_runs_the_loop_from_the_console(console_stack, browser):
     page.get_by_role("link", name=f"checkpoint #{made}").first.click()
     page.wait_for_url(f"**#/checkpoints/{made}")
     expect(page.get_by_test_id("gate")).to_contain_text("held-out implicit accuracy")
+    # The held-out rules show their interval over pairs ("95% interval … to …, N pairs"; one pair: none).
+    interval = re.compile(r"95% interval \S+ to \S+, \d+ pairs|1 pair: no interval")
+    expect(page.get_by_test_id("gate")).to_contain_text(interval)
     expect(page.get_by_test_id("grid-progress")).to_have_text(f"0 of {2 * EVAL_PROMPTS} images")
     page.get_by_test_id("render-grid").click()
     expect(page.get_by_test_id("grid-progress")).to_have_text(f"{2 * EVAL_PROMPTS} of {2 * EVAL_PROMPTS} images",

@@ -137,3 +137,43 @@ def test_ema_saves_the_moving_average_of_the_trained_weights(tiny_sd_dir):
     averaged.fit(pairs, [])  # steps are done: it only puts the average on for saving
     assert all(torch.allclose(p, e, atol=1e-6) for p, e in zip(averaged.params, expected, strict=True))
     assert not all(torch.allclose(p, q) for p, q in zip(averaged.params, last, strict=True))
+
+
+def test_held_out_evaluation_scores_each_pair_over_spread_draws_for_the_gates_intervals(tiny_sd_dir):
+    """Each held-out pair is scored under held_out_draws draws at timesteps spread over the training
+    draw's quantiles; its draws are averaged into one value per pair, which the gate's intervals take."""
+    from worker.rounds.gate import GateThresholds, apply_gate
+
+    generator = Generator(tiny_sd_dir)
+    config = DPOConfig(beta=500, learning_rate=1e-3, steps=20, batch_pairs=8, warmup_steps=0, eval_every=10)
+    trainer = DPOTrainer(generator.pipe, generator.family, config)
+    trainer.held_out_draws = 8
+    held_out = preference_pairs(12, seed=1)
+    seen_timesteps = []
+    noised = trainer.noising.noised
+
+    def noised_and_seen(x0, noise, timesteps):
+        seen_timesteps.extend(timesteps.tolist())
+        return noised(x0, noise, timesteps)
+
+    curve = []
+    final = trainer.fit(preference_pairs(32), held_out, on_step=curve.append)
+    # The curve's point before the last step feeds no gate: 4 draws; the last step's is the final one.
+    assert [m.get("held_out_draws") for m in curve if "held_out_pairs" in m] == [4, 8]
+    assert curve[-1]["held_out_implicit_accuracy"] == final["held_out_implicit_accuracy"]
+    trainer.noising.noised = noised_and_seen
+    again = trainer.evaluate(held_out)
+    assert again == final  # fixed draws: the same weights measure the same
+    assert final["held_out_pairs"] == 12 and final["held_out_draws"] == 8
+    by_pair, drift = final["held_out_implicit_accuracy_by_pair"], final["held_out_winner_drift_by_pair"]
+    assert len(by_pair) == len(drift) == 12
+    assert all((16 * a).is_integer() and 0 <= a <= 1 for a in by_pair)  # eight draws, a tie one half
+    assert final["held_out_implicit_accuracy"] == pytest.approx(np.mean(by_pair))
+    assert final["held_out_winner_drift"] == pytest.approx(np.mean(drift))
+    # Noise levels from nearly clean to nearly pure noise, one per draw: the midpoints of 8 equal slices of 1,000.
+    assert sorted(set(seen_timesteps)) == [62, 187, 312, 437, 562, 687, 812, 937]
+    rules = apply_gate(final | {"final_loss": 0.5}, GateThresholds(0.55, 0.1, 0.05)).rules
+    assert rules["accuracy"]["pairs"] == rules["winner_drift"]["pairs"] == 12
+    assert rules["accuracy"]["low"] < final["held_out_implicit_accuracy"] < rules["accuracy"]["high"]
+    trainer.held_out_draws = 2
+    assert all((4 * a).is_integer() for a in trainer.evaluate(held_out)["held_out_implicit_accuracy_by_pair"])

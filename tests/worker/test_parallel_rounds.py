@@ -38,7 +38,7 @@ def test_two_processes_follow_the_one_process_loss_curve_and_the_checkpoint_load
     run_round(one)
     assert round_row(one).state == RoundState.succeeded, round_row(one).error
 
-    apply_settings(monkeypatch, train_processes=2)
+    apply_settings(monkeypatch, train_processes=2, gate_draws=3)  # the processes score held-out pairs as set
     two = start(CONFIG)
     run_round(two)
     row = round_row(two)
@@ -50,6 +50,8 @@ def test_two_processes_follow_the_one_process_loss_curve_and_the_checkpoint_load
     with session_scope() as session:
         checkpoint = session.get(Checkpoint, row.checkpoint_id)
         assert checkpoint.metrics["train_processes"] == 2 and "held_out_implicit_accuracy" in checkpoint.metrics
+        assert checkpoint.metrics["held_out_draws"] == 3
+        assert len(checkpoint.metrics["held_out_implicit_accuracy_by_pair"]) == row.counts["held_out_pairs"]
         path = str(checkpoint_folder(checkpoint))
     pipe = StableDiffusionPipeline.from_pretrained(get_settings().base_model)
     pipe.load_lora_weights(path)

@@ -46,6 +46,14 @@ def test_a_round_trains_writes_gates_and_promotes(loop_db):
         assert checkpoint.kind == CheckpointKind.lora and checkpoint.parent_id == 1 and checkpoint.round_id == round_id
         assert checkpoint.status == CheckpointStatus.ready and checkpoint.metrics["gate"]["passed"]
         assert {"judge_score", "judge_score_parent", "held_out_implicit_accuracy"} <= set(checkpoint.metrics)
+        # The gate's held-out rules carry their interval over the held-out pairs, each scored under 8 draws;
+        # the curves keep scalars only.
+        held = row.counts["held_out_pairs"]
+        assert checkpoint.metrics["held_out_draws"] == 8 and held >= 2
+        assert len(checkpoint.metrics["held_out_winner_drift_by_pair"]) == held
+        accuracy = checkpoint.metrics["gate"]["rules"]["accuracy"]
+        assert accuracy["pairs"] == held and accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+        assert not any(isinstance(v, list) for s in steps for v in s.metrics.values())
         assert active_checkpoint_id(session) == checkpoint.id  # auto-promoted
         path = checkpoint_folder(checkpoint)
         assert checkpoint.path == f"checkpoints/{checkpoint.name}"  # relative to the data dir

@@ -28,6 +28,10 @@ from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
 ADAPTER = "dpo"
 REFERENCE = "reference"
 EVAL_SEED = 10_000
+HELD_OUT_DRAWS = 8  # noise draws per held-out pair (DPOLOOP_GATE_DRAWS)
+# The curve's held-out points before the last step feed no gate: fewer draws (an evaluation of 8 costs
+# about 13 training steps on the embedded model, and a round makes eight of them).
+CURVE_DRAWS = 4
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ class DPOTrainer:
 
             self.ema = EMAModel(self.params, decay=config.ema_decay)
         self.step_count = 0
+        self.held_out_draws = HELD_OUT_DRAWS
         # Data parallel (data_parallel()): the module the trained pass runs through, and this process's place.
         self.trained, self.accelerator, self.rank, self.world = self.denoiser, None, 0, 1
 
@@ -179,12 +184,15 @@ class DPOTrainer:
             timesteps.append(self.noising.timesteps(1, generator))
         return torch.stack(noise).to(self.device), torch.cat(timesteps).to(self.device)
 
-    def terms(self, pairs: list[TrainingPair], seeds: list[int], train: bool = True) -> DPOTerms:
-        """The DPO terms of a batch: model and reference errors under shared noise and timesteps."""
+    def terms(self, pairs: list[TrainingPair], seeds: list[int], train: bool = True,
+              timesteps: torch.Tensor | None = None) -> DPOTerms:  # fmt: skip
+        """The DPO terms of a batch: model and reference errors under shared noise and timesteps
+        (each pair's drawn from its seed, or the timesteps given)."""
         dtype = self.denoiser.dtype
         winners = torch.from_numpy(np.stack([p.winner for p in pairs])).to(self.device, torch.float32)
         losers = torch.from_numpy(np.stack([p.loser for p in pairs])).to(self.device, torch.float32)
-        noise, timesteps = self._draw(seeds, tuple(winners.shape[1:]))
+        noise, drawn = self._draw(seeds, tuple(winners.shape[1:]))
+        timesteps = drawn if timesteps is None else timesteps.to(self.device)
         prompts = [p.prompt for p in pairs]
         vae_factor = self.pipe.vae_scale_factor
         height, width = winners.shape[-2] * vae_factor, winners.shape[-1] * vae_factor
@@ -258,31 +266,41 @@ class DPOTrainer:
         return dict(zip(keys, totals.tolist(), strict=True))
 
     @torch.no_grad()
-    def evaluate(self, pairs: list[TrainingPair], batch: int = 16, draws: int = 4) -> dict[str, float]:
-        """Held-out metrics under fixed noise: implicit accuracy and the winners' error drift.
+    def evaluate(self, pairs: list[TrainingPair], batch: int = 16, draws: int | None = None) -> dict:
+        """Held-out metrics under fixed noise: implicit accuracy and the winners' error drift, each over
+        pairs and per pair (the gate puts an interval over the pairs: worker/rounds/gate.py).
 
-        Each pair is scored under `draws` fixed noise/timestep draws: one draw per pair makes the
-        accuracy of a few dozen pairs too noisy to gate on."""
+        Each pair is scored under `draws` (default held_out_draws) draws: noise from the draw's own seed,
+        the timestep at the draw's quantile of the family's training draw, so every pair is seen across
+        the noise levels training samples (stratified) and its mean is not one level's luck. A pair's
+        draws are averaged into its value: the pairs, not the draws, are the independent unit."""
         self.denoiser.eval()
-        inside, err_w, ref_w = [], [], []
+        if not pairs:
+            return {}
+        draws = draws or self.held_out_draws
+        levels = self.noising.at_quantiles((torch.arange(draws, dtype=torch.float64) + 0.5) / draws)
+        right, margin, drift = (torch.zeros(len(pairs), dtype=torch.float64) for _ in range(3))
         for draw in range(draws):
             for start in range(0, len(pairs), batch):
                 chunk = pairs[start : start + batch]
                 # Fixed draws, the same in every round (the seed is not the round's): comparable gates.
                 seeds = [seed_of(EVAL_SEED, draw, start + j) for j in range(len(chunk))]
-                terms = self.terms(chunk, seeds, train=False)
-                inside.append(terms.inside)
-                err_w.append(terms.model_err_w)
-                ref_w.append(terms.ref_err_w)
-        if not inside:
-            return {}
-        inside_t, err_w_t, ref_w_t = torch.cat(inside), torch.cat(err_w), torch.cat(ref_w)
+                terms = self.terms(chunk, seeds, train=False, timesteps=levels[draw].expand(len(chunk)))
+                inside = terms.inside.double().cpu()
+                at = slice(start, start + len(chunk))
+                right[at] += (inside > 0).double() + 0.5 * (inside == 0).double()  # a tie counts one half
+                margin[at] += inside
+                # > 0: the model denoises the winner worse than the reference did (the collapse signature).
+                drift[at] += ((terms.model_err_w - terms.ref_err_w) / terms.ref_err_w.clamp_min(1e-12)).double().cpu()
+        accuracy, drift = right / draws, drift / draws
         return {
             "held_out_pairs": len(pairs),
-            "held_out_implicit_accuracy": ((inside_t > 0).float() + 0.5 * (inside_t == 0).float()).mean().item(),
-            "held_out_reward_margin": inside_t.mean().item(),
-            # > 0: the model denoises the winners worse than the reference did (the collapse signature).
-            "held_out_winner_drift": ((err_w_t - ref_w_t) / ref_w_t.clamp_min(1e-12)).mean().item(),
+            "held_out_draws": draws,
+            "held_out_implicit_accuracy": accuracy.mean().item(),
+            "held_out_reward_margin": (margin / draws).mean().item(),
+            "held_out_winner_drift": drift.mean().item(),
+            "held_out_implicit_accuracy_by_pair": accuracy.tolist(),
+            "held_out_winner_drift_by_pair": drift.tolist(),
         }
 
     def sample_batches(self, pairs: list[TrainingPair]) -> list[TrainingPair]:
@@ -304,19 +322,25 @@ class DPOTrainer:
         """Train until config.steps optimizer steps are done; returns the final held-out metrics."""
         if not pairs:
             raise RefusedConfig("no preference pairs to train on")
+        held, held_at = {}, None  # the last held-out evaluation and the step it measured
         while self.step_count < self.config.steps:
             if should_stop and should_stop():
                 break
             metrics = self.train_step(self.sample_batches(pairs))
             if held_out and (self.step_count % self.config.eval_every == 0 or self.step_count == self.config.steps):
+                last = self.step_count == self.config.steps
+                draws = self.held_out_draws if last else min(self.held_out_draws, CURVE_DRAWS)
                 with self.averaged_weights():  # the weights the round would save now
-                    metrics.update(self.evaluate(held_out))
+                    held, held_at = self.evaluate(held_out, draws=draws), self.step_count
+                metrics.update({k: v for k, v in held.items() if not isinstance(v, list)})  # the curves: no per-pair
             if on_step:
                 on_step(metrics)
         if self.ema is not None:
             self.ema.copy_to(self.params)  # from here on (final evaluation, save) the average is the model
             self.ema = None
-        return self.evaluate(held_out) if held_out else {}
+        if held_out and (held_at != self.step_count or held.get("held_out_draws") != self.held_out_draws):
+            held = self.evaluate(held_out)
+        return held  # at the last step the weights are the ones just evaluated: no second evaluation
 
     @contextlib.contextmanager
     def averaged_weights(self):

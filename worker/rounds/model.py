@@ -59,9 +59,11 @@ def load_round_model(claim: RoundClaim, settings: Settings) -> RoundModel:
     device = torch.device(settings.device) if settings.device else None
     config = training_config(claim.config, settings)
     try:
-        return open_round_model(settings.base_model, device, config, claim.start, claim.reference)
+        model = open_round_model(settings.base_model, device, config, claim.start, claim.reference)
     except RefusedConfig as exc:
         raise RoundStopped(RoundState.failed, f"refused: {exc}") from exc
+    model.trainer.held_out_draws = settings.gate_draws
+    return model
 
 
 def _made_with(ref: CheckpointRef) -> DPOConfig:

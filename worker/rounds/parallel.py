@@ -58,7 +58,8 @@ def write_job(job_dir: Path, claim: RoundClaim, data: RoundData, settings: Setti
     config = training_config(claim.config, settings)
     job = {"base_model": settings.base_model, "device": settings.device, "threads": settings.torch_threads,
            "config": config.model_dump(), "start": asdict(claim.start), "reference": asdict(claim.reference),
-           "train": data.files["train"], "held_out": data.files["held_out"]}  # fmt: skip
+           "train": data.files["train"], "held_out": data.files["held_out"],
+           "held_out_draws": settings.gate_draws}  # fmt: skip
     (job_dir / JOB).write_text(json.dumps(job))
 
 

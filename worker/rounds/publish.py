@@ -16,7 +16,8 @@ from worker.rounds.model import RoundModel
 
 
 def thresholds_of(settings: Settings) -> GateThresholds:
-    return GateThresholds(settings.gate_min_accuracy, settings.gate_max_winner_drift, settings.gate_max_judge_drop)
+    return GateThresholds(settings.gate_min_accuracy, settings.gate_max_winner_drift, settings.gate_max_judge_drop,
+                          settings.gate_confidence)  # fmt: skip
 
 
 def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, settings: Settings) -> int:

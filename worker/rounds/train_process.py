@@ -42,6 +42,7 @@ def run(job_dir: Path) -> None:
     start, reference = CheckpointRef(**job["start"]), CheckpointRef(**job["reference"])
     trainer = open_round_model(job["base_model"], accelerator.device, config, start, reference).trainer
     trainer.data_parallel(accelerator)
+    trainer.held_out_draws = job["held_out_draws"]
     train, held_out = read_pairs(job["train"]), read_pairs(job["held_out"])
     is_main = accelerator.is_main_process
     steps_file = (job_dir / STEPS).open("a") if is_main else None

@@ -1,4 +1,4 @@
-// A checkpoint's gate: each rule's measured value beside its limit, and the verdict.
+// A checkpoint's gate: each rule's measured value (with its interval over held-out pairs) beside its limit, and the verdict.
 import { fmt, h, table } from "../dom.js";
 
 const NAMES = {
@@ -16,6 +16,13 @@ export function gateTable(checkpoint) {
     h("p", {}, "Verdict: ", h("strong", { class: gate.passed ? "ok" : "bad", "data-testid": "gate-verdict" },
       gate.passed ? "passed" : "failed"), gate.reasons?.length ? ` (${gate.reasons.join("; ")})` : ""),
     table(["rule", "value", "", "limit", "result"], Object.entries(rules).map(([name, r]) => h("tr", {},
-      h("td", {}, NAMES[name] || name), h("td", {}, fmt.num(r.value)), h("td", {}, r.op || ""), h("td", {}, fmt.num(r.limit)),
+      h("td", {}, NAMES[name] || name), h("td", {}, fmt.num(r.value), interval(r)), h("td", {}, r.op || ""), h("td", {}, fmt.num(r.limit)),
       h("td", { class: r.passed ? "ok" : "bad" }, r.passed ? "pass" : "fail")))));
+}
+
+// The held-out rules measure over pairs: a rule fails only when its whole interval lies past the limit.
+function interval(r) {
+  if (r.low == null || r.high == null || !(r.pairs >= 2)) return r.pairs === 1 ? h("span", { class: "muted" }, " (1 pair: no interval)") : null;
+  return h("span", { class: "muted", "data-testid": "gate-interval" },
+    ` (${Math.round((r.confidence ?? 0.95) * 100)}% interval ${fmt.num(r.low)} to ${fmt.num(r.high)}, ${r.pairs} pairs)`);
 }
