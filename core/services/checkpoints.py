@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.db.models import Checkpoint, Deployment, Evaluation
+from core.db.models import Candidacy, Checkpoint, Deployment, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
+from core.repo import candidacies
 from core.repo import checkpoints as repo
 from core.repo.checkpoints import NewCheckpoint, PromotionRefused, UnusableCheckpoint
 from core.repo.evaluations import EvaluationTally, latest_evaluations
@@ -18,11 +19,13 @@ __all__ = ["NewCheckpoint", "PromotionRefused", "UnusableCheckpoint"]
 
 @dataclass
 class Registry:
-    """Every checkpoint, which one serves, and (where asked for) each one's newest human evaluation."""
+    """Every checkpoint, which one serves, each one's candidacy (if it was a candidate) and (where asked
+    for) its newest human evaluation."""
 
     checkpoints: list[Checkpoint]
     active_id: int
     evaluations: dict[int, tuple[Evaluation, EvaluationTally]]
+    candidacies: dict[int, Candidacy]
 
 
 def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings: Settings | None = None) -> Registry:
@@ -39,7 +42,7 @@ def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings:
         if with_evaluations:
             uncounted = uncounted_voters(session, settings or get_settings())
             evaluations = latest_evaluations(session, checkpoint_id, uncounted)
-        return Registry(rows, active, evaluations)
+        return Registry(rows, active, evaluations, candidacies.of_checkpoints(session, [r.id for r in rows]))
 
 
 def active_registry(with_evaluations: bool, settings: Settings | None = None) -> Registry:

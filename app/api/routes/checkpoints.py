@@ -8,12 +8,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings, CurrentLabeler, Id
 from app.api.media import media_url
-from core.db.models import Checkpoint, Evaluation
+from core.db.models import Candidacy, Checkpoint, Evaluation
 from core.queue import QueueUnavailable
 from core.repo.evaluations import EvaluationTally
 from core.schemas.api import (
     ArenaOut,
     ArenaStandingOut,
+    CandidateOut,
     CheckpointOut,
     DeploymentOut,
     EvaluationOut,
@@ -28,7 +29,7 @@ from core.schemas.text import MAX_DB_INT
 from core.services import arena as arena_service
 from core.services import checkpoints, evaluations, grid
 from core.services.checkpoints import Registry
-from core.states import Role
+from core.states import CandidateState, Role
 
 router = APIRouter(tags=["checkpoints"])
 
@@ -41,13 +42,23 @@ def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
     )  # fmt: skip
 
 
+def candidate_out(candidacy: Candidacy, for_admin: bool) -> CandidateOut:
+    """While it is judged, labelers get the state only: live counts would tell which side is winning."""
+    out = CandidateOut.model_validate(candidacy, from_attributes=True)
+    if candidacy.state == CandidateState.judging and not for_admin:
+        out = out.model_copy(update=dict.fromkeys(("wins", "losses", "ties", "votes_needed_estimate", "bounds")))
+    return out
+
+
 def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> CheckpointOut:
     """Labelers see neither the human verdicts (which would unblind eval pairs) nor server paths."""
     human_eval = evaluation_out(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
+    candidacy = registry.candidacies.get(c.id)
     return CheckpointOut(
         id=c.id, name=c.name, kind=c.kind, path=c.path if for_admin else None, parent_id=c.parent_id,
         round_id=c.round_id, status=c.status, status_reason=c.status_reason, metrics=c.metrics or {},
         created_at=c.created_at, active=c.id == registry.active_id, human_eval=human_eval,
+        candidate=candidate_out(candidacy, for_admin) if candidacy else None,
     )  # fmt: skip
 
 
@@ -66,6 +77,16 @@ def list_checkpoints(labeler: CurrentLabeler, settings: AppSettings) -> list[Che
 def active(labeler: CurrentLabeler, settings: AppSettings) -> CheckpointOut:
     admin = labeler.role == Role.admin
     registry = checkpoints.active_registry(with_evaluations=admin, settings=settings)
+    return checkpoint_out(registry.checkpoints[0], registry, admin)
+
+
+@router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointOut)
+def one(checkpoint_id: Id, labeler: CurrentLabeler, settings: AppSettings) -> CheckpointOut:
+    """One checkpoint, as in the list (after /checkpoints/active, which this path would otherwise take)."""
+    admin = labeler.role == Role.admin
+    registry = checkpoints.registry(with_evaluations=admin, checkpoint_id=checkpoint_id, settings=settings)
+    if not registry.checkpoints:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"checkpoint {checkpoint_id} does not exist")
     return checkpoint_out(registry.checkpoints[0], registry, admin)
 
 
