@@ -103,7 +103,9 @@ def list_evaluations(
 @router.post("/admin/checkpoints/{checkpoint_id}/promote", response_model=DeploymentOut, tags=["admin"])
 def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> DeploymentOut:
     """Serve this checkpoint from now on; workers swap within about a second. Promoting an older
-    checkpoint is a rollback. A rejected (gate-failed) checkpoint may be promoted by hand; a broken one not."""
+    checkpoint is a rollback. A rejected (gate-failed, or by the labelers) checkpoint may be promoted by
+    hand; a broken one not. The candidate under judgement ends: promoted if it is this one, else
+    undecided (what it was judged against no longer serves)."""
     try:
         reason = (body.reason if body else None) or "admin"
         deployment = checkpoints.promote(checkpoint_id, by=admin.name, reason=reason)
@@ -112,6 +114,21 @@ def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> D
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return DeploymentOut.model_validate(deployment, from_attributes=True)
+
+
+@router.post("/admin/checkpoints/{checkpoint_id}/reject", response_model=CheckpointOut, tags=["admin"])
+def reject(checkpoint_id: Id, admin: Admin, settings: AppSettings, body: PromoteIn | None = None) -> CheckpointOut:
+    """Reject the candidate the labelers are judging, before their verdict: it never serves unless an
+    admin promotes it; its evaluation pairs leave the pool. 409 for a checkpoint that is not the
+    candidate under judgement."""
+    try:
+        checkpoints.reject(checkpoint_id, by=admin.name, reason=(body.reason if body else None) or "admin")
+    except checkpoints.NotJudged as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id, settings=settings)
+    return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
 
 
 @router.post("/admin/checkpoints/{checkpoint_id}/clear-broken", response_model=CheckpointOut, tags=["admin"])
