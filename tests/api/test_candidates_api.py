@@ -48,3 +48,47 @@ def test_once_decided_the_tallies_are_everyones_and_the_overview_has_no_candidat
     seen = client.get(f"/api/v1/checkpoints/{candidate}", headers=auth(alice)).json()["candidate"]
     assert seen["state"] == "rejected" and seen["wins"] == 7 and seen["decided_by"] == "labelers"
     assert client.get("/api/v1/admin/overview", headers=admin).json()["candidate"] is None
+
+
+def test_an_admin_rejects_or_promotes_the_judged_candidate_over_rest(client, admin, alice, tmp_path):
+    from core.services import candidates
+
+    first = new_checkpoint(tmp_path, "first")
+    with session_scope() as session:
+        candidates.nominate(session, first)
+    assert client.post(f"/api/v1/admin/checkpoints/{first}/reject", headers=auth(alice)).status_code == 403
+    r = client.post("/api/v1/admin/checkpoints/1/reject", headers=admin)
+    assert r.status_code == 409 and "not a candidate under judgement" in r.json()["detail"]
+    assert client.post("/api/v1/admin/checkpoints/999/reject", headers=admin).status_code == 404
+    r = client.post(f"/api/v1/admin/checkpoints/{first}/reject", headers=admin, json={"reason": "blurry hands"})
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert r.json()["candidate"] | {"created_at": None, "decided_at": None} == {
+        "state": "rejected", "wins": 0, "losses": 0, "ties": 0, "votes_needed_estimate": None, "bounds": None,
+        "serving_id": 1, "reason": "rejected by root: blurry hands", "decided_by": "root", "created_at": None,
+        "decided_at": None,
+    }  # fmt: skip
+    assert client.post(f"/api/v1/admin/checkpoints/{first}/reject", headers=admin).status_code == 409  # decided
+
+    second = new_checkpoint(tmp_path, "second")
+    with session_scope() as session:
+        candidates.nominate(session, second)
+    assert client.post(f"/api/v1/admin/checkpoints/{second}/promote", headers=admin).status_code == 200
+    shown = client.get(f"/api/v1/checkpoints/{second}", headers=auth(alice)).json()
+    assert shown["active"] and (shown["candidate"]["state"], shown["candidate"]["decided_by"]) == ("promoted", "root")
+    assert client.get("/api/v1/checkpoints/active", headers=admin).json()["id"] == second
+
+
+def test_no_client_generation_names_a_judged_or_rejected_candidate(client, admin, tmp_path):
+    from core.services import candidates
+
+    judged_id, rejected_id = new_checkpoint(tmp_path, "judged"), new_checkpoint(tmp_path, "rejected")
+    with session_scope() as session:
+        candidates.nominate(session, rejected_id)
+    client.post(f"/api/v1/admin/checkpoints/{rejected_id}/reject", headers=admin)
+    with session_scope() as session:
+        candidates.nominate(session, judged_id)
+    for checkpoint_id, why in ((judged_id, "under the labelers' judgement"), (rejected_id, "rejected as a candidate")):
+        r = client.post(
+            "/api/v1/generations", headers=admin, json={"prompt": "a red circle", "checkpoint_id": checkpoint_id}
+        )
+        assert r.status_code == 422 and why in r.text, r.text
