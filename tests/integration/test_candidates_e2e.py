@@ -6,15 +6,14 @@ from the promoted candidate (the hot swap)."""
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select, update
 
-from core.db.models import Comparison, Evaluation, Generation
+from core.db.models import Generation
 from core.db.session import session_scope
 from core.services import candidates
-from core.states import ComparisonKind, EvaluationKind
 from tests.helpers.checkpoints import register, trained_checkpoint
-from tests.helpers.data import make_comparisons, make_labeler, sees_a_on_the_left, serve
+from tests.helpers.data import make_labeler, sees_a_on_the_left, serve
 from tests.helpers.stack import wait_until
+from tests.services.test_candidates import eval_pairs
 
 
 def nominated(path, kind: str = "lora") -> int:
@@ -23,24 +22,6 @@ def nominated(path, kind: str = "lora") -> int:
     with session_scope() as session:
         candidates.nominate(session, checkpoint_id)
     return checkpoint_id
-
-
-def eval_pairs(candidate: int, serving: int, count: int) -> list[int]:
-    """The candidacy's evaluation pairs as the generate worker writes them (image A the candidate's)."""
-    with session_scope() as session:
-        evaluation = Evaluation(
-            checkpoint_id=candidate, baseline_id=serving, pairs=count, kind=EvaluationKind.promotion
-        )
-        session.add(evaluation)
-        session.flush()
-        evaluation_id = evaluation.id
-    ids = make_comparisons(count, checkpoint_id=candidate, seed=evaluation_id)
-    with session_scope() as session:
-        session.execute(update(Comparison).where(Comparison.id.in_(ids))
-                        .values(kind=ComparisonKind.eval, evaluation_id=evaluation_id))  # fmt: skip
-        b_sides = select(Comparison.generation_b_id).where(Comparison.id.in_(ids)).scalar_subquery()
-        session.execute(update(Generation).where(Generation.id.in_(b_sides)).values(checkpoint_id=serving))
-    return ids
 
 
 def test_a_candidate_serves_no_client_until_the_labelers_promote_it(live_stack, embedded_model, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -29,6 +30,7 @@ from core.schemas.text import MAX_DB_INT
 from core.services import arena as arena_service
 from core.services import checkpoints, evaluations, grid
 from core.services.checkpoints import Registry
+from core.settings import Settings
 from core.states import CandidateState, Role
 
 router = APIRouter(tags=["checkpoints"])
@@ -116,33 +118,36 @@ def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> D
     return DeploymentOut.model_validate(deployment, from_attributes=True)
 
 
-@router.post("/admin/checkpoints/{checkpoint_id}/reject", response_model=CheckpointOut, tags=["admin"])
-def reject(checkpoint_id: Id, admin: Admin, settings: AppSettings, body: PromoteIn | None = None) -> CheckpointOut:
-    """Reject the candidate the labelers are judging, before their verdict: it never serves unless an
-    admin promotes it; its evaluation pairs leave the pool. 409 for a checkpoint that is not the
-    candidate under judgement."""
+def changed_by_admin(
+    checkpoint_id: int, settings: Settings, change: Callable[[], object], refused: type[Exception]
+) -> CheckpointOut:
+    """Apply an admin's change to one checkpoint and answer its admin view: 409 when `refused`, 404 when absent."""
     try:
-        checkpoints.reject(checkpoint_id, by=admin.name, reason=(body.reason if body else None) or "admin")
-    except checkpoints.NotJudged as exc:
+        change()
+    except refused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id, settings=settings)
     return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
+
+
+@router.post("/admin/checkpoints/{checkpoint_id}/reject", response_model=CheckpointOut, tags=["admin"])
+def reject(checkpoint_id: Id, admin: Admin, settings: AppSettings, body: PromoteIn | None = None) -> CheckpointOut:
+    """Reject the candidate the labelers are judging, before their verdict: it never serves unless an
+    admin promotes it; its evaluation pairs leave the pool. 409 for a checkpoint that is not the
+    candidate under judgement."""
+    reason = (body.reason if body else None) or "admin"
+    return changed_by_admin(checkpoint_id, settings, lambda: checkpoints.reject(checkpoint_id, admin.name, reason),
+                            checkpoints.NotJudged)  # fmt: skip
 
 
 @router.post("/admin/checkpoints/{checkpoint_id}/clear-broken", response_model=CheckpointOut, tags=["admin"])
 def clear_broken(checkpoint_id: Id, admin: Admin, settings: AppSettings) -> CheckpointOut:
     """Take the broken mark off a checkpoint whose load failure was passing (out of memory, a file
     system hiccup); it serves again once promoted."""
-    try:
-        checkpoints.clear_broken(checkpoint_id, by=admin.name)
-    except checkpoints.PromotionRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id, settings=settings)
-    return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
+    return changed_by_admin(checkpoint_id, settings, lambda: checkpoints.clear_broken(checkpoint_id, by=admin.name),
+                            checkpoints.PromotionRefused)  # fmt: skip
 
 
 @router.get("/admin/arena", response_model=ArenaOut, tags=["admin"])
