@@ -270,3 +270,16 @@ def test_a_pinned_client_generation_never_names_the_judged_candidate(candidate):
     with pytest.raises(generations.UnusableCheckpoint, match="under the labelers' judgement"):
         generations.request_generation(GenerationRequest(prompt="a red circle", checkpoint_id=candidate), root,
                                        get_settings())  # fmt: skip
+
+
+def test_the_cli_lists_the_candidacy_and_rejects_the_candidate(candidate):
+    from typer.testing import CliRunner
+
+    from app.cli.main import cli
+
+    listed = CliRunner().invoke(cli, ["checkpoints", "list"]).output  # what an admin reads in a terminal
+    assert "candidate judging (0-0-0 vs 1)" in listed
+    refused = CliRunner().invoke(cli, ["checkpoints", "reject", "1"])
+    assert refused.exit_code == 1 and "not a candidate under judgement" in refused.output
+    assert CliRunner().invoke(cli, ["checkpoints", "reject", str(candidate), "--reason", "soft"]).exit_code == 0
+    assert (candidacy_of(candidate).state, candidacy_of(candidate).reason) == ("rejected", "rejected by cli: soft")
