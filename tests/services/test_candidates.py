@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import session_scope
-from core.repo.checkpoints import active_checkpoint_id
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_folder
 from core.repo.comparisons import record_vote
 from core.services import candidates, checkpoints, labeling, quality, rounds
 from core.settings import get_settings
@@ -283,3 +283,21 @@ def test_the_cli_lists_the_candidacy_and_rejects_the_candidate(candidate):
     assert refused.exit_code == 1 and "not a candidate under judgement" in refused.output
     assert CliRunner().invoke(cli, ["checkpoints", "reject", str(candidate), "--reason", "soft"]).exit_code == 0
     assert (candidacy_of(candidate).state, candidacy_of(candidate).reason) == ("rejected", "rejected by cli: soft")
+
+
+def test_a_candidate_that_cannot_serve_ends_undecided(candidate, tmp_path):
+    pairs = eval_pairs(candidate, 1, 10)
+    with session_scope() as session:
+        folder = checkpoint_folder(session.get(Checkpoint, candidate))
+    (folder / "pytorch_lora_weights.safetensors").unlink()  # its files went missing while it was judged
+    person = make_labeler("person")[0]
+    for pair in pairs[:9]:  # nine straight wins: the rule promotes
+        cast(pair, person, WIN)
+    row = candidacy_of(candidate)
+    assert (row.state, row.decided_by, row.wins) == ("undecided", "system", 9)  # the verdict was "better"
+    assert "found it better, but it cannot serve" in row.reason and checkpoints.active_ref().id == 1
+
+    second = published(tmp_path, passed=True, promotion="labelers")
+    checkpoints.mark_broken(second, "failed to load 3 times: MemoryError")  # the evaluation's renderer gave up on it
+    assert candidates.review(get_settings()) == CandidateState.undecided
+    assert "it cannot serve: failed to load" in candidacy_of(second).reason
