@@ -36,6 +36,7 @@ CHECK_ROUNDS = "dpoloop.rounds.check"
 RETENTION = "dpoloop.housekeeping.retention"
 RENDER_GRID = "dpoloop.generate.grid"
 IMPORT_SET = "dpoloop.train.import"
+REVIEW_CANDIDATE = "dpoloop.candidates.review"
 
 TASK_ROUTES = {
     GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
@@ -44,6 +45,7 @@ TASK_ROUTES = {
     SWEEP: {"queue": HOUSEKEEPING_QUEUE},
     CHECK_ROUNDS: {"queue": HOUSEKEEPING_QUEUE},  # it must run while the train worker is busy or dead
     RETENTION: {"queue": HOUSEKEEPING_QUEUE},
+    REVIEW_CANDIDATE: {"queue": HOUSEKEEPING_QUEUE},  # the backstop of the review after each vote
     TRAIN_ROUND: {"queue": TRAIN_QUEUE},
     IMPORT_SET: {"queue": TRAIN_QUEUE},  # VAE encoding: the train worker holds the model for it
 }
@@ -66,6 +68,7 @@ def beat_schedule(settings: Settings) -> dict:
             "options": {"expires": settings.pool_interval_s * 2},  # stale checks are dropped, not piled up
         },
         "sweep-stale-generations": {"task": SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
+        "review-candidate": {"task": REVIEW_CANDIDATE, "schedule": 60.0, "options": {"expires": 60.0}},
         "retention": {"task": RETENTION, "schedule": 24 * 3600.0, "options": {"expires": 3600.0}},
         "check-rounds": {
             "task": CHECK_ROUNDS,

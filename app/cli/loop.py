@@ -18,7 +18,7 @@ from core.settings import get_settings
 from core.states import ROUND_FINISHED, RoundState, RoundTrigger
 
 rounds_cli = typer.Typer(no_args_is_help=True, help="Start, follow and cancel Diffusion-DPO training rounds.")
-checkpoints_cli = typer.Typer(no_args_is_help=True, help="List checkpoints; promote one (or roll back).")
+checkpoints_cli = typer.Typer(no_args_is_help=True, help="List checkpoints; promote, roll back, reject a candidate.")
 
 
 @rounds_cli.command("start")
@@ -84,8 +84,12 @@ def checkpoints_list() -> None:
     for c in registry.checkpoints:
         mark = "*" if c.id == registry.active_id else " "
         verdict = describe(*registry.evaluations[c.id]) if c.id in registry.evaluations else ""
+        candidacy = registry.candidacies.get(c.id)
+        judged = (f"candidate {candidacy.state.value} ({candidacy.wins}-{candidacy.losses}-{candidacy.ties} vs "
+                  f"{candidacy.serving_id})  " if candidacy else "")  # fmt: skip
         typer.echo(f"{mark}{c.id:4d} {c.kind.value:5} {c.status.value:8} parent={c.parent_id or '-'} "
-                   f"round={c.round_id or '-'} {c.name}  {verdict}  {c.status_reason or ''}".rstrip())  # fmt: skip
+                   f"round={c.round_id or '-'} {c.name}  {judged}{verdict}  "
+                   f"{c.status_reason or ''}".rstrip())  # fmt: skip
 
 
 @checkpoints_cli.command("clear-broken")
@@ -110,3 +114,16 @@ def checkpoints_promote(
         typer.echo(str(exc.args[0]), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"checkpoint {checkpoint_id} promoted")
+
+
+@checkpoints_cli.command("reject")
+def checkpoints_reject(
+    checkpoint_id: int, reason: str = typer.Option("cli", help="Recorded with the rejection.")
+) -> None:
+    """Reject the candidate the labelers are judging, before their verdict: it never serves unless promoted."""
+    try:
+        checkpoints.reject(checkpoint_id, by="cli", reason=reason)
+    except (LookupError, checkpoints.NotJudged) as exc:
+        typer.echo(str(exc.args[0]), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"checkpoint {checkpoint_id} rejected")

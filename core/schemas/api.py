@@ -186,6 +186,39 @@ class PairingVotesOut(BaseModel):
     decisive_share: float | None  # decisive / (votes − skips)
 
 
+class CandidateOut(BaseModel):
+    """A checkpoint's candidacy: judged blind by the labelers against `serving_id` (what served when it
+    became a candidate) until core/verdict.py decides. While it is judged, labelers get the state only
+    (counts, estimate and bounds null: live counts would tell which side of an eval pair is winning)."""
+
+    state: str  # judging | promoted | rejected | undecided
+    wins: int | None  # counted votes (people in good standing) at the last review, frozen at the decision
+    losses: int | None
+    ties: int | None
+    votes_needed_estimate: int | None  # a rough guide while judging; null once decided
+    bounds: tuple[float, float] | None  # the win rate's anytime-valid confidence sequence: [low, high]
+    serving_id: int
+    reason: str | None  # why it was decided or ended undecided
+    decided_by: str | None  # "labelers", an admin's name, or "system"
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class VerdictRuleOut(BaseModel):
+    alpha: float  # false promotion rate of a candidate that is no better (DPOLOOP_VERDICT_ALPHA)
+    beta: float  # false rejection rate of one better by the margin or more (DPOLOOP_VERDICT_BETA)
+    margin: float
+    max_votes: int
+
+
+class CandidateOverviewOut(CandidateOut):
+    """The candidate being judged now, for the admin's overview."""
+
+    checkpoint_id: int
+    name: str
+    rule: VerdictRuleOut
+
+
 class OverviewOut(BaseModel):
     """The loop at a glance (the admin console's first page)."""
 
@@ -208,6 +241,7 @@ class OverviewOut(BaseModel):
     failed_generations: list[FailureOut]
     broken_checkpoints: list[BrokenCheckpointOut]
     failed_housekeeping: list[FailureOut]  # error: "<task>: <why>" (retention, ...)
+    candidate: CandidateOverviewOut | None = None  # the checkpoint judged now, if any
 
 
 class ArenaStandingOut(BaseModel):
@@ -318,6 +352,7 @@ class CheckpointOut(BaseModel):
     # Its newest evaluation against the checkpoint it replaced; admins only (live counts would tell a
     # labeler which side of an eval pair was the new checkpoint).
     human_eval: EvaluationOut | None = None
+    candidate: CandidateOut | None = None  # null if it never was a candidate
 
 
 class LabelerIn(BaseModel):

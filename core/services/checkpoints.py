@@ -4,25 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.db.models import Checkpoint, Deployment, Evaluation
+from core.db.models import Candidacy, Checkpoint, Deployment, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
+from core.repo import candidacies
 from core.repo import checkpoints as repo
 from core.repo.checkpoints import NewCheckpoint, PromotionRefused, UnusableCheckpoint
 from core.repo.evaluations import EvaluationTally, latest_evaluations
+from core.services import candidates
+from core.services.candidates import NotJudged
 from core.services.evaluations import uncounted_voters
 from core.settings import Settings, get_settings
 
-__all__ = ["NewCheckpoint", "PromotionRefused", "UnusableCheckpoint"]
+__all__ = ["NewCheckpoint", "NotJudged", "PromotionRefused", "UnusableCheckpoint"]
 
 
 @dataclass
 class Registry:
-    """Every checkpoint, which one serves, and (where asked for) each one's newest human evaluation."""
+    """Every checkpoint, which one serves, each one's candidacy (if it was a candidate) and (where asked
+    for) its newest human evaluation."""
 
     checkpoints: list[Checkpoint]
     active_id: int
     evaluations: dict[int, tuple[Evaluation, EvaluationTally]]
+    candidacies: dict[int, Candidacy]
 
 
 def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings: Settings | None = None) -> Registry:
@@ -39,7 +44,7 @@ def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings:
         if with_evaluations:
             uncounted = uncounted_voters(session, settings or get_settings())
             evaluations = latest_evaluations(session, checkpoint_id, uncounted)
-        return Registry(rows, active, evaluations)
+        return Registry(rows, active, evaluations, candidacies.of_checkpoints(session, [r.id for r in rows]))
 
 
 def active_registry(with_evaluations: bool, settings: Settings | None = None) -> Registry:
@@ -63,9 +68,14 @@ def ref_of(checkpoint_id: int) -> CheckpointRef:
 
 def promote(checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
     """Serve this checkpoint (an older one: a rollback). LookupError, or PromotionRefused for a
-    broken one or one whose files are gone; a rejected one may be promoted by hand."""
-    with session_scope() as session:
-        return repo.promote(session, checkpoint_id, by=by, reason=reason)
+    broken one or one whose files are gone; a rejected one may be promoted by hand. The candidate
+    under judgement ends: promoted if it is this one, undecided otherwise (what serves changed)."""
+    return candidates.promote_by_admin(checkpoint_id, by, reason)
+
+
+def reject(checkpoint_id: int, by: str, reason: str | None = None) -> Candidacy:
+    """An admin rejects the candidate under judgement. LookupError, or NotJudged for any other checkpoint."""
+    return candidates.reject_by_admin(checkpoint_id, by, reason)
 
 
 def clear_broken(checkpoint_id: int, by: str) -> Checkpoint:

@@ -19,7 +19,7 @@ from core.repo.checkpoints import UnusableCheckpoint, checkpoint_ref
 from core.repo.generations import StartedGeneration
 from core.schemas.api import GenerationRequest
 from core.schemas.generation import GenerationParams
-from core.services import prompt_filter
+from core.services import candidates, prompt_filter
 from core.settings import Settings
 from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role
 
@@ -46,7 +46,8 @@ class PromptRefused(ValueError):
 def request_generation(request: GenerationRequest, labeler: Labeler, settings: Settings) -> Generation:
     """Record a client's request and queue it. PinningForbidden when a labeler pins a checkpoint (it
     would let them render any checkpoint at any seed, and so unblind evaluation pairs);
-    UnusableCheckpoint for a pinned checkpoint that does not exist or is broken; PromptRefused by the
+    UnusableCheckpoint for a pinned checkpoint that does not exist, is broken, is the candidate under
+    judgement or a rejected one no admin promoted since; PromptRefused by the
     prompt filter (ClassifierUnavailable if its classifier hook fails); QueueUnavailable
     when the broker is down (the row is then failed, so nothing waits forever)."""
     if request.checkpoint_id is not None and labeler.role != Role.admin:
@@ -73,6 +74,9 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
             checkpoint = session.get(Checkpoint, request.checkpoint_id)
             if checkpoint is None or checkpoint.status == CheckpointStatus.broken:
                 raise UnusableCheckpoint(f"checkpoint {request.checkpoint_id} does not exist or is broken")
+            refusal = candidates.generation_refusal(session, request.checkpoint_id)
+            if refusal:  # the candidate serves no client before its verdict (nor after a rejection)
+                raise UnusableCheckpoint(refusal)
         generation = repo.create_generation(
             session, GenerationParams(**values), purpose=GenerationPurpose.api, requested_by=labeler.id,
             requested_checkpoint_id=request.checkpoint_id,

@@ -11,7 +11,7 @@ from core.db.models import Vote
 from core.db.session import session_scope
 from core.repo import comparisons as repo
 from core.repo.comparisons import ComparisonNotFound, NotServed, Served, VoteOutcome
-from core.services import quality
+from core.services import candidates, quality
 from core.settings import Settings
 from core.states import Choice
 
@@ -71,4 +71,8 @@ def vote(
         if repeat is None:
             check_caps(labeler_id, settings)
     with session_scope() as session:
-        return repo.record_vote(session, comparison_id, labeler_id, choice, decision_ms, settings.votes_per_comparison)
+        outcome = repo.record_vote(session, comparison_id, labeler_id, choice, decision_ms,
+                                   settings.votes_per_comparison)  # fmt: skip
+    if outcome.created:  # committed: the review after it can no longer lose or fail it
+        candidates.review_after_vote(comparison_id, settings)
+    return outcome

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select
 
 from core.db.models import (
+    Candidacy,
     Checkpoint,
     Comparison,
     Deployment,
@@ -23,6 +24,7 @@ from core.db.models import (
 )
 from core.db.session import session_scope
 from core.queue import queue_depths
+from core.repo import candidacies
 from core.repo import rounds as rounds_repo
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.comparisons import measuring
@@ -55,6 +57,17 @@ class Overview:
     failed_generations: list[dict] = field(default_factory=list)
     broken_checkpoints: list[dict] = field(default_factory=list)
     failed_housekeeping: list[dict] = field(default_factory=list)  # retention and the like: task and why
+    candidate: dict | None = None  # the checkpoint judged now: its candidacy, name and the verdict's rule
+
+
+CANDIDATE_FIELDS = ("state", "wins", "losses", "ties", "votes_needed_estimate", "bounds", "serving_id", "reason",
+                    "decided_by", "created_at", "decided_at", "checkpoint_id")  # fmt: skip
+
+
+def candidate_summary(candidacy: Candidacy, name: str, settings: Settings) -> dict:
+    rule = {"alpha": settings.verdict_alpha, "beta": settings.verdict_beta, "margin": settings.verdict_margin,
+            "max_votes": settings.verdict_max_votes}  # fmt: skip
+    return {f: getattr(candidacy, f) for f in CANDIDATE_FIELDS} | {"name": name, "rule": rule}
 
 
 def overview(settings: Settings) -> Overview:
@@ -93,6 +106,9 @@ def overview(settings: Settings) -> Overview:
                                for f in session.scalars(select(HousekeepingFailure)
                                .order_by(HousekeepingFailure.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
         decisive = rounds_repo.new_decisive_comparisons(session)
+        judged = candidacies.judging(session)
+        candidate = (candidate_summary(judged, session.get(Checkpoint, judged.checkpoint_id).name, settings)
+                     if judged else None)  # fmt: skip
     next_at = last_scheduled + timedelta(seconds=settings.round_min_interval_s) if last_scheduled else now
     return Overview(
         active_checkpoint_id=active, active_since=since, pool_ready=pool_ready, pool_target=settings.pool_target,
@@ -102,4 +118,5 @@ def overview(settings: Settings) -> Overview:
         next_scheduled_round_at=max(next_at, now) if settings.round_schedule else None, running_round=running_out,
         workers=workers_seen(), queue_depths=queue_depths(), failed_rounds=failed_rounds,
         failed_generations=failed_generations, broken_checkpoints=broken, failed_housekeeping=failed_housekeeping,
+        candidate=candidate,
     )  # fmt: skip

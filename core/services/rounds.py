@@ -26,9 +26,9 @@ from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_chec
 from core.repo.checkpoints import register as register_checkpoint
 from core.repo.preferences import Preferences, add_imported, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
-from core.services import imports, quality
+from core.services import candidates, imports, quality
 from core.settings import Settings
-from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, RoundState, RoundTrigger
+from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, Promotion, RoundState, RoundTrigger
 from core.training_memory import memory_refusal
 
 MAX_ATTEMPTS = 2  # a round whose worker died is retried once, then fails
@@ -276,16 +276,19 @@ def end_claimed(claim: RoundClaim, state: RoundState, reason: str | None = None)
         return repo.end_claimed(session, claim.round_id, claim.token, state, reason)
 
 
-def publish(claim: RoundClaim, new: NewCheckpoint, auto_promote: bool) -> int:
-    """Register the round's checkpoint (rejected when it failed the gate), promote it when it passed
-    and auto-promotion is on, and end the round as succeeded: one transaction, under the claim. A lost
-    round registers and promotes nothing (RoundLost)."""
+def publish(claim: RoundClaim, new: NewCheckpoint, settings: Settings) -> int:
+    """Register the round's checkpoint (rejected when it failed the gate) and end the round as succeeded:
+    one transaction, under the claim. One that passed the gate becomes the candidate the labelers judge
+    (DPOLOOP_PROMOTION=labelers), or serves at once (gate, with DPOLOOP_AUTO_PROMOTE). A lost round
+    registers and promotes nothing (RoundLost)."""
     with session_scope() as session:
         if not repo.beat(session, claim.round_id, claim.token):  # locks the row until the commit
             raise RoundLost(f"round {claim.round_id} was declared lost; its checkpoint is not registered")
         checkpoint_id = register_checkpoint(session, new)
         session.get(TrainingRound, claim.round_id).metrics = new.metrics
-        if new.passed_gate and auto_promote:
+        if new.passed_gate and settings.promotion == Promotion.labelers:
+            candidates.nominate(session, checkpoint_id)
+        elif new.passed_gate and settings.auto_promote:
             promote(session, checkpoint_id, by="gate", reason=f"round {claim.round_id} passed the gate")
         repo.end_claimed(session, claim.round_id, claim.token, RoundState.succeeded, checkpoint_id=checkpoint_id)
         return checkpoint_id

@@ -33,8 +33,8 @@ ROUND = {"steps": 80, "eval_every": 40, "batch_pairs": 4, "held_out_share": 0.25
 @pytest.fixture
 def console_stack(pg_settings, embedded_model, tmp_path):
     settings = dict(pool_target=8, pool_batch=4, pool_interval_s=1, default_steps=8, round_schedule=False,
-                    auto_promote=False, gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1,
-                    gate_eval_images=8, eval_seeds_per_prompt=1)  # fmt: skip
+                    promotion="gate", auto_promote=False, gate_min_accuracy=0.0, gate_max_winner_drift=10,
+                    gate_max_judge_drop=1, gate_eval_images=8, eval_seeds_per_prompt=1)  # fmt: skip
     port, env = stack_env(pg_settings, embedded_model, **settings)
     logs = tmp_path / "logs"
     logs.mkdir()

@@ -34,7 +34,7 @@ def test_a_killed_train_worker_fails_its_round_and_the_next_round_succeeds(pg_se
     port, env = stack_env(pg_settings, embedded_model, pool_target=12, pool_batch=4, pool_interval_s=1,
                           default_steps=8, gate_eval_images=8, gate_min_accuracy=0.0, gate_max_winner_drift=10,
                           gate_max_judge_drop=1, round_schedule="false", round_check_interval_s=1,
-                          round_stale_s=STALE_S, dpo_overrides=json.dumps(QUICK_ROUND))  # fmt: skip
+                          round_stale_s=STALE_S, dpo_overrides=json.dumps(QUICK_ROUND), promotion="gate")  # fmt: skip
     services = [Service("api", dpoloop("api"), env, tmp_path),
                 Service("worker", dpoloop("worker", "--queues", GENERATE_WORKER_QUEUES, "--name", "gen@%h"), env,
                         tmp_path),

@@ -25,7 +25,7 @@ def loop_db(monkeypatch, tmp_path, embedded_model):
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    base_model=embedded_model, pool_target=12, pool_batch=4, default_steps=6, gate_eval_images=4,
                    gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1,
-                   eval_seeds_per_prompt=0, gold_rate=0)  # fmt: skip
+                   eval_seeds_per_prompt=0, gold_rate=0, promotion="gate")  # fmt: skip
     upgrade()
     seed_shipped_prompts()
     fresh_model_server(monkeypatch)

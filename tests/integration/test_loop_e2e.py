@@ -33,6 +33,7 @@ def loop_stack(pg_settings, embedded_model, tmp_path):
             gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1, round_check_interval_s=1,
             round_min_interval_s=0, round_min_pairs=5, dpo_overrides=json.dumps(QUICK_ROUND),
             generation_rate_limit="100000/minute",  # the client below streams generations as fast as they come
+            promotion="gate",  # the gate's promotion and its hot swap (the labelers' verdict: test_candidates_e2e)
         )  # fmt: skip
         port, env = stack_env(pg_settings, embedded_model, **(settings | overrides))
         logs = tmp_path / "logs"

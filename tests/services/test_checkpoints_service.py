@@ -22,8 +22,9 @@ def new_checkpoint(tmp_path, round_id: int, passed: bool) -> NewCheckpoint:
                          metrics={"final_loss": 0.6})  # fmt: skip
 
 
-def published(tmp_path, passed: bool) -> int:
-    """A round's checkpoint, registered the way a round ends: under its claim."""
+def published(tmp_path, passed: bool, promotion: str = "gate") -> int:
+    """A round's checkpoint, registered the way a round ends: under its claim (by default in gate mode,
+    where a checkpoint that passed serves at once)."""
     from core.queue import sending_to
     from core.services import rounds
     from core.settings import get_settings
@@ -32,7 +33,8 @@ def published(tmp_path, passed: bool) -> int:
     with sending_to(lambda *_: None):
         round_id = rounds.start_round(get_settings(), RoundTrigger.admin).id
     claim = rounds.claim_round(round_id, get_settings())
-    return rounds.publish(claim, new_checkpoint(tmp_path, round_id, passed), auto_promote=True)
+    settings = get_settings().model_copy(update={"promotion": promotion})
+    return rounds.publish(claim, new_checkpoint(tmp_path, round_id, passed), settings)
 
 
 def test_a_checkpoint_that_passed_is_registered_and_promoted_in_one_transaction(sqlite_db, tmp_path):

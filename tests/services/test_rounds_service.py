@@ -91,7 +91,7 @@ def test_a_round_declared_lost_never_registers_or_promotes(sqlite_db, outbox, tm
     new = NewCheckpoint(round_id=row.id, name="late", kind=CheckpointKind.lora, path=str(tmp_path), parent_id=1,
                         passed_gate=True, gate_summary="passed the gate", metrics={})  # fmt: skip
     with pytest.raises(rounds.RoundLost):
-        rounds.publish(claim, new, auto_promote=True)
+        rounds.publish(claim, new, sqlite_db)
     with pytest.raises(rounds.RoundLost):
         rounds.beat(claim)
     assert [c.id for c in checkpoints.registry(with_evaluations=False).checkpoints] == [1]

@@ -153,7 +153,7 @@ def test_the_loop_in_process_fills_the_pool_trains_a_round_and_hot_swaps(pipelin
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    base_model=pipelines[family], pool_target=8, pool_batch=4, default_steps=4, gate_eval_images=2,
                    gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1, eval_seeds_per_prompt=0,
-                   gold_rate=0, auto_promote=False)  # fmt: skip
+                   gold_rate=0, promotion="gate", auto_promote=False)  # fmt: skip
     upgrade()
     seed_shipped_prompts()
     from tests.helpers.loop import fresh_model_server

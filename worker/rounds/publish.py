@@ -1,5 +1,5 @@
-"""The end of a round: write the checkpoint atomically, gate it, and register it (promoted if it
-passed) in the transaction that ends the round."""
+"""The end of a round: write the checkpoint atomically, gate it, and register it (a candidate for the
+labelers' verdict if it passed, or promoted in gate mode) in the transaction that ends the round."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def thresholds_of(settings: Settings) -> GateThresholds:
 
 
 def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, settings: Settings) -> int:
-    """Returns the registered checkpoint's id. Nothing before this touches the served checkpoint, and
-    it is promoted only when it passed the gate (and auto-promotion is on)."""
+    """Returns the registered checkpoint's id. Nothing before this touches the served checkpoint; one
+    that passed the gate becomes a candidate (or, in gate mode with auto-promotion on, serves)."""
     gate = apply_gate(metrics, thresholds_of(settings))
     metrics = metrics | {"gate": {"passed": gate.passed, "checks": gate.checks, "reasons": gate.reasons,
                                   "rules": gate.rules}}  # fmt: skip
@@ -37,4 +37,4 @@ def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, s
     new = NewCheckpoint(round_id=claim.round_id, name=name, kind=written["kind"], path=str(path),
                         parent_id=claim.start.id, passed_gate=gate.passed, gate_summary=gate.summary(),
                         metrics=metrics)  # fmt: skip
-    return rounds.publish(claim, new, auto_promote=settings.auto_promote)
+    return rounds.publish(claim, new, settings)

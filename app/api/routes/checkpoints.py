@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings, CurrentLabeler, Id
 from app.api.media import media_url
-from core.db.models import Checkpoint, Evaluation
+from core.db.models import Candidacy, Checkpoint, Evaluation
 from core.queue import QueueUnavailable
 from core.repo.evaluations import EvaluationTally
 from core.schemas.api import (
     ArenaOut,
     ArenaStandingOut,
+    CandidateOut,
     CheckpointOut,
     DeploymentOut,
     EvaluationOut,
@@ -28,7 +30,8 @@ from core.schemas.text import MAX_DB_INT
 from core.services import arena as arena_service
 from core.services import checkpoints, evaluations, grid
 from core.services.checkpoints import Registry
-from core.states import Role
+from core.settings import Settings
+from core.states import CandidateState, Role
 
 router = APIRouter(tags=["checkpoints"])
 
@@ -41,13 +44,23 @@ def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
     )  # fmt: skip
 
 
+def candidate_out(candidacy: Candidacy, for_admin: bool) -> CandidateOut:
+    """While it is judged, labelers get the state only: live counts would tell which side is winning."""
+    out = CandidateOut.model_validate(candidacy, from_attributes=True)
+    if candidacy.state == CandidateState.judging and not for_admin:
+        out = out.model_copy(update=dict.fromkeys(("wins", "losses", "ties", "votes_needed_estimate", "bounds")))
+    return out
+
+
 def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> CheckpointOut:
     """Labelers see neither the human verdicts (which would unblind eval pairs) nor server paths."""
     human_eval = evaluation_out(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
+    candidacy = registry.candidacies.get(c.id)
     return CheckpointOut(
         id=c.id, name=c.name, kind=c.kind, path=c.path if for_admin else None, parent_id=c.parent_id,
         round_id=c.round_id, status=c.status, status_reason=c.status_reason, metrics=c.metrics or {},
         created_at=c.created_at, active=c.id == registry.active_id, human_eval=human_eval,
+        candidate=candidate_out(candidacy, for_admin) if candidacy else None,
     )  # fmt: skip
 
 
@@ -69,6 +82,16 @@ def active(labeler: CurrentLabeler, settings: AppSettings) -> CheckpointOut:
     return checkpoint_out(registry.checkpoints[0], registry, admin)
 
 
+@router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointOut)
+def one(checkpoint_id: Id, labeler: CurrentLabeler, settings: AppSettings) -> CheckpointOut:
+    """One checkpoint, as in the list (after /checkpoints/active, which this path would otherwise take)."""
+    admin = labeler.role == Role.admin
+    registry = checkpoints.registry(with_evaluations=admin, checkpoint_id=checkpoint_id, settings=settings)
+    if not registry.checkpoints:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"checkpoint {checkpoint_id} does not exist")
+    return checkpoint_out(registry.checkpoints[0], registry, admin)
+
+
 @router.get("/admin/evaluations", response_model=list[EvaluationOut], tags=["admin"])
 def list_evaluations(
     _: Admin, settings: AppSettings, checkpoint_id: int | None = Query(None, ge=1, le=MAX_DB_INT)
@@ -82,7 +105,9 @@ def list_evaluations(
 @router.post("/admin/checkpoints/{checkpoint_id}/promote", response_model=DeploymentOut, tags=["admin"])
 def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> DeploymentOut:
     """Serve this checkpoint from now on; workers swap within about a second. Promoting an older
-    checkpoint is a rollback. A rejected (gate-failed) checkpoint may be promoted by hand; a broken one not."""
+    checkpoint is a rollback. A rejected (gate-failed, or by the labelers) checkpoint may be promoted by
+    hand; a broken one not. The candidate under judgement ends: promoted if it is this one, else
+    undecided (what it was judged against no longer serves)."""
     try:
         reason = (body.reason if body else None) or "admin"
         deployment = checkpoints.promote(checkpoint_id, by=admin.name, reason=reason)
@@ -93,18 +118,36 @@ def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> D
     return DeploymentOut.model_validate(deployment, from_attributes=True)
 
 
-@router.post("/admin/checkpoints/{checkpoint_id}/clear-broken", response_model=CheckpointOut, tags=["admin"])
-def clear_broken(checkpoint_id: Id, admin: Admin, settings: AppSettings) -> CheckpointOut:
-    """Take the broken mark off a checkpoint whose load failure was passing (out of memory, a file
-    system hiccup); it serves again once promoted."""
+def changed_by_admin(
+    checkpoint_id: int, settings: Settings, change: Callable[[], object], refused: type[Exception]
+) -> CheckpointOut:
+    """Apply an admin's change to one checkpoint and answer its admin view: 409 when `refused`, 404 when absent."""
     try:
-        checkpoints.clear_broken(checkpoint_id, by=admin.name)
-    except checkpoints.PromotionRefused as exc:
+        change()
+    except refused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     registry = checkpoints.registry(with_evaluations=True, checkpoint_id=checkpoint_id, settings=settings)
     return checkpoint_out(registry.checkpoints[0], registry, for_admin=True)
+
+
+@router.post("/admin/checkpoints/{checkpoint_id}/reject", response_model=CheckpointOut, tags=["admin"])
+def reject(checkpoint_id: Id, admin: Admin, settings: AppSettings, body: PromoteIn | None = None) -> CheckpointOut:
+    """Reject the candidate the labelers are judging, before their verdict: it never serves unless an
+    admin promotes it; its evaluation pairs leave the pool. 409 for a checkpoint that is not the
+    candidate under judgement."""
+    reason = (body.reason if body else None) or "admin"
+    return changed_by_admin(checkpoint_id, settings, lambda: checkpoints.reject(checkpoint_id, admin.name, reason),
+                            checkpoints.NotJudged)  # fmt: skip
+
+
+@router.post("/admin/checkpoints/{checkpoint_id}/clear-broken", response_model=CheckpointOut, tags=["admin"])
+def clear_broken(checkpoint_id: Id, admin: Admin, settings: AppSettings) -> CheckpointOut:
+    """Take the broken mark off a checkpoint whose load failure was passing (out of memory, a file
+    system hiccup); it serves again once promoted."""
+    return changed_by_admin(checkpoint_id, settings, lambda: checkpoints.clear_broken(checkpoint_id, by=admin.name),
+                            checkpoints.PromotionRefused)  # fmt: skip
 
 
 @router.get("/admin/arena", response_model=ArenaOut, tags=["admin"])

@@ -18,7 +18,8 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 def loop_overview(_: Admin, settings: AppSettings) -> OverviewOut:
     """What serves and since when, the pool against its target and its refill rate, votes, decisive
     pairs toward the next scheduled round and when it may start, the round running now, workers and
-    queue depths, and the last failures."""
+    queue depths, the last failures, and the candidate the labelers judge now (null when none is: its
+    tallies, bounds and votes needed, what it is judged against, and the verdict's rule)."""
     found = overview(settings)
     workers = [WorkerOut(**asdict(w), alive=w.alive) for w in found.workers]
     return OverviewOut(**(asdict(found) | {"workers": workers}))

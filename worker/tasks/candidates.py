@@ -1,0 +1,14 @@
+"""Task: the periodic review of the candidate under judgement, a backstop of the review after each vote
+on its pairs (a review that failed there, standing that changed since, what serves changed, the cap)."""
+
+from __future__ import annotations
+
+from core.queue import REVIEW_CANDIDATE, celery_app
+from core.services import candidates
+from core.settings import get_settings
+
+
+@celery_app.task(name=REVIEW_CANDIDATE)
+def review_candidate() -> str | None:
+    state = candidates.review(get_settings())
+    return state.value if state else None
