@@ -11,7 +11,6 @@ from core.db.models import Candidacy, Comparison, Evaluation, Generation
 from core.db.session import session_scope
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.comparisons import next_for_labeler, record_vote
-from core.repo.evaluations import batch_requests
 from core.settings import get_settings
 from core.states import CandidateState, Choice, ComparisonKind, ComparisonState
 from tests.conftest import apply_settings
@@ -78,6 +77,8 @@ def test_a_judging_candidate_is_rendered_in_batches_as_labelers_use_them_up_to_t
     lora, candidacy_id = candidate(embedded_model, tmp_path)
     # The first batch, a pool batch's worth of images a step: then nothing, while its pairs are open.
     assert steps(server, 6) == BATCH_STEPS + [0]
+    from core.repo.evaluations import batch_requests
+
     evaluation = the_evaluation()
     assert (evaluation.checkpoint_id, evaluation.baseline_id, evaluation.kind, evaluation.pairs) == (
         lora, 1, "promotion", EVAL_PROMPTS)  # fmt: skip
