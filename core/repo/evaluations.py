@@ -1,12 +1,13 @@
-"""Human evaluation of promotions: which evaluation is due, its requests, its win rate.
+"""Human evaluation: which evaluation is due, its requests, its pairs, its win rate.
 
-After a promotion the generate worker renders the evaluation prompts with the new checkpoint and the
-previous one, same prompt and seed per pair, a chunk at a time between pool batches; once every image
-exists it writes the evaluation and its comparisons in one transaction. Each evaluation draws its own
-seeds and renders both sides afresh: no image of one evaluation is shown again in another. Labelers get
-those before train ones, sides hidden. Votes on them never become training data (that would train on
-the test). Only people in good standing measure: the callers name the voters whose votes are not
-counted.
+Two checkpoints render the evaluation prompts, same prompt and seed per pair: a judging candidate
+against what serves (before it may serve; in batches of one seed per prompt, appended to its one
+evaluation as labelers use the pairs up), or a checkpoint promoted without the labelers' verdict
+against the one it replaced (all at once), or an arena match's two. Each evaluation draws its own
+seeds and renders both sides afresh: no image of one evaluation is shown again in another. Labelers
+get the pairs before train ones, sides hidden. Votes on them never become training data (that would
+train on the test). Only people in good standing measure: the callers name the voters whose votes
+are not counted.
 """
 
 from __future__ import annotations

@@ -1,15 +1,24 @@
-"""Human evaluation of each promotion: same-seed pairs of the checkpoint that serves and the one it
-replaced, on the fixed evaluation prompts; votes on them give the new checkpoint a win rate. Arena
-matches (any two checkpoints an admin names) are made the same way once no promotion's is due.
+"""Human evaluation: same-seed pairs of two checkpoints on the fixed evaluation prompts, rated by
+labelers blind. A judging candidate (core/repo/candidacies.py) is measured against what serves before
+it may serve; a checkpoint promoted without the labelers' verdict (gate mode, an admin's promotion, a
+rollback) against the one it replaced; arena matches (any two checkpoints an admin names) come once
+neither is due.
 
 The generate worker makes an evaluation a step at a time between pool batches (worker/tasks/
-evaluation.py): each step asks `plan_step` what is missing — a chunk of the new checkpoint's images
-first (it serves, so no swap), then the previous one's — and once every image exists `record` writes
-the evaluation and its comparisons in one transaction. Both sides are rendered afresh with seeds of
-this evaluation (keyed by the install's secret and the pair): an image a labeler saw in an earlier
-evaluation never comes back, so remembering it tells nothing about sides. Images are matched by
-prompt, seed and parameters, so a step lost to a crash costs only its chunk; the unique (checkpoint,
-baseline) row keeps one evaluation when two workers get there together.
+evaluation.py): each step asks `plan_step` what is missing — a chunk of one side's images (no more
+than a pool batch's) — and once every image of the step's requests exists `record` writes the pairs
+in one transaction. A candidacy's evaluation grows in batches, one seed per eval prompt: the next is
+planned only when fewer than a batch of its pairs is open (labelers have used them up), and none
+once its pairs could carry settings.verdict_max_votes votes or the candidacy has ended; each batch
+joins the candidate's one Evaluation row, guarded by its pair count, so a batch two workers finish
+together is added once. The candidate's images are rendered by the candidate (the worker wears it for
+them, as for arena matches); it never becomes what serves. A promotion's or match's evaluation is
+written whole, the unique (checkpoint, baseline) row keeping one when two workers get there together.
+
+Both sides are rendered afresh with seeds of the evaluation (keyed by the install's secret and the
+pair): an image a labeler saw in an earlier evaluation never comes back, so remembering it tells
+nothing about sides. Images are matched by prompt, seed and parameters, so a step lost to a crash
+costs only its chunk.
 
 Only people in good standing measure: AI labelers' votes and those of labelers out of good standing
 (judged when the votes are read, so one found out later stops counting at once) count in no win rate.
