@@ -177,10 +177,10 @@ def append_batch(
     session: Session,
     checkpoint_id: int,
     baseline_id: int,
+    pairs_before: int,
     requests: list[EvaluationRequest],
     new_images: list[int],
     old_images: list[int],
-    pairs_before: int,
 ) -> int | None:
     """A batch of a candidacy's evaluation, in the caller's transaction: the evaluation with its first
     batch (pairs_before 0), or its pairs added to it; None when another worker added this batch first.

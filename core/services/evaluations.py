@@ -184,8 +184,8 @@ def record(step: EvaluationStep) -> int | None:
             found = evaluation_id or repo.evaluation_between(session, step.checkpoint_id, step.baseline_id)
             matches.end_match(session, step.match_id, found)
         elif step.candidacy_id is not None:
-            evaluation_id = repo.append_batch(session, step.checkpoint_id, step.baseline_id, step.requests,
-                                              step.new_images, step.old_images, step.pairs_before)  # fmt: skip
+            evaluation_id = repo.append_batch(session, step.checkpoint_id, step.baseline_id, step.pairs_before,
+                                              step.requests, step.new_images, step.old_images)  # fmt: skip
             # Checked after the write, the candidacy row locked: a decision committed meanwhile wins.
             if evaluation_id is not None and not _still_judging(session, step):
                 session.rollback()
