@@ -145,7 +145,8 @@ class Evaluation(Base):
     pairs on the fixed evaluation prompts; votes on its comparisons give the new one a win rate. An
     arena match is the same with any two checkpoints (kind match, checkpoint = A, baseline = B).
     Written with its comparisons in one transaction once every image exists; the unique pair makes
-    sure two workers that both got there add it once."""
+    sure two workers that both got there add it once. A candidacy's (the candidate against what
+    serves) grows a batch at a time; `pairs` is always its comparison count."""
 
     __tablename__ = "evaluations"
     __table_args__ = (UniqueConstraint("checkpoint_id", "baseline_id", name="uq_evaluations_pair"),)

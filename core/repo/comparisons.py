@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, case, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Comparison, Generation, Vote
+from core.db.models import Candidacy, Comparison, Generation, Vote
 from core.db.session import insert_for
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.install import keyed_digest
-from core.states import Choice, ComparisonKind, ComparisonState
+from core.states import CandidateState, Choice, ComparisonKind, ComparisonState
 
 
 def left_is_a(session: Session, comparison_id: int, labeler_id: int) -> bool:
@@ -74,9 +74,14 @@ def _free_for(labeler_id: int, now: datetime):
 
 
 def measuring(active: int):
-    """Pairs that rate checkpoints: the serving checkpoint's evaluation, and arena matches whatever serves."""
+    """Pairs that rate checkpoints: the serving checkpoint's evaluation, the judging candidate's (it serves
+    nothing else, and its verdict waits on them), and arena matches whatever serves."""
+    judging = select(Candidacy.checkpoint_id).where(Candidacy.state == CandidateState.judging)
     return or_(
-        and_(Comparison.kind == ComparisonKind.eval, Comparison.checkpoint_id == active),
+        and_(
+            Comparison.kind == ComparisonKind.eval,
+            or_(Comparison.checkpoint_id == active, Comparison.checkpoint_id.in_(judging)),
+        ),
         Comparison.kind == ComparisonKind.match,
     )
 

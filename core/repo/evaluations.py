@@ -1,24 +1,25 @@
-"""Human evaluation of promotions: which evaluation is due, its requests, its win rate.
+"""Human evaluation: which evaluation is due, its requests, its pairs, its win rate.
 
-After a promotion the generate worker renders the evaluation prompts with the new checkpoint and the
-previous one, same prompt and seed per pair, a chunk at a time between pool batches; once every image
-exists it writes the evaluation and its comparisons in one transaction. Each evaluation draws its own
-seeds and renders both sides afresh: no image of one evaluation is shown again in another. Labelers get
-those before train ones, sides hidden. Votes on them never become training data (that would train on
-the test). Only people in good standing measure: the callers name the voters whose votes are not
-counted.
+Two checkpoints render the evaluation prompts, same prompt and seed per pair: a judging candidate
+against what serves (before it may serve; in batches of one seed per prompt, appended to its one
+evaluation as labelers use the pairs up), or a checkpoint promoted without the labelers' verdict
+against the one it replaced (all at once), or an arena match's two. Each evaluation draws its own
+seeds and renders both sides afresh: no image of one evaluation is shown again in another. Labelers
+get the pairs before train ones, sides hidden. Votes on them never become training data (that would
+train on the test). Only people in good standing measure: the callers name the voters whose votes
+are not counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
+from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import insert_for
 from core.repo.generations import params_of
 from core.repo.install import keyed_digest
@@ -26,6 +27,7 @@ from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.settings import Settings
 from core.states import (
+    CandidateState,
     CheckpointStatus,
     Choice,
     ComparisonKind,
@@ -70,19 +72,32 @@ def evaluation_requests(
                                                                           prompt, k))  # fmt: skip
 
 
+def batch_requests(
+    session: Session, settings: Settings, checkpoint_id: int, baseline_id: int, index: int
+) -> list[EvaluationRequest]:
+    """One batch of a candidacy's evaluation (one side): each active eval prompt with seed `index` of
+    that evaluation. The caller passes the pairs made so far as the index: it rises with every batch,
+    so no prompt meets a seed twice even when the eval prompts change between batches."""
+    return _requests(session, settings, lambda prompt, k: evaluation_seed(session, checkpoint_id, baseline_id,
+                                                                          prompt, k), [index])  # fmt: skip
+
+
 def grid_requests(session: Session, settings: Settings) -> list[EvaluationRequest]:
     """Every image of a same-seed grid column: each active eval prompt × eval_seeds_per_prompt fixed seeds."""
     return _requests(session, settings, lambda prompt, k: grid_seed(session, prompt, k))
 
 
-def _requests(session: Session, settings: Settings, seed_of: Callable[[str, int], int]) -> list[EvaluationRequest]:
+def _requests(
+    session: Session, settings: Settings, seed_of: Callable[[str, int], int], indices: Iterable[int] | None = None
+) -> list[EvaluationRequest]:
+    indices = list(range(settings.eval_seeds_per_prompt) if indices is None else indices)
     return [
         EvaluationRequest(prompt.id, GenerationParams(
             prompt=prompt.text, seed=seed_of(prompt.text, k),
             num_inference_steps=settings.default_steps, guidance_scale=settings.default_guidance,
         ))
         for prompt in active_prompts(session, for_eval=True)
-        for k in range(settings.eval_seeds_per_prompt)
+        for k in indices
     ]  # fmt: skip
 
 
@@ -154,6 +169,50 @@ def create_evaluation(
     ).scalar()
     if evaluation_id is None:
         return None
+    _add_pairs(session, evaluation_id, checkpoint_id, requests, new_images, old_images, kind)
+    return evaluation_id
+
+
+def append_batch(
+    session: Session,
+    checkpoint_id: int,
+    baseline_id: int,
+    pairs_before: int,
+    requests: list[EvaluationRequest],
+    new_images: list[int],
+    old_images: list[int],
+) -> int | None:
+    """A batch of a candidacy's evaluation, in the caller's transaction: the evaluation with its first
+    batch (pairs_before 0), or its pairs added to it; None when another worker added this batch first.
+    The pair count must still be `pairs_before`: checked and raised in one statement (the row's lock on
+    Postgres, the one writer on SQLite), so of two workers that made the same batch only one adds it."""
+    if pairs_before == 0:
+        return create_evaluation(session, checkpoint_id, baseline_id, requests, new_images, old_images)
+    evaluation_id = session.execute(
+        update(Evaluation)
+        .where(
+            Evaluation.checkpoint_id == checkpoint_id,
+            Evaluation.baseline_id == baseline_id,
+            Evaluation.pairs == pairs_before,
+        )
+        .values(pairs=Evaluation.pairs + len(requests))
+        .returning(Evaluation.id)
+    ).scalar()
+    if evaluation_id is None:
+        return None
+    _add_pairs(session, evaluation_id, checkpoint_id, requests, new_images, old_images, EvaluationKind.promotion)
+    return evaluation_id
+
+
+def _add_pairs(
+    session: Session,
+    evaluation_id: int,
+    checkpoint_id: int,
+    requests: list[EvaluationRequest],
+    new_images: list[int],
+    old_images: list[int],
+    kind: EvaluationKind,
+) -> None:
     comparison_kind = ComparisonKind.match if kind == EvaluationKind.match else ComparisonKind.eval
     session.add_all(
         Comparison(prompt_id=r.prompt_id, prompt=r.params.prompt, generation_a_id=new, generation_b_id=old,
@@ -162,7 +221,32 @@ def create_evaluation(
         for r, new, old in zip(requests, new_images, old_images, strict=True)
     )  # fmt: skip
     session.flush()
-    return evaluation_id
+
+
+def evaluation_of(session: Session, checkpoint_id: int, baseline_id: int) -> Evaluation | None:
+    """The evaluation of `checkpoint_id` against `baseline_id` (this way round), if made."""
+    return session.scalar(
+        select(Evaluation).where(Evaluation.checkpoint_id == checkpoint_id, Evaluation.baseline_id == baseline_id)
+    )
+
+
+def candidacy_judged_against(session: Session, candidacy_id: int) -> int | None:
+    """What the candidacy is judged against while it is judging (None once decided); its row locked
+    on Postgres, so a decision waits for the caller's transaction or is seen by it."""
+    return session.scalar(
+        select(Candidacy.serving_id)
+        .where(Candidacy.id == candidacy_id, Candidacy.state == CandidateState.judging)
+        .with_for_update()
+    )
+
+
+def open_pairs(session: Session, evaluation_id: int) -> int:
+    """The evaluation's pairs still in the pool: ready, not yet carrying their votes."""
+    return session.scalar(
+        select(func.count(Comparison.id)).where(
+            Comparison.evaluation_id == evaluation_id, Comparison.state == ComparisonState.ready
+        )
+    )
 
 
 @dataclass

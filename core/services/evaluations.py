@@ -1,15 +1,24 @@
-"""Human evaluation of each promotion: same-seed pairs of the checkpoint that serves and the one it
-replaced, on the fixed evaluation prompts; votes on them give the new checkpoint a win rate. Arena
-matches (any two checkpoints an admin names) are made the same way once no promotion's is due.
+"""Human evaluation: same-seed pairs of two checkpoints on the fixed evaluation prompts, rated by
+labelers blind. A judging candidate (core/repo/candidacies.py) is measured against what serves before
+it may serve; a checkpoint promoted without the labelers' verdict (gate mode, an admin's promotion, a
+rollback) against the one it replaced; arena matches (any two checkpoints an admin names) come once
+neither is due.
 
 The generate worker makes an evaluation a step at a time between pool batches (worker/tasks/
-evaluation.py): each step asks `plan_step` what is missing — a chunk of the new checkpoint's images
-first (it serves, so no swap), then the previous one's — and once every image exists `record` writes
-the evaluation and its comparisons in one transaction. Both sides are rendered afresh with seeds of
-this evaluation (keyed by the install's secret and the pair): an image a labeler saw in an earlier
-evaluation never comes back, so remembering it tells nothing about sides. Images are matched by
-prompt, seed and parameters, so a step lost to a crash costs only its chunk; the unique (checkpoint,
-baseline) row keeps one evaluation when two workers get there together.
+evaluation.py): each step asks `plan_step` what is missing — a chunk of one side's images (no more
+than a pool batch's) — and once every image of the step's requests exists `record` writes the pairs
+in one transaction. A candidacy's evaluation grows in batches, one seed per eval prompt: the next is
+planned only when fewer than a batch of its pairs is open (labelers have used them up), and none
+once its pairs could carry settings.verdict_max_votes votes or the candidacy has ended; each batch
+joins the candidate's one Evaluation row, guarded by its pair count, so a batch two workers finish
+together is added once. The candidate's images are rendered by the candidate (the worker wears it for
+them, as for arena matches); it never becomes what serves. A promotion's or match's evaluation is
+written whole, the unique (checkpoint, baseline) row keeping one when two workers get there together.
+
+Both sides are rendered afresh with seeds of the evaluation (keyed by the install's secret and the
+pair): an image a labeler saw in an earlier evaluation never comes back, so remembering it tells
+nothing about sides. Images are matched by prompt, seed and parameters, so a step lost to a crash
+costs only its chunk.
 
 Only people in good standing measure: AI labelers' votes and those of labelers out of good standing
 (judged when the votes are read, so one found out later stops counting at once) count in no win rate.
@@ -22,11 +31,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from core.db.models import ArenaMatch, Checkpoint, Evaluation
+from core.db.models import ArenaMatch, Candidacy, Checkpoint, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
+from core.repo import candidacies, matches
 from core.repo import evaluations as repo
-from core.repo import matches
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref
 from core.repo.evaluations import EvaluationRequest, EvaluationTally
 from core.repo.prompts import active_prompts
@@ -35,14 +44,15 @@ from core.settings import Settings, get_settings
 from core.states import CheckpointStatus, EvaluationKind
 
 log = logging.getLogger(__name__)
-_warned: set[tuple[int, int]] = set()
+_warned: set[tuple[str, int, int]] = set()
 
 
 @dataclass(frozen=True)
 class EvaluationStep:
-    """The due evaluation of `checkpoint_id` against `baseline_id` (a promotion's, or arena match
-    `match_id`'s), and its next step: images to make with `render` (a chunk of `missing`), or, when
-    render is None, writing it."""
+    """The due evaluation of `checkpoint_id` against `baseline_id` (a candidacy's batch, a promotion's,
+    or arena match `match_id`'s), and its next step: images to make with `render` (a chunk of
+    `missing`), or, when render is None, writing it. A candidacy's batch (`candidacy_id` set) is added
+    to its evaluation, which holds `pairs_before` pairs when the batch is planned."""
 
     checkpoint_id: int
     baseline_id: int
@@ -52,15 +62,26 @@ class EvaluationStep:
     new_images: list[int | None]
     old_images: list[int | None]
     match_id: int | None = None
+    candidacy_id: int | None = None
+    pairs_before: int = 0
 
 
 def plan_step(settings: Settings) -> EvaluationStep | None:
-    """The next step of the evaluation due now, or None when none is due (or it cannot be made). The
-    promotion's evaluation comes before arena matches: it decides whether the serving one is better."""
-    if settings.eval_seeds_per_prompt == 0:
-        return None
+    """The next step of the evaluation due now, or None when none is due (or it cannot be made). A
+    judging candidacy's next batch comes first (it decides whether the candidate will serve), then
+    the promotion's evaluation (gate mode, or a checkpoint promoted by hand), then arena matches."""
     with session_scope() as session:
-        if not active_prompts(session, for_eval=True):
+        prompts = active_prompts(session, for_eval=True)
+        if not prompts:
+            return None
+        batch = _candidacy_due(session, settings, len(prompts))
+        if batch is not None:
+            candidacy, pairs_before = batch
+            requests = repo.batch_requests(session, settings, candidacy.checkpoint_id, candidacy.serving_id,
+                                           pairs_before)  # fmt: skip
+            return _next_step(session, settings, candidacy.checkpoint_id, candidacy.serving_id, requests,
+                              candidacy_id=candidacy.id, pairs_before=pairs_before)  # fmt: skip
+        if settings.eval_seeds_per_prompt == 0:
             return None
         due = _promotion_due(session)
         if due is None and (match := _match_due(session)) is not None:
@@ -69,16 +90,52 @@ def plan_step(settings: Settings) -> EvaluationStep | None:
             return None
         checkpoint_id, baseline_id, match_id = due
         requests = repo.evaluation_requests(session, settings, checkpoint_id, baseline_id)
-        sides = [(checkpoint_ref(session, c), repo.made_images(session, c, requests))
-                 for c in (checkpoint_id, baseline_id)]  # fmt: skip
+        return _next_step(session, settings, checkpoint_id, baseline_id, requests, match_id=match_id)
+
+
+def _next_step(
+    session: Session,
+    settings: Settings,
+    checkpoint_id: int,
+    baseline_id: int,
+    requests: list[EvaluationRequest],
+    **due: int | None,
+) -> EvaluationStep:
+    """A chunk of the images still missing (a promotion's serving side first: no swap), or the writing."""
+    sides = [(checkpoint_ref(session, c), repo.made_images(session, c, requests)) for c in (checkpoint_id, baseline_id)]
     (_, new_images), (_, old_images) = sides
-    for checkpoint, images in sides:  # a promotion's serving side first: no swap
+    for checkpoint, images in sides:
         missing = [requests[i] for i, image in enumerate(images) if image is None]
         if missing:
             chunk = missing[: 2 * settings.pool_batch]  # a pool batch's worth of images
             return EvaluationStep(checkpoint_id, baseline_id, requests, checkpoint, chunk, new_images, old_images,
-                                  match_id)  # fmt: skip
-    return EvaluationStep(checkpoint_id, baseline_id, requests, None, [], new_images, old_images, match_id)
+                                  **due)  # fmt: skip
+    return EvaluationStep(checkpoint_id, baseline_id, requests, None, [], new_images, old_images, **due)
+
+
+def _candidacy_due(session: Session, settings: Settings, batch: int) -> tuple[Candidacy, int] | None:
+    """(the judging candidacy, its evaluation's pairs so far) while its next batch (of `batch` pairs)
+    is due: its open pairs are fewer than a batch, and the pairs made could not yet carry
+    verdict_max_votes votes (each pair collects votes_per_comparison)."""
+    candidacy = candidacies.judging(session)
+    if candidacy is None or candidacy.serving_id != active_checkpoint_id(session):
+        return None  # none, or what serves changed: that candidacy is about to end
+    candidate, serving = candidacy.checkpoint_id, candidacy.serving_id
+    problem = _unusable(session, candidate) or _unusable(session, serving)
+    evaluation = repo.evaluation_of(session, candidate, serving)
+    if problem is None and evaluation is not None and evaluation.kind != EvaluationKind.promotion:
+        problem = f"arena match evaluation {evaluation.id} already holds the pair"
+    if problem:
+        if ("candidacy", candidate, serving) not in _warned:  # once; the verdict or an admin decides
+            _warned.add(("candidacy", candidate, serving))
+            log.warning("no evaluation of candidate %s against %s: %s", candidate, serving, problem)
+        return None
+    made = evaluation.pairs if evaluation else 0
+    if made * settings.votes_per_comparison >= settings.verdict_max_votes:
+        return None  # enough pairs for the verdict's cap: the rest are votes, not images
+    if evaluation is not None and repo.open_pairs(session, evaluation.id) >= batch:
+        return None  # labelers have a batch to vote on yet
+    return candidacy, made
 
 
 def _promotion_due(session: Session) -> tuple[int, int, None] | None:
@@ -89,8 +146,8 @@ def _promotion_due(session: Session) -> tuple[int, int, None] | None:
         return None
     problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
     if problem:
-        if (active, baseline_id) not in _warned:  # once: every pool fill asks again
-            _warned.add((active, baseline_id))
+        if ("promotion", active, baseline_id) not in _warned:  # once: every pool fill asks again
+            _warned.add(("promotion", active, baseline_id))
             log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
         return None
     return active, baseline_id, None
@@ -126,15 +183,29 @@ def record(step: EvaluationStep) -> int | None:
             # Two workers may finish one match: the second points it at the first one's evaluation.
             found = evaluation_id or repo.evaluation_between(session, step.checkpoint_id, step.baseline_id)
             matches.end_match(session, step.match_id, found)
+        elif step.candidacy_id is not None:
+            evaluation_id = repo.append_batch(session, step.checkpoint_id, step.baseline_id, step.pairs_before,
+                                              step.requests, step.new_images, step.old_images)  # fmt: skip
+            # Checked after the write, the candidacy row locked: a decision committed meanwhile wins.
+            if evaluation_id is not None and not _still_judging(session, step):
+                session.rollback()
+                return None
         elif active_checkpoint_id(session) != step.checkpoint_id:
             return None
         else:
             evaluation_id = repo.create_evaluation(session, step.checkpoint_id, step.baseline_id, step.requests,
                                                    step.new_images, step.old_images)  # fmt: skip
     if evaluation_id is not None:
-        log.info("evaluation %s: checkpoint %s vs %s, %d pairs (match %s)", evaluation_id, step.checkpoint_id,
-                 step.baseline_id, len(step.requests), step.match_id)  # fmt: skip
+        log.info("evaluation %s: checkpoint %s vs %s, %d pairs (match %s, candidacy %s)", evaluation_id,
+                 step.checkpoint_id, step.baseline_id, len(step.requests), step.match_id,
+                 step.candidacy_id)  # fmt: skip
     return evaluation_id
+
+
+def _still_judging(session: Session, step: EvaluationStep) -> bool:
+    """Whether the step's candidacy is still judged against what serves."""
+    return (repo.candidacy_judged_against(session, step.candidacy_id) == step.baseline_id
+            == active_checkpoint_id(session))  # fmt: skip
 
 
 def due_evaluation_written() -> bool:

@@ -1,4 +1,5 @@
-"""Make the human evaluation of the latest promotion, a step at a time (see core/services/evaluations.py).
+"""Make the due human evaluation (a candidate's next batch, a promotion's, an arena match's), a step at a
+time (see core/services/evaluations.py).
 
 The pool-filling task calls `evaluation_step` between pool batches, so an evaluation never holds
 the generate queue longer than a pool batch does.
