@@ -60,14 +60,17 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing:
     return ids
 
 
-def serve(comparison_id: int, labeler_id: int) -> None:
+def serve(comparison_id: int, labeler_id: int) -> str:
     """Lease a comparison to a labeler, as GET /comparisons/next would: votes are taken only on pairs
-    served to the voter."""
+    served to the voter. The labeler's handle for it, which the API takes in place of its id."""
     from datetime import UTC, datetime, timedelta
+
+    from core.repo.handles import handle_for
 
     with session_scope() as session:
         comparison = session.get(Comparison, comparison_id)
         comparison.leased_by, comparison.leased_until = labeler_id, datetime.now(UTC) + timedelta(minutes=5)
+        return handle_for(session, comparison_id, labeler_id)
 
 
 def sees_a_on_the_left(comparison_id: int, labeler_id: int) -> bool:
