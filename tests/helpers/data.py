@@ -73,6 +73,16 @@ def serve(comparison_id: int, labeler_id: int) -> str:
         return handle_for(session, comparison_id, labeler_id)
 
 
+def pair_of(handle: str) -> int:
+    """The comparison a labeler's handle names: the server's side of it (labelers never see row ids)."""
+    from sqlalchemy import select
+
+    from core.db.models import ServeHandle
+
+    with session_scope() as session:
+        return session.scalar(select(ServeHandle.comparison_id).where(ServeHandle.token == handle))
+
+
 def sees_a_on_the_left(comparison_id: int, labeler_id: int) -> bool:
     from core.repo.comparisons import left_is_a
 
