@@ -18,7 +18,7 @@ class ImageOut(BaseModel):
 
 # Labelers name a pair by its serve handle (core/repo/handles.py), never by its row id: ids tell creation
 # order, and so gold and evaluation pairs from train pairs. The field names are those clients used for ids.
-Handle = Annotated[str, Field(description="The pair's handle: an opaque string, yours alone; not a number, not ordered.")]
+Handle = Annotated[str, Field(description="The pair's handle: an opaque string, yours alone, in no order.")]
 
 
 class ComparisonOut(BaseModel):

@@ -16,7 +16,7 @@ from core.services.labelers import votes_cast
 from core.states import Role
 
 router = APIRouter(tags=["labeling"])
-Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="The pair's handle, as GET /comparisons/next gave it.")]
+Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="The handle GET /comparisons/next gave")]
 
 
 @router.get("/me", response_model=MeOut)
