@@ -163,3 +163,16 @@ def test_a_report_answers_with_the_handle_and_admins_see_the_row_id(api):
     assert report(api, ann, handle).json() == made.json()  # a repeat: the first report
     (listed,) = api.get("/api/v1/admin/reports", headers=admin).json()
     assert listed["comparison_id"] == cid and listed["id"] == made.json()["id"]
+
+
+def test_refusals_name_no_row_id(api):
+    """A refusal's reason is shown to the labeler: it must not name the pair's row id either."""
+    (cid,) = make_comparisons(1)
+    ann, bea = labeler("ann"), labeler("bea")
+    handle = next_pair(api, ann).json()["id"]
+    with session_scope() as session:
+        session.execute(update(Comparison).values(state="retired"))  # a promotion retired the pool
+    closed = vote(api, ann, handle)
+    assert closed.status_code == 409 and "no longer open" in closed.json()["detail"]
+    for refused in (closed, vote(api, bea, handle), report(api, bea, handle)):
+        assert refused.status_code == 409 and not any(c.isdigit() for c in refused.json()["detail"]), cid
