@@ -64,9 +64,9 @@ async def labeler_loop(host: str, port: int, token: str, deadline: float, next_m
         if status != 200:
             await asyncio.sleep(0.05)
             continue
-        comparison_id = json.loads(body)["id"]
+        handle = json.loads(body)["id"]  # the pair's handle, an opaque string
         started = time.perf_counter()
-        status, _ = await conn.request("POST", f"/api/v1/comparisons/{comparison_id}/vote", b'{"choice":"left"}')
+        status, _ = await conn.request("POST", f"/api/v1/comparisons/{handle}/vote", b'{"choice":"left"}')
         vote_ms.append((time.perf_counter() - started) * 1e3)
         votes += status == 201
     conn.writer.close()

@@ -2,7 +2,8 @@
 // The next pair is fetched and its images decoded before the current vote is sent, so the next
 // pair appears at once. Votes go through an outbox in localStorage, one per token, re-read on every
 // change (several tabs may share it): a network fault or a closed tab never loses one, and the
-// server makes a repeated vote harmless.
+// server makes a repeated vote harmless. A pair is named by its handle (`comparison.id`: an opaque
+// string the server made for this labeler), in votes, reports and the exclude list; never by a row id.
 "use strict";
 
 const API = "/api/v1";
@@ -198,6 +199,7 @@ async function vote(choice) {
   const button = document.querySelector(`[data-choice="${choice}"]`);
   button.classList.add("pressed");
   setTimeout(() => button.classList.remove("pressed"), 150);
+  // comparisonId: the pair's handle.
   const entry = { id: `${Date.now()}-${Math.random()}`, comparisonId: comparison.id, choice,
                   decisionMs: Math.round(performance.now() - shownAt) };
   changeOutbox((all) => [...all, entry]);

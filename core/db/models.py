@@ -245,6 +245,19 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ServeHandle(Base):
+    """The name under which one labeler is served one comparison (core/repo/handles.py): a random token,
+    so nothing a labeler is given tells a gold or evaluation pair from a train pair by its row id."""
+
+    __tablename__ = "serve_handles"
+    __table_args__ = (UniqueConstraint("comparison_id", "labeler_id", name="uq_serve_handles_comparison_labeler"),)
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    labeler_id: Mapped[int] = mapped_column(ForeignKey("labelers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Report(Base):
     """A labeler's report of an image (harmful, explicit, broken, other): the comparison leaves the
     pool for everyone and the reporter's vote leaves training; the others' leave once an admin confirms."""

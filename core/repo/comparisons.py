@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.db.models import Candidacy, Comparison, Generation, Vote
 from core.db.session import insert_for
 from core.repo.checkpoints import active_checkpoint_id
+from core.repo.handles import handle_for
 from core.repo.install import keyed_digest
 from core.states import CandidateState, Choice, ComparisonKind, ComparisonState
 
@@ -61,9 +62,10 @@ def release_excess_holds(session: Session, labeler_id: int, now: datetime, keep:
 
 @dataclass(frozen=True)
 class Served:
-    """A comparison as one labeler sees it."""
+    """A comparison as one labeler sees it; they are given its handle, never its id (core/repo/handles.py)."""
 
     id: int
+    handle: str
     prompt: str
     left_image: str
     right_image: str
@@ -166,7 +168,7 @@ def next_for_labeler(
         session.execute(select(Generation.id, Generation.image_path).where(Generation.id.in_((a_id, b_id)))).all()
     )
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
-    return Served(comparison_id, prompt, images[left], images[right])
+    return Served(comparison_id, handle_for(session, comparison_id, labeler_id), prompt, images[left], images[right])
 
 
 @dataclass
@@ -200,13 +202,14 @@ def record_vote(
         .where(Comparison.id == comparison_id)
     ).first()  # fmt: skip
     if pair is None:
-        raise ComparisonNotFound(f"comparison {comparison_id} does not exist")
+        raise ComparisonNotFound("no such comparison")
     a_id, b_id, state, leased_by, kind = pair
     if state != ComparisonState.ready or leased_by != labeler_id:
         existing = _existing_vote(session, comparison_id, labeler_id)
         if existing is not None:
             return VoteOutcome(existing, created=False)
-        raise NotServed(f"comparison {comparison_id} was not served to you, or is no longer open for votes")
+        # No id in the message: labelers name pairs by handle, and an id would tell creation order.
+        raise NotServed("this pair was not served to you, or is no longer open for votes")
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     values = {
         "comparison_id": comparison_id,

@@ -27,7 +27,7 @@ def add_report(session: Session, comparison_id: int, labeler_id: int, side: str,
         .where(Comparison.id == comparison_id)
     ).first()  # fmt: skip
     if row is None:
-        raise ComparisonNotFound(f"comparison {comparison_id} does not exist")
+        raise ComparisonNotFound("no such comparison")
     a_id, b_id, leased_by = row
     mine = and_(Report.comparison_id == comparison_id, Report.labeler_id == labeler_id)
     earlier = session.scalar(select(Report).where(mine))
@@ -35,7 +35,7 @@ def add_report(session: Session, comparison_id: int, labeler_id: int, side: str,
         return earlier, False
     voted = session.scalar(select(exists().where(Vote.comparison_id == comparison_id, Vote.labeler_id == labeler_id)))
     if leased_by != labeler_id and not voted:
-        raise NotServed(f"comparison {comparison_id} was not served to you")
+        raise NotServed("this pair was not served to you")  # no id: labelers name pairs by handle
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     generation = {"left": left, "right": right}.get(side)
     created = session.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,10 +16,16 @@ class ImageOut(BaseModel):
     url: str
 
 
-class ComparisonOut(BaseModel):
-    """What a labeler sees: nothing here tells which checkpoint or seed made which side."""
+# Labelers name a pair by its serve handle (core/repo/handles.py), never by its row id: ids tell creation
+# order, and so gold and evaluation pairs from train pairs. The field names are those clients used for ids.
+Handle = Annotated[str, Field(description="The pair's handle: an opaque string, yours alone, in no order.")]
 
-    id: int
+
+class ComparisonOut(BaseModel):
+    """What a labeler sees: nothing here tells which checkpoint or seed made which side, or what kind
+    of pair it is."""
+
+    id: Handle
     prompt: str
     left: ImageOut
     right: ImageOut
@@ -42,13 +48,14 @@ class ReportIn(BaseModel):
 
 class ReportOut(BaseModel):
     id: int
-    comparison_id: int
+    comparison_id: Handle
     side: str
     reason: str
     created_at: datetime
 
 
 class ReportAdminOut(ReportOut):
+    comparison_id: int  # admins see the row id
     labeler: str
     prompt: str
     note: str | None
@@ -88,7 +95,7 @@ class PromptFilterApplied(BaseModel):
 
 class VoteOut(BaseModel):
     id: int
-    comparison_id: int
+    comparison_id: Handle
     choice: Choice
     decision_ms: int | None
     created: bool  # False: this labeler had voted already; this is that first vote

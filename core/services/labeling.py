@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from core.db.models import Vote
-from core.db.session import session_scope
+from core.db.session import read_scope, session_scope
 from core.repo import comparisons as repo
+from core.repo import handles
 from core.repo.comparisons import ComparisonNotFound, NotServed, Served, VoteOutcome
 from core.services import candidates, quality
 from core.settings import Settings
 from core.states import Choice
 
 __all__ = ["ComparisonNotFound", "NotServed", "Served", "VoteCapReached", "VoteOutcome"]
-MAX_EXCLUDED = 100  # ids a labeler may ask to skip (the one on screen, a few in flight)
+MAX_EXCLUDED = 100  # handles a labeler may ask to skip (the one on screen, a few in flight)
 
 
 class VoteCapReached(RuntimeError):
@@ -46,15 +47,30 @@ def check_caps(labeler_id: int, settings: Settings) -> None:
             raise VoteCapReached(f"come back later: {count} votes in the last {hours} (the cap is {cap})", wait)
 
 
-def next_comparison(labeler_id: int, settings: Settings, exclude: list[int] | None = None) -> Served | None:
+def next_comparison(labeler_id: int, settings: Settings, exclude: list[str] | None = None) -> Served | None:
     """Lease the next comparison for this labeler (evaluation pairs first, to people in good standing
     only: an AI labeler's or a doubtful labeler's word must not decide what serves), or None: the pool
-    is empty. VoteCapReached when the labeler is at a vote cap."""
+    is empty. `exclude`: handles of pairs to skip (those not this labeler's name none). VoteCapReached
+    when the labeler is at a vote cap."""
     check_caps(labeler_id, settings)
     with session_scope() as session:
+        skip = handles.comparisons_of(session, labeler_id, exclude or ())
         measures = lambda: not quality.uncounted(session, settings, [labeler_id])  # noqa: E731 (asked only if need be)
-        return repo.next_for_labeler(session, labeler_id, settings.lease_s, exclude, settings.max_held_per_labeler,
+        return repo.next_for_labeler(session, labeler_id, settings.lease_s, skip, settings.max_held_per_labeler,
                                      settings.gold_rate, measures)  # fmt: skip
+
+
+def comparison_of(handle: str, labeler_id: int) -> int:
+    """The comparison a handle names (core/repo/handles.py): ComparisonNotFound for a handle never given
+    out, NotServed for another labeler's (it names nothing to this one)."""
+    with read_scope() as session:
+        found = handles.holder(session, handle)
+    if found is None:
+        raise ComparisonNotFound("no pair was served under this handle")
+    comparison_id, holder = found
+    if holder != labeler_id:
+        raise NotServed("this pair was not served to you")
+    return comparison_id
 
 
 def vote(

@@ -4,7 +4,7 @@ from core.db.session import session_scope
 from core.repo.checkpoints import promote
 from tests.api.conftest import auth
 from tests.api.test_evaluations_api import evaluation, new_checkpoint
-from tests.helpers.data import sees_a_on_the_left
+from tests.helpers.data import pair_of, sees_a_on_the_left
 
 
 def test_the_arena_ranks_a_preferred_checkpoint_above_the_base(client, admin, alice, tmp_path):
@@ -14,7 +14,7 @@ def test_the_arena_ranks_a_preferred_checkpoint_above_the_base(client, admin, al
     _, eval_ids = evaluation(new, 1, 6)
     for i in range(6):  # alice prefers the new checkpoint's image 5 times and calls one a tie
         pair = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
-        new_side = "left" if sees_a_on_the_left(pair["id"], int(alice["id"])) else "right"
+        new_side = "left" if sees_a_on_the_left(pair_of(pair["id"]), int(alice["id"])) else "right"
         client.post(f"/api/v1/comparisons/{pair['id']}/vote", headers=auth(alice),
                     json={"choice": "tie" if i == 5 else new_side})  # fmt: skip
     body = client.get("/api/v1/admin/arena", headers=admin).json()

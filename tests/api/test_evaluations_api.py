@@ -12,7 +12,7 @@ from core.schemas.generation import GenerationParams
 from core.states import ComparisonKind, ComparisonState
 from tests.api.conftest import auth
 from tests.conftest import apply_settings
-from tests.helpers.data import make_comparisons, make_labeler, sees_a_on_the_left, serve
+from tests.helpers.data import make_comparisons, make_labeler, pair_of, sees_a_on_the_left, serve
 
 
 def new_checkpoint(tmp_path, name: str) -> int:
@@ -78,19 +78,19 @@ def test_labelers_measure_the_served_checkpoint_and_admins_read_its_win_rate(
     seen = []
     for i in range(4):
         served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
-        seen.append(served["id"])
-        new_side = "left" if sees_a_on_the_left(served["id"], int(alice["id"])) else "right"
+        seen.append(pair_of(served["id"]))
+        new_side = "left" if sees_a_on_the_left(seen[-1], int(alice["id"])) else "right"
         choice = "tie" if i == 3 else new_side
         assert client.post(f"/api/v1/comparisons/{served['id']}/vote", headers=auth(alice),
                            json={"choice": choice}).status_code in (200, 201)  # fmt: skip
     assert sorted(seen) == eval_ids
-    assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] in train_ids
+    assert pair_of(client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]) in train_ids
     # bob: the old one's image once, and "both bad" once (no verdict, counted apart).
     for i in range(2):
-        comparison_id = client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"]
-        assert comparison_id == eval_ids[i]
-        old_side = "right" if sees_a_on_the_left(comparison_id, int(bob["id"])) else "left"
-        assert client.post(f"/api/v1/comparisons/{comparison_id}/vote", headers=auth(bob),
+        handle = client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"]
+        assert pair_of(handle) == eval_ids[i]
+        old_side = "right" if sees_a_on_the_left(eval_ids[i], int(bob["id"])) else "left"
+        assert client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(bob),
                            json={"choice": old_side if i == 0 else "both_bad"}).status_code == 201  # fmt: skip
 
     listed = client.get("/api/v1/admin/evaluations", headers=admin).json()
@@ -138,14 +138,15 @@ def test_only_people_in_good_standing_are_served_evaluation_pairs_and_counted_ov
     train_ids = make_comparisons(1, checkpoint_id=new, seed=99)
     robot_id, robot_token = make_labeler("ai-scenes", ai=True)
     robot = {"Authorization": f"Bearer {robot_token}"}
-    assert client.get("/api/v1/comparisons/next", headers=robot).json()["id"] == train_ids[0]
-    served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    assert pair_of(client.get("/api/v1/comparisons/next", headers=robot).json()["id"]) == train_ids[0]
+    handle = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    served = pair_of(handle)
     assert served == eval_ids[0]
     new_side = "left" if sees_a_on_the_left(served, int(alice["id"])) else "right"
-    voted = client.post(f"/api/v1/comparisons/{served}/vote", headers=auth(alice), json={"choice": new_side})
+    voted = client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(alice), json={"choice": new_side})
     assert voted.status_code == 201
-    serve(served, robot_id)  # a vote the AI account cast before this rule: it must not count
-    robot_vote = client.post(f"/api/v1/comparisons/{served}/vote", headers=robot, json={"choice": "tie"})
+    robots = serve(served, robot_id)  # a vote the AI account cast before this rule: it must not count
+    robot_vote = client.post(f"/api/v1/comparisons/{robots}/vote", headers=robot, json={"choice": "tie"})
     assert robot_vote.status_code == 201, robot_vote.text
     (listed,) = client.get("/api/v1/admin/evaluations", headers=admin).json()
     assert (listed["wins"], listed["losses"], listed["ties"]) == (1, 0, 0)

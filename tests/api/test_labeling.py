@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from core.db.models import Vote
 from core.db.session import session_scope
 from tests.api.conftest import auth
-from tests.helpers.data import make_comparisons, serve
+from tests.helpers.data import make_comparisons, pair_of, serve
 
 
 def test_next_comparison_reveals_nothing_but_prompt_and_images(client, alice):
@@ -45,19 +45,19 @@ def test_two_labelers_get_different_pairs_and_nobody_sees_a_pair_twice(client, a
 def test_exclude_skips_the_pair_on_screen(client, alice):
     first, second = make_comparisons(2)
     shown = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
-    # Asking again without exclude returns the leased pair; with exclude the other one.
+    # Asking again without exclude returns the leased pair; with exclude (its handle) the other one.
     assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] == shown
     other = client.get(f"/api/v1/comparisons/next?exclude={shown}", headers=auth(alice)).json()["id"]
-    assert {shown, other} == {first, second}
+    assert {pair_of(shown), pair_of(other)} == {first, second}
 
 
 def test_a_repeated_vote_returns_the_first_and_writes_nothing(client, alice):
     (cid,) = make_comparisons(1)
-    serve(cid, int(alice["id"]))
+    handle = serve(cid, int(alice["id"]))
     first = client.post(
-        f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left", "decision_ms": 900}
+        f"/api/v1/comparisons/{handle}/vote", headers=auth(alice), json={"choice": "left", "decision_ms": 900}
     )
-    again = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "right"})
+    again = client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(alice), json={"choice": "right"})
     assert first.status_code == 201 and again.status_code == 200
     assert again.json() == {**first.json(), "created": False}
     assert again.json()["choice"] == "left"
@@ -67,10 +67,10 @@ def test_a_repeated_vote_returns_the_first_and_writes_nothing(client, alice):
 
 def test_concurrent_repeats_store_exactly_one_vote(client, alice):
     (cid,) = make_comparisons(1)
-    serve(cid, int(alice["id"]))
+    handle = serve(cid, int(alice["id"]))
 
     def post(choice):
-        return client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": choice}).status_code
+        return vote(client, handle, alice, choice).status_code
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(post, ["left", "right"] * 8))
@@ -83,7 +83,7 @@ def test_concurrent_repeats_store_exactly_one_vote(client, alice):
 def test_left_and_right_map_to_the_generation_the_labeler_saw(client, alice):
     (cid,) = make_comparisons(1)
     shown = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
-    client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "right"})
+    client.post(f"/api/v1/comparisons/{shown['id']}/vote", headers=auth(alice), json={"choice": "right"})
     with session_scope() as session:
         vote = session.scalars(select(Vote)).one()
         from core.db.models import Comparison, Generation
@@ -97,11 +97,11 @@ def test_left_and_right_map_to_the_generation_the_labeler_saw(client, alice):
 
 def test_a_vote_on_a_pair_not_served_to_the_voter_is_409(client, alice, bob):
     (cid,) = make_comparisons(1)
-    r = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "left"})
+    handle = client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"]
+    assert pair_of(handle) == cid
+    r = client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(alice), json={"choice": "left"})
     assert r.status_code == 409 and "not served to you" in r.json()["detail"]
-    assert client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"] == cid
-    assert vote(client, cid, alice, "left").status_code == 409
-    assert vote(client, cid, bob, "left").status_code == 201
+    assert vote(client, handle, bob, "left").status_code == 201
     with session_scope() as session:
         assert session.scalar(select(func.count(Vote.id))) == 1
 
@@ -109,8 +109,8 @@ def test_a_vote_on_a_pair_not_served_to_the_voter_is_409(client, alice, bob):
 def test_vote_counter(client, alice):
     ids = make_comparisons(3)
     for cid in ids[:2]:
-        serve(cid, int(alice["id"]))
-        client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json={"choice": "skip"})
+        handle = serve(cid, int(alice["id"]))
+        client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(alice), json={"choice": "skip"})
     me = client.get("/api/v1/me", headers=auth(alice)).json()
     assert me["name"] == "alice" and me["votes"] == 2 and me["role"] == "labeler"
 
@@ -121,15 +121,16 @@ def test_a_vote_releases_only_the_voters_own_lease(client, alice, bob, monkeypat
 
     apply_settings(monkeypatch, votes_per_comparison=2)
     (cid,) = make_comparisons(1)
-    assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] == cid  # alice holds it
-    refused = client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(bob), json={"choice": "left"})
+    handle = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    assert pair_of(handle) == cid  # alice holds it
+    refused = client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(bob), json={"choice": "left"})
     assert refused.status_code == 409  # bob was not shown it
-    assert vote(client, cid, alice, "left").status_code == 201
+    assert vote(client, handle, alice, "left").status_code == 201
     with session_scope() as session:
         comparison = session.get(Comparison, cid)
         assert comparison.leased_by is None and comparison.vote_count == 1  # alice's lease went with her vote
-    assert client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"] == cid  # open for a second vote
+    assert pair_of(client.get("/api/v1/comparisons/next", headers=auth(bob)).json()["id"]) == cid  # open again
 
 
-def vote(client, comparison_id: int, labeler: dict, choice: str):
-    return client.post(f"/api/v1/comparisons/{comparison_id}/vote", headers=auth(labeler), json={"choice": choice})
+def vote(client, handle: str, labeler: dict, choice: str):
+    return client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(labeler), json={"choice": choice})

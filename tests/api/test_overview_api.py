@@ -61,8 +61,8 @@ def test_human_votes_are_counted_per_pairing_strategy(client, admin, alice, bob,
              (alice, diverse_pairs[2], "both_bad"), (bot, diverse_pairs[2], "tie"), (bot, diverse_pairs[3], "left"),
              (alice, unrecorded, "left"), (bob, gold, "left")]  # fmt: skip
     for who, comparison, choice in votes:
-        serve(comparison, int(who["id"]))
-        response = client.post(f"/api/v1/comparisons/{comparison}/vote", headers=auth(who), json={"choice": choice})
+        handle = serve(comparison, int(who["id"]))
+        response = client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(who), json={"choice": choice})
         assert response.status_code == 201, response.text
 
     assert client.get("/api/v1/admin/pairing", headers=auth(alice)).status_code == 403

@@ -68,7 +68,7 @@ def test_the_size_limit_holds_on_the_real_app(client, admin, monkeypatch):
 
 def test_route_errors_match_the_documented_shapes(client, admin, alice):
     spec = client.get("/openapi.json").json()
-    vote = spec["paths"]["/api/v1/comparisons/{comparison_id}/vote"]["post"]["responses"]
+    vote = spec["paths"]["/api/v1/comparisons/{handle}/vote"]["post"]["responses"]
     assert {"401", "404", "409", "422"} <= set(vote)
     r = client.post("/api/v1/admin/rounds", headers=admin, json={"config": {"beta": -1}})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "config"]

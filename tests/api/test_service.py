@@ -78,7 +78,7 @@ def test_open_health_is_liveness_only_and_touches_no_database(client, alice, adm
 def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert "/api/v1/comparisons/{comparison_id}/vote" in paths and "/api/v1/generations" in paths
+    assert "/api/v1/comparisons/{handle}/vote" in paths and "/api/v1/generations" in paths
 
 
 def test_frontend_is_served_at_the_root(client):

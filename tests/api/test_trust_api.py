@@ -10,14 +10,14 @@ from core.repo.preferences import collect_preferences
 from core.states import ComparisonState
 from tests.api.conftest import auth
 from tests.conftest import apply_settings
-from tests.helpers.data import make_comparisons
+from tests.helpers.data import make_comparisons, pair_of
 
 
 def test_a_reported_pair_leaves_the_pool_and_the_training_data(client, admin, alice, bob):
     first, second, third = make_comparisons(3)
     served = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
-    assert served["id"] == first
-    url = f"/api/v1/comparisons/{first}/report"
+    assert pair_of(served["id"]) == first
+    url = f"/api/v1/comparisons/{served['id']}/report"
     assert client.post(url, headers=auth(bob), json={"side": "left", "reason": "harmful"}).status_code == 409
     made = client.post(url, headers=auth(alice), json={"side": "left", "reason": "harmful", "note": "gore"})
     assert made.status_code == 201 and made.json()["reason"] == "harmful"
@@ -25,12 +25,12 @@ def test_a_reported_pair_leaves_the_pool_and_the_training_data(client, admin, al
     assert again.status_code == 200 and again.json()["id"] == made.json()["id"]  # the first report stands
     for bad in ({"side": "middle", "reason": "harmful"}, {"side": "left", "reason": "boring"}, {"side": "left"}):
         assert client.post(url, headers=auth(alice), json=bad).status_code == 422
-    assert client.post("/api/v1/comparisons/99999/report", headers=auth(alice),
+    assert client.post(f"/api/v1/comparisons/{'A' * 22}/report", headers=auth(alice),
                        json={"side": "both", "reason": "broken"}).status_code == 404  # fmt: skip
 
     with session_scope() as session:
         assert session.get(Comparison, first).state == ComparisonState.retired
-    served_next = [client.get("/api/v1/comparisons/next", headers=auth(who)).json()["id"] for who in (alice, bob)]
+    served_next = [pair_of(client.get("/api/v1/comparisons/next", headers=auth(w)).json()["id"]) for w in (alice, bob)]
     assert served_next == [second, third]  # nobody is served it again
     listed = client.get("/api/v1/admin/reports", headers=admin).json()
     found = [(r["comparison_id"], r["side"], r["labeler"], r["note"]) for r in listed]
@@ -40,8 +40,8 @@ def test_a_reported_pair_leaves_the_pool_and_the_training_data(client, admin, al
 
 
 def test_a_reported_pair_voted_on_before_never_trains(client, admin, alice):
-    (pair,) = make_comparisons(1)
-    client.get("/api/v1/comparisons/next", headers=auth(alice))
+    make_comparisons(1)
+    pair = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
     voted = client.post(f"/api/v1/comparisons/{pair}/vote", headers=auth(alice), json={"choice": "left"})
     assert voted.status_code == 201
     assert client.post(f"/api/v1/comparisons/{pair}/report", headers=auth(alice),
@@ -56,12 +56,15 @@ def test_an_admin_confirms_or_dismisses_a_report_and_that_decides_whose_votes_tr
 ):
     apply_settings(monkeypatch, votes_per_comparison=2)
     (pair,) = make_comparisons(1)
+    handles = {}
     for who in (alice, bob):
-        assert client.get("/api/v1/comparisons/next", headers=auth(who)).json()["id"] == pair
-        voted = client.post(f"/api/v1/comparisons/{pair}/vote", headers=auth(who), json={"choice": "left"})
+        handles[who["id"]] = client.get("/api/v1/comparisons/next", headers=auth(who)).json()["id"]
+        assert pair_of(handles[who["id"]]) == pair
+        voted = client.post(f"/api/v1/comparisons/{handles[who['id']]}/vote", headers=auth(who),
+                            json={"choice": "left"})  # fmt: skip
         assert voted.status_code == 201
     body = {"side": "left", "reason": "other"}
-    made = client.post(f"/api/v1/comparisons/{pair}/report", headers=auth(alice), json=body)
+    made = client.post(f"/api/v1/comparisons/{handles[alice['id']]}/report", headers=auth(alice), json=body)
     report_id = made.json()["id"]
 
     def training_votes() -> int:

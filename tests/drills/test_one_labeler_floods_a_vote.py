@@ -7,16 +7,17 @@ from sqlalchemy import func, select
 from core.db.models import Vote
 from core.db.session import session_scope
 from tests.api.conftest import auth
-from tests.helpers.data import make_comparisons
+from tests.helpers.data import make_comparisons, pair_of
 
 
 def test_two_hundred_concurrent_votes_by_one_labeler_make_one_row(client, alice):
     (cid,) = make_comparisons(1)
-    assert client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"] == cid
+    handle = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()["id"]
+    assert pair_of(handle) == cid
 
     def vote(i: int) -> int:
         body = {"choice": ("left", "right", "tie")[i % 3], "decision_ms": i}
-        return client.post(f"/api/v1/comparisons/{cid}/vote", headers=auth(alice), json=body).status_code
+        return client.post(f"/api/v1/comparisons/{handle}/vote", headers=auth(alice), json=body).status_code
 
     with ThreadPoolExecutor(32) as pool:
         codes = list(pool.map(vote, range(200)))

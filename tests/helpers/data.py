@@ -60,14 +60,27 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing:
     return ids
 
 
-def serve(comparison_id: int, labeler_id: int) -> None:
+def serve(comparison_id: int, labeler_id: int) -> str:
     """Lease a comparison to a labeler, as GET /comparisons/next would: votes are taken only on pairs
-    served to the voter."""
+    served to the voter. The labeler's handle for it, which the API takes in place of its id."""
     from datetime import UTC, datetime, timedelta
+
+    from core.repo.handles import handle_for
 
     with session_scope() as session:
         comparison = session.get(Comparison, comparison_id)
         comparison.leased_by, comparison.leased_until = labeler_id, datetime.now(UTC) + timedelta(minutes=5)
+        return handle_for(session, comparison_id, labeler_id)
+
+
+def pair_of(handle: str) -> int:
+    """The comparison a labeler's handle names: the server's side of it (labelers never see row ids)."""
+    from sqlalchemy import select
+
+    from core.db.models import ServeHandle
+
+    with session_scope() as session:
+        return session.scalar(select(ServeHandle.comparison_id).where(ServeHandle.token == handle))
 
 
 def sees_a_on_the_left(comparison_id: int, labeler_id: int) -> bool:

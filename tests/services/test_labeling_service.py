@@ -22,7 +22,7 @@ def test_a_vote_on_no_comparison_is_refused_with_its_own_error(sqlite_db):
     try:
         labeling.vote(999, alice, Choice.tie, None, sqlite_db)
     except labeling.ComparisonNotFound as exc:
-        assert "999" in str(exc)
+        assert "no such comparison" in str(exc) and "999" not in str(exc)  # labelers must never see a row id
     else:
         raise AssertionError("a vote on a missing comparison was accepted")
 
@@ -99,13 +99,14 @@ def test_one_labeler_holds_at_most_the_cap_and_held_pairs_leave_the_pool_count(s
     alice, _ = make_labeler("alice")
     make_comparisons(6)
     shown = []
-    for _ in range(5):  # the client excludes every pair it was given, trying to hoard the pool
-        shown.append(labeling.next_comparison(alice, settings, exclude=shown).id)
+    for _ in range(5):  # the client excludes every pair it was given (by handle), trying to hoard the pool
+        shown.append(labeling.next_comparison(alice, settings, exclude=[s.handle for s in shown]))
+    assert len({s.id for s in shown}) == 5
     with session_scope() as session:
         assert ready_pool_count(session, 1) == 4  # six ready, two held
     bob, _ = make_labeler("bob")
-    assert labeling.next_comparison(bob, settings).id == shown[0]  # alice's oldest hold lapsed
-    assert labeling.vote(shown[-1], alice, Choice.left, None, settings).created  # her newest is still hers
+    assert labeling.next_comparison(bob, settings).id == shown[0].id  # alice's oldest hold lapsed
+    assert labeling.vote(shown[-1].id, alice, Choice.left, None, settings).created  # her newest is still hers
 
 
 def test_a_stale_candidate_is_not_leased_once_voted_on(sqlite_db):

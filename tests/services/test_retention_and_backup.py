@@ -279,3 +279,22 @@ def test_a_long_backlog_of_unvoted_pairs_goes_in_one_run(pg_settings):
     assert report.failures == [] and report.unvoted_pairs == count
     with session_scope() as session:
         assert session.query(Comparison).count() == 0
+
+
+def test_an_unvoted_pair_once_served_goes_with_its_serve_handle(any_db):
+    """A pair shown to a labeler who never voted on it has a serve handle: retention deletes both."""
+    from sqlalchemy import func, select
+
+    from core.db.models import ServeHandle
+
+    settings = any_db
+    (shown,) = make_comparisons(1)
+    serve(shown, make_labeler("alice")[0])
+    with session_scope() as session:
+        session.execute(update(Comparison).values(state=ComparisonState.retired))
+    age(Comparison, [shown], days=5)
+    report = retention.apply(settings)
+    assert report.unvoted_pairs == 1 and report.failures == []
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ServeHandle)) == 0
+        assert session.get(Comparison, shown) is None

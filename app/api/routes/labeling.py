@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from app.api.deps import AppSettings, CurrentLabeler, Id
+from app.api.deps import AppSettings, CurrentLabeler
 from app.api.errors import unprocessable
 from app.api.media import media_url
+from core.repo.handles import HANDLE_PATTERN
 from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, ReportIn, ReportOut, VoteIn, VoteOut
-from core.schemas.text import MAX_DB_INT
 from core.services import labelers, labeling, reports
 from core.services.labelers import votes_cast
 from core.states import Role
 
 router = APIRouter(tags=["labeling"])
+Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="The handle GET /comparisons/next gave")]
 
 
 @router.get("/me", response_model=MeOut)
@@ -44,16 +45,16 @@ def next_comparison(
     exclude: Annotated[
         str | None,
         Query(
-            max_length=2000,
-            pattern=r"^\d+(,\d+)*$",
-            description="Comparison ids to skip, comma-separated (the one on screen).",
+            max_length=4000,
+            # Words of URL-safe characters: handles, or the ids an older page may still send (they name nothing).
+            pattern=r"^[A-Za-z0-9_-]{1,32}(,[A-Za-z0-9_-]{1,32})*$",
+            description="Handles of pairs to skip, comma-separated (the one on screen); others are ignored.",
         ),
     ] = None,
 ):
-    skip = [int(x) for x in exclude.split(",")] if exclude else None
-    if skip and (len(skip) > labeling.MAX_EXCLUDED or max(skip) > MAX_DB_INT):
-        limit = f"exclude takes at most {labeling.MAX_EXCLUDED} ids, each ≤ {MAX_DB_INT}"
-        raise unprocessable(limit, "query", "exclude")
+    skip = exclude.split(",") if exclude else None
+    if skip and len(skip) > labeling.MAX_EXCLUDED:
+        raise unprocessable(f"exclude takes at most {labeling.MAX_EXCLUDED} handles", "query", "exclude")
     try:
         served = labeling.next_comparison(labeler.id, settings, skip)
     except labeling.VoteCapReached as exc:
@@ -61,7 +62,7 @@ def next_comparison(
     if served is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return ComparisonOut(
-        id=served.id,
+        id=served.handle,
         prompt=served.prompt,
         left=ImageOut(url=media_url(served.left_image)),
         right=ImageOut(url=media_url(served.right_image)),
@@ -69,17 +70,18 @@ def next_comparison(
 
 
 @router.post(
-    "/comparisons/{comparison_id}/vote",
+    "/comparisons/{handle}/vote",
     response_model=VoteOut,
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "Already voted: the first vote, unchanged."},
-        404: {"description": "No such comparison."},
-        409: {"description": "Not served to this labeler, or no longer open for votes."},
+        404: {"description": "No pair was served under this handle."},
+        409: {"description": "Not served to this labeler (another labeler's handle), or no longer open for votes."},
     },
 )
-def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: AppSettings, response: Response):
+def vote(handle: Handle, body: VoteIn, labeler: CurrentLabeler, settings: AppSettings, response: Response):
     try:
+        comparison_id = labeling.comparison_of(handle, labeler.id)
         outcome = labeling.vote(comparison_id, labeler.id, body.choice, body.decision_ms, settings)
     except labeling.VoteCapReached as exc:
         raise capped(exc) from exc
@@ -90,9 +92,7 @@ def vote(comparison_id: Id, body: VoteIn, labeler: CurrentLabeler, settings: App
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     v = outcome.vote
-    return VoteOut(
-        id=v.id, comparison_id=v.comparison_id, choice=v.choice, decision_ms=v.decision_ms, created=outcome.created
-    )
+    return VoteOut(id=v.id, comparison_id=handle, choice=v.choice, decision_ms=v.decision_ms, created=outcome.created)
 
 
 def capped(exc: labeling.VoteCapReached | reports.ReportCapReached) -> HTTPException:
@@ -102,21 +102,22 @@ def capped(exc: labeling.VoteCapReached | reports.ReportCapReached) -> HTTPExcep
 
 
 @router.post(
-    "/comparisons/{comparison_id}/report",
+    "/comparisons/{handle}/report",
     response_model=ReportOut,
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "Already reported by you: the first report."},
-        409: {"description": "Never served to you."},
+        404: {"description": "No pair was served under this handle."},
+        409: {"description": "Never served to you (another labeler's handle)."},
         429: {"description": "At the report cap (DPOLOOP_REPORT_RATE_LIMIT); Retry-After says when to return."},
     },
 )
-def report(
-    comparison_id: Id, body: ReportIn, labeler: CurrentLabeler, settings: AppSettings, response: Response
-) -> ReportOut:
+def report(handle: Handle, body: ReportIn, labeler: CurrentLabeler, settings: AppSettings, response: Response
+           ) -> ReportOut:  # fmt: skip
     """Report an image (harmful, explicit, broken, other): the pair leaves the pool for everyone and your
     vote on it leaves training; the others' votes leave too once an admin confirms the report."""
     try:
+        comparison_id = labeling.comparison_of(handle, labeler.id)
         row, created = reports.report(comparison_id, labeler.id, body.side, body.reason, settings, body.note)
     except reports.ReportCapReached as exc:
         raise capped(exc) from exc
@@ -126,5 +127,5 @@ def report(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if not created:
         response.status_code = status.HTTP_200_OK
-    return ReportOut(id=row.id, comparison_id=row.comparison_id, side=row.side, reason=row.reason.value,
+    return ReportOut(id=row.id, comparison_id=handle, side=row.side, reason=row.reason.value,
                      created_at=row.created_at)  # fmt: skip
