@@ -140,7 +140,9 @@ def wait_healthy(base: str, timeout_s: float = 60) -> None:
 
 def _bench_env(pairing: str, extra: dict | None = None) -> dict[str, str]:
     # Every vote goes to training (no gold pairs), as the goal counts votes; the judge below measures.
+    # Gate mode: these runs measure training; --promotion (loop_promotion.py) runs the labelers' verdict.
     return {"DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0",
+            "DPOLOOP_PROMOTION": "gate",
             "DPOLOOP_GOLD_RATE": "0", "DPOLOOP_PAIRING": pairing} | (extra or {})  # fmt: skip
 
 

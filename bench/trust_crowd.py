@@ -89,6 +89,7 @@ def one_run(votes: int, seed: int, pairs: int, keep: bool, gold_rate: float, cro
             gold_only: bool = False) -> dict:  # fmt: skip
     data_dir, port, env, settings, held_out = fresh_install("dpoloop-crowd-", {
         "DPOLOOP_POOL_TARGET": "64", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_AUTO_PROMOTE": "false",
+        "DPOLOOP_PROMOTION": "gate",
         "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0", "DPOLOOP_GOLD_RATE": str(gold_rate),
         "DPOLOOP_DPO_OVERRIDES": json.dumps({"seed": seed})})  # fmt: skip
     from core.services.labelers import create_labeler

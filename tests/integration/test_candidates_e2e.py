@@ -48,9 +48,9 @@ def test_a_candidate_serves_no_client_until_the_labelers_promote_it(live_stack, 
     people = [make_labeler(name) for name in ("ann", "ben", "cai")]
     for n, pair in enumerate(pairs):
         labeler_id, token = people[n % len(people)]
-        serve(pair, labeler_id)  # as GET /comparisons/next leases it
+        handle = serve(pair, labeler_id)  # as GET /comparisons/next leases it
         choice = "left" if sees_a_on_the_left(pair, labeler_id) else "right"  # the candidate's image
-        vote = httpx.post(f"{base}/api/v1/comparisons/{pair}/vote", headers={"Authorization": f"Bearer {token}"},
+        vote = httpx.post(f"{base}/api/v1/comparisons/{handle}/vote", headers={"Authorization": f"Bearer {token}"},
                           json={"choice": choice, "decision_ms": 2500})  # fmt: skip
         assert vote.status_code in (200, 201), vote.text
         state = httpx.get(f"{base}/api/v1/checkpoints/{candidate}", headers=admin).json()["candidate"]["state"]

@@ -16,9 +16,11 @@ any_db = test_people_measure.any_db  # the fixture: SQLite, then Postgres
 
 
 def served_to(labeler_id: int, count: int) -> set[int]:
-    served: list[int] = []
-    for _ in range(count):  # the pair on screen asked away each time, as the UI does to prefetch
-        served.append(labeling.next_comparison(labeler_id, get_settings(), exclude=served).id)
+    served, handles = [], []
+    for _ in range(count):  # the pair on screen asked away (by its handle) each time, as the UI does to prefetch
+        pair = labeling.next_comparison(labeler_id, get_settings(), exclude=handles)
+        served.append(pair.id)
+        handles.append(pair.handle)
     return set(served)
 
 

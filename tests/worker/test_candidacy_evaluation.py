@@ -179,9 +179,11 @@ def test_a_candidate_never_serves_and_its_pairs_go_to_people_before_train_pairs(
     eval_ids = set(comparison_ids(ComparisonKind.eval))
     train_ids = set(comparison_ids(ComparisonKind.train))
     assert labeling.next_comparison(robot, settings).id in train_ids
-    served = []
-    for _ in range(3):
-        served.append(labeling.next_comparison(person, settings, exclude=served).id)
+    served, handles = [], []
+    for _ in range(3):  # the pair on screen asked away by its handle, as the UI does
+        pair = labeling.next_comparison(person, settings, exclude=handles)
+        served.append(pair.id)
+        handles.append(pair.handle)
     assert set(served) <= eval_ids
 
 
