@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from core.db.models import Vote
 from core.db.session import engine_for, session_scope
+from core.repo.handles import holder
 from tests.helpers.data import make_comparisons, make_labeler
 from tests.helpers.stack import Service, dpoloop, free_port, service_env, wait_until
 
@@ -38,7 +39,7 @@ def test_votes_through_a_database_restart_are_neither_lost_nor_doubled(pg_settin
     api = Service("api", dpoloop("api"), env, tmp_path)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 30, "the API", proc=api)
-    accepted: set[tuple[int, int]] = set()  # (labeler, comparison) the API said it stored
+    accepted: set[tuple[int, str]] = set()  # (labeler, handle) the API said it stored
     retries, errors, stop = [0], [], time.monotonic() + SECONDS
 
     def until_answered(call):
@@ -83,4 +84,5 @@ def test_votes_through_a_database_restart_are_neither_lost_nor_doubled(pg_settin
     with session_scope() as session:
         stored = {(v.labeler_id, v.comparison_id) for v in session.scalars(select(Vote))}
         assert session.scalar(select(func.count(Vote.id))) == len(stored)  # none doubled
-    assert stored == accepted and len(accepted) > LABELERS  # none lost, none unannounced
+        announced = {(labeler_id, holder(session, handle)[0]) for labeler_id, handle in accepted}
+    assert stored == announced and len(announced) > LABELERS  # none lost, none unannounced
