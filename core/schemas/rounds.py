@@ -21,6 +21,11 @@ class DPOConfig(BaseModel):
     steps: int = Field(default=400, ge=1, le=1_000_000)
     batch_pairs: int = Field(default=8, ge=1, le=4096)
     grad_accumulation: int = Field(default=1, ge=1, le=1024)
+    # Noise draws per pair per step: each pair is noised at this many (noise, timestep) draws and the
+    # loss averages them. The objective is an expectation over both; one draw per pair is a noisy
+    # estimate of it, and the paper's batches of 2048 pairs averaged that noise away. A micro-batch
+    # holds batch_pairs × noise_draws noised pairs.
+    noise_draws: int = Field(default=1, ge=1, le=64)
     warmup_steps: int = Field(default=10, ge=0)
     lora_rank: int = Field(default=8, ge=1, le=512)
     lora_alpha: float = Field(default=8.0, gt=0)

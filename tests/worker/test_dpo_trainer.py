@@ -177,3 +177,20 @@ def test_held_out_evaluation_scores_each_pair_over_spread_draws_for_the_gates_in
     assert rules["accuracy"]["low"] < final["held_out_implicit_accuracy"] < rules["accuracy"]["high"]
     trainer.held_out_draws = 2
     assert all((4 * a).is_integer() for a in trainer.evaluate(held_out)["held_out_implicit_accuracy_by_pair"])
+
+
+def test_noise_draws_average_the_loss_over_several_draws_of_each_pair(tiny_sd_dir):
+    import torch
+
+    generator = Generator(tiny_sd_dir)
+    config = DPOConfig(beta=500, learning_rate=1e-3, batch_pairs=4, noise_draws=3, warmup_steps=0)
+    trainer = DPOTrainer(generator.pipe, generator.family, config)
+    pairs = preference_pairs(16)
+    for _ in range(3):  # away from the reference, where every draw's loss is ln 2
+        trainer.train_step(trainer.sample_batches(pairs))
+    batch, step = trainer.sample_batches(pairs), trainer.step_count
+    with torch.no_grad():
+        losses = [trainer.terms(batch, [trainer.pair_seed(step, i, d) for i in range(4)]).loss.item() for d in range(3)]
+    assert max(losses) - min(losses) > 1e-6  # the draws differ
+    assert trainer.pair_seed(step, 0, 0) == trainer.pair_seed(step, 0)  # draw 0 is the one-draw seed
+    assert trainer.train_step(batch)["loss"] == pytest.approx(float(np.mean(losses)), rel=1e-4)

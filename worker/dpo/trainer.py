@@ -222,13 +222,15 @@ class DPOTrainer:
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
         self.trained = accelerator.prepare_model(self.denoiser)
 
-    def pair_seed(self, step: int, index: int) -> int:
-        return seed_of(self.config.seed, step, index)
+    def pair_seed(self, step: int, index: int, draw: int = 0) -> int:
+        """The seed of a pair's draw at a step (draw 0 keeps the one-draw seeds rounds always had)."""
+        return seed_of(self.config.seed, step, index) if draw == 0 else seed_of(self.config.seed, step, index, draw)
 
     def train_step(self, batch: list[TrainingPair]) -> dict[str, float]:
         """One optimizer step over the global batch (this process's share of it when data-parallel),
-        in micro-batches of batch_pairs; the gradient is that of the mean loss over the whole global
-        batch for any number of processes. Returns the step's metrics, averaged over the batch."""
+        in micro-batches of batch_pairs, each pair under noise_draws draws; the gradient is that of the
+        mean loss over the whole global batch for any number of processes. Returns the step's metrics,
+        averaged over the batch."""
         self.denoiser.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr()
@@ -240,7 +242,9 @@ class DPOTrainer:
         for k, chunk in enumerate(chunks):
             syncing = self.accelerator is None or k == len(chunks) - 1
             with contextlib.nullcontext() if syncing else self.accelerator.no_sync(self.trained):
-                terms = self.terms([batch[i] for i in chunk], [self.pair_seed(self.step_count, i) for i in chunk])
+                draws = range(self.config.noise_draws)  # each pair under several noise draws: one mean loss
+                terms = self.terms([batch[i] for i in chunk for _ in draws],
+                                   [self.pair_seed(self.step_count, i, d) for i in chunk for d in draws])  # fmt: skip
                 # DDP averages gradients over processes: × world makes it the global batch's mean.
                 (terms.loss * len(chunk) / len(batch) * self.world).backward()
             for key, value in terms.metrics().items():
@@ -301,6 +305,7 @@ class DPOTrainer:
             "held_out_winner_drift": drift.mean().item(),
             "held_out_implicit_accuracy_by_pair": accuracy.tolist(),
             "held_out_winner_drift_by_pair": drift.tolist(),
+            "held_out_reward_margin_by_pair": (margin / draws).tolist(),
         }
 
     def sample_batches(self, pairs: list[TrainingPair]) -> list[TrainingPair]:
