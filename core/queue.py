@@ -37,6 +37,8 @@ RETENTION = "dpoloop.housekeeping.retention"
 RENDER_GRID = "dpoloop.generate.grid"
 IMPORT_SET = "dpoloop.train.import"
 REVIEW_CANDIDATE = "dpoloop.candidates.review"
+TRAIN_REWARD = "dpoloop.train.reward"
+CHECK_REWARD = "dpoloop.reward.check"
 
 TASK_ROUTES = {
     GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
@@ -48,6 +50,8 @@ TASK_ROUTES = {
     REVIEW_CANDIDATE: {"queue": HOUSEKEEPING_QUEUE},  # the backstop of the review after each vote
     TRAIN_ROUND: {"queue": TRAIN_QUEUE},
     IMPORT_SET: {"queue": TRAIN_QUEUE},  # VAE encoding: the train worker holds the model for it
+    TRAIN_REWARD: {"queue": TRAIN_QUEUE},  # fitting the preference model must not slow client generations
+    CHECK_REWARD: {"queue": HOUSEKEEPING_QUEUE},
 }
 
 
@@ -69,6 +73,11 @@ def beat_schedule(settings: Settings) -> dict:
         },
         "sweep-stale-generations": {"task": SWEEP, "schedule": 60.0, "options": {"expires": 60.0}},
         "review-candidate": {"task": REVIEW_CANDIDATE, "schedule": 60.0, "options": {"expires": 60.0}},
+        "check-reward": {
+            "task": CHECK_REWARD,
+            "schedule": settings.round_check_interval_s,
+            "options": {"expires": settings.round_check_interval_s * 2},
+        },
         "retention": {"task": RETENTION, "schedule": 24 * 3600.0, "options": {"expires": 3600.0}},
         "check-rounds": {
             "task": CHECK_ROUNDS,

@@ -154,6 +154,14 @@ class Settings(BaseSettings):
         default=600.0, ge=0, description="Shortest time between the starts of two scheduled rounds."
     )
     round_check_interval_s: float = Field(default=30.0, gt=0, description="How often beat looks for a round to start.")
+    reward_retrain_votes: int = Field(
+        default=200, ge=0,
+        description="New decisive human votes since the preference model's last version that train the next one "
+        "on the schedule (0: only by hand).",
+    )  # fmt: skip
+    reward_held_out_share: float = Field(
+        default=0.2, gt=0, lt=1, description="Share of voted pairs the preference model holds out to measure itself."
+    )
     round_schedule: bool = Field(default=True, description="Start rounds on the schedule (false: admins only).")
     round_start_from: Literal["active", "base"] = Field(
         default="active", description="The checkpoint a round trains on top of."
@@ -282,6 +290,10 @@ class Settings(BaseSettings):
     @property
     def checkpoints_dir(self) -> Path:
         return self.data_dir / "checkpoints"
+
+    @property
+    def reward_dir(self) -> Path:
+        return self.data_dir / "reward"
 
     @property
     def imports_dir(self) -> Path:

@@ -45,6 +45,13 @@ class ImportState(enum.StrEnum):
     failed = "failed"  # the source could not be read (error says why); bad rows alone never fail it
 
 
+class RewardModelState(enum.StrEnum):
+    queued = "queued"  # waiting for the train worker
+    training = "training"
+    ready = "ready"  # the newest ready version is the install's preference model
+    failed = "failed"  # error says why; the last ready version stays in use
+
+
 class MatchState(enum.StrEnum):
     rendering = "rendering"  # the generate worker is making both checkpoints' evaluation images
     ready = "ready"  # its pairs are in the pool

@@ -4,6 +4,6 @@
 """
 
 from core.queue import celery_app
-from worker.tasks import candidates, generate, grid, heartbeat, imports, pool, retention, rounds, sweep  # noqa: F401  (each registers its tasks)
+from worker.tasks import candidates, generate, grid, heartbeat, imports, pool, retention, reward, rounds, sweep  # noqa: F401  (each registers its tasks)
 
 __all__ = ["celery_app"]

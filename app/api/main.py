@@ -18,7 +18,7 @@ from app.api.errors import ERROR_RESPONSES
 from app.api.guard import RequestGuard
 from app.api.headers import SecurityHeaders
 from app.api.media import router as media_router
-from app.api.routes import admin, checkpoints, data, generations, health, labeling, overview, rounds, trust
+from app.api.routes import admin, checkpoints, data, generations, health, labeling, overview, reward, rounds, trust
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
 
@@ -68,7 +68,7 @@ def create_app() -> FastAPI:
         SecurityHeaders, policies=add_docs(api)
     )  # outermost: the guard's own 401 and 413 answers get them too
     routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,
-               data.router, trust.router, health.router)  # fmt: skip
+               data.router, trust.router, reward.router, health.router)  # fmt: skip
     for router in routers:
         api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(media_router)  # signed, expiring image links

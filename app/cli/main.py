@@ -28,6 +28,7 @@ from core.settings import Settings, get_settings
 from core.states import PromptSource, Role
 from worker.basemodel.cli import base_model_cli, simulate_labelers
 from worker.judges.cli import ai_label
+from worker.reward.cli import reward_cli
 
 cli = typer.Typer(no_args_is_help=True, help="dpoloop: a human-preference loop for text-to-image models.")
 cli.add_typer(base_model_cli, name="base-model")
@@ -37,6 +38,7 @@ cli.add_typer(labelers_cli, name="labelers")
 cli.add_typer(prompts_cli, name="prompts")
 cli.add_typer(rounds_cli, name="rounds")
 cli.add_typer(checkpoints_cli, name="checkpoints")
+cli.add_typer(reward_cli, name="reward")
 cli.command("simulate-labelers")(simulate_labelers)
 cli.command("ai-label")(ai_label)
 cli.command("export")(export)

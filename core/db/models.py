@@ -37,6 +37,7 @@ from core.states import (
     PromptSource,
     ReportReason,
     ReportStatus,
+    RewardModelState,
     Role,
     RoundState,
     RoundTrigger,
@@ -353,6 +354,33 @@ class PreferenceSet(Base):
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RewardModel(Base):
+    """One version of the install's preference model (worker/reward/), trained on its labelers' decisive
+    votes up to `snapshot_vote_id`; its files (weights, card) are under the data dir at `path`."""
+
+    __tablename__ = "reward_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[RewardModelState] = mapped_column(
+        _enum(RewardModelState, "reward_model_state"), default=RewardModelState.queued, index=True
+    )
+    features: Mapped[str] = mapped_column(String(200))  # latents+text, or a backbone's name
+    requested_by: Mapped[str] = mapped_column(String(100))  # an admin's name, cli, or schedule
+    snapshot_vote_id: Mapped[int | None] = mapped_column(Integer)  # the newest vote it could see
+    votes: Mapped[int | None] = mapped_column(Integer)  # decisive votes behind its pairs
+    train_pairs: Mapped[int | None] = mapped_column(Integer)
+    held_out_pairs: Mapped[int | None] = mapped_column(Integer)
+    held_out_accuracy: Mapped[float | None] = mapped_column(Float)
+    # Ceilings beside it: the labelers' agreement with each other, and the configured judge, on the votes.
+    ceilings: Mapped[dict] = mapped_column(JSON, default=dict)
+    card: Mapped[dict] = mapped_column(JSON, default=dict)  # settings, counts and timings
+    path: Mapped[str | None] = mapped_column(String(500))  # relative to the data dir
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

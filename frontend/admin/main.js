@@ -10,9 +10,10 @@ import labelers from "./pages/labelers.js";
 import overview from "./pages/overview.js";
 import prompts from "./pages/prompts.js";
 import reports from "./pages/reports.js";
+import reward from "./pages/reward.js";
 import { round, rounds } from "./pages/rounds.js";
 
-const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, labelers, prompts, reports, data };
+const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, reward, labelers, prompts, reports, data };
 const DETAIL = { rounds: "round", checkpoints: "checkpoint" };  // "#/rounds/7" is round 7's page
 
 let me = null;

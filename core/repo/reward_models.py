@@ -1,0 +1,76 @@
+"""Queries on the preference model's versions and on the votes it learns from (no commits here)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db.models import Comparison, Generation, Labeler, RewardModel, Vote
+from core.states import Choice, ComparisonKind, RewardModelState
+
+IN_FLIGHT = (RewardModelState.queued, RewardModelState.training)
+
+
+def in_flight(session: Session) -> RewardModel | None:
+    return session.scalar(select(RewardModel).where(RewardModel.state.in_(IN_FLIGHT)).order_by(RewardModel.id))
+
+
+def newest_ready(session: Session) -> RewardModel | None:
+    """The install's preference model: its newest version that trained (a failed one never replaces it)."""
+    return session.scalar(
+        select(RewardModel).where(RewardModel.state == RewardModelState.ready).order_by(RewardModel.id.desc())
+    )
+
+
+def versions(session: Session, limit: int = 200) -> list[RewardModel]:
+    return list(session.scalars(select(RewardModel).order_by(RewardModel.id.desc()).limit(limit)))
+
+
+def _human_decisive_votes(since_vote_id: int, up_to_vote_id: int | None = None):
+    query = (
+        select(Vote.id, Vote.labeler_id, Vote.comparison_id, Vote.winner_generation_id)
+        .join(Comparison, Comparison.id == Vote.comparison_id)
+        .where(Comparison.kind == ComparisonKind.train, Vote.choice.in_((Choice.left, Choice.right)),
+               Vote.id > since_vote_id, Vote.labeler_id.not_in(select(Labeler.id).where(Labeler.is_ai.is_(True))))
+    )  # fmt: skip
+    return query if up_to_vote_id is None else query.where(Vote.id <= up_to_vote_id)
+
+
+def decisive_votes_since(session: Session, vote_id: int) -> int:
+    """People's decisive votes on train pairs after `vote_id`: what schedules the next version."""
+    subquery = _human_decisive_votes(vote_id).subquery()
+    return session.scalar(select(func.count()).select_from(subquery)) or 0
+
+
+def newest_vote_id(session: Session) -> int:
+    return session.scalar(select(func.max(Vote.id))) or 0
+
+
+def labeler_agreement(session: Session, up_to_vote_id: int, excluded: frozenset[int]) -> dict:
+    """How often two different people's decisive votes on one train pair name the same winner: the ceiling
+    any model of "the labelers" can reach on pairs like these (only pairs voted on by two or more)."""
+    winners: dict[int, dict[int, int]] = defaultdict(dict)  # comparison → labeler → winner generation
+    for _, labeler_id, comparison_id, winner in session.execute(_human_decisive_votes(0, up_to_vote_id)):
+        if labeler_id not in excluded:
+            winners[comparison_id][labeler_id] = winner
+    agree = pairs = comparisons = 0
+    for by_labeler in winners.values():
+        if len(by_labeler) < 2:
+            continue
+        comparisons += 1
+        for a, b in combinations(by_labeler.values(), 2):
+            pairs += 1
+            agree += a == b
+    return {"comparisons": comparisons, "vote_pairs": pairs, "rate": agree / pairs if pairs else None}
+
+
+def images_of(session: Session, latents_paths: list[str]) -> dict[str, str]:
+    """Latents file → image file (relative paths) of the generations that made them."""
+    if not latents_paths:
+        return {}
+    rows = session.execute(select(Generation.latents_path, Generation.image_path)
+                           .where(Generation.latents_path.in_(latents_paths)))  # fmt: skip
+    return {latents: image for latents, image in rows if image}

@@ -1,0 +1,84 @@
+"""The preference model's versions as a use case, on SQLite and Postgres: asked for once at a time, sent
+after its commit, scheduled by people's new decisive votes only, trained on people's votes only; a failed
+version never replaces the install's model."""
+
+import numpy as np
+import pytest
+
+from core.db.models import RewardModel
+from core.db.session import session_scope
+from core.queue import TRAIN_REWARD, QueueUnavailable, sending_to
+from core.services import reward
+from core.settings import get_settings
+from core.states import RewardModelState
+from tests.conftest import apply_settings
+from tests.helpers.reward import voted_square_pairs
+from tests.services.conftest import Outbox
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request, monkeypatch):
+    request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_settings")
+    apply_settings(monkeypatch, votes_per_comparison=10, reward_retrain_votes=30)
+    get_settings().ensure_dirs()
+    return get_settings()
+
+
+def state_of(model_id: int) -> RewardModelState | None:
+    with session_scope() as session:
+        row = session.get(RewardModel, model_id)
+        return row.state if row else None
+
+
+def test_a_version_is_queued_after_its_commit_and_one_at_a_time(any_db):
+    box = Outbox(visible=lambda name, args: state_of(args[0]) == RewardModelState.queued)
+    with sending_to(box):
+        row = reward.request_training(any_db, by="admin")
+        with pytest.raises(reward.RewardBusy, match=f"version {row.id} is already queued"):
+            reward.request_training(any_db, by="admin")
+    assert box.sent == [(TRAIN_REWARD, [row.id])] and box.seen == [True]
+
+
+def test_a_version_the_broker_cannot_take_is_recorded_failed(any_db, broker_down):
+    with pytest.raises(QueueUnavailable):
+        reward.request_training(any_db, by="cli")
+    with session_scope() as session:
+        (row,) = session.query(RewardModel).all()
+        assert row.state == RewardModelState.failed and "could not queue" in row.error
+
+
+def test_the_schedule_counts_new_decisive_votes_of_people_only(any_db):
+    box = Outbox()
+    with sending_to(box):
+        voted_square_pairs(20, people=1, ai_against=True)  # 20 people's votes (+20 AI votes, not counted)
+        assert reward.check_schedule(any_db) is None
+        voted_square_pairs(12, people=1, seed=1)  # 32 ≥ 30
+        first = reward.check_schedule(any_db)
+        assert first is not None and first.requested_by == "schedule"
+        assert reward.check_schedule(any_db) is None  # one in flight
+    assert box.sent == [(TRAIN_REWARD, [first.id])]
+
+
+def test_a_claim_snapshots_people_in_good_standing_and_their_agreement(any_db, outbox):
+    voted_square_pairs(40, people=2, ai_against=True)
+    row = reward.request_training(any_db, by="admin")
+    job = reward.claim(row.id, any_db)
+    assert reward.claim(row.id, any_db) is None  # a redelivered task finds it taken
+    assert state_of(row.id) == RewardModelState.training
+    assert len(job.train) + len(job.held_out) == 40 and job.held_out  # the AI's contrary votes made no split
+    assert job.counts["votes"] == 80  # two people's votes on each pair; the AI's left out
+    assert job.agreement == {"comparisons": 40, "vote_pairs": 40, "rate": 1.0}
+    assert set(job.held_out_images) == {p for pair in job.held_out for p in (pair.winner_latents, pair.loser_latents)}
+
+
+def test_a_failed_version_leaves_the_last_ready_one_in_use(any_db, outbox):
+    first = reward.request_training(any_db, by="admin")
+    reward.claim(first.id, any_db)
+    reward.finish(first.id, "reward/v0001", {"votes": 10, "train_pairs": 8, "held_out_pairs": 2,
+                                              "held_out_accuracy": 0.5, "ceilings": {}, "card": {}})  # fmt: skip
+    second = reward.request_training(any_db, by="admin")
+    reward.claim(second.id, any_db)
+    reward.fail(second.id, "RuntimeError: out of memory")
+    assert reward.current().id == first.id
+    assert [v.state for v in reward.versions()] == [RewardModelState.failed, RewardModelState.ready]
+    assert np.isclose(reward.current().held_out_accuracy, 0.5)
