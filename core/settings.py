@@ -74,13 +74,19 @@ class Settings(BaseSettings):
     )
     pool_batch: int = Field(default=4, ge=1, le=64, description="Pairs generated per pool-filling task.")
     pool_interval_s: float = Field(default=5.0, gt=0, description="How often beat checks the pool.")
-    pairing: Literal["random", "diverse", "uncertain"] = Field(
+    pairing: Literal["random", "diverse", "uncertain", "reward"] = Field(
         default="random",
         description="How a train pair is chosen: random (two seeds of one prompt), diverse (render "
-        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two farthest apart, see DPOLOOP_PAIRING_DISTANCE) or uncertain "
+        "DPOLOOP_PAIRING_CANDIDATES seeds, show the two farthest apart, see DPOLOOP_PAIRING_DISTANCE), uncertain "
         "(of those, the far-apart pair whose outcome the served DPO checkpoint's implicit reward can least "
-        "predict; diverse while the base serves).",
+        "predict; diverse while the base serves) or reward (the same, by the install's preference model, with "
+        "DPOLOOP_PAIRING_RANDOM_SHARE random pairs; diverse until a preference model has trained).",
     )
+    pairing_random_share: float = Field(
+        default=0.25, ge=0, le=1,
+        description="With pairing=reward, the share of pairs shown at random, so the preference model is not "
+        "fed only its own doubts.",
+    )  # fmt: skip
     pairing_candidates: int = Field(
         default=4, ge=2, le=16, description="Images rendered per train pair when pairing is not random."
     )
@@ -195,6 +201,15 @@ class Settings(BaseSettings):
         description="Highest relative rise of the winners' denoising error over the reference's (collapse guard; "
         "it fails when its interval's bottom is above).",
     )  # fmt: skip
+    gate_min_reward_win_rate: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Lowest win rate over its parent the install's preference model may give a checkpoint on the "
+        "evaluation prompts (same seeds; it fails when its interval's top is below; no model: no rule).",
+    )  # fmt: skip
+    reward_gate_images: int = Field(
+        default=32, ge=0, le=4096,
+        description="Same-seed pairs (checkpoint vs parent) the preference model's gate rule scores (0: no rule).",
+    )
     gate_max_judge_drop: float = Field(
         default=0.05, ge=0, le=100,
         description="Largest drop of the judge's mean score on the fixed evaluation set, in the judge's units.",

@@ -17,6 +17,11 @@
   names — disagreement between the last two checkpoints, expected information gain over a posterior
   — need two served models or a posterior this loop does not keep; this one needs one extra pass.
   While the base serves there is no learned reward: the pool plans `diverse` pairs instead.
+- reward: as uncertain, with the install's preference model's scores (worker/reward/) in place of the
+  implicit reward: the pairs its model of the labelers can least predict, which is where a person's
+  vote teaches it most. A share of pairs (DPOLOOP_PAIRING_RANDOM_SHARE) is shown at random instead, so
+  that what people are asked about is not only what the model already doubts. `diverse` until a
+  preference model has trained.
 """
 
 from __future__ import annotations
@@ -50,9 +55,9 @@ def most_uncertain_pair(points: list[np.ndarray], rewards: np.ndarray) -> tuple[
 
 def shown_pair(strategy: str | None, points: list[np.ndarray], rewards: np.ndarray | None = None) -> tuple[int, int]:
     """The two candidates to show for `strategy`, given each candidate's point (latents or embedding;
-    uncertain also needs each candidate's implicit reward)."""
-    if strategy == "uncertain" and rewards is not None and len(points) > 2:
+    uncertain and reward also need each candidate's implicit reward or preference-model score)."""
+    if strategy in ("uncertain", "reward") and rewards is not None and len(points) > 2:
         return most_uncertain_pair(points, rewards)
-    if strategy in ("diverse", "uncertain") and len(points) > 2:
+    if strategy in ("diverse", "uncertain", "reward") and len(points) > 2:
         return farthest_pair(points)
     return (0, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class DPOConfig(BaseModel):
@@ -60,13 +60,20 @@ class DPOConfig(BaseModel):
     # Ids of different sources come from different sequences: sorted together, one large import would
     # take every slot.
     source_max_pairs: dict[str, int] = Field(default_factory=dict, max_length=32)
+    # With "reward" among the sources: this many extra pairs, rendered by the start checkpoint before
+    # training (on-policy, prompts of the pool) and labelled by the install's preference model; a pair
+    # is kept only when the model gives its winner at least reward_confidence (σ of the score margin).
+    # The human pairs weigh as they always did: these are added to them, not mixed into their budgets.
+    reward_pairs: int = Field(default=0, ge=0, le=100_000)
+    reward_confidence: float = Field(default=0.75, gt=0.5, lt=1)
 
     @field_validator("sources")
     @classmethod
     def _known_kinds(cls, sources: list[str]) -> list[str]:
         for source in sources:
-            if source != "votes" and not (source.startswith("import:") and len(source) > len("import:")):
-                raise ValueError(f'{source!r}: a source is "votes" or "import:NAME"')
+            imported = source.startswith("import:") and len(source) > len("import:")
+            if source not in ("votes", "reward") and not imported:
+                raise ValueError(f'{source!r}: a source is "votes", "reward" or "import:NAME"')
         if len(set(sources)) != len(sources):
             raise ValueError("a source is named twice")
         return sources
@@ -82,7 +89,17 @@ class DPOConfig(BaseModel):
                 raise ValueError(f"{source!r} needs a budget of at least 1 pair")
         if max_pairs is not None and sum(budgets.values()) > max_pairs:
             raise ValueError(f"the budgets add up to {sum(budgets.values())}, more than max_pairs ({max_pairs})")
+        if "reward" in budgets:
+            raise ValueError("reward pairs are counted by reward_pairs, not by a budget")
         return budgets
+
+    @model_validator(mode="after")
+    def _reward_pairs_named(self) -> DPOConfig:  # after: reward_pairs' default is checked too
+        if "reward" in self.sources and self.reward_pairs < 1:
+            raise ValueError('with "reward" among the sources, reward_pairs says how many (at least 1)')
+        if self.reward_pairs and "reward" not in self.sources:
+            raise ValueError('reward_pairs needs "reward" among the sources')
+        return self
 
 
 # Defaults per model family. "scenes" is a model made by `dpoloop base-model train` (it ships

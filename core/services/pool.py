@@ -26,6 +26,7 @@ from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import generations as generations_repo
 from core.repo import gold as gold_repo
+from core.repo import reward_models
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_ref
 from core.repo.comparisons import ready_pool_count
 from core.repo.generations import StartedGeneration
@@ -119,11 +120,16 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
             return None
         size = 1 if ready == 0 else min(missing, settings.pool_batch)
         candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
-        # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none.
-        no_reward = settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base
+        # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none;
+        # reward ranks by the install's preference model: none until one has trained.
+        no_reward = (settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base) or (
+            settings.pairing == "reward" and reward_models.newest_ready(session) is None)
         pairing = "diverse" if no_reward else settings.pairing
         pairs = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
+            shown_by = pairing
+            if pairing == "reward" and random.random() < settings.pairing_random_share:
+                shown_by = "random"  # a share the model does not choose: it must not learn only its own doubts
             # Two new images at least, so every pair shows something not seen before it was rendered.
             spares = _spares(session, settings, checkpoint.id, prompt.id, candidates - 2)
             spare_seeds = {session.get(Generation, spare.id).seed for spare in spares}
@@ -136,7 +142,7 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
             rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool, prompt_id=prompt.id)
                     for p in params]  # fmt: skip
             started = tuple(generations_repo.start(row) for row in rows)
-            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=pairing, spares=spares))
+            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=shown_by, spares=spares))
         return PoolBatch(checkpoint, pairs)  # no pairs: there are no active prompts
 
 

@@ -16,6 +16,7 @@ from core.db.session import session_scope
 from core.queue import TRAIN_REWARD, QueueUnavailable, send
 from core.repo import reward_models as repo
 from core.repo.preferences import PreferencePair, collect_preferences, is_held_out_pair
+from core.repo.prompts import active_prompts
 from core.services import quality
 from core.settings import Settings
 from core.states import RewardModelState
@@ -112,6 +113,21 @@ def fail(model_id: int, error: str) -> None:
         row = session.get(RewardModel, model_id)
         if row is not None:
             row.state, row.error, row.finished_at = RewardModelState.failed, error[:4000], utcnow()
+
+
+def check_source(settings: Settings) -> None:
+    """ValueError when a round cannot take reward pairs: no preference model has trained yet, or the
+    round would train in several processes (reward pairs are rendered and labelled in the round's own)."""
+    if current() is None:
+        raise ValueError("sources: no preference model has trained yet (train one: POST /admin/reward/train)")
+    if settings.train_processes > 1:
+        raise ValueError("sources: reward pairs need DPOLOOP_TRAIN_PROCESSES=1 (they are made in the round's process)")
+
+
+def round_prompts() -> list[str]:
+    """The prompts reward pairs are drawn for: the pool's (active, not evaluation prompts)."""
+    with session_scope() as session:
+        return [p.text for p in active_prompts(session)]
 
 
 def current() -> RewardModel | None:

@@ -26,7 +26,7 @@ from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_chec
 from core.repo.checkpoints import register as register_checkpoint
 from core.repo.preferences import Preferences, add_imported, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
-from core.services import candidates, imports, quality
+from core.services import candidates, imports, quality, reward
 from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, Promotion, RoundState, RoundTrigger
 from core.training_memory import memory_refusal
@@ -86,6 +86,8 @@ def start_round(
     config = resolve_config(settings, overrides)
     try:
         imports.check_sources(config.sources)
+        if "reward" in config.sources:
+            reward.check_source(settings)
         if config.start_from is not None:
             _check_start(config.start_from)
     except ValueError as exc:

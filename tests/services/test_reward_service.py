@@ -82,3 +82,19 @@ def test_a_failed_version_leaves_the_last_ready_one_in_use(any_db, outbox):
     assert reward.current().id == first.id
     assert [v.state for v in reward.versions()] == [RewardModelState.failed, RewardModelState.ready]
     assert np.isclose(reward.current().held_out_accuracy, 0.5)
+
+
+def test_the_pool_asks_the_preference_model_only_once_one_has_trained(any_db, monkeypatch, outbox):
+    from core.services import pool
+    from core.services.prompts import seed_shipped_prompts
+
+    seed_shipped_prompts()
+    apply_settings(monkeypatch, pairing="reward", pairing_random_share=0, pool_target=50, pool_batch=4)
+    assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"diverse"}  # no preference model yet
+    first = reward.request_training(get_settings(), by="admin")
+    reward.claim(first.id, get_settings())
+    reward.finish(first.id, "reward/v0001", {"votes": 10, "train_pairs": 8, "held_out_pairs": 2,
+                                              "held_out_accuracy": 0.7, "ceilings": {}, "card": {}})  # fmt: skip
+    assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"reward"}
+    apply_settings(monkeypatch, pairing_random_share=1)
+    assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"random"}

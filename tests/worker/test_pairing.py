@@ -281,3 +281,42 @@ def test_a_pools_distance_is_measured_on_the_embedding_of_each_pairs_spares_then
             pixels = [np.asarray(Image.open(settings.media_dir / g.image_path).convert("RGB")) for g in candidates]
             assert all(np.array_equal(a, b) for a, b in zip(embedded[4 * index : 4 * index + 4], pixels, strict=True))
             assert {comparison.generation_a_id, comparison.generation_b_id} == {candidates[0].id, candidates[3].id}
+
+
+def test_reward_pool_pairs_diverse_until_a_preference_model_then_where_it_is_least_sure(loop_db, monkeypatch):
+    from core.queue import sending_to
+    from core.services import reward
+    from tests.helpers.reward import voted_square_pairs
+    from worker.reward.run import train_version
+    from worker.reward.scorer import current_scorer
+    from worker.tasks.pool import fill_pool_once
+
+    apply_settings(monkeypatch, pairing="reward", pairing_candidates=4, pairing_random_share=0, pool_target=100,
+                   pool_batch=3)  # fmt: skip
+    fill_pool_once()
+    with session_scope() as session:
+        assert {c.pairing for c in session.scalars(select(Comparison))} == {"diverse"}  # no preference model yet
+    voted_square_pairs(40, seed=5)
+    with sending_to(lambda name, args: None):
+        version = reward.request_training(get_settings(), by="test").id
+    assert train_version(version, get_settings()) == "ready"
+    with session_scope() as session:
+        last_comparison = session.scalar(select(Comparison.id).order_by(Comparison.id.desc()).limit(1))
+        last_generation = session.scalar(select(Generation.id).order_by(Generation.id.desc()).limit(1))
+    fill_pool_once()
+    scorer = current_scorer(get_settings())
+    with session_scope() as session:
+        comparisons = session.scalars(select(Comparison).where(Comparison.id > last_comparison)).all()
+        assert len(comparisons) == 3 and {c.pairing for c in comparisons} == {"reward"}
+        for comparison in comparisons:
+            candidates = session.scalars(select(Generation).where(
+                Generation.prompt_id == comparison.prompt_id, Generation.id > last_generation,
+                Generation.purpose == GenerationPurpose.pool).order_by(Generation.id)).all()  # fmt: skip
+            latents = [_latents(g) for g in candidates]
+            i, j = most_uncertain_pair(latents, scorer.scores([comparison.prompt] * len(latents), latents))
+            assert {comparison.generation_a_id, comparison.generation_b_id} == {candidates[i].id, candidates[j].id}
+    apply_settings(monkeypatch, pairing_random_share=1)  # every pair at random: the model chooses none
+    fill_pool_once()
+    with session_scope() as session:
+        newest = session.scalars(select(Comparison).order_by(Comparison.id.desc()).limit(3)).all()
+        assert {c.pairing for c in newest} == {"random"}

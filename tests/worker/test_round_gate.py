@@ -148,3 +148,15 @@ def test_one_held_out_pair_is_judged_on_its_value_and_none_fails():
     assert apply_gate(with_pairs(accuracy=[0.625], drift=[0.05]), LIMITS).passed
     none = apply_gate(HEALTHY | {"held_out_implicit_accuracy_by_pair": [], "held_out_winner_drift_by_pair": []}, LIMITS)
     assert not none.passed and none.reasons == ["no held-out pairs to measure implicit accuracy on"]
+
+
+def test_the_preference_model_rule_fails_only_a_checkpoint_it_clearly_finds_worse():
+    clearly_worse = [1.0] * 6 + [0.0] * 26  # 6 of 32 same-seed pairs: the interval's top is far below ½
+    result = apply_gate(HEALTHY | {"reward_win_rate": 6 / 32, "reward_win_rate_by_pair": clearly_worse,
+                                   "reward_version": 3}, LIMITS)  # fmt: skip
+    assert [k for k, ok in result.checks.items() if not ok] == ["reward"]
+    assert result.reasons == ["the preference model (v3) prefers it to its parent in only 0.188 (95% interval "
+                              "0.045 to 0.330 over 32 pairs) of same-seed pairs (limit 0.500)"]  # fmt: skip
+    uncertain = [1.0] * 13 + [0.0] * 19  # 13 of 32: below ½, but not clearly
+    assert apply_gate(HEALTHY | {"reward_win_rate": 13 / 32, "reward_win_rate_by_pair": uncertain}, LIMITS).passed
+    assert "reward" not in apply_gate(HEALTHY, LIMITS).checks  # no preference model: no rule

@@ -39,12 +39,14 @@ class PreferenceModel(nn.Module):
         return self.net(x).squeeze(1)
 
     @torch.no_grad()
+    def scores(self, images: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+        """score(prompt, image) per row: only differences mean something (log-odds of preference)."""
+        self.eval()
+        return self(torch.as_tensor(images, dtype=torch.float32), torch.as_tensor(prompts, dtype=torch.float32)).numpy()
+
     def margins(self, first: np.ndarray, second: np.ndarray, prompts: np.ndarray) -> np.ndarray:
         """score(first) − score(second) per pair: > 0 where the model prefers the first image."""
-        self.eval()
-        p = torch.as_tensor(prompts, dtype=torch.float32)
-        a, b = torch.as_tensor(first, dtype=torch.float32), torch.as_tensor(second, dtype=torch.float32)
-        return (self(a, p) - self(b, p)).numpy()
+        return self.scores(first, prompts) - self.scores(second, prompts)
 
     def save(self, directory: Path) -> None:
         from safetensors.torch import save_file

@@ -48,6 +48,7 @@ class GateThresholds:
     max_winner_drift: float
     max_judge_drop: float
     confidence: float = 0.95  # of the held-out statistics' intervals
+    min_reward_win_rate: float = 0.5  # the preference model's win rate of the new checkpoint over its parent
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class GateResult:
 def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
     """metrics: final_loss, held_out_implicit_accuracy and held_out_winner_drift (with their per-pair
     values under the same key + "_by_pair"), and where a judge ran, judge_score (new checkpoint),
-    judge_score_parent (the checkpoint it started from) and, where measured, judge_score_base (the base)."""
+    judge_score_parent (the checkpoint it started from) and, where measured, judge_score_base (the base);
+    where the install has a preference model, reward_win_rate (per evaluation pair under + "_by_pair")."""
     result = GateResult(passed=True)
     confidence = thresholds.confidence
 
@@ -146,6 +148,15 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
         reason = (f"winners' denoising error drifted {drift.describe(confidence, signed=True)} above the "
                   f"reference's (limit {limit})")  # fmt: skip
         check("winner_drift", drift.finite and at_most(drift.low, limit), reason, drift.value, "<=", limit, drift)
+    reward = held_out(metrics, "reward_win_rate", confidence)
+    if reward is not None:
+        # The install's preference model on the evaluation prompts, the new checkpoint against its parent
+        # (same seeds): fails only when even the interval's top lies below the limit, so the labelers are
+        # never asked about a checkpoint their own model clearly finds worse.
+        limit = thresholds.min_reward_win_rate
+        reason = (f"the preference model (v{metrics.get('reward_version')}) prefers it to its parent in only "
+                  f"{reward.describe(confidence)} of same-seed pairs (limit {limit:.3f})")  # fmt: skip
+        check("reward", reward.finite and at_least(reward.high, limit), reason, reward.value, ">=", limit, reward)
     judge, parent = metrics.get("judge_score"), metrics.get("judge_score_parent")
     if judge is not None and parent is not None:
         # Measured from the better of the parent and the base: drops within the tolerance must not

@@ -17,7 +17,7 @@ from worker.rounds.model import RoundModel
 
 def thresholds_of(settings: Settings) -> GateThresholds:
     return GateThresholds(settings.gate_min_accuracy, settings.gate_max_winner_drift, settings.gate_max_judge_drop,
-                          settings.gate_confidence)  # fmt: skip
+                          settings.gate_confidence, settings.gate_min_reward_win_rate)  # fmt: skip
 
 
 def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, settings: Settings) -> int:

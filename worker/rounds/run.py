@@ -1,6 +1,7 @@
 """One training round, start to end, as a sequence of steps:
 
-    claim → gather the pairs → load the model → judge the start → train → judge the result → publish
+    claim → gather the pairs → load the model → judge the start → [reward pairs] → train → judge the result
+    → publish
 
 (with DPOLOOP_TRAIN_PROCESSES > 1, training runs first, in processes of its own: worker/rounds/parallel.py)
 
@@ -24,6 +25,8 @@ from worker.rounds.judge import judge_after_training, judge_before_training
 from worker.rounds.model import load_round_model
 from worker.rounds.parallel import trained_in_processes
 from worker.rounds.publish import publish
+from worker.rounds.reward_gate import RewardGate
+from worker.rounds.reward_pairs import add_reward_pairs
 from worker.rounds.stopped import RoundStopped
 from worker.rounds.train import train
 
@@ -50,14 +53,23 @@ def run_round(round_id: int, settings: Settings | None = None) -> None:
 def run_steps(claim: RoundClaim, settings: Settings) -> int:
     """The steps in order; returns the registered checkpoint's id (the round has ended succeeded)."""
     data = gather(claim, settings)
+    reward_gate = RewardGate.open(settings)
     if settings.train_processes > 1:
         with trained_in_processes(claim, data, settings) as trained:
             model = load_round_model(claim, settings)  # after the processes: they had the devices to themselves
             metrics = judge_before_training(claim, model, settings)
+            if reward_gate:
+                reward_gate.render_parent(model.generator())
             metrics |= trained.put_on(model)
     else:
         model = load_round_model(claim, settings)
         metrics = judge_before_training(claim, model, settings)
+        if reward_gate:
+            reward_gate.render_parent(model.generator())
+        if claim.config.reward_pairs:
+            add_reward_pairs(claim, model, data, settings)
         metrics |= train(claim, model, data)
     metrics |= judge_after_training(model, settings)
+    if reward_gate:
+        metrics |= reward_gate.measure(model.generator())
     return publish(claim, model, metrics | {"labeler_votes": data.labeler_votes}, data.counts, settings)

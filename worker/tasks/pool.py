@@ -18,6 +18,7 @@ from core.services import generations, pool
 from core.settings import get_settings
 from worker.judges.registry import embedding_judge
 from worker.pairing import shown_pair
+from worker.reward.scorer import current_scorer
 from worker.serving import model_server
 from worker.tasks.common import save_files
 from worker.tasks.evaluation import evaluation_step, judge_step
@@ -80,6 +81,14 @@ def fill_pool_once() -> int:
         if rewards is None and any(_by_reward(batch, candidates)):  # the reward failed: the farthest pair is shown
             batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
                                           for p in batch.pairs])  # fmt: skip
+        scores = _preference_scores(batch, candidates, settings)  # after the model lock: no generator needed
+        if scores is None and any(_by_preference(batch, candidates)):
+            batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "reward" else p
+                                          for p in batch.pairs])  # fmt: skip
+        if scores is not None:  # each pair ranked by what its strategy names: implicit reward or preference model
+            implicit = rewards or [None] * len(scores)
+            rewards = [score if pair.pairing == "reward" else reward
+                       for pair, reward, score in zip(batch.pairs, implicit, scores, strict=True)]  # fmt: skip
         points = _distance_points(batch, candidates, results, settings)
         shown = [shown_pair(pair.pairing, pair_points, None if rewards is None else rewards[index])
                  for index, (pair, pair_points) in enumerate(zip(batch.pairs, points, strict=True))]  # fmt: skip
@@ -93,6 +102,28 @@ def fill_pool_once() -> int:
 def _by_reward(batch, candidates: list[list]) -> list[bool]:
     """Per pair: is it chosen by the implicit reward (uncertain, with more than two candidates)?"""
     return [pair.pairing == "uncertain" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)]
+
+
+def _by_preference(batch, candidates: list[list]) -> list[bool]:
+    """Per pair: is it chosen by the preference model (reward, with more than two candidates)?"""
+    return [pair.pairing == "reward" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)]
+
+
+def _preference_scores(batch, candidates: list[list], settings) -> list | None:
+    """Per pair, its candidates' preference-model scores where it is chosen by them (else None in its
+    place); None when no pair is, or they cannot be computed (those pairs are then shown as diverse)."""
+    chosen = _by_preference(batch, candidates)
+    if not any(chosen):
+        return None
+    try:
+        scorer = current_scorer(settings)
+        if scorer is None:  # planned while a version existed; gone since
+            return None
+        return [scorer.scores([pair.prompt] * len(latents), latents) if by else None
+                for pair, latents, by in zip(batch.pairs, candidates, chosen, strict=True)]  # fmt: skip
+    except Exception:  # the renders are good: show them as diverse pairs rather than lose them
+        log.exception("the preference model could not score the candidates; these pairs are chosen as diverse")
+        return None
 
 
 def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[list], list | None, float]:
@@ -121,7 +152,7 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
 def _distance_points(batch, candidates: list[list], results: list, settings) -> list[list]:
     """Per pair, what its candidates' distances are measured on: the judge's image embeddings where the
     install has an embedding judge (after the model lock: the judge needs no generator), else the latents."""
-    chosen = [pair.pairing in ("diverse", "uncertain") and len(c) > 2
+    chosen = [pair.pairing in ("diverse", "uncertain", "reward") and len(c) > 2
               for pair, c in zip(batch.pairs, candidates, strict=True)]  # fmt: skip
     judge = embedding_judge(settings) if any(chosen) else None
     if judge is None:

@@ -1,0 +1,70 @@
+"""A round with the source "reward" (in-process on the shipped model, SQLite): the start checkpoint renders
+fresh pairs, the install's preference model labels them, the sure ones join the human pairs, and the
+round's counts say how many were rendered and used. Refused before it starts without a preference model."""
+
+import pytest
+
+from core.db.models import Checkpoint
+from core.db.session import session_scope
+from core.queue import sending_to
+from core.services import reward, rounds
+from core.settings import get_settings
+from core.states import CheckpointStatus, RoundState, RoundTrigger
+from tests.conftest import apply_settings
+from tests.helpers.reward import voted_square_pairs
+from tests.helpers.rounds import QUICK, loop_db, round_row, start  # noqa: F401  (loop_db: the fixture)
+
+
+def test_a_round_trains_on_pairs_the_preference_model_labelled(loop_db):  # noqa: F811
+    from worker.reward.run import train_version
+    from worker.rounds.run import run_round
+
+    voted_square_pairs(40)
+    with pytest.raises(rounds.InvalidRoundConfig, match="no preference model has trained yet"):
+        start(QUICK | {"sources": ["votes", "reward"], "reward_pairs": 8})
+    with sending_to(lambda name, args: None):
+        version = reward.request_training(get_settings(), by="test").id
+    assert train_version(version, get_settings()) == "ready"
+
+    round_id = start(QUICK | {"sources": ["votes", "reward"], "reward_pairs": 8, "reward_confidence": 0.55})
+    run_round(round_id)
+    row = round_row(round_id)
+    assert row.state == RoundState.succeeded, row.error
+    made = row.counts["reward_pairs"]
+    assert made["version"] == version and made["asked"] == 8 and made["confidence"] == 0.55
+    assert 1 <= made["used"] <= 8 and made["used"] <= made["rendered"] <= 32
+    assert row.counts["train_pairs"] + row.counts["held_out_pairs"] == 40  # the human pairs, as before
+    # The gate asked the preference model too: the checkpoint against its parent on the evaluation prompts.
+    with session_scope() as session:
+        metrics = session.get(Checkpoint, row.checkpoint_id).metrics
+    assert metrics["reward_version"] == version and len(metrics["reward_win_rate_by_pair"]) == 32
+    assert metrics["gate"]["rules"]["reward"]["pairs"] == 32
+
+
+def test_the_gate_fails_a_checkpoint_its_preference_model_finds_worse(loop_db, monkeypatch):  # noqa: F811
+    from worker.reward.run import train_version
+    from worker.rounds.run import run_round
+
+    voted_square_pairs(40)
+    with sending_to(lambda name, args: None):
+        version = reward.request_training(get_settings(), by="test").id
+    assert train_version(version, get_settings()) == "ready"
+    # A limit it meets only by winning every pair, with intervals narrow enough that one loss shows.
+    apply_settings(monkeypatch, gate_min_reward_win_rate=1.0, gate_confidence=0.5, reward_gate_images=8)
+    round_id = start(QUICK)
+    run_round(round_id)
+    with session_scope() as session:
+        checkpoint = session.get(Checkpoint, round_row(round_id).checkpoint_id)
+        wins = checkpoint.metrics["reward_win_rate_by_pair"]
+        assert len(wins) == 8
+        assert min(wins) < 1.0  # it prefers the parent's image somewhere: below the limit of 1
+        assert checkpoint.metrics["gate"]["checks"]["reward"] is False
+        assert checkpoint.status == CheckpointStatus.rejected
+        assert checkpoint.metrics["gate"]["reasons"][0].startswith(f"the preference model (v{version}) prefers it")
+
+
+def test_reward_pairs_are_named_with_their_source(loop_db):  # noqa: F811
+    for config, reason in (({"reward_pairs": 8}, 'needs "reward" among the sources'),
+                           ({"sources": ["votes", "reward"]}, "reward_pairs says how many")):  # fmt: skip
+        with pytest.raises(rounds.InvalidRoundConfig, match=reason):
+            rounds.start_round(get_settings(), RoundTrigger.admin, config)

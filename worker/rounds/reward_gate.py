@@ -1,0 +1,56 @@
+"""The gate's preference-model rule: the round's checkpoint against the one it started from, same prompts
+(the install's evaluation prompts, never trained on) and same seeds, scored by the install's preference
+model. Per pair 1 when it prefers the new image, 0 when the parent's (½ on an exact tie); the gate takes
+a t-interval over the pairs (worker/rounds/gate.py). The parent is rendered before training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.schemas.generation import GenerationParams
+from core.services import prompts, reward
+from core.settings import Settings
+from worker.generation.generator import Generator
+from worker.reward.features import PromptFeatures, image_features
+from worker.reward.model import PreferenceModel
+
+SEED_BASE, BATCH = 8_000, 16
+
+
+@dataclass
+class RewardGate:
+    version: int
+    scorer: PreferenceModel
+    requests: list[GenerationParams]
+    prompt_features: np.ndarray
+    parent: np.ndarray | None = None  # the start checkpoint's latents, one per request
+
+    @classmethod
+    def open(cls, settings: Settings) -> RewardGate | None:
+        """None without a preference model, evaluation prompts, or images to score (no rule then)."""
+        version, texts = reward.current(), prompts.evaluation_prompts()
+        if version is None or not texts or settings.reward_gate_images <= 0:
+            return None
+        requests = [GenerationParams(prompt=texts[i % len(texts)], seed=SEED_BASE + i,
+                                     num_inference_steps=settings.default_steps,
+                                     guidance_scale=settings.default_guidance)
+                    for i in range(settings.reward_gate_images)]  # fmt: skip
+        features = PromptFeatures(settings.base_model)([r.prompt for r in requests])
+        return cls(version.id, PreferenceModel.load(settings.data_dir / version.path), requests, features)
+
+    def render(self, generator: Generator) -> np.ndarray:
+        made = [m for start in range(0, len(self.requests), BATCH)
+                for m in generator.generate(self.requests[start : start + BATCH])]  # fmt: skip
+        return image_features(np.stack([m.latents for m in made]))
+
+    def render_parent(self, generator: Generator) -> None:
+        self.parent = self.render(generator)
+
+    def measure(self, generator: Generator) -> dict:
+        """The new checkpoint's win rate over its parent by the preference model, per pair and overall."""
+        margins = self.scorer.margins(self.render(generator), self.parent, self.prompt_features)
+        wins = (margins > 0) + 0.5 * (margins == 0)
+        return {"reward_win_rate": float(wins.mean()), "reward_win_rate_by_pair": wins.tolist(),
+                "reward_version": self.version}  # fmt: skip
