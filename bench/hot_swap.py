@@ -28,9 +28,9 @@ def make_checkpoint(base_model: str, directory: Path, method: str, seed: int) ->
     import numpy as np
 
     from core.schemas.rounds import DPOConfig
+    from worker.checkpoint_io import write_atomically
     from worker.dpo.trainer import DPOTrainer, TrainingPair
     from worker.generation.loading import load_pipeline
-    from worker.rounds.checkpoint_io import write_atomically
 
     pipe, family = load_pipeline(base_model)
     config = DPOConfig(

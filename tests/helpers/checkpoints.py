@@ -12,9 +12,9 @@ from core.schemas.rounds import DPOConfig
 
 
 def trained_checkpoint(base_model: Path, directory: Path, method: str = "lora", steps: int = 2) -> Path:
+    from worker.checkpoint_io import write_atomically
     from worker.dpo.trainer import DPOTrainer, TrainingPair
     from worker.generation.loading import load_pipeline
-    from worker.rounds.checkpoint_io import write_atomically
 
     pipe, family = load_pipeline(base_model)
     config = DPOConfig(method=method, steps=steps, batch_pairs=2, learning_rate=1e-2 if method == "lora" else 1e-4)

@@ -14,9 +14,9 @@ from core.states import RewardModelState
 from tests.conftest import apply_settings
 from tests.helpers.reward import voted_square_pairs
 from tests.services import conftest as services
+from worker.checkpoint_io import CARD
 from worker.reward.model import CONFIG, WEIGHTS, PreferenceModel
 from worker.reward.run import train_version
-from worker.rounds.checkpoint_io import CARD
 
 sqlite_db, outbox = services.sqlite_db, services.outbox  # the fixtures, as the services' tests have them
 

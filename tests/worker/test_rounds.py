@@ -25,7 +25,7 @@ from tests.helpers.rounds import QUICK, labeled_pool, round_row, start
 def test_a_round_trains_writes_gates_and_promotes(loop_db):
     from diffusers import StableDiffusionPipeline
 
-    from worker.rounds.checkpoint_io import read_card
+    from worker.checkpoint_io import read_card
     from worker.rounds.run import run_round
 
     labeled_pool(12)

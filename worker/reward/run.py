@@ -13,9 +13,9 @@ from PIL import Image
 from core.repo.preferences import PreferencePair
 from core.services import reward
 from core.settings import Settings
+from worker.checkpoint_io import write_atomically
 from worker.reward.features import NAME, PromptFeatures, image_features
 from worker.reward.fit import FeaturePairs, FitSettings, accuracy, fit
-from worker.rounds.checkpoint_io import write_atomically
 
 log = logging.getLogger(__name__)
 MIN_TRAIN_PAIRS = 8  # below this a fit says nothing, and a version would only replace a better one

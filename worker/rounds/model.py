@@ -15,10 +15,10 @@ from core.schemas.rounds import DPOConfig
 from core.services.rounds import RoundClaim
 from core.settings import Settings
 from core.states import CheckpointKind, RoundState
+from worker.checkpoint_io import read_card
 from worker.dpo.trainer import DPOTrainer, RefusedConfig
 from worker.generation.generator import Generator
 from worker.generation.loading import load_pipeline
-from worker.rounds.checkpoint_io import read_card
 from worker.rounds.stopped import RoundStopped
 
 

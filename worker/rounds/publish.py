@@ -10,7 +10,7 @@ from core.services import rounds
 from core.services.checkpoints import NewCheckpoint
 from core.services.rounds import RoundClaim
 from core.settings import Settings
-from worker.rounds.checkpoint_io import write_atomically
+from worker.checkpoint_io import write_atomically
 from worker.rounds.gate import GateThresholds, apply_gate
 from worker.rounds.model import RoundModel
 

@@ -1,4 +1,5 @@
-"""Writing a checkpoint so that a crash never leaves half of one where a reader could find it.
+"""Writing a checkpoint (or any folder of weights and a card: the preference model's versions too) so that
+a crash never leaves half of one where a reader could find it.
 
 Everything goes to a temporary directory beside the final one; files and directories are fsynced;
 one rename publishes it. A directory without the final name is garbage from a crash, nothing more.
