@@ -142,7 +142,7 @@ def _bench_env(pairing: str, extra: dict | None = None) -> dict[str, str]:
     # Every vote goes to training (no gold pairs), as the goal counts votes; the judge below measures.
     # Gate mode: these runs measure training; --promotion (loop_promotion.py) runs the labelers' verdict.
     return {"DPOLOOP_POOL_TARGET": "48", "DPOLOOP_POOL_BATCH": "8", "DPOLOOP_EVAL_SEEDS_PER_PROMPT": "0",
-            "DPOLOOP_PROMOTION": "gate",
+            "DPOLOOP_PROMOTION": "gate", "DPOLOOP_REWARD_RETRAIN_VOTES": "0",  # a version only where a run asks
             "DPOLOOP_GOLD_RATE": "0", "DPOLOOP_PAIRING": pairing} | (extra or {})  # fmt: skip
 
 
@@ -239,6 +239,7 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
     )
     policy = get_policy(policy_name)
     made: list[tuple[int, str, dict, dict]] = []
+    reward_models: dict[int, dict] = {}  # per budget: the preference model version reward variants used
     try:
         from worker.scenes.simulate import simulate_labeler
 
@@ -249,6 +250,8 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
             choices.update(labelled.choices)
             print(f"  {policy_name}/{pairing} seed {seed}: {done} votes: {dict(choices)}", flush=True)
             generation_s = pool_generation_seconds()  # before the rounds: their judge renders evaluation images
+            if any("reward" in config.get("sources", ()) for config in variants.values()):
+                reward_models[budget] = train_reward_model(base, headers, processes)  # on the votes so far
             made_now = {}
             for name, config in variants.items():
                 made_now[name] = run_round(base, headers, config | {"start_from": start_from[name], "seed": seed},
@@ -271,12 +274,35 @@ def run_budgets(policy_name: str, budgets: list[int], pairing: str, seed: int, v
                         "judge_score_base": made[0][2]["judge_score_parent"],  # the first round trains from it
                         "config": variants[name], "budgets": sorted(budgets), "choices": choices_then,
                         "pairs": round_out["pairs"],
-                        "round": round_out, "generation_s_per_vote": generation_s / budget, **judged})  # fmt: skip
+                        "round": round_out, "generation_s_per_vote": generation_s / budget,
+                        "reward_model": reward_models.get(budget), **judged})  # fmt: skip
         print(f"  {policy_name}/{pairing}/{name} seed {seed} at {budget} votes: {judged['wins']} W / "
               f"{judged['losses']} L / {judged['ties']} T = {judged['win_rate']:.1%}", flush=True)  # fmt: skip
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     return results
+
+
+def train_reward_model(base: str, headers: dict, processes: list[subprocess.Popen] = ()) -> dict:
+    """A preference model version on the votes so far, trained by the train worker; its figures."""
+    response = httpx.post(f"{base}/api/v1/admin/reward/train", headers=headers)
+    if response.status_code != 202:
+        raise RuntimeError(f"the preference model was refused: {response.status_code} {response.text}")
+    version_id = response.json()["id"]
+    while True:
+        found = httpx.get(f"{base}/api/v1/admin/reward", headers=headers).json()
+        version = next(v for v in found["versions"] if v["id"] == version_id)
+        if version["state"] in ("ready", "failed"):
+            break
+        if [p.args for p in processes if p.poll() is not None]:
+            raise RuntimeError("a service died while the preference model trained")
+        time.sleep(2)
+    if version["state"] != "ready":
+        raise RuntimeError(f"preference model version {version_id} failed: {version['error']}")
+    out = {key: version[key] for key in ("id", "votes", "train_pairs", "held_out_pairs", "held_out_accuracy")}
+    out["seconds"] = version["card"]["seconds"]
+    print(f"  preference model: {json.dumps(out)}", flush=True)
+    return out
 
 
 def run_round(base: str, headers: dict, config: dict, processes: list[subprocess.Popen] = ()) -> dict:
@@ -304,6 +330,7 @@ def run_round(base: str, headers: dict, config: dict, processes: list[subprocess
         "checkpoint": checkpoint["id"],
         "kind": checkpoint["kind"],
         "pairs": row["counts"].get("pairs"),
+        "reward_pairs": row["counts"].get("reward_pairs"),
         "train_seconds": metrics.get("train_seconds"),
         "promoted": checkpoint["active"],
         "gate": checkpoint["metrics"].get("gate"),

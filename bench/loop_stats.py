@@ -33,6 +33,8 @@ def summarize(results: list[dict]) -> list[dict]:
                      "judge_change": _median_or_none([judge_change(r) for r in runs]),
                      "judge_passed": sum(judge_passed(r) is True for r in runs),
                      "judged": sum(judge_passed(r) is not None for r in runs),
+                     "reward_accuracy": _median_or_none([reward_accuracy(r) for r in runs]),
+                     "reward_pairs_used": _median_or_none([reward_pairs_used(r) for r in runs]),
                      "runs": [(r["wins"], r["losses"], r["ties"]) for r in runs]})  # fmt: skip
     return rows
 
@@ -56,6 +58,16 @@ def judge_change(run: dict) -> float | None:
     if round_out.get("judge_score") is None or before is None:
         return None
     return round_out["judge_score"] - before
+
+
+def reward_accuracy(run: dict) -> float | None:
+    """The held-out accuracy of the preference model version the run's reward variants used, if any."""
+    return (run.get("reward_model") or {}).get("held_out_accuracy")
+
+
+def reward_pairs_used(run: dict) -> int | None:
+    """Pairs the preference model labelled for this run's round (None without the source "reward")."""
+    return (((run.get("round") or {}).get("reward_pairs")) or {}).get("used")
 
 
 def judge_passed(run: dict) -> bool | None:
@@ -130,6 +142,11 @@ def print_report(results: list[dict], baseline: str = "default") -> None:
               f"{q1:5.1%}–{q3:5.1%}  {r['wins']:5} / {r['losses']:4} / {r['ties']:4}   {r['decided_won']:9.1%}  "
               f"{_share(r['labeler_decisive']):>14}  {r['generation_s_per_vote']:10.2f}  {_judge_columns(r)}  "
               f"{per_run}")  # fmt: skip
+    for r in rows:
+        if r["reward_accuracy"] is not None:
+            used = "n/a" if r["reward_pairs_used"] is None else f"{r['reward_pairs_used']:.0f}"
+            print(f"{r['policy']}/{r['pairing']} at {r['votes']} votes: preference model held-out accuracy "
+                  f"{r['reward_accuracy']:.1%} (median), reward pairs used {used} (median)")  # fmt: skip
     for (policy, series), votes in sorted(votes_to_reach(rows).items()):
         print(f"votes to a 75% median, {policy}/{series}: " + ("not reached" if votes is None else f"{votes:.0f}"))
     for d in paired_differences(results, baseline):

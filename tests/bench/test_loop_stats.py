@@ -89,3 +89,15 @@ def test_a_judge_recorded_failing_exactly_at_its_limit_counts_as_within_the_gate
     runs = [at(0.875, 0.8750000000000001, False), at(0.86, 0.8750000000000001, False), at(0.9, 0.875, True)]
     (row,) = summarize(runs)
     assert (row["judge_passed"], row["judged"]) == (2, 3)  # the last bit is not a drop; 0.86 is
+
+
+def test_reward_variants_report_their_preference_models_accuracy_and_pairs_used(capsys):
+    runs = [run(200, 40, 20, 4, seed=s, variant="reward") | {"reward_model": {"held_out_accuracy": acc},
+                                                             "round": {"reward_pairs": {"used": used}}}
+            for s, (acc, used) in enumerate([(0.70, 120), (0.80, 200), (0.75, 160)])]  # fmt: skip
+    (row,) = summarize(runs)
+    assert row["reward_accuracy"] == 0.75 and row["reward_pairs_used"] == 160
+    print_report(runs)
+    printed = capsys.readouterr().out
+    assert "preference model held-out accuracy 75.0% (median), reward pairs used 160 (median)" in printed
+    assert summarize([run(200, 40, 20, 4)])[0]["reward_accuracy"] is None  # a variant without it
