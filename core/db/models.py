@@ -367,6 +367,9 @@ class RewardModel(Base):
     state: Mapped[RewardModelState] = mapped_column(
         _enum(RewardModelState, "reward_model_state"), default=RewardModelState.queued, index=True
     )
+    # 1 while queued or training, NULL once finished: unique, so one version is in flight at a time
+    # however many requests race (the database refuses the second).
+    slot: Mapped[int | None] = mapped_column(Integer, unique=True)
     features: Mapped[str] = mapped_column(String(200))  # latents+text, or a backbone's name
     requested_by: Mapped[str] = mapped_column(String(100))  # an admin's name, cli, or schedule
     snapshot_vote_id: Mapped[int | None] = mapped_column(Integer)  # the newest vote it could see

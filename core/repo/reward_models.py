@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from itertools import combinations
 
 from sqlalchemy import func, select
@@ -23,6 +24,18 @@ def newest_ready(session: Session) -> RewardModel | None:
     return session.scalar(
         select(RewardModel).where(RewardModel.state == RewardModelState.ready).order_by(RewardModel.id.desc())
     )
+
+
+def in_flight_since(session: Session, before: datetime) -> list[RewardModel]:
+    """Versions still queued or training that were requested (queued) or claimed (training) before `before`."""
+    started = func.coalesce(RewardModel.started_at, RewardModel.created_at)
+    return list(session.scalars(select(RewardModel).where(RewardModel.state.in_(IN_FLIGHT), started < before)))
+
+
+def last_snapshot(session: Session) -> int:
+    """The newest vote a finished version (ready or failed) could see: the schedule counts from there."""
+    finished = (RewardModelState.ready, RewardModelState.failed)
+    return session.scalar(select(func.max(RewardModel.snapshot_vote_id)).where(RewardModel.state.in_(finished))) or 0
 
 
 def versions(session: Session, limit: int = 200) -> list[RewardModel]:

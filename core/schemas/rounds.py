@@ -99,6 +99,8 @@ class DPOConfig(BaseModel):
             raise ValueError('with "reward" among the sources, reward_pairs says how many (at least 1)')
         if self.reward_pairs and "reward" not in self.sources:
             raise ValueError('reward_pairs needs "reward" among the sources')
+        if self.sources == ["reward"]:
+            raise ValueError('"reward" adds to human pairs: name "votes" or an "import:NAME" beside it')
         return self
 
 

@@ -127,13 +127,15 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         pairing = "diverse" if no_reward else settings.pairing
         pairs = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
-            shown_by = pairing
+            shown_by, wanted = pairing, candidates
             if pairing == "reward" and random.random() < settings.pairing_random_share:
-                shown_by = "random"  # a share the model does not choose: it must not learn only its own doubts
+                # A share the model does not choose (it must not learn only its own doubts): two fresh seeds,
+                # as random pairing draws them, no spares (those are what earlier choices left unshown).
+                shown_by, wanted = "random", 2
             # Two new images at least, so every pair shows something not seen before it was rendered.
-            spares = _spares(session, settings, checkpoint.id, prompt.id, candidates - 2)
+            spares = _spares(session, settings, checkpoint.id, prompt.id, wanted - 2)
             spare_seeds = {session.get(Generation, spare.id).seed for spare in spares}
-            seeds = distinct_seeds(candidates - len(spares), spare_seeds)
+            seeds = distinct_seeds(wanted - len(spares), spare_seeds)
             params = tuple(
                 GenerationParams(prompt=prompt.text, seed=seed, num_inference_steps=settings.default_steps,
                                  guidance_scale=settings.default_guidance)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from core.db.models import RewardModel, utcnow
 from core.db.session import session_scope
@@ -22,6 +25,9 @@ from core.settings import Settings
 from core.states import RewardModelState
 
 log = logging.getLogger(__name__)
+# A version trains in seconds to minutes (1,000 pairs: under 20 s on 2 cores); one in flight this long
+# lost its worker.
+STALE_AFTER = timedelta(hours=1)
 
 
 class RewardBusy(RuntimeError):
@@ -41,40 +47,62 @@ class RewardJob:
     held_out_images: dict[str, str] = field(default_factory=dict)  # latents file → image file
 
 
-def request_training(settings: Settings, by: str, features: str = "latents+text") -> RewardModel:
-    """Queue a new version on the train worker. RewardBusy while one is queued or training;
-    QueueUnavailable (the version is then marked failed)."""
-    with session_scope() as session:
-        busy = repo.in_flight(session)
-        if busy is not None:
-            raise RewardBusy(f"preference model version {busy.id} is already {busy.state.value}")
-        row = RewardModel(state=RewardModelState.queued, features=features, requested_by=by, ceilings={}, card={})
-        session.add(row)
-        session.flush()
+def request_training(settings: Settings, by: str, features: str = "latents+text", queue: bool = True) -> RewardModel:
+    """A new version, queued on the train worker (queue=False: the caller trains it here, `dpoloop reward
+    train`). RewardBusy while one is queued or training (the slot column makes that hold under concurrent
+    requests too); QueueUnavailable (the version is then marked failed)."""
     try:
-        send(TRAIN_REWARD, row.id)  # after the commit: the worker finds the row
-    except QueueUnavailable as exc:
-        fail(row.id, f"could not queue the training: {exc}")
-        raise
+        with session_scope() as session:
+            busy = repo.in_flight(session)
+            if busy is not None:
+                raise RewardBusy(f"preference model version {busy.id} is already {busy.state.value}")
+            row = RewardModel(state=RewardModelState.queued, features=features, requested_by=by, ceilings={},
+                              card={}, slot=1)  # fmt: skip
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:  # another request took the slot between the check and the insert
+        raise RewardBusy("another preference model version was requested at the same moment") from exc
+    if queue:
+        try:
+            send(TRAIN_REWARD, row.id)  # after the commit: the worker finds the row
+        except QueueUnavailable as exc:
+            fail(row.id, f"could not queue the training: {exc}")
+            raise
     return row
 
 
 def check_schedule(settings: Settings) -> RewardModel | None:
-    """Beat: a new version once enough new decisive votes of people arrived since the last one."""
+    """Beat: a new version once enough new decisive votes of people arrived since the last one that
+    trained or failed (a failure is not retried until more votes came), after failing versions that no
+    worker finished in time (a worker that died mid-training leaves its version in flight)."""
     if settings.reward_retrain_votes <= 0:
         return None
+    fail_stale()
     with session_scope() as session:
         if repo.in_flight(session) is not None:
             return None
-        last = repo.newest_ready(session)
-        since = (last.snapshot_vote_id or 0) if last else 0
+        since = repo.last_snapshot(session)
         if repo.decisive_votes_since(session, since) < settings.reward_retrain_votes:
             return None
     try:
         return request_training(settings, by="schedule")
-    except (RewardBusy, QueueUnavailable) as exc:  # another beat won, or the broker is away: next time
+    except (RewardBusy, QueueUnavailable) as exc:  # another request won, or the broker is away: next time
         log.info("preference model not scheduled: %s", exc)
         return None
+
+
+def fail_stale(now: datetime | None = None) -> list[int]:
+    """Fail versions queued or training for longer than STALE_AFTER: their worker is gone (a redelivered
+    task finds the version claimed and leaves it), and an in-flight version blocks every later one."""
+    now = now or utcnow()
+    with session_scope() as session:
+        stale = repo.in_flight_since(session, now - STALE_AFTER)
+        for row in stale:
+            since = row.started_at or row.created_at
+            row.error = (f"no worker finished it within {STALE_AFTER} "
+                         f"({row.state.value} since {since:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+            row.state, row.slot, row.finished_at = RewardModelState.failed, None, now
+        return [row.id for row in stale]
 
 
 def claim(model_id: int, settings: Settings) -> RewardJob | None:
@@ -102,7 +130,7 @@ def finish(model_id: int, path: str, result: dict) -> None:
     """Record a trained version: from now on it is the install's preference model."""
     with session_scope() as session:
         row = session.get(RewardModel, model_id)
-        row.state, row.path, row.finished_at = RewardModelState.ready, path, utcnow()
+        row.state, row.path, row.finished_at, row.slot = RewardModelState.ready, path, utcnow(), None
         row.votes, row.train_pairs = result["votes"], result["train_pairs"]
         row.held_out_pairs = result["held_out_pairs"]
         row.held_out_accuracy, row.ceilings, row.card = result["held_out_accuracy"], result["ceilings"], result["card"]
@@ -112,7 +140,7 @@ def fail(model_id: int, error: str) -> None:
     with session_scope() as session:
         row = session.get(RewardModel, model_id)
         if row is not None:
-            row.state, row.error, row.finished_at = RewardModelState.failed, error[:4000], utcnow()
+            row.state, row.error, row.finished_at, row.slot = RewardModelState.failed, error[:4000], utcnow(), None
 
 
 def check_source(settings: Settings) -> None:

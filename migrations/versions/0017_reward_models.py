@@ -20,6 +20,7 @@ def upgrade() -> None:
         "reward_models",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("slot", sa.Integer(), nullable=True),
         sa.Column("features", sa.String(200), nullable=False),
         sa.Column("requested_by", sa.String(100), nullable=False),
         sa.Column("snapshot_vote_id", sa.Integer(), nullable=True),
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("slot", name="uq_reward_models_slot"),
     )
     op.create_index("ix_reward_models_state", "reward_models", ["state"])
 

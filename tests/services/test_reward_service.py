@@ -98,3 +98,49 @@ def test_the_pool_asks_the_preference_model_only_once_one_has_trained(any_db, mo
     assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"reward"}
     apply_settings(monkeypatch, pairing_random_share=1)
     assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"random"}
+
+
+def test_two_requests_at_once_queue_one_version(any_db, outbox):
+    import threading
+
+    barrier, outcomes = threading.Barrier(2), []
+
+    def ask() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(reward.request_training(any_db, by="admin").id)
+        except reward.RewardBusy:
+            outcomes.append("busy")
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str).count("busy") == 1
+    with session_scope() as session:
+        assert session.query(RewardModel).count() == 1
+
+
+def test_a_version_whose_worker_died_is_failed_and_the_schedule_goes_on(any_db, outbox):
+    from datetime import timedelta
+
+    from core.db.models import utcnow
+
+    row = reward.request_training(any_db, by="admin")
+    reward.claim(row.id, any_db)  # the worker took it, then died
+    assert reward.fail_stale() == []  # not yet
+    assert reward.fail_stale(now=utcnow() + reward.STALE_AFTER + timedelta(minutes=1)) == [row.id]
+    assert state_of(row.id) == RewardModelState.failed
+    voted_square_pairs(30, people=1)
+    assert reward.check_schedule(any_db) is not None  # the slot is free again
+
+
+def test_a_failed_version_is_not_retried_until_more_votes_arrive(any_db, outbox):
+    voted_square_pairs(32, people=1)
+    first = reward.check_schedule(any_db)
+    reward.claim(first.id, any_db)
+    reward.fail(first.id, "ValueError: the text encoder is missing")
+    assert reward.check_schedule(any_db) is None  # the same votes would fail the same way
+    voted_square_pairs(30, people=1, seed=1)
+    assert reward.check_schedule(any_db) is not None

@@ -34,6 +34,7 @@ def test_a_round_trains_on_pairs_the_preference_model_labelled(loop_db):  # noqa
     assert made["version"] == version and made["asked"] == 8 and made["confidence"] == 0.55
     assert 1 <= made["used"] <= 8 and made["used"] <= made["rendered"] <= 32
     assert row.counts["train_pairs"] + row.counts["held_out_pairs"] == 40  # the human pairs, as before
+    assert made["train_pairs_total"] == row.counts["train_pairs"] + made["used"]  # what the trainer was given
     # The gate asked the preference model too: the checkpoint against its parent on the evaluation prompts.
     with session_scope() as session:
         metrics = session.get(Checkpoint, row.checkpoint_id).metrics
@@ -65,6 +66,7 @@ def test_the_gate_fails_a_checkpoint_its_preference_model_finds_worse(loop_db, m
 
 def test_reward_pairs_are_named_with_their_source(loop_db):  # noqa: F811
     for config, reason in (({"reward_pairs": 8}, 'needs "reward" among the sources'),
-                           ({"sources": ["votes", "reward"]}, "reward_pairs says how many")):  # fmt: skip
+                           ({"sources": ["votes", "reward"]}, "reward_pairs says how many"),
+                           ({"sources": ["reward"], "reward_pairs": 8}, '"reward" adds to human pairs')):  # fmt: skip
         with pytest.raises(rounds.InvalidRoundConfig, match=reason):
             rounds.start_round(get_settings(), RoundTrigger.admin, config)

@@ -30,7 +30,7 @@ def train(
     """Train a new version on the people's votes so far (here, unless --queue); exit 1 if it failed."""
     settings = get_settings()
     try:
-        row = reward.request_training(settings, by="cli")
+        row = reward.request_training(settings, by="cli", queue=queue)
     except (reward.RewardBusy, QueueUnavailable) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc

@@ -25,23 +25,22 @@ def feature_pairs(pairs: list[PreferencePair], settings: Settings, prompts: Prom
     """The pairs whose latents are readable, as features; and how many were not."""
     kept, winners, losers = [], [], []
     for pair in pairs:
-        try:
-            winner = np.load(settings.latents_dir / pair.winner_latents)
-            loser = np.load(settings.latents_dir / pair.loser_latents)
-        except (OSError, ValueError):  # a lost file costs one pair
+        try:  # features per image: pairs of different sizes (an import, a size change) fit one model
+            winner = image_features(np.load(settings.latents_dir / pair.winner_latents)[None])
+            loser = image_features(np.load(settings.latents_dir / pair.loser_latents)[None])
+        except (OSError, ValueError):  # a lost or unreadable file costs one pair
             continue
         kept.append(pair)
         winners.append(winner)
         losers.append(loser)
     if not kept:
         return FeaturePairs(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0))), len(pairs)
-    return (FeaturePairs(image_features(np.stack(winners)), image_features(np.stack(losers)),
-                         prompts([p.prompt for p in kept])), len(pairs) - len(kept))  # fmt: skip
+    return (FeaturePairs(np.concatenate(winners), np.concatenate(losers), prompts([p.prompt for p in kept])),
+            len(pairs) - len(kept))  # fmt: skip
 
 
 def judge_accuracy(pairs: list[PreferencePair], images: dict[str, str], settings: Settings) -> dict:
     """The configured judge on the same held-out votes: the share of pairs whose winner it scores higher."""
-    from worker.judges.base import JudgeUnavailable
     from worker.judges.registry import cached_judge, configured_judge
 
     spec = configured_judge(settings.gate_judge, settings.base_model)
@@ -58,8 +57,8 @@ def judge_accuracy(pairs: list[PreferencePair], images: dict[str, str], settings
             winner, loser = judge.score([pair.prompt] * 2, opened)
             right += (winner > loser) + 0.5 * (winner == loser)
             counted += 1
-    except (JudgeUnavailable, OSError) as exc:
-        return {"judge": spec, "accuracy": None, "pairs": 0, "error": str(exc)}
+    except Exception as exc:  # a ceiling that cannot be measured must not discard a model that trained
+        return {"judge": spec, "accuracy": None, "pairs": 0, "error": f"{type(exc).__name__}: {exc}"}
     return {"judge": spec, "accuracy": right / counted if counted else None, "pairs": counted}
 
 

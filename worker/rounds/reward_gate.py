@@ -5,6 +5,7 @@ a t-interval over the pairs (worker/rounds/gate.py). The parent is rendered befo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from worker.reward.features import PromptFeatures, image_features
 from worker.reward.model import PreferenceModel
 
 SEED_BASE, BATCH = 8_000, 16
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,12 +35,17 @@ class RewardGate:
         version, texts = reward.current(), prompts.evaluation_prompts()
         if version is None or not texts or settings.reward_gate_images <= 0:
             return None
+        try:
+            scorer = PreferenceModel.load(settings.data_dir / version.path)
+        except (OSError, ValueError, RuntimeError) as exc:  # its files are gone or unreadable: no rule, not no round
+            log.error("preference model v%s cannot be read (%s): the gate runs without its rule", version.id, exc)
+            return None
         requests = [GenerationParams(prompt=texts[i % len(texts)], seed=SEED_BASE + i,
                                      num_inference_steps=settings.default_steps,
                                      guidance_scale=settings.default_guidance)
                     for i in range(settings.reward_gate_images)]  # fmt: skip
         features = PromptFeatures(settings.base_model)([r.prompt for r in requests])
-        return cls(version.id, PreferenceModel.load(settings.data_dir / version.path), requests, features)
+        return cls(version.id, scorer, requests, features)
 
     def render(self, generator: Generator) -> np.ndarray:
         made = [m for start in range(0, len(self.requests), BATCH)

@@ -62,7 +62,8 @@ def add_reward_pairs(claim: RoundClaim, model: RoundModel, data: RoundData, sett
         report["rendered"] += len(chosen)
         rounds.beat(claim)  # rendering takes a while: the round is alive
     data.train.extend(kept)
-    report |= {"used": len(kept), "seconds": round(time.perf_counter() - started, 1)}
+    report |= {"used": len(kept), "train_pairs_total": len(data.train),
+               "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     return _record(claim, data, report)
 
 

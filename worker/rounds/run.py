@@ -55,6 +55,8 @@ def run_steps(claim: RoundClaim, settings: Settings) -> int:
     data = gather(claim, settings)
     reward_gate = RewardGate.open(settings)
     if settings.train_processes > 1:
+        if claim.config.reward_pairs:  # start_round refuses this; a worker set apart from the API may not agree
+            raise RoundStopped(RoundState.failed, "reward pairs need DPOLOOP_TRAIN_PROCESSES=1 on the train worker")
         with trained_in_processes(claim, data, settings) as trained:
             model = load_round_model(claim, settings)  # after the processes: they had the devices to themselves
             metrics = judge_before_training(claim, model, settings)
