@@ -63,8 +63,9 @@ def newest_vote_id(session: Session) -> int:
 
 
 def labeler_agreement(session: Session, up_to_vote_id: int, excluded: frozenset[int]) -> dict:
-    """How often two different people's decisive votes on one train pair name the same winner: the ceiling
-    any model of "the labelers" can reach on pairs like these (only pairs voted on by two or more)."""
+    """How often two different people's decisive votes on one train pair name the same winner (only pairs
+    voted on by two or more): a reference for the preference model's accuracy, not a hard ceiling (two votes
+    that each match the crowd with probability p agree p² + (1 − p)² of the time, below p)."""
     winners: dict[int, dict[int, int]] = defaultdict(dict)  # comparison → labeler → winner generation
     for _, labeler_id, comparison_id, winner in session.execute(_human_decisive_votes(0, up_to_vote_id)):
         if labeler_id not in excluded:

@@ -1,9 +1,11 @@
-"""The install's preference model in a worker process that scores often (the pool's pairing): loaded once
-per version, and again when a newer version has trained."""
+"""The install's preference model ready to score latents: one version's weights with the base model's prompt
+encoder. Rounds load one for their reward pairs and gate rule; the pool's pairing keeps one per worker
+process, loaded once per version and again when a newer version has trained."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -17,9 +19,18 @@ class Scorer:
     def __init__(self, version: int, model: PreferenceModel, prompts: PromptFeatures):
         self.version, self.model, self.prompts = version, model, prompts
 
-    def scores(self, prompts: list[str], latents: list[np.ndarray]) -> np.ndarray:
+    @classmethod
+    def load(cls, version: int, folder: Path, settings: Settings, prompts: PromptFeatures | None = None) -> Scorer:
+        """A version from its folder (OSError, ValueError or RuntimeError when its files cannot be read)."""
+        return cls(version, PreferenceModel.load(folder), prompts or PromptFeatures(settings.base_model))
+
+    def scores(self, prompts: list[str], latents: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """score(prompt, image) per candidate: differences are log-odds of a labeler preferring one."""
         return self.model.scores(image_features(np.stack(latents)), self.prompts(prompts))
+
+    def margins(self, prompts: list[str], first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """score(first) − score(second) per pair of latents: > 0 where the model prefers the first image."""
+        return self.scores(prompts, first) - self.scores(prompts, second)
 
 
 _lock = threading.Lock()
@@ -34,7 +45,6 @@ def current_scorer(settings: Settings) -> Scorer | None:
         return None
     with _lock:
         if _loaded is None or _loaded.version != version.id:
-            model = PreferenceModel.load(settings.data_dir / version.path)
-            prompts = _loaded.prompts if _loaded is not None else PromptFeatures(settings.base_model)
-            _loaded = Scorer(version.id, model, prompts)
+            prompts = _loaded.prompts if _loaded is not None else None  # the text encoder does not change
+            _loaded = Scorer.load(version.id, settings.data_dir / version.path, settings, prompts)
         return _loaded

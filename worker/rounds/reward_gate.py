@@ -14,8 +14,7 @@ from core.schemas.generation import GenerationParams
 from core.services import prompts, reward
 from core.settings import Settings
 from worker.generation.generator import Generator
-from worker.reward.features import PromptFeatures, image_features
-from worker.reward.model import PreferenceModel
+from worker.reward.scorer import Scorer
 
 SEED_BASE, BATCH = 8_000, 16
 log = logging.getLogger(__name__)
@@ -23,10 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RewardGate:
-    version: int
-    scorer: PreferenceModel
+    scorer: Scorer
     requests: list[GenerationParams]
-    prompt_features: np.ndarray
     parent: np.ndarray | None = None  # the start checkpoint's latents, one per request
 
     @classmethod
@@ -36,7 +33,7 @@ class RewardGate:
         if version is None or not texts or settings.reward_gate_images <= 0:
             return None
         try:
-            scorer = PreferenceModel.load(settings.data_dir / version.path)
+            scorer = Scorer.load(version.id, settings.data_dir / version.path, settings)
         except (OSError, ValueError, RuntimeError) as exc:  # its files are gone or unreadable: no rule, not no round
             log.error("preference model v%s cannot be read (%s): the gate runs without its rule", version.id, exc)
             return None
@@ -44,20 +41,19 @@ class RewardGate:
                                      num_inference_steps=settings.default_steps,
                                      guidance_scale=settings.default_guidance)
                     for i in range(settings.reward_gate_images)]  # fmt: skip
-        features = PromptFeatures(settings.base_model)([r.prompt for r in requests])
-        return cls(version.id, scorer, requests, features)
+        return cls(scorer, requests)
 
     def render(self, generator: Generator) -> np.ndarray:
         made = [m for start in range(0, len(self.requests), BATCH)
                 for m in generator.generate(self.requests[start : start + BATCH])]  # fmt: skip
-        return image_features(np.stack([m.latents for m in made]))
+        return np.stack([m.latents for m in made])
 
     def render_parent(self, generator: Generator) -> None:
         self.parent = self.render(generator)
 
     def measure(self, generator: Generator) -> dict:
         """The new checkpoint's win rate over its parent by the preference model, per pair and overall."""
-        margins = self.scorer.margins(self.render(generator), self.parent, self.prompt_features)
+        margins = self.scorer.margins([r.prompt for r in self.requests], self.render(generator), self.parent)
         wins = (margins > 0) + 0.5 * (margins == 0)
         return {"reward_win_rate": float(wins.mean()), "reward_win_rate_by_pair": wins.tolist(),
-                "reward_version": self.version}  # fmt: skip
+                "reward_version": self.scorer.version}  # fmt: skip

@@ -20,8 +20,7 @@ from core.services import reward, rounds
 from core.services.rounds import RoundClaim
 from core.settings import Settings
 from worker.dpo.trainer import TrainingPair
-from worker.reward.features import PromptFeatures, image_features
-from worker.reward.model import PreferenceModel
+from worker.reward.scorer import Scorer
 from worker.rounds.data import RoundData
 from worker.rounds.model import RoundModel
 
@@ -40,8 +39,7 @@ def add_reward_pairs(claim: RoundClaim, model: RoundModel, data: RoundData, sett
     if version is None or not prompts:  # the model was there at start_round; a deleted one is no reason to fail
         report["reason"] = "no preference model" if version is None else "no active prompts"
         return _record(claim, data, report)
-    scorer = PreferenceModel.load(settings.data_dir / version.path)
-    prompt_features = PromptFeatures(settings.base_model)
+    scorer = Scorer.load(version.id, settings.data_dir / version.path, settings)
     generator = model.generator()
     rng = random.Random(config.seed)
     threshold = float(np.log(config.reward_confidence / (1 - config.reward_confidence)))  # the margin's logit
@@ -54,13 +52,12 @@ def add_reward_pairs(claim: RoundClaim, model: RoundModel, data: RoundData, sett
                     for i, p in enumerate(chosen) for side in (0, 1)]  # fmt: skip
         made = generator.generate(requests)
         first, second = np.stack([m.latents for m in made[0::2]]), np.stack([m.latents for m in made[1::2]])
-        margins = scorer.margins(image_features(first), image_features(second), prompt_features(chosen))
+        margins = scorer.margins(chosen, first, second)
         for i, margin in enumerate(margins):
             if abs(margin) >= threshold and len(kept) < config.reward_pairs:
                 winner, loser = (first[i], second[i]) if margin > 0 else (second[i], first[i])
                 kept.append(TrainingPair(prompt=chosen[i], winner=winner, loser=loser))
         report["rendered"] += len(chosen)
-        rounds.beat(claim)  # rendering takes a while: the round is alive
     data.train.extend(kept)
     report |= {"used": len(kept), "train_pairs_total": len(data.train),
                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
