@@ -39,6 +39,7 @@ IMPORT_SET = "dpoloop.train.import"
 REVIEW_CANDIDATE = "dpoloop.candidates.review"
 TRAIN_REWARD = "dpoloop.train.reward"
 CHECK_REWARD = "dpoloop.reward.check"
+CHECK_ALERTS = "dpoloop.alerts.check"
 
 TASK_ROUTES = {
     GENERATE_IMAGE: {"queue": GENERATE_QUEUE},
@@ -52,6 +53,7 @@ TASK_ROUTES = {
     IMPORT_SET: {"queue": TRAIN_QUEUE},  # VAE encoding: the train worker holds the model for it
     TRAIN_REWARD: {"queue": TRAIN_QUEUE},  # fitting the preference model must not slow client generations
     CHECK_REWARD: {"queue": HOUSEKEEPING_QUEUE},
+    CHECK_ALERTS: {"queue": HOUSEKEEPING_QUEUE},  # an alert must go out while the train worker is busy or dead
 }
 
 
@@ -77,6 +79,11 @@ def beat_schedule(settings: Settings) -> dict:
             "task": CHECK_REWARD,
             "schedule": settings.round_check_interval_s,
             "options": {"expires": settings.round_check_interval_s * 2},
+        },
+        "check-alerts": {
+            "task": CHECK_ALERTS,
+            "schedule": settings.alert_interval_s,
+            "options": {"expires": settings.alert_interval_s * 2},
         },
         "retention": {"task": RETENTION, "schedule": 24 * 3600.0, "options": {"expires": 3600.0}},
         "check-rounds": {

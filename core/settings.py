@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from limits import parse
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
@@ -271,6 +271,45 @@ class Settings(BaseSettings):
         default=None, description="Base URL printed in login links (default http://host:port)."
     )
 
+    # Operators: metrics and alerts (deploy/prometheus, core/services/alerts.py).
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port a worker serves its Prometheus metrics on (0: none; one port per worker on a host).",
+    )  # fmt: skip
+    webhook_urls: str = Field(
+        default="", max_length=10_000,
+        description="Comma-separated http(s) URLs that receive signed JSON on rounds, verdicts, broken "
+        "checkpoints, an empty pool and flagged labelers.",
+    )  # fmt: skip
+    webhook_secret: str = Field(
+        default="", max_length=1000,
+        description="Key of the X-Dpoloop-Signature header (HMAC-SHA256 of the body); needed with webhook_urls.",
+    )  # fmt: skip
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Tries per event and URL before a delivery is given up (backoff 2^n×10 s)."
+    )
+    alert_interval_s: float = Field(
+        default=20.0, gt=0, description="How often beat looks for what to alert on and posts due webhooks."
+    )
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_urls(cls, value: str) -> str:
+        for url in _split_urls(value):
+            if not url.startswith(("http://", "https://")) or len(url) > 2000:
+                raise ValueError(f"webhook URL {url[:100]!r} is not an http(s) URL of at most 2000 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.webhook_urls.strip() and not self.webhook_secret:
+            raise ValueError("DPOLOOP_WEBHOOK_URLS needs DPOLOOP_WEBHOOK_SECRET: receivers check the signature with it")
+        return self
+
+    @property
+    def webhook_targets(self) -> list[str]:
+        return _split_urls(self.webhook_urls)
+
     @field_validator("generation_rate_limit", "report_rate_limit")
     @classmethod
     def _a_rate_limit(cls, value: str) -> str:
@@ -323,6 +362,10 @@ class Settings(BaseSettings):
         for path in (self.data_dir, self.media_dir, self.latents_dir, self.checkpoints_dir, self.broker_dir,
                      *self.broker_folders.values(), self.imports_dir):  # fmt: skip
             path.mkdir(parents=True, exist_ok=True)
+
+
+def _split_urls(value: str) -> list[str]:
+    return [url for url in (part.strip() for part in value.replace("\n", ",").split(",")) if url]
 
 
 @lru_cache(maxsize=1)

@@ -143,6 +143,12 @@ ROUND_FINISHED = (RoundState.succeeded, RoundState.failed, RoundState.cancelled)
 ROUND_ACTIVE = (RoundState.queued, RoundState.running)
 
 
+class DeliveryState(enum.StrEnum):
+    pending = "pending"  # to be posted (again) at next_attempt_at
+    delivered = "delivered"  # the receiver answered 2xx
+    failed = "failed"  # given up: a 4xx, or every attempt failed
+
+
 class PromptSource(enum.StrEnum):
     shipped = "shipped"  # the embedded model's prompt files
     admin = "admin"  # added through the API or the CLI

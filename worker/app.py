@@ -4,6 +4,7 @@
 """
 
 from core.queue import celery_app
-from worker.tasks import candidates, generate, grid, heartbeat, imports, pool, retention, reward, rounds, sweep  # noqa: F401  (each registers its tasks)
+from worker import metrics  # noqa: F401  (serves the worker's metrics, times its tasks)
+from worker.tasks import alerts, candidates, generate, grid, heartbeat, imports, pool, retention, reward, rounds, sweep  # noqa: F401  (each registers its tasks)
 
 __all__ = ["celery_app"]

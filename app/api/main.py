@@ -18,6 +18,8 @@ from app.api.errors import ERROR_RESPONSES
 from app.api.guard import RequestGuard
 from app.api.headers import SecurityHeaders
 from app.api.media import router as media_router
+from app.api.metrics import RequestMetrics
+from app.api.metrics import router as metrics_router
 from app.api.routes import admin, checkpoints, data, generations, health, labeling, overview, reward, rounds, trust
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
@@ -66,11 +68,13 @@ def create_app() -> FastAPI:
     api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     api.add_middleware(
         SecurityHeaders, policies=add_docs(api)
-    )  # outermost: the guard's own 401 and 413 answers get them too
+    )  # outermost but one: the guard's own 401 and 413 answers get them too
+    api.add_middleware(RequestMetrics)  # outermost: times everything the process answers
     routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,
                data.router, trust.router, reward.router, health.router)  # fmt: skip
     for router in routers:
         api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(media_router)  # signed, expiring image links
+    api.include_router(metrics_router)  # Prometheus, for an admin's token
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")
     return api

@@ -114,6 +114,8 @@ def api(host: Host = None, port: Port = None, workers: int = typer.Option(1, hel
     """Run the API server only."""
     settings = _settings_with(host, port)
     settings.ensure_dirs()
+    if workers > 1:
+        services.share_metrics(settings)  # each process's request timings summed at /metrics
     os.execv(sys.executable, services.api_command(settings, workers))
 
 
@@ -121,8 +123,12 @@ def api(host: Host = None, port: Port = None, workers: int = typer.Option(1, hel
 def worker(
     queues: str = typer.Option(ALL_QUEUES, help="Queues to consume, comma-separated (a GPU worker: one role)."),
     name: str = typer.Option("dpoloop@%h", help="Celery node name."),
+    metrics_port: int = typer.Option(None, help="Serve Prometheus metrics here (DPOLOOP_WORKER_METRICS_PORT)."),
 ) -> None:
     """Run a Celery worker (one per GPU)."""
+    if metrics_port is not None:
+        os.environ["DPOLOOP_WORKER_METRICS_PORT"] = str(metrics_port)
+        get_settings.cache_clear()
     settings = get_settings()
     _check_model(settings)
     settings.ensure_dirs()

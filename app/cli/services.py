@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,16 @@ PYTHON = sys.executable
 def api_command(settings: Settings, workers: int = 1) -> list[str]:
     return [PYTHON, "-m", "uvicorn", "app.api.main:create_app", "--factory", "--host", settings.host,
             "--port", str(settings.port), "--workers", str(workers), "--no-access-log"]  # fmt: skip
+
+
+def share_metrics(settings: Settings) -> Path:
+    """Prometheus' multi-process mode for the processes started from here: a fresh folder (values of
+    processes that are gone must not be summed in), named before any process imports the client."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics-multiproc")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def worker_command(settings: Settings, queues: str, name: str, pool: str = "solo") -> list[str]:

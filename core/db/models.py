@@ -29,6 +29,7 @@ from core.states import (
     Choice,
     ComparisonKind,
     ComparisonState,
+    DeliveryState,
     EvaluationKind,
     GenerationPurpose,
     GenerationStatus,
@@ -430,3 +431,45 @@ class HousekeepingFailure(Base):
     task: Mapped[str] = mapped_column(String(100))
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AlertEvent(Base):
+    """Something an operator is told about (core/services/alerts.py): a round finished or failed, a
+    verdict, a broken checkpoint, the pool running dry, a labeler flagged. `key` names the happening
+    (round:12:failed), so finding it again on the next scan adds nothing."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50), index=True)  # round.failed, candidate.promoted, ...
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    text: Mapped[str] = mapped_column(Text)  # one line for people (Slack's "text")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook URL: posted until the receiver takes it, with backoff between tries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState, "delivery_state"), default=DeliveryState.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertState(Base):
+    """What the alert scan last saw of a condition that comes and goes (the pool empty, a labeler
+    flagged), so it tells on the change, not on every scan; the row "scan" holds when it last looked."""
+
+    __tablename__ = "alert_states"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    firing: Mapped[bool] = mapped_column(Boolean, default=False)
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -215,3 +215,15 @@ def set_override(labeler_id: int, override: str | None) -> None:
         if labeler is None:
             raise LookupError(f"labeler {labeler_id} does not exist")
         labeler.standing_override = override
+
+
+def flagged(session: Session, settings: Settings) -> dict[int, list[str]]:
+    """Active human labelers the rules put out of good standing with no admin's word on them, and why:
+    what an operator is alerted to (an override is an admin's decision already made)."""
+    people = session.scalars(select(Labeler.id).where(
+        Labeler.active.is_(True), Labeler.is_ai.is_(False), Labeler.standing_override.is_(None))).all()  # fmt: skip
+    if not people:
+        return {}
+    gold, sides = _gold_tallies(session, people), _side_tallies(session, people)
+    verdicts = {labeler: standing(settings, None, gold[labeler], sides[labeler]) for labeler in people}
+    return {labeler: reasons for labeler, (good, reasons) in verdicts.items() if not good}

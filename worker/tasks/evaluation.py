@@ -17,6 +17,7 @@ from core.services import evaluations, generations
 from core.settings import Settings, get_settings
 from core.states import GenerationPurpose
 from worker.judges.registry import cached_judge, configured_judge
+from worker.metrics import timing_images
 from worker.serving import ModelServer
 from worker.tasks.common import save_files
 
@@ -38,7 +39,8 @@ def make_images(server: ModelServer, checkpoint: CheckpointRef, requests: list[E
                                                  checkpoint.id, [r.prompt_id for r in requests])  # fmt: skip
     started = time.perf_counter()
     try:
-        results, _ = server.generate([r.params for r in requests], checkpoint)
+        with timing_images("eval", len(requests)):
+            results, _ = server.generate([r.params for r in requests], checkpoint)
         for row, result in zip(started_rows, results, strict=True):
             save_files(row, result)
     except Exception as exc:

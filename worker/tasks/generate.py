@@ -7,6 +7,7 @@ import time
 
 from core.queue import GENERATE_IMAGE, celery_app
 from core.services import generations
+from worker.metrics import timing_images
 from worker.serving import model_server
 from worker.tasks.common import save_files
 
@@ -20,7 +21,8 @@ def generate_image(generation_id: int) -> None:
         return  # gone, a redelivery of finished work, or refused with its reason recorded
     started = time.perf_counter()
     try:
-        results, checkpoint_id = model_server().generate([job.params], job.checkpoint)
+        with timing_images("api", 1):
+            results, checkpoint_id = model_server().generate([job.params], job.checkpoint)
         save_files(job.started, results[0])
     except Exception as exc:  # the client must learn why; the worker carries on
         log.exception("generation %s failed", generation_id)

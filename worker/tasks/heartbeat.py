@@ -14,6 +14,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from core.queue import GENERATE_QUEUE
 from core.services import workers
+from worker.metrics import observe_gpu_memory
 from worker.serving import model_server, watch_promotions
 
 HEARTBEAT_S = 5.0
@@ -33,6 +34,7 @@ def _loop(name: str, queues: str) -> None:
     while not _stop.is_set():
         try:
             workers.beat(name, queues, model_server().checkpoint_id)
+            observe_gpu_memory()
         except Exception:
             log.exception("heartbeat failed")
         _stop.wait(HEARTBEAT_S)

@@ -17,6 +17,7 @@ from core.queue import FILL_POOL, celery_app
 from core.services import generations, pool
 from core.settings import get_settings
 from worker.judges.registry import embedding_judge
+from worker.metrics import timing_images
 from worker.pairing import shown_pair
 from worker.reward.scorer import current_scorer
 from worker.serving import model_server
@@ -132,7 +133,8 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
     pair; and the milliseconds rendering took. A reward that cannot be computed is None: those pairs
     are left to the diverse choice."""
     started = time.perf_counter()
-    results = generator.generate(batch.requests)
+    with timing_images("pool", len(batch.requests)):
+        results = generator.generate(batch.requests)
     render_ms = (time.perf_counter() - started) * 1e3
     candidates = _per_pair(batch, spares, [r.latents for r in results])
     if not any(_by_reward(batch, candidates)):

@@ -1,0 +1,102 @@
+"""The loop's state as numbers for /metrics, read from the database at scrape time.
+
+Counts come from rows, not from counters a process keeps, so they are the same whichever API process
+answers the scrape and survive restarts: votes, pairs made, rounds and verdicts only ever grow, which
+is what Prometheus' rate() and increase() expect of a counter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from core.db.models import Candidacy, Checkpoint, Comparison, TrainingRound, Vote, WebhookDelivery
+from core.db.session import session_scope
+from core.queue import ALL_QUEUES, queue_depths
+from core.repo.checkpoints import active_checkpoint_id
+from core.repo.comparisons import ready_pool_count
+from core.services import quality
+from core.services.workers import workers_seen
+from core.settings import Settings
+from core.states import CandidateState, CheckpointStatus, Choice, ComparisonKind, RoundState
+
+STREAK_LOOKBACK = 20  # newest finished rounds looked at for a run of failures
+
+
+@dataclass
+class LoopState:
+    votes: dict[str, int]  # by choice, every choice present
+    pairs_made: int  # train comparisons ever added to the pool
+    pool_ready: int
+    pool_target: int
+    queue_depths: dict[str, int | None]  # None: the broker is unreachable
+    workers_alive: dict[str, int]  # by queue, every queue present
+    rounds: dict[str, int]  # finished, by state
+    rounds_active: int
+    round_seconds: list[float]  # durations of finished rounds that ran
+    unsuccessful_streak: int
+    candidates: dict[str, int]  # decided, by verdict
+    candidates_judging: int
+    checkpoints: dict[str, int]  # by status, every status present
+    labelers_flagged: int
+    webhook_deliveries: dict[str, int] = field(default_factory=dict)
+
+
+def _by(session, column, *where) -> dict[str, int]:
+    query = select(column, func.count()).group_by(column)
+    return {str(getattr(key, "value", key)): n for key, n in session.execute(query.where(*where)).all()}
+
+
+def unsuccessful_streak(session) -> int:
+    """How many of the newest finished rounds in a row failed or made a checkpoint that was turned down
+    (by the gate or by the labelers' verdict); a cancelled round neither breaks nor extends the run."""
+    rows = session.execute(
+        select(TrainingRound.state, Checkpoint.status, Candidacy.state)
+        .outerjoin(Checkpoint, Checkpoint.id == TrainingRound.checkpoint_id)
+        .outerjoin(Candidacy, Candidacy.checkpoint_id == TrainingRound.checkpoint_id)
+        .where(TrainingRound.state.in_((RoundState.succeeded, RoundState.failed)))
+        .order_by(TrainingRound.finished_at.desc(), TrainingRound.id.desc()).limit(STREAK_LOOKBACK)
+    ).all()  # fmt: skip
+    streak = 0
+    for state, status, verdict in rows:
+        turned_down = status == CheckpointStatus.rejected or verdict == CandidateState.rejected
+        if state == RoundState.succeeded and not turned_down:
+            break
+        streak += 1
+    return streak
+
+
+def loop_state(settings: Settings) -> LoopState:
+    with session_scope() as session:
+        votes = dict.fromkeys((c.value for c in Choice), 0) | _by(session, Vote.choice)
+        pairs_made = session.scalar(select(func.count(Comparison.id)).where(Comparison.kind == ComparisonKind.train))
+        pool_ready = ready_pool_count(session, active_checkpoint_id(session))
+        finished = (RoundState.succeeded, RoundState.failed, RoundState.cancelled)
+        rounds = dict.fromkeys((s.value for s in finished), 0) | _by(
+            session, TrainingRound.state, TrainingRound.state.in_(finished))
+        active = TrainingRound.active_slot.isnot(None)
+        rounds_active = session.scalar(select(func.count(TrainingRound.id)).where(active))
+        spans = session.execute(select(TrainingRound.started_at, TrainingRound.finished_at).where(
+            TrainingRound.state.in_(finished), TrainingRound.started_at.isnot(None),
+            TrainingRound.finished_at.isnot(None))).all()  # fmt: skip
+        decided = (CandidateState.promoted, CandidateState.rejected, CandidateState.undecided)
+        candidates = dict.fromkeys((s.value for s in decided), 0) | _by(
+            session, Candidacy.state, Candidacy.state.in_(decided))
+        judging = session.scalar(select(func.count(Candidacy.id)).where(Candidacy.state == CandidateState.judging))
+        checkpoints = dict.fromkeys((s.value for s in CheckpointStatus), 0) | _by(session, Checkpoint.status)
+        streak = unsuccessful_streak(session)
+        flagged = len(quality.flagged(session, settings))
+        deliveries = _by(session, WebhookDelivery.state)
+    alive: dict[str, int] = dict.fromkeys(ALL_QUEUES.split(","), 0)
+    for worker in workers_seen():
+        for queue in worker.queues.split(","):
+            if worker.alive and queue in alive:
+                alive[queue] += 1
+    return LoopState(
+        votes=votes, pairs_made=pairs_made, pool_ready=pool_ready, pool_target=settings.pool_target,
+        queue_depths=queue_depths(), workers_alive=alive, rounds=rounds, rounds_active=rounds_active,
+        round_seconds=[(end - start).total_seconds() for start, end in spans], unsuccessful_streak=streak,
+        candidates=candidates, candidates_judging=judging, checkpoints=checkpoints, labelers_flagged=flagged,
+        webhook_deliveries={"pending": 0, "delivered": 0, "failed": 0} | deliveries,
+    )  # fmt: skip
