@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install (from Debian's packages, where missing) and start the services the tests need:
-# PostgreSQL, Redis and Chromium. Idempotent; prints the URLs to export.
+# PostgreSQL, Redis and Chromium (and promtool). Idempotent; prints the URLs to export.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)  # ships promtool, for tests/deploy
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services: installing ${need[*]}" >&2

@@ -41,7 +41,8 @@ class LoopCollector:
         s = self.state
         yield _labelled(CounterMetricFamily("dpoloop_votes", "Votes recorded, by choice.", labels=["choice"]),
                         "choice", s.votes)  # fmt: skip
-        yield CounterMetricFamily("dpoloop_pairs_made", "Train pairs added to the labeling pool.", value=s.pairs_made)
+        yield CounterMetricFamily("dpoloop_pairs_made", "Pairs ever added to the labeling pool (train, evaluation, "
+                                  "gold).", value=s.pairs_made)  # fmt: skip
         yield GaugeMetricFamily("dpoloop_pool_ready", "Train pairs waiting for labelers.", value=s.pool_ready)
         yield GaugeMetricFamily("dpoloop_pool_target", "Train pairs the pool is kept at.", value=s.pool_target)
         reachable = {q: n for q, n in s.queue_depths.items() if n is not None}

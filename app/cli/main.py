@@ -115,6 +115,12 @@ def api(host: Host = None, port: Port = None, workers: int = typer.Option(1, hel
     settings = _settings_with(host, port)
     settings.ensure_dirs()
     if workers > 1:
+        if not settings.celery_broker_url.startswith(("redis://", "rediss://")):
+            # Rate limits are counted in Redis when there is one, else in each process's memory: N processes
+            # would each let a labeler through N times. SQLite and the file broker are one machine's anyway.
+            typer.echo("dpoloop: several API processes need Redis (DPOLOOP_BROKER_URL=redis://…): rate limits "
+                       "are counted there so every process counts together", err=True)  # fmt: skip
+            raise typer.Exit(2)
         services.share_metrics(settings)  # each process's request timings summed at /metrics
     os.execv(sys.executable, services.api_command(settings, workers))
 

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,8 +23,10 @@ def api_command(settings: Settings, workers: int = 1) -> list[str]:
 
 def share_metrics(settings: Settings) -> Path:
     """Prometheus' multi-process mode for the processes started from here: a fresh folder (values of
-    processes that are gone must not be summed in), named before any process imports the client."""
-    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "metrics-multiproc")
+    processes that are gone must not be summed in), named before any process imports the client. It is
+    this host's and this port's: a data dir shared by several API hosts must not hold it."""
+    default = Path(tempfile.gettempdir()) / f"dpoloop-metrics-{settings.port}"
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or default)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)

@@ -1,8 +1,9 @@
 """The loop's state as numbers for /metrics, read from the database at scrape time.
 
 Counts come from rows, not from counters a process keeps, so they are the same whichever API process
-answers the scrape and survive restarts: votes, pairs made, rounds and verdicts only ever grow, which
-is what Prometheus' rate() and increase() expect of a counter.
+answers the scrape and survive restarts: votes, rounds and verdicts only ever grow, which is what
+Prometheus' rate() and increase() expect of a counter. Pairs made are the newest comparison's id, not a
+count of rows: retention deletes unvoted old pairs, and a count would fall.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from core.repo.comparisons import ready_pool_count
 from core.services import quality
 from core.services.workers import workers_seen
 from core.settings import Settings
-from core.states import CandidateState, CheckpointStatus, Choice, ComparisonKind, RoundState
+from core.states import CandidateState, CheckpointStatus, Choice, RoundState
 
 STREAK_LOOKBACK = 20  # newest finished rounds looked at for a run of failures
 
@@ -27,7 +28,7 @@ STREAK_LOOKBACK = 20  # newest finished rounds looked at for a run of failures
 @dataclass
 class LoopState:
     votes: dict[str, int]  # by choice, every choice present
-    pairs_made: int  # train comparisons ever added to the pool
+    pairs_made: int  # comparisons ever added to the pool (any kind): the newest id
     pool_ready: int
     pool_target: int
     queue_depths: dict[str, int | None]  # None: the broker is unreachable
@@ -70,7 +71,7 @@ def unsuccessful_streak(session) -> int:
 def loop_state(settings: Settings) -> LoopState:
     with session_scope() as session:
         votes = dict.fromkeys((c.value for c in Choice), 0) | _by(session, Vote.choice)
-        pairs_made = session.scalar(select(func.count(Comparison.id)).where(Comparison.kind == ComparisonKind.train))
+        pairs_made = session.scalar(select(func.max(Comparison.id))) or 0
         pool_ready = ready_pool_count(session, active_checkpoint_id(session))
         finished = (RoundState.succeeded, RoundState.failed, RoundState.cancelled)
         rounds = dict.fromkeys((s.value for s in finished), 0) | _by(

@@ -124,3 +124,11 @@ def test_start_refuses_a_pipeline_of_an_unsupported_family_naming_the_supported_
         assert result.exit_code == 2, result.output
         for name in ("KandinskyV22Pipeline", "StableDiffusion3Pipeline", "FluxPipeline", "StableDiffusionXLPipeline"):
             assert name in result.output
+
+
+def test_several_api_processes_are_refused_without_redis(tmp_path, monkeypatch):
+    """Rate limits count in each process's memory without Redis: N processes would let N times through."""
+    monkeypatch.delenv("DPOLOOP_BROKER_URL", raising=False)  # the default: the file broker
+    apply_settings(monkeypatch, data_dir=tmp_path / "data")
+    result = CliRunner().invoke(cli, ["api", "--workers", "2"])
+    assert result.exit_code == 2 and "need Redis" in result.output

@@ -1,6 +1,6 @@
 """The operator's side on the real processes: two API processes sum their request timings at /metrics
-(Prometheus' multi-process mode); a worker serves its own metrics on its port; beat's alert task posts
-a failed round to a webhook receiver, signed."""
+(Prometheus' multi-process mode) and count one rate limit together; a worker serves its own metrics on
+its port; beat's alert task posts a failed round to a webhook receiver, signed."""
 
 import hashlib
 import hmac
@@ -34,7 +34,7 @@ def test_metrics_from_two_api_processes_and_a_worker_and_a_webhook_from_beat(pg_
     worker_port = free_port()
     port, env = stack_env(pg_settings, embedded_model, pool_target=4, pool_batch=2, pool_interval_s=1,
                           default_steps=8, alert_interval_s=1, webhook_urls=receiver.url, webhook_secret=SECRET,
-                          worker_metrics_port=worker_port)  # fmt: skip
+                          worker_metrics_port=worker_port, generation_rate_limit="5/minute")  # fmt: skip
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -54,6 +54,11 @@ def test_metrics_from_two_api_processes_and_a_worker_and_a_webhook_from_beat(pg_
         def pool_has_pairs():
             with session_scope() as session:
                 return ready_pool_count(session, 1) >= 2
+
+        client = {"Authorization": f"Bearer {make_labeler('ops-client')[1]}"}
+        answers = [httpx.post(f"{base}/api/v1/generations", headers=client, json={"prompt": "a red circle"}).status_code
+                   for _ in range(8)]  # fmt: skip
+        assert sorted(answers) == [202] * 5 + [429] * 3  # one limit, counted in Redis by both processes
 
         wait_until(pool_has_pairs, 240, "pairs in the pool", every=1, proc=services[1])
         worker_rows = samples(httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text)
