@@ -564,3 +564,21 @@ class RewardModelOut(BaseModel):
 class RewardOut(BaseModel):
     current: RewardModelOut | None = Field(description="The newest ready version: the one the loop uses.")
     versions: list[RewardModelOut] = Field(description="Newest first, failed ones included.")
+
+
+class WebhookDeliveryOut(BaseModel):
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+
+
+class AlertEventOut(BaseModel):
+    id: int
+    kind: str  # round.finished, round.failed, candidate.promoted, candidate.rejected, checkpoint.broken, ...
+    text: str
+    payload: dict[str, Any]
+    created_at: datetime
+    deliveries: list[WebhookDeliveryOut]  # one per webhook URL configured when it happened

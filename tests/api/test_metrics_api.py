@@ -94,3 +94,27 @@ def test_the_alert_rules_and_the_dashboard_name_exported_metrics(client, admin):
     assert len(targets) >= 8
     for expr in targets:
         assert metric_names(expr) <= names, (expr, metric_names(expr) - names)
+
+
+def test_the_alerts_admins_were_told_are_listed_with_their_deliveries(client, admin, alice, monkeypatch):
+    from datetime import UTC, datetime
+
+    from core.db.models import TrainingRound
+    from core.services import alerts
+    from core.settings import get_settings
+    from core.states import RoundState
+    from tests.conftest import apply_settings
+
+    apply_settings(monkeypatch, webhook_urls="http://127.0.0.1:9/hook", webhook_secret="s")
+    alerts.scan(get_settings())  # the install's first scan: history
+    with session_scope() as session:
+        session.add(TrainingRound(state=RoundState.failed, trigger="admin", error="disk full",
+                                  finished_at=datetime.now(UTC)))  # fmt: skip
+    alerts.scan(get_settings())
+    assert client.get("/api/v1/admin/alerts", headers=auth(alice)).status_code == 403
+    assert client.get("/api/v1/admin/alerts?limit=0", headers=admin).status_code == 422
+    newest = client.get("/api/v1/admin/alerts", headers=admin).json()[0]
+    assert newest["kind"] == "round.failed" and "disk full" in newest["text"]
+    assert newest["deliveries"] == [{"url": "http://127.0.0.1:9/hook", "state": "pending", "attempts": 0,
+                                     "last_error": None, "next_attempt_at": newest["deliveries"][0]["next_attempt_at"],
+                                     "delivered_at": None}]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Admin: labelers' reports of images, and the prompt filter."""
+"""Admin: labelers' reports of images, the prompt filter, and the alerts operators are told."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
 from app.api.media import media_url
-from core.schemas.api import PromptFilterApplied, PromptFilterIn, PromptFilterOut, ReportAdminOut, ReportDecision
-from core.services import prompt_filter, reports
+from core.schemas.api import (
+    AlertEventOut,
+    PromptFilterApplied,
+    PromptFilterIn,
+    PromptFilterOut,
+    ReportAdminOut,
+    ReportDecision,
+)
+from core.services import alerts, prompt_filter, reports
 from core.states import ReportStatus
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -78,3 +85,10 @@ def apply_rules(_: Admin, settings: AppSettings) -> PromptFilterApplied:
     except prompt_filter.ClassifierUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     return PromptFilterApplied(retired=[{"id": i, "text": t, "reason": r} for i, t, r in refused])
+
+
+@router.get("/alerts", response_model=list[AlertEventOut])
+def list_alerts(_: Admin, limit: int = Query(50, ge=1, le=1000)) -> list[AlertEventOut]:
+    """What operators were told, newest first (rounds, verdicts, broken checkpoints, the pool empty,
+    flagged labelers), with each webhook delivery's state: what was posted, what is retried and why."""
+    return [AlertEventOut.model_validate(e) for e in alerts.recent(limit)]
