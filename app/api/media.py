@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from core.services import media
 from core.settings import get_settings
+from core.storage import MEDIA, StoreUnavailable, storage
 
 MEDIA_PREFIX = "/media"
+CACHING = {"Cache-Control": "private, max-age=3600"}
 router = APIRouter(tags=["media"])
 
 
@@ -23,9 +25,22 @@ def image(
     name: Annotated[str, Path(pattern=r"^[0-9a-f]{32}\.png$")],
     exp: Annotated[int, Query(ge=0, le=2**62)],
     sig: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")],
-) -> FileResponse:
-    """404 for a link that is wrong, expired, or names no file: nothing tells them apart."""
-    path = get_settings().media_dir / name
-    if not media.link_is_valid(name, exp, sig) or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image, or the link has expired")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+) -> Response:
+    """404 for a link that is wrong, expired, or names no file: nothing tells them apart; 503 while the
+    object store holding the images cannot be reached."""
+    store, key = storage(get_settings()), f"{MEDIA}/{name}"
+    missing = HTTPException(status.HTTP_404_NOT_FOUND, "no such image, or the link has expired")
+    if not media.link_is_valid(name, exp, sig):
+        raise missing
+    if store.local:
+        path = store.local_file(key)
+        if not path.is_file():
+            raise missing
+        return FileResponse(path, media_type="image/png", headers=CACHING)
+    try:
+        return Response(store.read_bytes(key), media_type="image/png", headers=CACHING)
+    except FileNotFoundError as exc:
+        raise missing from exc
+    except StoreUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the image store is unreachable; retry shortly",
+                            headers={"Retry-After": "2"}) from exc  # fmt: skip

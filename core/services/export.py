@@ -29,6 +29,7 @@ from core.repo import export as repo
 from core.repo.export import ComparisonRow, ImageRow, VoteRow
 from core.settings import Settings
 from core.states import DECISIVE, Choice, ComparisonKind
+from core.storage import LATENTS, MEDIA, Storage, storage
 
 KINDS = {"train": [ComparisonKind.train], "eval": [ComparisonKind.eval, ComparisonKind.match],
          "all": list(ComparisonKind)}  # fmt: skip
@@ -112,9 +113,14 @@ def _decision(votes: list[VoteRow], a: int, b: int) -> tuple[float, float] | Non
     return None
 
 
-def _read(directory: Path, relpath: str | None) -> bytes | None:
-    path = directory / relpath if relpath else None
-    return path.read_bytes() if path is not None and path.is_file() else None
+def _read(store: Storage, prefix: str, relpath: str | None) -> bytes | None:
+    """The file's bytes; None when the row names none or it is gone (retention): the row says so."""
+    if not relpath:
+        return None
+    try:
+        return store.read_bytes(f"{prefix}/{relpath}")
+    except FileNotFoundError:
+        return None
 
 
 def pair_rows(settings: Settings, flt: ExportFilter, counts: ExportCounts) -> Iterator[dict]:
@@ -135,9 +141,10 @@ def _pair_row(settings, flt, c: ComparisonRow, votes: list[VoteRow], images: dic
     if label is None or (label == (0.5, 0.5) and not flt.include_ties):
         counts.undecided += 1
         return None
-    files = [_read(settings.media_dir, a.image_path), _read(settings.media_dir, b.image_path)]
+    store = storage(settings)
+    files = [_read(store, MEDIA, a.image_path), _read(store, MEDIA, b.image_path)]
     if flt.latents:
-        files += [_read(settings.latents_dir, a.latents_path), _read(settings.latents_dir, b.latents_path)]
+        files += [_read(store, LATENTS, a.latents_path), _read(store, LATENTS, b.latents_path)]
     if any(f is None for f in files):
         counts.missing_files += 1
         return None

@@ -34,6 +34,7 @@ from core.repo import generations as generations_repo
 from core.services import housekeeping
 from core.settings import Settings
 from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationPurpose
+from core.storage import LATENTS, MEDIA, Storage, StoreUnavailable, storage
 
 log = logging.getLogger(__name__)
 TASK = "retention"
@@ -56,20 +57,20 @@ class Doomed:
     """What one kind of deletion took out of the database, and the files to delete once that commits."""
 
     done: int | list[int] = 0
-    files: list[Path] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # storage keys
     folders: list[Path] = field(default_factory=list)
 
 
 def _forget_files(session, settings: Settings, ids) -> tuple[list[Path], int]:
-    """Clear the file paths of the generations `ids` selects (a query or a list); the files to delete
-    once the transaction commits, and how many rows."""
+    """Clear the file paths of the generations `ids` selects (a query or a list); the files (storage
+    keys) to delete once the transaction commits, and how many rows."""
     rows = session.execute(select(Generation.image_path, Generation.latents_path).where(Generation.id.in_(ids))).all()
     paths = []
     for image_path, latents_path in rows:
         if image_path:
-            paths.append(settings.media_dir / image_path)
+            paths.append(f"{MEDIA}/{image_path}")
         if latents_path:
-            paths.append(settings.latents_dir / latents_path)
+            paths.append(f"{LATENTS}/{latents_path}")
     cleared = session.execute(update(Generation).where(Generation.id.in_(ids))
                               .values(image_path=None, latents_path=None)).rowcount  # fmt: skip
     return paths, cleared
@@ -147,14 +148,14 @@ KINDS: dict[str, tuple[str, Callable[[Session, Settings, datetime, RetentionRepo
 }
 
 
-def _delete(doomed: Doomed) -> tuple[int, list[str]]:
+def _delete(doomed: Doomed, store: Storage) -> tuple[int, list[str]]:
     """Delete the files and folders (their rows have let go of them); how many went, and what failed."""
     gone, errors = 0, []
-    for path in doomed.files:
+    for key in doomed.files:
         try:
-            path.unlink(missing_ok=True)
+            store.delete(key)
             gone += 1
-        except OSError as exc:
+        except (OSError, StoreUnavailable) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
     for folder in doomed.folders:
         try:
@@ -180,7 +181,7 @@ def apply(settings: Settings, now: datetime | None = None) -> RetentionReport:
             report.failures.append(f"{what}: {type(exc).__name__}: {exc}")
             continue
         setattr(report, counter, doomed.done)
-        gone, errors = _delete(doomed)
+        gone, errors = _delete(doomed, storage(settings))
         report.files += gone
         if errors:
             report.failures.append(f"{what}: {len(errors)} files could not be deleted, the first: {errors[0]}")

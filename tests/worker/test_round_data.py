@@ -16,7 +16,7 @@ def history(tmp_path, count: int) -> Preferences:
 
 
 def test_only_the_newest_pairs_are_loaded(tmp_path):
-    data = load_pairs(history(tmp_path, 50), tmp_path, held_out_share=0.2, max_pairs=12)
+    data = load_pairs(history(tmp_path, 50), tmp_path.joinpath, held_out_share=0.2, max_pairs=12)
     loaded = sorted(int(p.winner[0, 0, 0]) for p in data.train + data.held_out)
     assert loaded == list(range(39, 51)) and data.counts["pairs_beyond_max"] == 38
     held = {int(p.winner[0, 0, 0]) for p in data.held_out}
@@ -24,6 +24,6 @@ def test_only_the_newest_pairs_are_loaded(tmp_path):
 
 
 def test_memory_is_flat_in_the_history(tmp_path):
-    small = load_pairs(history(tmp_path, 20), tmp_path, held_out_share=0.1, max_pairs=10)
-    large = load_pairs(history(tmp_path, 200), tmp_path, held_out_share=0.1, max_pairs=10)
+    small = load_pairs(history(tmp_path, 20), tmp_path.joinpath, held_out_share=0.1, max_pairs=10)
+    large = load_pairs(history(tmp_path, 200), tmp_path.joinpath, held_out_share=0.1, max_pairs=10)
     assert len(small.train) + len(small.held_out) == len(large.train) + len(large.held_out) == 10

@@ -88,13 +88,13 @@ def loaded_from(data) -> dict[str, list[int]]:
 
 
 def test_each_source_gives_its_newest_pairs_within_its_budget(tmp_path):
-    even = load_pairs(mixed(tmp_path, 10, 100), tmp_path, held_out_share=0.0, max_pairs=12)
+    even = load_pairs(mixed(tmp_path, 10, 100), tmp_path.joinpath, held_out_share=0.0, max_pairs=12)
     assert loaded_from(even) == {"votes": [5, 6, 7, 8, 9, 10], "import:big": list(range(95, 101))}
     # A source with fewer pairs than its share leaves the rest to the others.
-    small = load_pairs(mixed(tmp_path, 3, 100), tmp_path, held_out_share=0.0, max_pairs=12)
+    small = load_pairs(mixed(tmp_path, 3, 100), tmp_path.joinpath, held_out_share=0.0, max_pairs=12)
     assert loaded_from(small) == {"votes": [1, 2, 3], "import:big": list(range(92, 101))}
     # A budget named in the config is that source's, however many pairs the others have.
-    capped = load_pairs(mixed(tmp_path, 10, 100), tmp_path, held_out_share=0.0, max_pairs=12,
+    capped = load_pairs(mixed(tmp_path, 10, 100), tmp_path.joinpath, held_out_share=0.0, max_pairs=12,
                         source_max_pairs={"import:big": 2})  # fmt: skip
     assert loaded_from(capped) == {"votes": list(range(1, 11)), "import:big": [99, 100]}
     assert capped.counts["sources"]["import:big"] == {"pairs": 100, "budget": 2, "train": 2, "held_out": 0}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -26,23 +24,3 @@ class GeneratedImage:
         buffer = io.BytesIO()
         self.image.save(buffer, format="PNG")
         return buffer.getvalue()
-
-    def save(self, png: Path, npy: Path | None) -> None:
-        """Write the PNG and (unless npy is None) the latents, each atomically and durably: a crash never
-        leaves a row marked done pointing at an empty or half-written file."""
-        files = [(png, lambda f: f.write(self.png_bytes()))]
-        if npy is not None:
-            files.append((npy, lambda f: np.save(f, self.latents)))
-        for path, write in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".part")
-            with open(tmp, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(path)
-            directory = os.open(path.parent, os.O_RDONLY)  # the rename itself survives a power cut
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -17,6 +16,7 @@ from core.repo.imports import NewPair
 from core.services import imports, prompt_filter
 from core.services.prompt_filter import ClassifierUnavailable
 from core.settings import Settings
+from core.storage import LATENTS, Storage, storage
 from worker.imports.encode import LatentEncoder
 from worker.imports.sources import SourceRow, decode, image_bytes, open_image, open_source, stored_latents
 
@@ -58,7 +58,7 @@ def run_import(set_id: int, settings: Settings) -> None:
         encoder = LatentEncoder(settings.base_model)
         with tqdm(total=source.total, initial=job.rows_done, desc=f"import {job.name}", dynamic_ncols=True) as bar:
             for rows in source.batches(job.rows_done, BATCH):
-                pairs, counts, bad = prepare(rows, encoder, settings.latents_dir, settings)
+                pairs, counts, bad = prepare(rows, encoder, storage(settings), settings)
                 imports.record_batch(set_id, pairs, rows[-1].index + 1, dict(counts), bad)
                 bar.update(len(rows))
     except Exception as exc:  # the source itself is unreadable, or the model cannot load: say why
@@ -68,7 +68,7 @@ def run_import(set_id: int, settings: Settings) -> None:
     imports.finish(set_id)
 
 
-def prepare(rows: list[SourceRow], encoder: LatentEncoder, latents_dir: Path,
+def prepare(rows: list[SourceRow], encoder: LatentEncoder, store: Storage,
             settings: Settings) -> tuple[list[NewPair], Counter, list]:  # fmt: skip
     """This batch's new pairs with their latents written; counts (ties, unlabeled, duplicates, bad)
     and the bad rows with their reasons (a caption the prompt filter refuses is one). Whatever one
@@ -111,7 +111,7 @@ def prepare(rows: list[SourceRow], encoder: LatentEncoder, latents_dir: Path,
         latents = item.stored or encoded.get(item.row_hash)
         if latents is None:  # its images would not decode: counted bad
             continue
-        paths = [_save(latents_dir, f"imports/{item.row_hash[:2]}/{item.row_hash}_{side}.npy", array)
+        paths = [_save(store, f"imports/{item.row_hash[:2]}/{item.row_hash}_{side}.npy", array)
                  for side, array in zip("wl", latents, strict=True)]  # fmt: skip
         pairs.append(NewPair(item.row.index, item.caption, paths[0], paths[1], item.row_hash))
     return pairs, counts, bad
@@ -173,14 +173,9 @@ def _check(row: SourceRow, encoder: LatentEncoder, counts: Counter, limit: int) 
     return Ready(row, caption, data[winner_side], data[1 - winner_side], digest.hexdigest(), stored)
 
 
-def _save(root: Path, relpath: str, array: np.ndarray) -> str:
-    """Written whole or not at all: a crash leaves no half file for a round to read."""
-    path = root / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    with open(temporary, "wb") as f:
-        np.save(f, np.asarray(array, dtype=np.float32))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+def _save(store: Storage, relpath: str, array: np.ndarray) -> str:
+    """Written whole or not at all (the storage's promise): a crash leaves no half file for a round."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=np.float32))
+    store.write_bytes(f"{LATENTS}/{relpath}", buffer.getvalue())
     return relpath

@@ -13,6 +13,7 @@ from PIL import Image
 from core.repo.preferences import PreferencePair
 from core.services import reward
 from core.settings import Settings
+from core.storage import latents_file, media_file
 from worker.checkpoint_io import write_atomically
 from worker.reward.features import NAME, PromptFeatures, image_features
 from worker.reward.fit import FeaturePairs, FitSettings, accuracy, fit
@@ -26,8 +27,8 @@ def feature_pairs(pairs: list[PreferencePair], settings: Settings, prompts: Prom
     kept, winners, losers = [], [], []
     for pair in pairs:
         try:  # features per image: pairs of different sizes (an import, a size change) fit one model
-            winner = image_features(np.load(settings.latents_dir / pair.winner_latents)[None])
-            loser = image_features(np.load(settings.latents_dir / pair.loser_latents)[None])
+            winner = image_features(np.load(latents_file(settings, pair.winner_latents))[None])
+            loser = image_features(np.load(latents_file(settings, pair.loser_latents))[None])
         except (OSError, ValueError):  # a lost or unreadable file costs one pair
             continue
         kept.append(pair)
@@ -53,7 +54,7 @@ def judge_accuracy(pairs: list[PreferencePair], images: dict[str, str], settings
             files = images.get(pair.winner_latents), images.get(pair.loser_latents)
             if None in files:
                 continue
-            opened = [Image.open(settings.media_dir / f).convert("RGB") for f in files]
+            opened = [Image.open(media_file(settings, f)).convert("RGB") for f in files]
             winner, loser = judge.score([pair.prompt] * 2, opened)
             right += (winner > loser) + 0.5 * (winner == loser)
             counted += 1

@@ -3,7 +3,9 @@ split into training and held-out pairs (a stable split by comparison, the same i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from core.services import rounds
 from core.services.rounds import RoundClaim
 from core.settings import Settings
 from core.states import RoundState
+from core.storage import latents_file
 from worker.dpo.trainer import TrainingPair
 from worker.rounds.stopped import RoundStopped
 
@@ -42,7 +45,7 @@ def source_budgets(available: dict[str, int], max_pairs: int, reserved: dict[str
 
 
 def load_pairs(
-    preferences: Preferences, latents_dir: Path, held_out_share: float, max_pairs: int,
+    preferences: Preferences, latents_file: Callable[[str], Path], held_out_share: float, max_pairs: int,
     source_max_pairs: dict[str, int] | None = None, sources: list[str] | None = None,
 ) -> RoundData:  # fmt: skip
     """Read both latents of each source's newest pairs within its budget (source_budgets) and split them by
@@ -58,13 +61,13 @@ def load_pairs(
     for source, pairs in by_source.items():
         for pair in sorted(pairs, key=lambda p: p.comparison_id, reverse=True)[: budgets[source]]:
             try:
-                winner = np.load(latents_dir / pair.winner_latents)
-                loser = np.load(latents_dir / pair.loser_latents)
+                winner_file, loser_file = latents_file(pair.winner_latents), latents_file(pair.loser_latents)
+                winner, loser = np.load(winner_file), np.load(loser_file)
             except (OSError, ValueError, TypeError):  # a lost or unreadable file costs one pair, not the round
                 data.missing_latents += 1
                 continue
             side = "held_out" if is_held_out_pair(pair.comparison_id, held_out_share, pair.source) else "train"
-            files = (pair.prompt, str(latents_dir / pair.winner_latents), str(latents_dir / pair.loser_latents))
+            files = (pair.prompt, str(winner_file), str(loser_file))
             loaded.append((source, side, TrainingPair(prompt=pair.prompt, winner=winner, loser=loser), files))
     sides = [side for _, side, _, _ in loaded]
     if held_out_share > 0 and "held_out" not in sides and len(loaded) >= 2:
@@ -88,7 +91,7 @@ def gather(claim: RoundClaim, settings: Settings) -> RoundData:
     """The round's pairs, its counts recorded; RoundStopped when no pair is left to train on."""
     preferences = rounds.preferences_of(claim, settings)
     config = claim.config
-    data = load_pairs(preferences, settings.latents_dir, config.held_out_share, config.max_pairs,
+    data = load_pairs(preferences, partial(latents_file, settings), config.held_out_share, config.max_pairs,
                       config.source_max_pairs, config.sources)  # fmt: skip
     data.labeler_votes = {str(labeler): n for labeler, n in sorted(preferences.labeler_votes.items())}
     rounds.record_counts(claim, data.counts)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
+
 from core.repo.generations import StartedGeneration
 from core.settings import get_settings
+from core.storage import LATENTS, MEDIA, storage
 from worker.generation.result import GeneratedImage
 
 
 def save_files(started: StartedGeneration, result: GeneratedImage) -> None:
-    """The image and its final latents, where the row says (before the row is marked done)."""
-    settings = get_settings()
-    latents = settings.latents_dir / started.latents_path if started.latents_path else None
-    result.save(settings.media_dir / started.image_path, latents)
+    """The image and its final latents, where the row says (before the row is marked done), each whole
+    or not at all: a crash never leaves a row marked done pointing at a half-written file."""
+    store = storage(get_settings())
+    store.write_bytes(f"{MEDIA}/{started.image_path}", result.png_bytes())
+    if started.latents_path:
+        buffer = io.BytesIO()
+        np.save(buffer, result.latents)
+        store.write_bytes(f"{LATENTS}/{started.latents_path}", buffer.getvalue())

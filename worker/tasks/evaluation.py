@@ -16,6 +16,7 @@ from core.repo.evaluations import EvaluationRequest
 from core.services import evaluations, generations
 from core.settings import Settings, get_settings
 from core.states import GenerationPurpose
+from core.storage import MEDIA, media_file, storage
 from worker.judges.registry import cached_judge, configured_judge
 from worker.metrics import timing_images
 from worker.serving import ModelServer
@@ -66,11 +67,12 @@ def judge_step(settings: Settings) -> int:
     if due is None:
         return 0
     evaluation_id, pairs = due
+    store = storage(settings)
     found = [(prompt, a, b) for prompt, a, b in pairs
-             if a and b and (settings.media_dir / a).is_file() and (settings.media_dir / b).is_file()]  # fmt: skip
+             if a and b and store.exists(f"{MEDIA}/{a}") and store.exists(f"{MEDIA}/{b}")]  # fmt: skip
     judge = cached_judge(spec)
     prompts = [prompt for prompt, _, _ in found]
-    scores = [judge.score(prompts, [Image.open(settings.media_dir / item[side]).convert("RGB") for item in found])
+    scores = [judge.score(prompts, [Image.open(media_file(settings, item[side])).convert("RGB") for item in found])
               for side in (1, 2)]  # fmt: skip
     wins = sum(a > b for a, b in zip(*scores, strict=True))
     losses = sum(a < b for a, b in zip(*scores, strict=True))

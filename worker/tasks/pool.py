@@ -16,6 +16,7 @@ from PIL import Image
 from core.queue import FILL_POOL, celery_app
 from core.services import generations, pool
 from core.settings import get_settings
+from core.storage import LATENTS, MEDIA, latents_file, media_file, storage
 from worker.judges.registry import embedding_judge
 from worker.metrics import timing_images
 from worker.pairing import shown_pair
@@ -74,7 +75,7 @@ def fill_pool_once() -> int:
         log.warning("the pool is empty and there are no active prompts: add some with `dpoloop prompts add`")
         return 0
     try:
-        spares = [[np.load(settings.latents_dir / g.latents_path) for g in pair.spares] for pair in batch.pairs]
+        spares = [[np.load(latents_file(settings, g.latents_path)) for g in pair.spares] for pair in batch.pairs]
         rendered, _ = server.wearing(batch.checkpoint, lambda generator: _render(generator, batch, spares, settings))
         results, candidates, rewards, render_ms = rendered  # pinned: made by the comparisons' checkpoint
         for generation, result in zip(batch.generations, results, strict=True):
@@ -180,7 +181,7 @@ def _per_pair(batch, spares: list[list], new: list) -> list[list]:
 
 
 def _image(generation, settings) -> Image.Image:
-    with Image.open(settings.media_dir / generation.image_path) as image:
+    with Image.open(media_file(settings, generation.image_path)) as image:
         return image.convert("RGB")
 
 
@@ -195,7 +196,8 @@ def _split(flat: list, sizes: list[int]) -> list[list]:
 
 def _remove_files(started, settings) -> None:
     """The files a failed batch wrote: no row will ever point at them."""
+    store = storage(settings)
     for generation in started:
-        (settings.media_dir / generation.image_path).unlink(missing_ok=True)
+        store.delete(f"{MEDIA}/{generation.image_path}")
         if generation.latents_path:
-            (settings.latents_dir / generation.latents_path).unlink(missing_ok=True)
+            store.delete(f"{LATENTS}/{generation.latents_path}")

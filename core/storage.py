@@ -1,0 +1,250 @@
+"""Every file dpoloop keeps, through one layer with two backends: a local directory (the data dir, the
+default) or an S3-compatible object store (`s3://bucket/prefix`, through fsspec and s3fs; credentials and
+endpoint from the usual AWS variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
+
+Files are named by keys relative to the storage root, as rows store them: media/…, latents/…,
+checkpoints/…, reward/…. A folder (a checkpoint, a preference model) is published whole or not at all:
+its files first, then MANIFEST.json naming them; a folder without its manifest is never read, so a
+half-uploaded checkpoint cannot be loaded. On the local backend a published folder is renamed into
+place, which is atomic by itself.
+
+Workers read through a local cache (`local_file`, `local_dir`) capped in size: what they load again
+(a checkpoint, a round's latents) comes from disk, the least recently used goes first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+MANIFEST = "MANIFEST.json"
+
+
+class StoreUnavailable(RuntimeError):
+    """The object store could not be reached or refused the request: a passing outage, retry later."""
+
+
+class NotPublished(FileNotFoundError):
+    """A folder without its manifest: never published, or its upload did not finish."""
+
+
+def check_key(key: str) -> str:
+    """A key names a file under the root: relative, no '..', no empty parts."""
+    parts = PurePosixPath(key).parts
+    if not key or key.startswith("/") or "\\" in key or "//" in key or any(p in ("..", ".") for p in parts):
+        raise ValueError(f"not a storage key: {key!r}")
+    return key
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_local(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class Storage:
+    def __init__(self, url: str, cache_dir: Path, cache_bytes: int):
+        options = {"use_listings_cache": False, "skip_instance_cache": True} if url.startswith("s3://") else {}
+        if endpoint := os.environ.get("AWS_ENDPOINT_URL") if url.startswith("s3://") else None:
+            options["endpoint_url"] = endpoint
+        self.url = url
+        self.fs, root = fsspec.core.url_to_fs(url, **options)
+        self.root = root.rstrip("/")
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.cache_dir, self.cache_bytes = Path(cache_dir), cache_bytes
+
+    def __repr__(self) -> str:
+        return f"Storage({self.url!r})"
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/{check_key(key)}"
+
+    def _remote(self, call, *args):
+        """Run an fsspec call; a store that cannot answer becomes StoreUnavailable (missing keys stay
+        FileNotFoundError: they are an answer, not an outage). A local disk's errors stay what they are."""
+        if self.local:
+            return call(*args)
+        try:
+            return call(*args)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreUnavailable(f"object store {self.url}: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # botocore's and aiohttp's own kinds
+            if type(exc).__module__.split(".")[0] in ("botocore", "aiobotocore", "aiohttp", "s3fs"):
+                raise StoreUnavailable(f"object store {self.url}: {type(exc).__name__}: {exc}") from exc
+            raise
+
+    # ---- single files ---------------------------------------------------------------------------
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Whole or not at all: locally a temporary file, fsynced, renamed over the key (and the rename
+        made durable); in an object store one PUT, which readers see whole or not at all."""
+        if not self.local:
+            return self._remote(self.fs.pipe_file, self.path(key), data)
+        path = Path(self.path(key))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.part")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+        _fsync_dir(path.parent)  # the rename itself survives a power cut
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._remote(self.fs.cat_file, self.path(key))
+
+    def exists(self, key: str) -> bool:
+        return bool(self._remote(self.fs.exists, self.path(key)))
+
+    def delete(self, key: str) -> None:
+        """Gone afterwards (absent already is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            self._remote(self.fs.rm_file, self.path(key))
+        if not self.local:
+            _remove_local(self.cache_dir / key)
+
+    def local_file(self, key: str) -> Path:
+        """A path on this machine holding the key's bytes: the file itself on the local backend, else a
+        cached copy (downloaded whole, then renamed into the cache)."""
+        if self.local:
+            return Path(self.path(key))
+        cached = self.cache_dir / check_key(key)
+        if cached.is_file():
+            os.utime(cached)  # recently used
+            return cached
+        data = self.read_bytes(key)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f"{cached.name}.{uuid.uuid4().hex[:8]}.part")
+        tmp.write_bytes(data)
+        tmp.replace(cached)
+        self.trim_cache()
+        return cached
+
+    # ---- folders ----------------------------------------------------------------------------------
+    def publish_dir(self, local_dir: Path, prefix: str) -> None:
+        """Publish a finished folder under `prefix`: its files, then the manifest that names them. On the
+        local backend `local_dir` must be a sibling being renamed into place (write_atomically's job);
+        here it only gains its manifest."""
+        files = sorted(p.relative_to(local_dir).as_posix() for p in Path(local_dir).rglob("*") if p.is_file()
+                       and p.name != MANIFEST)  # fmt: skip
+        manifest = json.dumps({"files": {f: (local_dir / f).stat().st_size for f in files}}, indent=1).encode()
+        if self.local:
+            (Path(local_dir) / MANIFEST).write_bytes(manifest)
+            return
+        check_key(prefix)
+        for name in files:
+            self._remote(self.fs.put_file, str(Path(local_dir) / name), self.path(f"{prefix}/{name}"))
+        self.write_bytes(f"{prefix}/{MANIFEST}", manifest)  # last: before it, the folder does not exist
+
+    def manifest(self, prefix: str) -> dict[str, int]:
+        """The published folder's files and sizes; NotPublished without a manifest."""
+        try:
+            return json.loads(self.read_bytes(f"{prefix}/{MANIFEST}"))["files"]
+        except FileNotFoundError as exc:
+            raise NotPublished(f"{prefix} is not published (no {MANIFEST}: never written or its upload broke "
+                               "off)") from exc  # fmt: skip
+
+    def local_dir(self, prefix: str) -> Path:
+        """A folder on this machine with the published folder's files: the folder itself on the local
+        backend, else a cached copy, downloaded whole before it is renamed into the cache."""
+        if self.local:
+            return Path(self.path(prefix))
+        cached = self.cache_dir / check_key(prefix)
+        if (cached / MANIFEST).is_file():
+            os.utime(cached)
+            return cached
+        files = self.manifest(prefix)
+        tmp = cached.with_name(f"{cached.name}.{uuid.uuid4().hex[:8]}.part")
+        try:
+            for name in files:
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                self._remote(self.fs.get_file, self.path(f"{prefix}/{name}"), str(tmp / name))
+            (tmp / MANIFEST).write_text(json.dumps({"files": files}))
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(cached, ignore_errors=True)  # a leftover without its manifest
+            tmp.rename(cached)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.trim_cache()
+        return cached
+
+    def delete_dir(self, prefix: str) -> None:
+        """The manifest first (the folder stops existing for readers), then its files."""
+        self.delete(f"{check_key(prefix)}/{MANIFEST}")
+        with contextlib.suppress(FileNotFoundError):
+            self._remote(self.fs.rm, self.path(prefix), True)
+        shutil.rmtree(self.cache_dir / prefix, ignore_errors=True)
+
+    # ---- the cache --------------------------------------------------------------------------------
+    def trim_cache(self) -> None:
+        """Delete the least recently used cached files and folders until the cache fits its cap (a
+        published folder goes as one; downloads under way, *.part, are left alone)."""
+        if self.local or not self.cache_dir.is_dir():
+            return
+        entries = []  # (last use, bytes, path)
+
+        def walk(folder: Path) -> None:
+            for path in folder.iterdir():
+                if ".part" in path.name:
+                    continue
+                if path.is_dir() and (path / MANIFEST).is_file():
+                    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+                    entries.append((path.stat().st_mtime, size, path))
+                elif path.is_dir():
+                    walk(path)
+                else:
+                    entries.append((path.stat().st_mtime, path.stat().st_size, path))
+
+        walk(self.cache_dir)
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries, key=lambda e: e[0]):
+            if total <= self.cache_bytes:
+                break
+            _remove_local(path)
+            total -= size
+
+    def presigned_url(self, key: str, expires_s: int) -> str | None:
+        """A link the store itself answers for `expires_s` seconds (None on the local backend)."""
+        if self.local:
+            return None
+        return self._remote(self.fs.sign, self.path(key), expires_s)
+
+
+MEDIA, LATENTS = "media", "latents"  # key prefixes of a generation's image and its final latents
+
+_stores: dict[tuple, Storage] = {}
+
+
+def storage(settings) -> Storage:
+    """The install's storage: its data dir (one machine). One instance per data dir and process."""
+    key = (str(settings.data_dir),)
+    if key not in _stores:
+        _stores[key] = Storage(str(settings.data_dir), settings.data_dir / "cache", 20 * 2**30)
+    return _stores[key]
+
+
+def media_file(settings, relpath: str) -> Path:
+    """A generation's image on this machine (rows store it relative to media/)."""
+    return storage(settings).local_file(f"{MEDIA}/{relpath}")
+
+
+def latents_file(settings, relpath: str) -> Path:
+    """A generation's (or an imported pair's) latents on this machine (relative to latents/)."""
+    return storage(settings).local_file(f"{LATENTS}/{relpath}")

@@ -1,0 +1,108 @@
+"""The storage layer on both backends: a local directory and a real S3-compatible server (moto's
+standalone server, started by scripts/services.sh): files whole or not at all, folders readable only once
+their manifest is there, a worker's cache capped in size, and a store that is down named as such."""
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core.storage import MANIFEST, NotPublished, Storage, StoreUnavailable, check_key
+from tests.conftest import need_env
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    return need_env("DPOLOOP_TEST_S3_URL")
+
+
+@pytest.fixture
+def bucket(s3_endpoint, monkeypatch) -> str:
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = f"dpoloop-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path) -> Storage:
+    if request.param == "local":
+        return Storage(str(tmp_path / "data"), tmp_path / "cache", 10**9)
+    return Storage(f"s3://{request.getfixturevalue('bucket')}/install-1", tmp_path / "cache", 10**9)
+
+
+def test_files_by_key_on_both_backends(store):
+    store.write_bytes("media/ab.png", b"png bytes")
+    assert store.read_bytes("media/ab.png") == b"png bytes" and store.exists("media/ab.png")
+    assert store.local_file("media/ab.png").read_bytes() == b"png bytes"
+    store.write_bytes("media/ab.png", b"again")  # replaced whole
+    assert store.read_bytes("media/ab.png") == b"again"
+    store.delete("media/ab.png")
+    store.delete("media/ab.png")  # gone already: fine
+    assert not store.exists("media/ab.png")
+    with pytest.raises(FileNotFoundError):
+        store.read_bytes("media/ab.png")
+    for bad in ("", "/etc/passwd", "media/../../x", "a//b", "a\\b"):
+        with pytest.raises(ValueError):
+            check_key(bad)
+
+
+def test_a_folder_is_readable_only_once_its_manifest_is_published(store, tmp_path):
+    folder = tmp_path / "round-3"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "pytorch_lora_weights.safetensors").write_bytes(b"w" * 1000)
+    (folder / "unet" / "config.json").write_text("{}")
+    if store.local:  # the local backend publishes by renaming a finished folder into place
+        store.publish_dir(folder, "checkpoints/round-3")  # gains its manifest
+        target = Path(store.path("checkpoints/round-3"))
+        target.parent.mkdir(parents=True)
+        folder.rename(target)
+    else:
+        store.fs.put_file(str(folder / "unet" / "config.json"), store.path("checkpoints/round-3/unet/config.json"))
+        with pytest.raises(NotPublished):  # a half-uploaded folder is never read
+            store.local_dir("checkpoints/round-3")
+        store.publish_dir(folder, "checkpoints/round-3")
+    local = store.local_dir("checkpoints/round-3")
+    assert (local / "pytorch_lora_weights.safetensors").read_bytes() == b"w" * 1000
+    assert (local / "unet" / "config.json").read_text() == "{}"
+    assert json.loads((local / MANIFEST).read_text())["files"] == {"pytorch_lora_weights.safetensors": 1000,
+                                                                   "unet/config.json": 2}  # fmt: skip
+    store.delete_dir("checkpoints/round-3")
+    with pytest.raises(NotPublished):
+        store.manifest("checkpoints/round-3")
+
+
+def test_the_cache_keeps_the_most_recently_used_under_its_cap(bucket, tmp_path):
+    store = Storage(f"s3://{bucket}/x", tmp_path / "cache", cache_bytes=2500)
+    for name in "abc":
+        store.write_bytes(f"latents/{name}.npy", name.encode() * 1000)
+    for i, name in enumerate("ab"):
+        path = store.local_file(f"latents/{name}.npy")
+        os.utime(path, (time.time() - 100 + i, time.time() - 100 + i))  # a read long ago, then b
+    store.local_file("latents/a.npy")  # a is used again: b is now the oldest
+    store.local_file("latents/c.npy")  # 3000 bytes > 2500: the least recently used goes
+    cached = {p.name for p in (tmp_path / "cache" / "latents").iterdir()}
+    assert cached == {"a.npy", "c.npy"}
+    assert store.local_file("latents/b.npy").read_bytes() == b"b" * 1000  # fetched again when needed
+
+
+def test_a_store_that_is_down_is_named(tmp_path, monkeypatch):
+    from tests.helpers.stack import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    store = Storage("s3://nowhere/x", tmp_path / "cache", 10**6)
+    with pytest.raises(StoreUnavailable, match="object store s3://nowhere/x"):
+        store.write_bytes("media/a.png", b"x")
+    with pytest.raises(StoreUnavailable):
+        store.read_bytes("media/a.png")
