@@ -66,8 +66,6 @@ class LoopCollector:
                                 value=s.candidates_judging)  # fmt: skip
         yield _labelled(GaugeMetricFamily("dpoloop_checkpoints", "Checkpoints by status.", labels=["status"]),
                         "status", s.checkpoints)  # fmt: skip
-        yield CounterMetricFamily("dpoloop_checkpoints_broken", "Checkpoints marked broken (they stay broken).",
-                                  value=s.checkpoints.get("broken", 0))  # fmt: skip
         yield GaugeMetricFamily("dpoloop_labelers_flagged", "Labelers the vote-quality rules flag (no override).",
                                 value=s.labelers_flagged)  # fmt: skip
         yield _labelled(GaugeMetricFamily("dpoloop_webhook_deliveries", "Webhook deliveries by state.",

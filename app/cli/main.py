@@ -101,7 +101,7 @@ def up(host: Host = None, port: Port = None) -> None:
             "api": services.api_command(settings),
             # Two workers: a round (minutes) must not stall the pool and the REST generations.
             "worker": services.worker_command(settings, GENERATE_WORKER_QUEUES, "generate@%h"),
-            "trainer": services.worker_command(settings, TRAIN_QUEUE, "train@%h"),
+            "trainer": services.worker_command(settings, TRAIN_QUEUE, "train@%h"),  # metrics on the port + 1
             "beat": services.beat_command(settings),
         },
         cwd=REPO_ROOT,

@@ -44,9 +44,18 @@ def beat_command(settings: Settings) -> list[str]:
             "-s", str(settings.data_dir / "celerybeat-schedule")]  # fmt: skip
 
 
+def _env(name: str) -> dict[str, str]:
+    """`dpoloop up`'s environment for one process: the trainer serves its metrics one port above the
+    generate worker's (two workers on one host cannot share one)."""
+    env = os.environ.copy()
+    if name == "trainer" and int(env.get("DPOLOOP_WORKER_METRICS_PORT") or 0):
+        env["DPOLOOP_WORKER_METRICS_PORT"] = str(int(env["DPOLOOP_WORKER_METRICS_PORT"]) + 1)
+    return env
+
+
 def run_all(commands: dict[str, list[str]], cwd: Path) -> int:
     """Run processes together; Ctrl-C (or one of them dying) stops them all."""
-    children = {name: subprocess.Popen(cmd, cwd=cwd, env=os.environ.copy()) for name, cmd in commands.items()}
+    children = {name: subprocess.Popen(cmd, cwd=cwd, env=_env(name)) for name, cmd in commands.items()}
     stopping = False
 
     def stop(*_):

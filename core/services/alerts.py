@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 SCAN = "scan"  # the AlertState row that remembers when the last scan looked
 OVERLAP = timedelta(minutes=10)  # a row stamped before the last scan may have committed after it
-POOL_EMPTY_GRACE = timedelta(seconds=60)  # a pool drained for a moment between two fills is no news
+POOL_EMPTY_GRACE = timedelta(minutes=5)  # a pool drained between two fills (a promotion's new checkpoint) is no news
 POOL_EMPTY = "pool.empty"
 
 
@@ -82,11 +82,20 @@ def decided_candidates(session, since: datetime) -> list[Happening]:
     ) for c, cp in rows]  # fmt: skip
 
 
-def broken_checkpoints(session) -> list[Happening]:
-    rows = session.scalars(select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken))
-    return [Happening(f"checkpoint:{c.id}:broken", "checkpoint.broken",
-                      f"Checkpoint {c.id} ({c.name}) is broken and will not serve: {c.status_reason}",
-                      {"checkpoint_id": c.id, "reason": c.status_reason}) for c in rows]  # fmt: skip
+def broken_checkpoints(session, now: datetime) -> list[Happening]:
+    """Each time a checkpoint is marked broken (an admin may clear the mark, and it may break again)."""
+    found = []
+    broken = session.scalars(select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken)).all()
+    for c in broken:
+        change = _condition(session, f"checkpoint:{c.id}", True, now, timedelta(0))
+        if change:
+            found.append(Happening(f"checkpoint:{c.id}:broken:{change[1].isoformat()}", "checkpoint.broken",
+                                   f"Checkpoint {c.id} ({c.name}) is broken and will not serve: {c.status_reason}",
+                                   {"checkpoint_id": c.id, "reason": c.status_reason}))  # fmt: skip
+    known = {s.name for s in session.scalars(select(AlertState).where(AlertState.name.like("checkpoint:%")))}
+    for name in known - {f"checkpoint:{c.id}" for c in broken}:
+        _condition(session, name, False, now, timedelta(0))  # cleared by an admin
+    return found
 
 
 def _condition(session, name: str, holds: bool, now: datetime, grace: timedelta) -> tuple[str, datetime] | None:
@@ -108,7 +117,7 @@ def conditions(session, settings: Settings, now: datetime) -> list[Happening]:
     found = []
     serving = active_checkpoint_id(session)
     ready = ready_pool_count(session, serving)
-    change = _condition(session, POOL_EMPTY, ready == 0, now, POOL_EMPTY_GRACE)
+    change = _condition(session, POOL_EMPTY, ready == 0 and settings.pool_target > 0, now, POOL_EMPTY_GRACE)
     if change and change[0] == "fired":
         since = change[1].isoformat()
         text = f"The labeling pool of checkpoint {serving} is empty: labelers wait (is a generate worker alive?)"
@@ -144,7 +153,7 @@ def scan(settings: Settings) -> list[int]:
                 session.add(mark)
             since = mark.since - OVERLAP
             found = [*finished_rounds(session, since), *decided_candidates(session, since),
-                     *broken_checkpoints(session), *conditions(session, settings, now)]  # fmt: skip
+                     *broken_checkpoints(session, now), *conditions(session, settings, now)]  # fmt: skip
             seen = set(session.scalars(select(AlertEvent.key).where(AlertEvent.key.in_([h.key for h in found]))))
             events = [AlertEvent(key=h.key, kind=h.kind, text=h.text, payload=h.payload)
                       for h in found if h.key not in seen]  # fmt: skip

@@ -8,6 +8,7 @@ count of rows: retention deletes unvoted old pairs, and a count would fall.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -68,7 +69,22 @@ def unsuccessful_streak(session) -> int:
     return streak
 
 
+_last: tuple[float, str, LoopState] | None = None  # when, of which database, what
+FRESH_S = 10.0  # scrapes (and several Prometheus replicas) within this reuse one read of the tables
+
+
 def loop_state(settings: Settings) -> LoopState:
+    """The loop's numbers, read again at most every FRESH_S seconds per process: each read counts every
+    vote, and a scrape must stay far below Prometheus' timeout however long the history."""
+    global _last
+    if _last is not None and time.monotonic() - _last[0] < FRESH_S and _last[1] == settings.sqlalchemy_url:
+        return _last[2]
+    state = _read_state(settings)
+    _last = (time.monotonic(), settings.sqlalchemy_url, state)
+    return state
+
+
+def _read_state(settings: Settings) -> LoopState:
     with session_scope() as session:
         votes = dict.fromkeys((c.value for c in Choice), 0) | _by(session, Vote.choice)
         pairs_made = session.scalar(select(func.max(Comparison.id))) or 0

@@ -26,7 +26,7 @@ COUNTERS_AND_GAUGES = {
     "dpoloop_votes_total", "dpoloop_pairs_made_total", "dpoloop_pool_ready", "dpoloop_pool_target",
     "dpoloop_queue_depth", "dpoloop_broker_up", "dpoloop_workers_alive", "dpoloop_rounds_total",
     "dpoloop_rounds_active", "dpoloop_rounds_unsuccessful_streak", "dpoloop_candidates_total",
-    "dpoloop_candidates_judging", "dpoloop_checkpoints", "dpoloop_checkpoints_broken_total",
+    "dpoloop_candidates_judging", "dpoloop_checkpoints",
     "dpoloop_labelers_flagged", "dpoloop_webhook_deliveries",
     "dpoloop_gpu_memory_allocated_bytes", "dpoloop_gpu_memory_reserved_bytes",
 }  # fmt: skip
