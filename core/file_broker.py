@@ -15,7 +15,6 @@ the filesystem transport's (data_folder_in/out, processed_folder, control_folder
 from __future__ import annotations
 
 import fcntl
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,17 +24,9 @@ from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
+from core.files import write_whole  # a message being written (*.part) matches no queue
+
 SCHEME = "dpoloopfs"
-PARTIAL = ".part"  # a file still being written: "<time>_<uuid>.<queue>.msg.part" matches no queue
-
-
-def write_complete(final: Path, data: bytes) -> None:
-    """Write `data` so that `final` appears only once all of it is on disk."""
-    partial = final.with_name(final.name + PARTIAL)
-    with open(partial, "wb", buffering=0) as f:
-        f.write(data)
-        os.fsync(f.fileno())
-    os.rename(partial, final)
 
 
 class Channel(filesystem.Channel):
@@ -49,7 +40,7 @@ class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):
         """Put a message on `queue`; readers see it only once it is whole."""
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
-        write_complete(Path(self.data_folder_out) / name, str_to_bytes(dumps(payload)))
+        write_whole(Path(self.data_folder_out) / name, str_to_bytes(dumps(payload)))
 
     def _change_table(self, exchange, change: Callable[[list], list]) -> None:
         """Read, change and replace an exchange table under its own lock file."""
@@ -60,7 +51,7 @@ class Channel(filesystem.Channel):
             queues = self.get_table(exchange)
             changed = change(list(queues))
             if changed != queues:
-                write_complete(table_file, str_to_bytes(dumps(changed)))
+                write_whole(table_file, str_to_bytes(dumps(changed)))
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")

@@ -24,6 +24,8 @@ from pathlib import Path, PurePosixPath
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from core.files import PARTIAL, write_whole
+
 MANIFEST = "MANIFEST.json"
 
 
@@ -41,14 +43,6 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or "\\" in key or "//" in key or any(p in ("..", ".") for p in parts):
         raise ValueError(f"not a storage key: {key!r}")
     return key
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_local(path: Path) -> None:
@@ -99,13 +93,7 @@ class Storage:
             return self._remote(self.fs.pipe_file, self.path(key), data)
         path = Path(self.path(key))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.part")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-        _fsync_dir(path.parent)  # the rename itself survives a power cut
+        write_whole(path, data, durable_rename=True)
 
     def read_bytes(self, key: str) -> bytes:
         return self._remote(self.fs.cat_file, self.path(key))
@@ -131,9 +119,7 @@ class Storage:
             return cached
         data = self.read_bytes(key)
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f"{cached.name}.{uuid.uuid4().hex[:8]}.part")
-        tmp.write_bytes(data)
-        tmp.replace(cached)
+        write_whole(cached, data)
         self.trim_cache()
         return cached
 
@@ -171,7 +157,7 @@ class Storage:
             os.utime(cached)
             return cached
         files = self.manifest(prefix)
-        tmp = cached.with_name(f"{cached.name}.{uuid.uuid4().hex[:8]}.part")
+        tmp = cached.with_name(f"{cached.name}.{uuid.uuid4().hex[:8]}{PARTIAL}")
         try:
             for name in files:
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +188,7 @@ class Storage:
 
         def walk(folder: Path) -> None:
             for path in folder.iterdir():
-                if ".part" in path.name:
+                if PARTIAL in path.name:
                     continue
                 if path.is_dir() and (path / MANIFEST).is_file():
                     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

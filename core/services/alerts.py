@@ -11,6 +11,7 @@ per configured URL, in the scan's own transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -84,18 +85,29 @@ def decided_candidates(session, since: datetime) -> list[Happening]:
 
 def broken_checkpoints(session, now: datetime) -> list[Happening]:
     """Each time a checkpoint is marked broken (an admin may clear the mark, and it may break again)."""
+    rows = session.scalars(select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken))
+    broken = {c.id: c for c in rows}
     found = []
-    broken = session.scalars(select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken)).all()
-    for c in broken:
-        change = _condition(session, f"checkpoint:{c.id}", True, now, timedelta(0))
-        if change:
-            found.append(Happening(f"checkpoint:{c.id}:broken:{change[1].isoformat()}", "checkpoint.broken",
-                                   f"Checkpoint {c.id} ({c.name}) is broken and will not serve: {c.status_reason}",
-                                   {"checkpoint_id": c.id, "reason": c.status_reason}))  # fmt: skip
-    known = {s.name for s in session.scalars(select(AlertState).where(AlertState.name.like("checkpoint:%")))}
-    for name in known - {f"checkpoint:{c.id}" for c in broken}:
-        _condition(session, name, False, now, timedelta(0))  # cleared by an admin
+    for checkpoint_id, since in _episodes(session, "checkpoint", broken, now):
+        c = broken[checkpoint_id]
+        found.append(Happening(f"checkpoint:{c.id}:broken:{since.isoformat()}", "checkpoint.broken",
+                               f"Checkpoint {c.id} ({c.name}) is broken and will not serve: {c.status_reason}",
+                               {"checkpoint_id": c.id, "reason": c.status_reason}))  # fmt: skip
     return found
+
+
+def _episodes(session, kind: str, now_holding: Collection[int], now: datetime) -> list[tuple[int, datetime]]:
+    """Of the ids a condition holds for now (a broken checkpoint, a flagged labeler), those it began for
+    since the last scan, with when; ids it no longer holds for are forgotten, so a new episode tells again."""
+    began = []
+    for i in now_holding:
+        change = _condition(session, f"{kind}:{i}", True, now, timedelta(0))
+        if change:
+            began.append((i, change[1]))
+    known = {s.name for s in session.scalars(select(AlertState).where(AlertState.name.like(f"{kind}:%")))}
+    for name in known - {f"{kind}:{i}" for i in now_holding}:
+        _condition(session, name, False, now, timedelta(0))  # cleared (an admin's word, or the rules): no news
+    return began
 
 
 def _condition(session, name: str, holds: bool, now: datetime, grace: timedelta) -> tuple[str, datetime] | None:
@@ -126,17 +138,12 @@ def conditions(session, settings: Settings, now: datetime) -> list[Happening]:
         found.append(Happening(f"pool.refilled:{change[1].isoformat()}", "pool.refilled",
                                f"The labeling pool has pairs again ({ready} ready)", {"ready": ready}))  # fmt: skip
     flagged = quality.flagged(session, settings)
-    known = {s.name for s in session.scalars(select(AlertState).where(AlertState.name.like("labeler:%")))}
-    for labeler_id, reasons in flagged.items():
-        change = _condition(session, f"labeler:{labeler_id}", True, now, timedelta(0))
-        if change:
-            name = session.get(Labeler, labeler_id).name
-            found.append(Happening(f"labeler:{labeler_id}:flagged:{change[1].isoformat()}", "labeler.flagged",
-                                   f"Labeler {name} ({labeler_id}) is flagged; their votes no longer train: "
-                                   f"{'; '.join(reasons)}",
-                                   {"labeler_id": labeler_id, "name": name, "reasons": reasons}))  # fmt: skip
-    for name in known - {f"labeler:{i}" for i in flagged}:
-        _condition(session, name, False, now, timedelta(0))  # cleared (or an admin ruled): no news
+    for labeler_id, since in _episodes(session, "labeler", flagged, now):
+        name, reasons = session.get(Labeler, labeler_id).name, flagged[labeler_id]
+        found.append(Happening(f"labeler:{labeler_id}:flagged:{since.isoformat()}", "labeler.flagged",
+                               f"Labeler {name} ({labeler_id}) is flagged; their votes no longer train: "
+                               f"{'; '.join(reasons)}",
+                               {"labeler_id": labeler_id, "name": name, "reasons": reasons}))  # fmt: skip
     return found
 
 
@@ -180,4 +187,3 @@ def recent(limit: int = 50) -> list[dict]:
                  "next_attempt_at": d.next_attempt_at, "delivered_at": d.delivered_at})  # fmt: skip
         return [{"id": e.id, "kind": e.kind, "text": e.text, "payload": e.payload, "created_at": e.created_at,
                  "deliveries": deliveries.get(e.id, [])} for e in events]  # fmt: skip
-

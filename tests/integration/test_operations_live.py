@@ -61,13 +61,19 @@ def test_metrics_from_two_api_processes_and_a_worker_and_a_webhook_from_beat(pg_
         assert sorted(answers) == [202] * 5 + [429] * 3  # one limit, counted in Redis by both processes
 
         wait_until(pool_has_pairs, 240, "pairs in the pool", every=1, proc=services[1])
+
         def worker_counted():  # a fill's postrun signal lands just after its commit
             rows = samples(httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text)
             return (total(rows, "dpoloop_generation_seconds_count", purpose="pool") >= 4
                     and total(rows, "dpoloop_task_duration_seconds_count", task="dpoloop.pool.fill") >= 1)  # fmt: skip
 
         wait_until(worker_counted, 30, "the worker's metrics", proc=services[1])
-        rows = samples(httpx.get(f"{base}/metrics", headers=admin).text)
+
+        def loop_seen():  # each process reads the tables again at most every 10 s (loop_metrics.FRESH_S)
+            rows = samples(httpx.get(f"{base}/metrics", headers=admin).text)
+            return rows if total(rows, "dpoloop_workers_alive", queue="generate") == 1 else None
+
+        rows = wait_until(loop_seen, 30, "the worker alive at /metrics", proc=services[1])
         assert total(rows, "dpoloop_workers_alive", queue="generate") == 1
         assert total(rows, "dpoloop_pairs_made_total") >= 2
 

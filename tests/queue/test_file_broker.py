@@ -10,7 +10,7 @@ import pytest
 from kombu import Connection
 from kombu.transport import filesystem
 
-from core import file_broker
+from core import file_broker, files  # noqa: F401  (file_broker registers the dpoloopfs:// transport)
 
 
 def options(tmp_path) -> dict:
@@ -56,7 +56,7 @@ def test_a_reader_never_sees_a_message_before_it_is_whole(tmp_path, monkeypatch)
             except Exception as exc:
                 seen.append(exc)
 
-    monkeypatch.setattr(file_broker.os, "fsync", fsync_then_let_a_reader_in)
+    monkeypatch.setattr(files.os, "fsync", fsync_then_let_a_reader_in)  # the broker writes through core.files
     writer._put("generate", {"body": "task"})
     assert type(seen[0]).__name__ == "Empty"  # not there yet: neither half of it nor an error
     assert reader._get("generate") == {"body": "task"}

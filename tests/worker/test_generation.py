@@ -1,5 +1,7 @@
 """The generation path on tiny SD and SDXL pipelines built from configs (any model works the same)."""
 
+import io
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -45,15 +47,13 @@ def test_a_batch_keeps_order_and_matches_single_runs(generator):
         assert np.allclose(single.latents, result.latents, atol=1e-4)
 
 
-def test_result_keeps_png_latents_and_parameters(generator, tmp_path):
+def test_result_keeps_png_latents_and_parameters(generator):
     result = generator.generate([params(seed=None)])[0]
     assert result.params.seed is not None and result.params.width == 64 and result.params.height == 64
     assert result.latents.shape == (4, 16, 16) and result.latents.dtype == np.float32
     assert result.weights == "base"
-    png, npy = tmp_path / "media" / "g1.png", tmp_path / "latents" / "g1.npy"
-    result.save(png, npy)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert np.array_equal(np.load(npy), result.latents)
+    assert result.png_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert np.array_equal(np.load(io.BytesIO(result.latents_bytes())), result.latents)
 
 
 def test_progress_callback_counts_every_step(generator):

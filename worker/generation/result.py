@@ -24,3 +24,9 @@ class GeneratedImage:
         buffer = io.BytesIO()
         self.image.save(buffer, format="PNG")
         return buffer.getvalue()
+
+    def latents_bytes(self) -> bytes:
+        """The latents as a .npy file: dtype and shape travel with the numbers."""
+        buffer = io.BytesIO()
+        np.save(buffer, self.latents)
+        return buffer.getvalue()

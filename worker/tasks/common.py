@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
-
 from core.repo.generations import StartedGeneration
 from core.settings import get_settings
 from core.storage import LATENTS, MEDIA, storage
@@ -18,6 +14,4 @@ def save_files(started: StartedGeneration, result: GeneratedImage) -> None:
     store = storage(get_settings())
     store.write_bytes(f"{MEDIA}/{started.image_path}", result.png_bytes())
     if started.latents_path:
-        buffer = io.BytesIO()
-        np.save(buffer, result.latents)
-        store.write_bytes(f"{LATENTS}/{started.latents_path}", buffer.getvalue())
+        store.write_bytes(f"{LATENTS}/{started.latents_path}", result.latents_bytes())
