@@ -1,10 +1,14 @@
-"""Writing a file so that it appears whole or not at all: the bytes go to a temporary name beside it
-(ending in .part, which no reader matches), are fsynced, and are renamed over the final name."""
+"""Writing a file or a folder so that it appears whole or not at all: the bytes go to a temporary name
+beside it (ending in .part, or a .tmp- folder, which no reader matches), are fsynced, and are renamed
+into place."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 PARTIAL = ".part"
@@ -19,8 +23,48 @@ def write_whole(final: Path, data: bytes, durable_rename: bool = False) -> None:
         os.fsync(f.fileno())
     os.replace(partial, final)
     if durable_rename:
-        fd = os.open(final.parent, os.O_RDONLY)
+        fsync_parent(final)
+
+
+def fsync_tree(root: Path) -> None:
+    """Every file and folder under `root` (itself included) flushed to the disk."""
+    for directory, _, files in os.walk(root):
+        for name in files:
+            with open(Path(directory) / name, "rb") as f:
+                os.fsync(f.fileno())
+        fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def write_folder_whole(final: Path, fill: Callable[[Path], None]) -> Path:
+    """`fill(tmp)` writes a folder beside `final`, which is fsynced and renamed into place: readers see all
+    of it or nothing. An existing `final` is never overwritten (the rename fails)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        fill(tmp)
+        fsync_tree(tmp)
+        try:
+            os.rename(tmp, final)  # atomic on one filesystem; fails if final exists and is not empty
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise FileExistsError(f"{final} exists already") from exc
+            raise
+        fsync_parent(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def fsync_parent(path: Path) -> None:
+    """Make a rename into `path`'s folder durable."""
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

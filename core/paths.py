@@ -12,7 +12,10 @@ SHIPPED_EVAL_PROMPTS = Path(__file__).resolve().parent / "data" / "eval_prompts_
 
 def stored_path(data_dir: Path, path: Path) -> str:
     """What a row stores for a file or folder: relative to the data dir when under it, so a copy of the
-    data dir elsewhere (a restored backup, another host) finds its own files; anything else absolute."""
+    data dir elsewhere (a restored backup, another host) finds its own files; anything else absolute. A
+    relative path is already a storage key (core/storage.py) and stays itself."""
+    if not Path(path).is_absolute():
+        return Path(path).as_posix()
     path = Path(path).absolute()
     try:
         return path.relative_to(Path(data_dir).absolute()).as_posix()

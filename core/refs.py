@@ -13,7 +13,8 @@ class CheckpointRef:
 
     id: int
     kind: CheckpointKind
-    path: str | None  # the folder, resolved in this install's data dir; None for the base: settings.base_model
+    path: str | None  # the row's: a storage key (workers read it with core.storage.local_folder) or an absolute
+    # folder; None for the base: settings.base_model
 
 
 BASE_CHECKPOINT = CheckpointRef(id=BASE_CHECKPOINT_ID, kind=CheckpointKind.base, path=None)

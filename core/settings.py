@@ -30,6 +30,20 @@ class Settings(BaseSettings):
         default=Path("imports"),
         description="The one folder imports read from (a relative path is under the data dir).",
     )
+    storage_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: images, latents, checkpoints and preference models in an S3-compatible "
+        "store that several machines share (credentials and endpoint from AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL); default: the data dir.",
+    )
+    storage_cache_gb: float = Field(
+        default=20, gt=0, description="Local disk each process may fill with files read from the object store, GB."
+    )
+    media_links: Literal["signed", "presigned"] = Field(
+        default="signed",
+        description="How browsers get images: the API's own signed links, or the object store's pre-signed URLs "
+        "(presigned; needs DPOLOOP_STORAGE_URL and a store browsers can reach).",
+    )
     broker_url: str | None = Field(
         default=None, description="Celery broker; default: files in the data dir (redis://… in production)."
     )
@@ -299,6 +313,20 @@ class Settings(BaseSettings):
             if not url.startswith(("http://", "https://")) or len(url) > 2000:
                 raise ValueError(f"webhook URL {url[:100]!r} is not an http(s) URL of at most 2000 characters")
         return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _an_s3_url(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("s3://") or len(value) <= len("s3://")
+                                  or value[len("s3://")] == "/"):  # fmt: skip
+            raise ValueError(f"DPOLOOP_STORAGE_URL {value[:100]!r} is not s3://bucket[/prefix]")
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _presigned_needs_a_store(self) -> Settings:
+        if self.media_links == "presigned" and not self.storage_url:
+            raise ValueError("DPOLOOP_MEDIA_LINKS=presigned needs DPOLOOP_STORAGE_URL: the data dir cannot sign links")
+        return self
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:

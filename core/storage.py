@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from core.files import PARTIAL, write_whole
+from core.files import PARTIAL, write_folder_whole, write_whole
 
 MANIFEST = "MANIFEST.json"
 
@@ -85,6 +85,15 @@ class Storage:
                 raise StoreUnavailable(f"object store {self.url}: {type(exc).__name__}: {exc}") from exc
             raise
 
+    def ensure_bucket(self) -> bool:
+        """Create the store's bucket when it does not exist (`dpoloop migrate` does, once per install);
+        whether it was created."""
+        bucket = self.root.split("/")[0]
+        if self.local or self._remote(self.fs.exists, bucket):
+            return False
+        self._remote(self.fs.mkdir, bucket)
+        return True
+
     # ---- single files ---------------------------------------------------------------------------
     def write_bytes(self, key: str, data: bytes) -> None:
         """Whole or not at all: locally a temporary file, fsynced, renamed over the key (and the rename
@@ -124,20 +133,56 @@ class Storage:
         return cached
 
     # ---- folders ----------------------------------------------------------------------------------
+    def put_dir(self, prefix: str, fill) -> None:
+        """Publish a new folder under `prefix`: `fill(tmp)` writes its files into a local folder, then the
+        folder appears whole or not at all. Locally the folder is renamed into place; in an object store
+        its files are uploaded, then the manifest naming them, and this machine keeps the folder in its
+        cache. A published folder is never overwritten (FileExistsError)."""
+        check_key(prefix)
+
+        def with_manifest(tmp: Path) -> None:
+            fill(tmp)
+            (tmp / MANIFEST).write_bytes(_manifest_of(tmp))
+
+        if self.local:
+            write_folder_whole(Path(self.path(prefix)), with_manifest)
+            return
+        if self.exists(f"{prefix}/{MANIFEST}"):
+            raise FileExistsError(f"{prefix} is already published")
+        cached = self.cache_dir / prefix
+        tmp = cached.with_name(f"{cached.name}.{uuid.uuid4().hex[:8]}{PARTIAL}")
+        try:
+            tmp.mkdir(parents=True)
+            with_manifest(tmp)
+            self.publish_dir(tmp, prefix)
+            shutil.rmtree(cached, ignore_errors=True)
+            tmp.rename(cached)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.trim_cache()
+
     def publish_dir(self, local_dir: Path, prefix: str) -> None:
-        """Publish a finished folder under `prefix`: its files, then the manifest that names them. On the
-        local backend `local_dir` must be a sibling being renamed into place (write_atomically's job);
-        here it only gains its manifest."""
-        files = sorted(p.relative_to(local_dir).as_posix() for p in Path(local_dir).rglob("*") if p.is_file()
-                       and p.name != MANIFEST)  # fmt: skip
-        manifest = json.dumps({"files": {f: (local_dir / f).stat().st_size for f in files}}, indent=1).encode()
+        """Upload a finished local folder under `prefix`: its files, then the manifest that names them (on
+        the local backend the folder only gains its manifest: put_dir renames it into place)."""
+        manifest = _manifest_of(Path(local_dir))
         if self.local:
             (Path(local_dir) / MANIFEST).write_bytes(manifest)
             return
         check_key(prefix)
-        for name in files:
+        for name in json.loads(manifest)["files"]:
             self._remote(self.fs.put_file, str(Path(local_dir) / name), self.path(f"{prefix}/{name}"))
         self.write_bytes(f"{prefix}/{MANIFEST}", manifest)  # last: before it, the folder does not exist
+
+    def folder_files(self, prefix: str) -> set[str]:
+        """The names of a published folder's files, without downloading them: its manifest in an object
+        store, a listing on the local backend (folders written before manifests existed have none);
+        NotPublished when there is no such folder."""
+        if not self.local:
+            return set(self.manifest(prefix))
+        folder = Path(self.path(prefix))
+        if not folder.is_dir():
+            raise NotPublished(f"{prefix} is not published (no such folder)")
+        return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
     def manifest(self, prefix: str) -> dict[str, int]:
         """The published folder's files and sizes; NotPublished without a manifest."""
@@ -213,17 +258,31 @@ class Storage:
         return self._remote(self.fs.sign, self.path(key), expires_s)
 
 
+def _manifest_of(folder: Path) -> bytes:
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return json.dumps({"files": {f: (folder / f).stat().st_size for f in files}}, indent=1).encode()
+
+
 MEDIA, LATENTS = "media", "latents"  # key prefixes of a generation's image and its final latents
 
 _stores: dict[tuple, Storage] = {}
 
 
 def storage(settings) -> Storage:
-    """The install's storage: its data dir (one machine). One instance per data dir and process."""
-    key = (str(settings.data_dir),)
+    """The install's storage: DPOLOOP_STORAGE_URL when set (an object store several machines share), else
+    the data dir (one machine). One instance per setting and process."""
+    url = settings.storage_url or str(settings.data_dir)
+    key = (url, str(settings.data_dir), settings.storage_cache_gb)
     if key not in _stores:
-        _stores[key] = Storage(str(settings.data_dir), settings.data_dir / "cache", 20 * 2**30)
+        _stores[key] = Storage(url, settings.data_dir / "cache", int(settings.storage_cache_gb * 2**30))
     return _stores[key]
+
+
+def local_folder(settings, stored: str) -> Path:
+    """The folder a row names (a checkpoint, a preference model), on this machine: a key is read through
+    the storage (downloaded once into the cache from an object store); an absolute path (a folder
+    registered from outside the data dir) is that path."""
+    return Path(stored) if Path(stored).is_absolute() else storage(settings).local_dir(stored)
 
 
 def media_file(settings, relpath: str) -> Path:

@@ -45,6 +45,33 @@ def chromium_path() -> str:
     return need_env("DPOLOOP_TEST_CHROMIUM")
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    return need_env("DPOLOOP_TEST_S3_URL")
+
+
+def new_bucket(endpoint: str) -> str:
+    """An empty bucket of its own on the test S3 server (scripts/services.sh starts one)."""
+    import boto3
+
+    name = f"dpoloop-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket=name)  # fmt: skip
+    return name
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def bucket(s3_endpoint, monkeypatch) -> str:
+    """A new bucket, with this process's AWS settings pointing at the test S3 server."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    for key, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    return new_bucket(s3_endpoint)
+
+
 def create_database(admin_url: str) -> str:
     """A new, empty Postgres database; returns its URL."""
     name = f"dpoloop_test_{uuid.uuid4().hex[:10]}"

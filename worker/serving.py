@@ -7,7 +7,8 @@ then changes weights under the lock and checks one tiny generation before any re
 A checkpoint that fails either half is marked broken (which rolls the deployment back) and the
 previous weights go on serving. A failure may be passing (out of GPU memory, a file system
 hiccup): a checkpoint is retried with backoff and marked broken only when it fails LOAD_ATTEMPTS
-times in a row; an admin can clear the mark.
+times in a row; an admin can clear the mark. An object store that cannot be reached is nobody's fault:
+the swap is tried again and the checkpoint is not marked.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.services import checkpoints
 from core.services.checkpoints import UnusableCheckpoint
 from core.settings import Settings, get_settings
 from core.states import CheckpointKind
+from core.storage import StoreUnavailable, local_folder
 
 log = logging.getLogger(__name__)
 WATCH_S = 0.5  # how often a worker looks for a promotion: a swap starts within about this long
@@ -65,9 +67,9 @@ class ModelServer:
         if checkpoint.kind == CheckpointKind.base:
             return None
         if checkpoint.kind == CheckpointKind.lora:
-            return self.generator.read_lora(checkpoint.path)
+            return self.generator.read_lora(local_folder(self.settings, checkpoint.path))
         if checkpoint.kind == CheckpointKind.full:
-            return self.generator.read_denoiser(checkpoint.path)
+            return self.generator.read_denoiser(local_folder(self.settings, checkpoint.path))
         raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
 
     def _put_on(self, checkpoint: CheckpointRef, prepared) -> None:
@@ -105,6 +107,9 @@ class ModelServer:
                                  f"{waiting[1] - time.monotonic():.1f} s")  # fmt: skip
             try:
                 self._swap(checkpoint)
+            except StoreUnavailable:
+                log.warning("checkpoint %s waits for the object store to answer", checkpoint.id)
+                raise  # the store's outage, not the checkpoint's fault: never counted toward broken
             except Exception as exc:
                 self._failed(checkpoint, exc)
                 raise

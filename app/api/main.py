@@ -16,13 +16,15 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from app.api.docs import add_docs
 from app.api.errors import ERROR_RESPONSES
 from app.api.guard import RequestGuard
-from app.api.headers import SecurityHeaders
+from app.api.headers import SecurityHeaders, strict_csp
+from app.api.media import media_origins
 from app.api.media import router as media_router
 from app.api.metrics import RequestMetrics
 from app.api.metrics import router as metrics_router
 from app.api.routes import admin, checkpoints, data, generations, health, labeling, overview, reward, rounds, trust
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
+from core.storage import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,14 @@ async def database_unreachable(_: Request, exc: Exception) -> Response:
     """503, not 500: the database restarting or away is a passing outage, and every write is safe to retry."""
     log.warning("database unreachable: %s", exc)
     body = json.dumps({"detail": "the database is unreachable; retry shortly"})
+    return Response(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, media_type="application/json",
+                    headers={"Retry-After": "2"})  # fmt: skip
+
+
+async def store_unreachable(_: Request, exc: Exception) -> Response:
+    """503 as for the database: the object store away is a passing outage, and nothing was changed."""
+    log.warning("object store unreachable: %s", exc)
+    body = json.dumps({"detail": "the object store is unreachable; retry shortly"})
     return Response(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, media_type="application/json",
                     headers={"Retry-After": "2"})  # fmt: skip
 
@@ -65,9 +75,10 @@ def create_app() -> FastAPI:
     api.add_exception_handler(RequestValidationError, validation_error)
     api.add_exception_handler(OperationalError, database_unreachable)  # connection lost, server restarting
     api.add_exception_handler(InterfaceError, database_unreachable)
+    api.add_exception_handler(StoreUnavailable, store_unreachable)
     api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     api.add_middleware(
-        SecurityHeaders, policies=add_docs(api)
+        SecurityHeaders, policies=add_docs(api), default=strict_csp(media_origins(settings))
     )  # outermost but one: the guard's own 401 and 413 answers get them too
     api.add_middleware(RequestMetrics)  # outermost: times everything the process answers
     routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,

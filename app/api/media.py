@@ -1,8 +1,10 @@
-"""Generated images, served only through signed links that expire (core/services/media.py)."""
+"""Generated images, served only through signed links that expire (core/services/media.py), or handed out
+as the object store's own pre-signed URLs."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse, Response
@@ -17,7 +19,20 @@ router = APIRouter(tags=["media"])
 
 
 def media_url(relpath: str) -> str:
+    """A link that expires: the API's own (signed with the install's secret), or the object store's
+    pre-signed URL (DPOLOOP_MEDIA_LINKS=presigned: the images never pass through the API)."""
+    settings = get_settings()
+    if settings.media_links == "presigned":
+        return storage(settings).presigned_url(f"{MEDIA}/{relpath}", media.LINK_TTL_S)
     return f"{MEDIA_PREFIX}/{relpath}?{media.signed_query(relpath)}"
+
+
+def media_origins(settings) -> tuple[str, ...]:
+    """Where else than this origin browsers fetch images from: the store's, for pre-signed URLs."""
+    if settings.media_links != "presigned":
+        return ()
+    link = urlsplit(storage(settings).presigned_url(f"{MEDIA}/origin.png", 60))  # signed locally, no request
+    return (f"{link.scheme}://{link.netloc}",)
 
 
 @router.get(MEDIA_PREFIX + "/{name}", response_class=FileResponse, include_in_schema=False)

@@ -26,6 +26,7 @@ from core.services.backup import BackupFailed, write_backup
 from core.services.prompt_filter import ClassifierUnavailable
 from core.settings import Settings, get_settings
 from core.states import PromptSource, Role
+from core.storage import StoreUnavailable, storage
 from worker.basemodel.cli import base_model_cli, simulate_labelers
 from worker.judges.cli import ai_label
 from worker.reward.cli import reward_cli
@@ -61,9 +62,17 @@ def _settings_with(host: str | None = None, port: int | None = None) -> Settings
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema to the newest version."""
+    """Bring the database schema to the newest version, and create the object store's bucket if missing."""
     upgrade()
     typer.echo(f"database at head: {get_settings().sqlalchemy_url}")
+    store = storage(get_settings())
+    if not store.local:
+        try:
+            created = store.ensure_bucket()
+        except StoreUnavailable as exc:
+            typer.echo(f"dpoloop: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(f"object store {'bucket created' if created else 'ready'}: {store.url}")
 
 
 def _check_model(settings: Settings) -> None:

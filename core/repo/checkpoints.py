@@ -18,6 +18,7 @@ from core.paths import resolve_stored, stored_path
 from core.refs import CheckpointRef
 from core.settings import get_settings
 from core.states import BASE_CHECKPOINT_ID, CheckpointKind, CheckpointStatus, ComparisonKind, ComparisonState
+from core.storage import NotPublished, storage
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file name diffusers' lo
 
 
 def checkpoint_folder(checkpoint: Checkpoint) -> Path | None:
-    """Where the checkpoint's files are, in this install's data dir (the database's own: the settings
-    name both); None for the base (DPOLOOP_BASE_MODEL)."""
+    """Where the checkpoint's files are on the local backend (the data dir: tests and benches read them
+    there); None for the base (DPOLOOP_BASE_MODEL). Workers use core.storage.local_folder."""
     return resolve_stored(get_settings().data_dir, checkpoint.path) if checkpoint.path else None
 
 
@@ -53,8 +54,7 @@ def checkpoint_ref(session: Session, checkpoint_id: int) -> CheckpointRef:
         raise UnusableCheckpoint(f"checkpoint {checkpoint_id} does not exist")
     if row.status == CheckpointStatus.broken:
         raise UnusableCheckpoint(f"checkpoint {checkpoint_id} is marked broken: {row.status_reason}")
-    folder = checkpoint_folder(row)
-    return CheckpointRef(id=row.id, kind=row.kind, path=str(folder) if folder else None)
+    return CheckpointRef(id=row.id, kind=row.kind, path=row.path)
 
 
 class PromotionRefused(ValueError):
@@ -62,15 +62,23 @@ class PromotionRefused(ValueError):
 
 
 def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
-    """Why the checkpoint's files cannot be loaded, or None when they look complete (no torch needed)."""
+    """Why the checkpoint's files cannot be loaded, or None when they look complete (no torch needed, and
+    nothing downloaded: an object store answers from the folder's manifest)."""
     if checkpoint.kind == CheckpointKind.base:
         return None
-    path = checkpoint_folder(checkpoint) or Path("")
     if checkpoint.kind == CheckpointKind.lora:
-        wanted = [path / LORA_WEIGHTS]
+        wanted = [LORA_WEIGHTS]
     else:  # a whole fine-tuned denoiser: a UNet, or SD3's/FLUX's transformer
-        wanted = [path / "unet" / "config.json", path / "transformer" / "config.json"]
-    return None if any(w.is_file() for w in wanted) else f"{wanted[0]} is missing"
+        wanted = ["unet/config.json", "transformer/config.json"]
+    stored = checkpoint.path or ""
+    if Path(stored).is_absolute():  # registered from outside the storage
+        found = {w for w in wanted if (Path(stored) / w).is_file()}
+    else:
+        try:
+            found = storage(get_settings()).folder_files(stored) & set(wanted)
+        except (NotPublished, ValueError):
+            found = set()
+    return None if found else f"{stored}/{wanted[0]} is missing"
 
 
 def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:

@@ -1,5 +1,7 @@
 """`dpoloop backup`: a consistent copy of what a restore needs: the database (with the install's
-secret, the votes and the registry) and the data dir's media, latents and checkpoints.
+secret, the votes and the registry) and the data dir's media, latents and checkpoints (with
+DPOLOOP_STORAGE_URL the files stay in the object store, whose versioning or replicas keep them: the
+backup names the store).
 
 The database is copied first, online and consistent (SQLite's backup API; pg_dump's snapshot); the
 files after it, so every file a copied row names is in the copy (files made later are extra).
@@ -75,12 +77,13 @@ def write_backup(settings: Settings, out: Path) -> dict:
         database = POSTGRES_DUMP
         _pg_dump(url, out / database)
     files = 0
-    for name in FOLDERS:
+    for name in () if settings.storage_url else FOLDERS:  # an object store keeps its own (versioning, replicas)
         source = settings.data_dir / name
         if source.is_dir():
             shutil.copytree(source, out / name)
             files += sum(1 for p in (out / name).rglob("*") if p.is_file())
     manifest = {"created_at": datetime.now(UTC).isoformat(), "database": database, "schema_revision": revision,
-                "counts": counts, "files": files, "folders": list(FOLDERS)}  # fmt: skip
+                "counts": counts, "files": files, "folders": [] if settings.storage_url else list(FOLDERS),
+                "storage_url": settings.storage_url}  # fmt: skip
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest

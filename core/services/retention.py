@@ -18,7 +18,6 @@ none of the others from running; the failure is recorded for the admin overview'
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,12 +28,12 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Checkpoint, Comparison, Deployment, Generation, Report, Vote
 from core.db.session import session_scope
-from core.paths import lies_within, resolve_stored
+from core.paths import lies_within, stored_path
 from core.repo import generations as generations_repo
 from core.services import housekeeping
 from core.settings import Settings
 from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationPurpose
-from core.storage import LATENTS, MEDIA, Storage, StoreUnavailable, storage
+from core.storage import LATENTS, MEDIA, NotPublished, Storage, StoreUnavailable, check_key, storage
 
 log = logging.getLogger(__name__)
 TASK = "retention"
@@ -58,7 +57,7 @@ class Doomed:
 
     done: int | list[int] = 0
     files: list[str] = field(default_factory=list)  # storage keys
-    folders: list[Path] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)  # storage keys of published folders
 
 
 def _forget_files(session, settings: Settings, ids) -> tuple[list[Path], int]:
@@ -124,16 +123,21 @@ def _rejected_checkpoints(session: Session, settings: Settings, now: datetime, r
         Checkpoint.created_at < now - timedelta(days=settings.retention_rejected_days),
     )).all()  # fmt: skip
     doomed = Doomed([])
+    store = storage(settings)
     for checkpoint in stale:
-        folder = resolve_stored(settings.data_dir, checkpoint.path)
-        if not folder.exists():
-            continue
-        if not lies_within(settings.checkpoints_dir, folder):
-            log.warning("retention leaves checkpoint %s's files alone: %s is outside %s", checkpoint.id, folder,
-                        settings.checkpoints_dir)  # fmt: skip
+        key = stored_path(settings.data_dir, Path(checkpoint.path)) if store.local else checkpoint.path  # an old
+        # row's absolute path into the data dir reads as its key
+        if (Path(key).is_absolute() or not key.startswith("checkpoints/") or _not_a_key(key)
+                or store.local and not lies_within(settings.checkpoints_dir, Path(store.path(key)))):  # a link out
+            log.warning("retention leaves checkpoint %s's files alone: %s is not in the storage's checkpoints/",
+                        checkpoint.id, key)  # fmt: skip
             report.outside_data_dir.append(checkpoint.id)
             continue
-        doomed.folders.append(folder)
+        try:
+            store.folder_files(key)
+        except NotPublished:
+            continue  # gone already
+        doomed.folders.append(key)
         note = f"files removed after {settings.retention_rejected_days:g} days"
         checkpoint.status_reason = f"{checkpoint.status_reason}; {note}" if checkpoint.status_reason else note
         doomed.done.append(checkpoint.id)
@@ -148,6 +152,14 @@ KINDS: dict[str, tuple[str, Callable[[Session, Settings, datetime, RetentionRepo
 }
 
 
+def _not_a_key(path: str) -> bool:
+    try:
+        check_key(path)
+    except ValueError:
+        return True
+    return False
+
+
 def _delete(doomed: Doomed, store: Storage) -> tuple[int, list[str]]:
     """Delete the files and folders (their rows have let go of them); how many went, and what failed."""
     gone, errors = 0, []
@@ -157,13 +169,11 @@ def _delete(doomed: Doomed, store: Storage) -> tuple[int, list[str]]:
             gone += 1
         except (OSError, StoreUnavailable) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
-    for folder in doomed.folders:
+    for prefix in doomed.folders:
         try:
-            shutil.rmtree(folder)
+            store.delete_dir(prefix)
             gone += 1
-        except FileNotFoundError:
-            gone += 1
-        except OSError as exc:
+        except (OSError, StoreUnavailable) as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
     return gone, errors
 

@@ -55,8 +55,9 @@ def test_compose_file_is_valid_and_has_every_service():
     assert result.returncode == 0, result.stdout + result.stderr
     text = (REPO / "docker-compose.yml").read_text()
     services = yaml.safe_load(text)["services"]
-    assert {"postgres", "redis", "api", "worker-generate", "worker-train", "beat", "flower", "proxy"} <= set(services)
-    for name in ("postgres", "redis", "api", "worker-generate", "worker-train", "flower", "proxy"):
+    every = {"postgres", "redis", "s3", "api", "worker-generate", "worker-train", "beat", "flower", "proxy"}
+    assert every <= set(services)
+    for name in ("postgres", "redis", "s3", "api", "worker-generate", "worker-train", "flower", "proxy"):
         assert "healthcheck" in services[name], name
 
 
@@ -64,6 +65,10 @@ def test_the_production_stack_has_no_default_secrets_and_one_public_door():
     text = (REPO / "docker-compose.yml").read_text()
     services = yaml.safe_load(text)["services"]
     assert "POSTGRES_PASSWORD:-" not in text and "${POSTGRES_PASSWORD:?" in text  # no default: refuses to start
+    assert "${S3_ACCESS_KEY:?" in text and "${S3_SECRET_KEY:?" in text and "ports" not in services["s3"]
+    for name in ("api", "worker-generate", "worker-train", "beat"):  # every part reads and writes the same store
+        assert services[name]["environment"]["DPOLOOP_STORAGE_URL"].startswith("${DPOLOOP_STORAGE_URL:-s3://")
+        assert services[name]["depends_on"]["s3"]["condition"] == "service_healthy"
     assert "${FLOWER_PASSWORD:?" in services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
     assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"] and "ports" not in services["api"]
     assert {"80:80", "443:443"} == set(services["proxy"]["ports"]) and (REPO / "deploy" / "Caddyfile").is_file()

@@ -4,32 +4,13 @@ their manifest is there, a worker's cache capped in size, and a store that is do
 
 import json
 import os
+import shutil
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from core.storage import MANIFEST, NotPublished, Storage, StoreUnavailable, check_key
-from tests.conftest import need_env
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> str:
-    return need_env("DPOLOOP_TEST_S3_URL")
-
-
-@pytest.fixture
-def bucket(s3_endpoint, monkeypatch) -> str:
-    import boto3
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    name = f"dpoloop-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -55,29 +36,59 @@ def test_files_by_key_on_both_backends(store):
             check_key(bad)
 
 
-def test_a_folder_is_readable_only_once_its_manifest_is_published(store, tmp_path):
-    folder = tmp_path / "round-3"
+def fill_round(folder: Path) -> None:
     (folder / "unet").mkdir(parents=True)
     (folder / "pytorch_lora_weights.safetensors").write_bytes(b"w" * 1000)
     (folder / "unet" / "config.json").write_text("{}")
-    if store.local:  # the local backend publishes by renaming a finished folder into place
-        store.publish_dir(folder, "checkpoints/round-3")  # gains its manifest
-        target = Path(store.path("checkpoints/round-3"))
-        target.parent.mkdir(parents=True)
-        folder.rename(target)
-    else:
-        store.fs.put_file(str(folder / "unet" / "config.json"), store.path("checkpoints/round-3/unet/config.json"))
-        with pytest.raises(NotPublished):  # a half-uploaded folder is never read
+
+
+def test_a_folder_is_readable_only_once_its_manifest_is_published(store, tmp_path):
+    if not store.local:  # files uploaded without their manifest (an upload cut off) are never read
+        store.fs.pipe_file(store.path("checkpoints/round-3/unet/config.json"), b"{}")
+        with pytest.raises(NotPublished):
             store.local_dir("checkpoints/round-3")
-        store.publish_dir(folder, "checkpoints/round-3")
+        with pytest.raises(NotPublished):
+            store.folder_files("checkpoints/round-3")
+    store.put_dir("checkpoints/round-3", fill_round)
+    files = {"pytorch_lora_weights.safetensors": 1000, "unet/config.json": 2}
+    assert store.folder_files("checkpoints/round-3") == set(files) | ({MANIFEST} if store.local else set())
+    if not store.local:  # the machine that published it keeps it in its cache, whole
+        assert (tmp_path / "cache" / "checkpoints/round-3" / MANIFEST).is_file()
+        shutil.rmtree(tmp_path / "cache")
     local = store.local_dir("checkpoints/round-3")
     assert (local / "pytorch_lora_weights.safetensors").read_bytes() == b"w" * 1000
     assert (local / "unet" / "config.json").read_text() == "{}"
-    assert json.loads((local / MANIFEST).read_text())["files"] == {"pytorch_lora_weights.safetensors": 1000,
-                                                                   "unet/config.json": 2}  # fmt: skip
+    assert json.loads((local / MANIFEST).read_text())["files"] == files
+    with pytest.raises(FileExistsError):  # a published folder is never overwritten
+        store.put_dir("checkpoints/round-3", fill_round)
     store.delete_dir("checkpoints/round-3")
     with pytest.raises(NotPublished):
         store.manifest("checkpoints/round-3")
+    with pytest.raises(NotPublished):
+        store.folder_files("checkpoints/round-3")
+
+
+def test_a_folder_that_fails_while_written_leaves_nothing(store):
+    def crash(folder: Path) -> None:
+        fill_round(folder)
+        raise RuntimeError("out of disk")
+
+    with pytest.raises(RuntimeError):
+        store.put_dir("checkpoints/round-4", crash)
+    with pytest.raises(NotPublished):
+        store.folder_files("checkpoints/round-4")
+    if store.local:
+        assert list(Path(store.path("checkpoints")).iterdir()) == []  # no temporary folder left behind
+
+
+def test_presigned_links_are_the_stores_own(bucket, s3_endpoint, tmp_path):
+    import httpx
+
+    store = Storage(f"s3://{bucket}/install-1", tmp_path / "cache", 10**6)
+    store.write_bytes("media/ab.png", b"png bytes")
+    link = store.presigned_url("media/ab.png", 60)
+    assert link.startswith(s3_endpoint) and httpx.get(link).content == b"png bytes"
+    assert Storage(str(tmp_path / "data"), tmp_path / "c2", 10).presigned_url("media/ab.png", 60) is None
 
 
 def test_the_cache_keeps_the_most_recently_used_under_its_cap(bucket, tmp_path):
@@ -106,3 +117,11 @@ def test_a_store_that_is_down_is_named(tmp_path, monkeypatch):
         store.write_bytes("media/a.png", b"x")
     with pytest.raises(StoreUnavailable):
         store.read_bytes("media/a.png")
+
+
+def test_migrate_creates_the_bucket_once(bucket, tmp_path):
+    store = Storage(f"s3://{bucket}-new/install", tmp_path / "cache", 10**6)
+    assert store.ensure_bucket() is True and store.ensure_bucket() is False
+    store.write_bytes("media/a.png", b"x")
+    assert store.read_bytes("media/a.png") == b"x"
+    assert Storage(str(tmp_path / "data"), tmp_path / "c", 10).ensure_bucket() is False

@@ -13,6 +13,7 @@ from core.db.session import session_scope
 from core.repo.checkpoints import LORA_WEIGHTS
 from core.services import checkpoints, retention
 from core.states import CheckpointKind, CheckpointStatus
+from core.storage import local_folder
 from tests.conftest import apply_settings
 
 
@@ -55,7 +56,8 @@ def test_a_backup_restored_into_another_data_dir_wears_and_deletes_only_its_own_
     write_backup(live, tmp_path / "backup")
     copy = restore(tmp_path / "backup", tmp_path / "restored", monkeypatch)
 
-    assert checkpoints.ref_of(kept).path == str(copy.checkpoints_dir / "round-0001-aaaaaa")
+    assert checkpoints.ref_of(kept).path == "checkpoints/round-0001-aaaaaa"  # a key, read in this data dir
+    assert local_folder(copy, checkpoints.ref_of(kept).path) == copy.checkpoints_dir / "round-0001-aaaaaa"
     report = retention.apply(copy)
     assert report.checkpoints == [stale] and report.failures == []
     assert not (copy.checkpoints_dir / "round-0002-bbbbbb").exists()
@@ -72,7 +74,7 @@ def test_a_backup_restored_on_another_host_finds_its_checkpoints(sqlite_db, tmp_
     copy = restore(tmp_path / "backup", tmp_path / "elsewhere", monkeypatch)
 
     checkpoints.promote(kept, by="admin")  # refused when its files are missing
-    assert checkpoints.active_ref().path == str(copy.checkpoints_dir / "round-0001-aaaaaa")
+    assert local_folder(copy, checkpoints.active_ref().path) == copy.checkpoints_dir / "round-0001-aaaaaa"
 
 
 def test_retention_never_deletes_a_folder_outside_the_data_dir(sqlite_db, tmp_path):

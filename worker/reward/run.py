@@ -14,7 +14,7 @@ from core.repo.preferences import PreferencePair
 from core.services import reward
 from core.settings import Settings
 from core.storage import latents_file, media_file
-from worker.checkpoint_io import write_atomically
+from worker.checkpoint_io import publish_folder
 from worker.reward.features import NAME, PromptFeatures, image_features
 from worker.reward.fit import FeaturePairs, FitSettings, accuracy, fit
 
@@ -101,9 +101,9 @@ def _train(job: reward.RewardJob, settings: Settings, fit_settings: FitSettings)
         "seconds": {"features": round(features_s, 2), "fit": round(fit_s, 2),
                     "total": round(time.monotonic() - started, 2)},
     }  # fmt: skip
-    write_atomically(settings.reward_dir / name, model.save, card)
+    key = publish_folder(settings, f"reward/{name}", model.save, card)
     decisive = job.counts.get("votes_left", 0) + job.counts.get("votes_right", 0)
-    reward.finish(job.model_id, f"reward/{name}", {
+    reward.finish(job.model_id, key, {
         "votes": decisive, "train_pairs": len(train), "held_out_pairs": len(held), "held_out_accuracy": held_acc,
         "ceilings": ceilings, "card": card,
     })  # fmt: skip

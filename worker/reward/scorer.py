@@ -11,6 +11,7 @@ import numpy as np
 
 from core.services import reward
 from core.settings import Settings
+from core.storage import local_folder
 from worker.reward.features import PromptFeatures, image_features
 from worker.reward.model import PreferenceModel
 
@@ -46,5 +47,5 @@ def current_scorer(settings: Settings) -> Scorer | None:
     with _lock:
         if _loaded is None or _loaded.version != version.id:
             prompts = _loaded.prompts if _loaded is not None else None  # the text encoder does not change
-            _loaded = Scorer.load(version.id, settings.data_dir / version.path, settings, prompts)
+            _loaded = Scorer.load(version.id, local_folder(settings, version.path), settings, prompts)
         return _loaded

@@ -15,7 +15,7 @@ from core.schemas.rounds import DPOConfig
 from core.services.rounds import RoundClaim
 from core.settings import Settings
 from core.states import CheckpointKind, RoundState
-from worker.checkpoint_io import read_card
+from worker.checkpoint_io import on_this_machine, read_card
 from worker.dpo.trainer import DPOTrainer, RefusedConfig
 from worker.generation.generator import Generator
 from worker.generation.loading import load_pipeline
@@ -59,7 +59,8 @@ def load_round_model(claim: RoundClaim, settings: Settings) -> RoundModel:
     device = torch.device(settings.device) if settings.device else None
     config = training_config(claim.config, settings)
     try:
-        model = open_round_model(settings.base_model, device, config, claim.start, claim.reference)
+        start, reference = on_this_machine(settings, claim.start), on_this_machine(settings, claim.reference)
+        model = open_round_model(settings.base_model, device, config, start, reference)
     except RefusedConfig as exc:
         raise RoundStopped(RoundState.failed, f"refused: {exc}") from exc
     model.trainer.held_out_draws = settings.gate_draws

@@ -31,6 +31,7 @@ from core.services import rounds
 from core.services.rounds import RoundClaim
 from core.settings import Settings
 from core.states import RoundState
+from worker.checkpoint_io import on_this_machine
 from worker.rounds.data import RoundData
 from worker.rounds.model import RoundModel, training_config
 from worker.rounds.stopped import RoundStopped
@@ -57,7 +58,8 @@ def launch_command(settings: Settings, job_dir: Path) -> list[str]:
 def write_job(job_dir: Path, claim: RoundClaim, data: RoundData, settings: Settings) -> None:
     config = training_config(claim.config, settings)
     job = {"base_model": settings.base_model, "device": settings.device, "threads": settings.torch_threads,
-           "config": config.model_dump(), "start": asdict(claim.start), "reference": asdict(claim.reference),
+           "config": config.model_dump(), "start": asdict(on_this_machine(settings, claim.start)),
+           "reference": asdict(on_this_machine(settings, claim.reference)),
            "train": data.files["train"], "held_out": data.files["held_out"],
            "held_out_draws": settings.gate_draws}  # fmt: skip
     (job_dir / JOB).write_text(json.dumps(job))

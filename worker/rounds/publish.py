@@ -10,7 +10,7 @@ from core.services import rounds
 from core.services.checkpoints import NewCheckpoint
 from core.services.rounds import RoundClaim
 from core.settings import Settings
-from worker.checkpoint_io import write_atomically
+from worker.checkpoint_io import publish_folder
 from worker.rounds.gate import GateThresholds, apply_gate
 from worker.rounds.model import RoundModel
 
@@ -32,9 +32,9 @@ def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, s
             "config": claim.config.model_dump(), "metrics": metrics, "counts": counts,
             "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
     written = {}
-    path = write_atomically(settings.checkpoints_dir / name,
-                            lambda d: written.setdefault("kind", model.trainer.save(d)), card)  # fmt: skip
-    new = NewCheckpoint(round_id=claim.round_id, name=name, kind=written["kind"], path=str(path),
+    key = publish_folder(settings, f"checkpoints/{name}", lambda d: written.setdefault("kind", model.trainer.save(d)),
+                         card)  # fmt: skip
+    new = NewCheckpoint(round_id=claim.round_id, name=name, kind=written["kind"], path=key,
                         parent_id=claim.start.id, passed_gate=gate.passed, gate_summary=gate.summary(),
                         metrics=metrics)  # fmt: skip
     return rounds.publish(claim, new, settings)

@@ -13,6 +13,7 @@ import numpy as np
 from core.schemas.generation import GenerationParams
 from core.services import prompts, reward
 from core.settings import Settings
+from core.storage import local_folder
 from worker.generation.generator import Generator
 from worker.reward.scorer import Scorer
 
@@ -33,7 +34,7 @@ class RewardGate:
         if version is None or not texts or settings.reward_gate_images <= 0:
             return None
         try:
-            scorer = Scorer.load(version.id, settings.data_dir / version.path, settings)
+            scorer = Scorer.load(version.id, local_folder(settings, version.path), settings)
         except (OSError, ValueError, RuntimeError) as exc:  # its files are gone or unreadable: no rule, not no round
             log.error("preference model v%s cannot be read (%s): the gate runs without its rule", version.id, exc)
             return None

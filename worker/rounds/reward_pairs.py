@@ -19,6 +19,7 @@ from core.schemas.generation import GenerationParams
 from core.services import reward, rounds
 from core.services.rounds import RoundClaim
 from core.settings import Settings
+from core.storage import local_folder
 from worker.dpo.trainer import TrainingPair
 from worker.reward.scorer import Scorer
 from worker.rounds.data import RoundData
@@ -39,7 +40,7 @@ def add_reward_pairs(claim: RoundClaim, model: RoundModel, data: RoundData, sett
     if version is None or not prompts:  # the model was there at start_round; a deleted one is no reason to fail
         report["reason"] = "no preference model" if version is None else "no active prompts"
         return _record(claim, data, report)
-    scorer = Scorer.load(version.id, settings.data_dir / version.path, settings)
+    scorer = Scorer.load(version.id, local_folder(settings, version.path), settings)
     generator = model.generator()
     rng = random.Random(config.seed)
     threshold = float(np.log(config.reward_confidence / (1 - config.reward_confidence)))  # the margin's logit

@@ -53,7 +53,7 @@ def simulate_labeler(
             response.raise_for_status()
             empty_since = None
             pair = response.json()
-            left, right = (Image.open(io.BytesIO(client.get(pair[side]["url"]).content)) for side in ("left", "right"))
+            left, right = (Image.open(io.BytesIO(fetch_image(client, pair[side]["url"]))) for side in ("left", "right"))
             choice = policy.choose(left, right, pair["prompt"])
             client.post(f"/api/v1/comparisons/{pair['id']}/vote", json={"choice": choice}).raise_for_status()
             report.votes += 1
@@ -62,3 +62,11 @@ def simulate_labeler(
                 on_vote(report.votes, choice)
     report.seconds = time.monotonic() - started
     return report
+
+
+def fetch_image(client, url: str) -> bytes:
+    """An image link: the API's own (relative), or an object store's pre-signed URL, which must not get the
+    labeler's token (a store refuses a second way of signing, and the token is not the store's business)."""
+    response = client.get(url) if url.startswith("/") else httpx.get(url, timeout=30.0)
+    response.raise_for_status()
+    return response.content
