@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in the data dir.")
     import_root: Path = Field(
         default=Path("imports"),
-        description="The one folder imports read from (a relative path is under the data dir).",
+        description="The one folder imports read from (a relative path is under the data dir; with "
+        "DPOLOOP_STORAGE_URL, the store's imports/ instead).",
     )
     storage_url: str | None = Field(
         default=None,

@@ -39,8 +39,7 @@ class NotPublished(FileNotFoundError):
 
 def check_key(key: str) -> str:
     """A key names a file under the root: relative, no '..', no empty parts."""
-    parts = PurePosixPath(key).parts
-    if not key or key.startswith("/") or "\\" in key or "//" in key or any(p in ("..", ".") for p in parts):
+    if "\\" in key or any(part in ("", ".", "..") for part in key.split("/")):  # also "", "/x", "a//b", "a/"
         raise ValueError(f"not a storage key: {key!r}")
     return key
 
@@ -131,6 +130,48 @@ class Storage:
         write_whole(cached, data)
         self.trim_cache()
         return cached
+
+    def prefetch(self, keys: list[str], chunk: int = 64) -> int:
+        """Bring many files into the cache with concurrent requests (a round's latents: one round trip per
+        chunk instead of per file); keys missing from the store are skipped (their readers find out), keys
+        cached already are not fetched again. How many files were downloaded."""
+        if self.local:
+            return 0
+        wanted = [key for key in dict.fromkeys(keys) if not (self.cache_dir / check_key(key)).is_file()]
+        fetched = 0
+        for start in range(0, len(wanted), chunk):
+            part = {self.path(key): key for key in wanted[start : start + chunk]}
+            got = self._remote(self.fs.cat, list(part), False, "omit")  # {path: bytes}, the missing left out
+            for path, data in got.items():
+                cached = self.cache_dir / part[path]
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                write_whole(cached, data)
+            fetched += len(got)
+        self.trim_cache()
+        return fetched
+
+    def files_under(self, prefix: str) -> list[str]:
+        """The files of a key: [""] when the key is a file itself, else the names below it (relative,
+        sorted); [] when there is nothing. For folders put there by hand (an import), which have no
+        manifest."""
+        if self.local:
+            path = Path(self.path(prefix))
+            if path.is_file():
+                return [""]
+            return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+        full = self.path(prefix)
+        if self._remote(self.fs.isfile, full):
+            return [""]
+        return sorted(PurePosixPath(p).relative_to(full).as_posix() for p in self._remote(self.fs.find, full))
+
+    def local_tree(self, prefix: str) -> Path:
+        """A file or folder put in the store by hand, on this machine: every file under the key brought into
+        the cache (each whole), the cached path returned. The local backend's is the path itself."""
+        if self.local:
+            return Path(self.path(prefix))
+        names = self.files_under(prefix)
+        self.prefetch([f"{prefix}/{name}" if name else prefix for name in names])
+        return self.cache_dir / prefix
 
     # ---- folders ----------------------------------------------------------------------------------
     def put_dir(self, prefix: str, fill) -> None:
@@ -264,6 +305,7 @@ def _manifest_of(folder: Path) -> bytes:
 
 
 MEDIA, LATENTS = "media", "latents"  # key prefixes of a generation's image and its final latents
+IMPORTS = "imports"  # where admins upload preference data to import, when files live in an object store
 
 _stores: dict[tuple, Storage] = {}
 
@@ -288,6 +330,11 @@ def local_folder(settings, stored: str) -> Path:
 def media_file(settings, relpath: str) -> Path:
     """A generation's image on this machine (rows store it relative to media/)."""
     return storage(settings).local_file(f"{MEDIA}/{relpath}")
+
+
+def prefetch_latents(settings, relpaths: list[str]) -> None:
+    """Many generations' latents brought onto this machine at once (a round's pairs)."""
+    storage(settings).prefetch([f"{LATENTS}/{relpath}" for relpath in relpaths])
 
 
 def latents_file(settings, relpath: str) -> Path:

@@ -7,6 +7,7 @@ import json
 import logging
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,7 @@ from app.api.media import router as media_router
 from app.api.metrics import RequestMetrics
 from app.api.metrics import router as metrics_router
 from app.api.routes import admin, checkpoints, data, generations, health, labeling, overview, reward, rounds, trust
+from core.db.session import POOL_SIZE
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
 from core.storage import StoreUnavailable
@@ -58,6 +60,9 @@ async def lifespan(_: FastAPI):
     # are never walked again (bench/admin_api.py: p99 115 → ~30 ms on the list endpoints).
     gc.collect()
     gc.freeze()
+    # Sync routes run in anyio's thread pool (40 threads by default); as many as the database pool has
+    # connections, so no request opens a connection of its own (core/db/session.py: POOL_SIZE).
+    to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
     yield
 
 

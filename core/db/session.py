@@ -25,13 +25,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# Connections a process keeps open to Postgres. The API runs at most this many requests' database work
+# at once (app/api/main.py): with more threads, requests beyond the pool opened and closed a connection
+# each, a Postgres backend started per burst (bench/labeling_load.py, saturated: 1 process 61-63 → 67
+# votes/s, 2 processes 64-77 → 84-85, threads 40 → 20).
+POOL_SIZE = 20
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it costs a round trip per request; recycling handles server-side timeouts.
-    return create_engine(url, pool_recycle=1800, pool_size=20, max_overflow=20)
+    return create_engine(url, pool_recycle=1800, pool_size=POOL_SIZE, max_overflow=20)
 
 
 def insert_for(session: Session, table) -> PgInsert | SqliteInsert:

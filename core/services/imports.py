@@ -1,6 +1,7 @@
 """Import: preference pairs from outside dpoloop become a named set a round can train on.
 
-`start_import` checks the path (under the import root, nowhere else) and registers the set; the
+`start_import` checks the path (under the import root, nowhere else; with an object store, under its
+imports/ folder, which admins upload to) and registers the set; the
 train worker reads it a batch of rows at a time (worker/tasks/imports.py): decodes both images,
 resizes and centre-crops them to the base model's resolution, VAE-encodes them and records each
 batch with the set's progress in one transaction, so a worker lost mid-import resumes where the last
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from core.db.models import PreferenceSet
 from core.db.session import session_scope
@@ -24,6 +25,7 @@ from core.repo import imports as repo
 from core.repo.imports import NewPair, SetNameTaken
 from core.settings import get_settings
 from core.states import ImportState
+from core.storage import IMPORTS, check_key, storage
 
 FORMATS = ("parquet", "datasets", "folder")
 IMPORT_PREFIX = "import:"  # a round's source naming a set: "import:NAME"
@@ -46,33 +48,60 @@ def in_import_root(path: Path, root: Path) -> Path:
 
 
 def detect_format(path: Path) -> str:
-    """parquet (a .parquet file or a folder of them), datasets (a `save_to_disk` folder) or folder
-    (NAME_0.png / NAME_1.png with a .jsonl of captions and labels)."""
+    """The format of a file or folder under the import root (format_of)."""
     if path.is_file():
-        if path.suffix == ".parquet":
-            return "parquet"
-        raise ImportRefused(f"{path} is not a .parquet file")
+        return format_of([""], str(path))
     if not path.is_dir():
         raise ImportRefused(f"{path} does not exist")
-    if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
+    return format_of(sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()), str(path))
+
+
+def format_of(names: list[str], label: str) -> str:
+    """parquet (a .parquet file or a folder of them), datasets (a `save_to_disk` folder) or folder
+    (NAME_0.png / NAME_1.png with a .jsonl of captions and labels), from the names of the files under
+    `label` ([""]: it is a file itself; none: an empty folder)."""
+    if names == [""]:
+        if label.endswith(".parquet"):
+            return "parquet"
+        raise ImportRefused(f"{label} is not a .parquet file")
+    if "state.json" in names or "dataset_dict.json" in names:
         return "datasets"
-    if any(path.rglob("*.parquet")):
+    if any(name.endswith(".parquet") for name in names):
         return "parquet"
-    if any(path.glob("*.jsonl")):
+    if any(name.endswith(".jsonl") and "/" not in name for name in names):
         return "folder"
-    raise ImportRefused(f"{path} holds no .parquet files, no datasets `save_to_disk` data and no .jsonl of pairs")
+    raise ImportRefused(f"{label} holds no .parquet files, no datasets `save_to_disk` data and no .jsonl of pairs")
+
+
+def store_key(path: Path) -> str:
+    """With an object store, imports are read from its imports/ folder: the key a relative path names."""
+    try:
+        return check_key(f"{IMPORTS}/{PurePosixPath(path).as_posix()}") if not Path(path).is_absolute() else ""
+    except ValueError:
+        return ""
 
 
 def start_import(path: Path, name: str | None = None, by: str = "cli") -> PreferenceSet:
     """Register the set and queue the import on the train worker. ImportRefused for a path outside the
     import root (a relative one is under it), not importable, or a name in use; QueueUnavailable (the
     set is then marked failed)."""
-    path = in_import_root(path, get_settings().imports_dir)
-    fmt = detect_format(path)
-    name = name or path.stem
+    store = storage(get_settings())
+    if store.local:
+        path = in_import_root(path, get_settings().imports_dir)
+        source, fmt = str(path), detect_format(path)
+    else:  # several machines: the admin uploads the data to the store, the train worker reads it there
+        source = store_key(path)
+        if not source or source == IMPORTS:
+            raise ImportRefused(f"{path} is not a path under the object store's {IMPORTS}/ folder: upload the "
+                                f"data to {store.url}/{IMPORTS}/ and name it relative to there")  # fmt: skip
+        names = store.files_under(source)
+        if not names:  # a store has no empty folders
+            raise ImportRefused(f"{source} does not exist")
+        fmt = format_of(names, source)
+    name = name or Path(path).stem
     try:
         with session_scope() as session:
-            row = repo.create_set(session, name, str(path), fmt, by)
+            row = repo.create_set(session, name, source, fmt, by)
     except SetNameTaken as exc:
         raise ImportRefused(str(exc)) from exc
     try:

@@ -31,7 +31,7 @@ def test_files_by_key_on_both_backends(store):
     assert not store.exists("media/ab.png")
     with pytest.raises(FileNotFoundError):
         store.read_bytes("media/ab.png")
-    for bad in ("", "/etc/passwd", "media/../../x", "a//b", "a\\b"):
+    for bad in ("", "/etc/passwd", "media/../../x", "a//b", "a\\b", "imports/.", "a/./b", "media/"):
         with pytest.raises(ValueError):
             check_key(bad)
 
@@ -125,3 +125,17 @@ def test_migrate_creates_the_bucket_once(bucket, tmp_path):
     store.write_bytes("media/a.png", b"x")
     assert store.read_bytes("media/a.png") == b"x"
     assert Storage(str(tmp_path / "data"), tmp_path / "c", 10).ensure_bucket() is False
+
+
+def test_prefetch_brings_many_files_at_once_and_skips_the_missing(bucket, tmp_path):
+    store = Storage(f"s3://{bucket}/install-1", tmp_path / "cache", 10**6)
+    keys = [f"latents/{i:02d}.npy" for i in range(5)]
+    for i, key in enumerate(keys):
+        store.write_bytes(key, bytes([i]) * 100)
+    assert store.prefetch([*keys, "latents/missing.npy", keys[0]], chunk=2) == 5
+    assert store.prefetch(keys) == 0  # cached already
+    for i, key in enumerate(keys):
+        store.fs.rm_file(store.path(key))  # gone from the store: the cache answers
+        assert store.local_file(key).read_bytes() == bytes([i]) * 100
+    assert not list((tmp_path / "cache").rglob("*.part"))
+    assert Storage(str(tmp_path / "data"), tmp_path / "c", 10).prefetch(keys) == 0

@@ -211,3 +211,36 @@ def test_a_round_refuses_sources_it_cannot_use(loop_db, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(imports.ImportRefused, match="no .parquet"):
         imports.start_import(tmp_path / "empty", "nothing-here")
+
+
+def test_imports_from_the_object_store_when_files_live_there(loop_db, bucket, tmp_path, monkeypatch):
+    import datasets
+
+    from core.storage import storage
+
+    apply_settings(monkeypatch, storage_url=f"s3://{bucket}/install")
+    store = storage(get_settings())
+    datasets.Dataset.from_list(pick_a_pic_rows(3, first_seed=500)).save_to_disk(str(tmp_path / "saved"))
+    for file in (tmp_path / "saved").rglob("*"):  # the admin's upload (aws s3 cp --recursive, say)
+        if file.is_file():
+            name = file.relative_to(tmp_path / "saved").as_posix()
+            store.write_bytes(f"imports/team/saved/{name}", file.read_bytes())
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(pick_a_pic_rows(2, first_seed=600)), buffer)
+    store.write_bytes("imports/picks.parquet", buffer.getvalue())
+
+    run(type(tmp_path)("team/saved"), "saved")
+    run(type(tmp_path)("picks.parquet"), "picks")
+    for name, added in (("saved", 3), ("picks", 2)):
+        found = imports.get_set(name)
+        assert (found.state, found.format, found.counts.get("added")) == ("done", "datasets" if name == "saved"
+                                                                         else "parquet", added), found  # fmt: skip
+    assert imports.get_set("saved").source == "imports/team/saved"
+    with session_scope() as session:
+        pairs = Preferences()
+        add_imported(session, pairs, "import:picks")
+    assert store.exists(f"latents/{pairs.pairs[0].winner_latents}")  # encoded latents went to the store too
+    for path, why in (("/abs/picks.parquet", "not a path under the object store"), ("../x", "not a path under"),
+                      ("", "not a path under"), ("nothing-here", "does not exist")):  # fmt: skip
+        with pytest.raises(imports.ImportRefused, match=why):
+            imports.start_import(type(tmp_path)(path), f"refused-{len(path)}")

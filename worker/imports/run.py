@@ -16,7 +16,7 @@ from core.repo.imports import NewPair
 from core.services import imports, prompt_filter
 from core.services.prompt_filter import ClassifierUnavailable
 from core.settings import Settings
-from core.storage import LATENTS, Storage, storage
+from core.storage import IMPORTS, LATENTS, Storage, storage
 from worker.imports.encode import LatentEncoder
 from worker.imports.sources import SourceRow, decode, image_bytes, open_image, open_source, stored_latents
 
@@ -53,7 +53,11 @@ def run_import(set_id: int, settings: Settings) -> None:
     try:
         # Imports streamed rows through a datasets cache here before: its Arrow copies are nobody's now.
         shutil.rmtree(settings.data_dir / "hf-cache", ignore_errors=True)
-        source = open_source(job.source, job.format, settings.imports_dir)
+        store = storage(settings)
+        if store.local:
+            source = open_source(job.source, job.format, settings.imports_dir)
+        else:  # uploaded to the store's imports/: read from this machine's cache of it
+            source = open_source(str(store.local_tree(job.source)), job.format, store.cache_dir / IMPORTS)
         imports.set_total(set_id, source.total)
         encoder = LatentEncoder(settings.base_model)
         with tqdm(total=source.total, initial=job.rows_done, desc=f"import {job.name}", dynamic_ncols=True) as bar:

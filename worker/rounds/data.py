@@ -15,7 +15,7 @@ from core.services import rounds
 from core.services.rounds import RoundClaim
 from core.settings import Settings
 from core.states import RoundState
-from core.storage import latents_file
+from core.storage import latents_file, prefetch_latents
 from worker.dpo.trainer import TrainingPair
 from worker.rounds.stopped import RoundStopped
 
@@ -47,6 +47,7 @@ def source_budgets(available: dict[str, int], max_pairs: int, reserved: dict[str
 def load_pairs(
     preferences: Preferences, latents_file: Callable[[str], Path], held_out_share: float, max_pairs: int,
     source_max_pairs: dict[str, int] | None = None, sources: list[str] | None = None,
+    prefetch: Callable[[list[str]], None] | None = None,
 ) -> RoundData:  # fmt: skip
     """Read both latents of each source's newest pairs within its budget (source_budgets) and split them by
     comparison (older pairs are counted, not loaded: memory stays flat as the history grows). The counts
@@ -58,8 +59,12 @@ def load_pairs(
     available = {source: len(pairs) for source, pairs in by_source.items()}
     budgets = source_budgets(available, max_pairs, source_max_pairs or {})
     loaded: list[tuple[str, str, TrainingPair, tuple[str, str, str]]] = []  # (source, side, pair, files)
-    for source, pairs in by_source.items():
-        for pair in sorted(pairs, key=lambda p: p.comparison_id, reverse=True)[: budgets[source]]:
+    chosen = {source: sorted(pairs, key=lambda p: p.comparison_id, reverse=True)[: budgets[source]]
+              for source, pairs in by_source.items()}  # fmt: skip
+    if prefetch is not None:  # from an object store: all at once, not one round trip per file
+        prefetch([f for pairs in chosen.values() for p in pairs for f in (p.winner_latents, p.loser_latents)])
+    for source, pairs in chosen.items():
+        for pair in pairs:
             try:
                 winner_file, loser_file = latents_file(pair.winner_latents), latents_file(pair.loser_latents)
                 winner, loser = np.load(winner_file), np.load(loser_file)
@@ -92,7 +97,7 @@ def gather(claim: RoundClaim, settings: Settings) -> RoundData:
     preferences = rounds.preferences_of(claim, settings)
     config = claim.config
     data = load_pairs(preferences, partial(latents_file, settings), config.held_out_share, config.max_pairs,
-                      config.source_max_pairs, config.sources)  # fmt: skip
+                      config.source_max_pairs, config.sources, partial(prefetch_latents, settings))  # fmt: skip
     data.labeler_votes = {str(labeler): n for labeler, n in sorted(preferences.labeler_votes.items())}
     rounds.record_counts(claim, data.counts)
     if not data.train:
