@@ -21,6 +21,9 @@ let emptyTimer = null;
 let capped = null;       // a CapReached from the last fetch
 let retryTimer = null;
 const unreadable = new Set();  // pairs whose images failed to load: never asked for again
+let guidelines = { version: 0, question: "", blocks: [] };  // what votes are cast under (GET /guidelines)
+let guidelinesCheckedAt = 0;
+const GUIDELINES_RECHECK_MS = 30_000;
 
 // ---- the outbox ------------------------------------------------------------------------------
 // Keyed by a hash of the token, not the token: logging out leaves no trace of it in storage, while
@@ -125,6 +128,16 @@ function prefetch() {
   return prefetching || Promise.resolve();
 }
 
+// Pixelated rendering only where it helps: an image under 256 px shown at more than twice its size.
+function renderingFor(img) {
+  const small = img.naturalWidth > 0 && img.naturalWidth < 256;
+  img.classList.toggle("pixelated", small && img.clientWidth > 2 * img.naturalWidth);
+}
+for (const id of ["left-image", "right-image"]) {
+  $(id).addEventListener("load", () => renderingFor($(id)));
+}
+window.addEventListener("resize", () => { renderingFor($("left-image")); renderingFor($("right-image")); });
+
 function display(comparison) {
   clearTimeout(emptyTimer);
   current = { comparison, shownAt: performance.now() };
@@ -137,6 +150,7 @@ function display(comparison) {
 
 async function advance() {
   if (!token) return;
+  if (Date.now() - guidelinesCheckedAt > GUIDELINES_RECHECK_MS) loadGuidelines();  // a change shows at once
   if (upcoming && Date.now() - upcoming.fetchedAt > PREFETCH_MAX_AGE_MS) upcoming = null;  // its hold lapsed
   if (!upcoming) await prefetch();
   if (!token) return;
@@ -157,6 +171,35 @@ async function advance() {
   }
 }
 
+// ---- guidelines: shown on a first visit and after each change, and behind ? ----------------------
+const seenKey = () => `dpoloop.guidelines-seen:${tokenHash(token)}`;
+
+function showGuidelines() {
+  $("guidelines-question").textContent = guidelines.question;
+  dpoloopGuidelines.render($("guidelines-body"), guidelines.blocks);
+  if (!guidelines.blocks.length) $("guidelines-body").textContent = "No further guidelines: judge by the question.";
+  if (!$("guidelines-dialog").open) $("guidelines-dialog").showModal();
+}
+
+$("guidelines-dialog").addEventListener("close", () => {
+  if (token) localStorage.setItem(seenKey(), String(guidelines.version));
+});
+
+async function loadGuidelines() {
+  guidelinesCheckedAt = Date.now();
+  let response;
+  try {
+    response = await api("/guidelines");
+  } catch {
+    return;  // offline or logged out: the ones on screen stay
+  }
+  if (!response.ok) return;
+  guidelines = await response.json();
+  $("question").textContent = guidelines.question;
+  const seen = Number(localStorage.getItem(seenKey()) || 0);
+  if (guidelines.version > seen) showGuidelines();
+}
+
 // ---- sending votes ---------------------------------------------------------------------------
 async function flushOutbox() {
   for (let entries = readOutbox(); entries.length && token; entries = readOutbox()) {
@@ -164,7 +207,8 @@ async function flushOutbox() {
     let response;
     try {
       response = await api(`/comparisons/${vote.comparisonId}/vote`, {
-        method: "POST", body: JSON.stringify({ choice: vote.choice, decision_ms: vote.decisionMs }),
+        method: "POST", body: JSON.stringify({ choice: vote.choice, decision_ms: vote.decisionMs,
+                                               guidelines_version: vote.guidelinesVersion ?? null }),
       });
     } catch (e) {
       if (e instanceof Unauthorized) return;
@@ -201,7 +245,7 @@ async function vote(choice) {
   setTimeout(() => button.classList.remove("pressed"), 150);
   // comparisonId: the pair's handle.
   const entry = { id: `${Date.now()}-${Math.random()}`, comparisonId: comparison.id, choice,
-                  decisionMs: Math.round(performance.now() - shownAt) };
+                  decisionMs: Math.round(performance.now() - shownAt), guidelinesVersion: guidelines.version };
   changeOutbox((all) => [...all, entry]);
   current = null;
   votes += 1;
@@ -232,6 +276,7 @@ async function start(attempt = 0) {
   $("labeler-name").textContent = me.name;
   $("vote-count").textContent = votes;
   $("who").hidden = false;
+  await loadGuidelines();
   send();
   advance();
 }
@@ -247,11 +292,13 @@ function openReport() {
 $("report-dialog").addEventListener("close", async () => {
   const reason = $("report-dialog").returnValue;
   if (!current || !["harmful", "explicit", "broken", "other"].includes(reason)) return;
-  const side = new FormData($("report-form")).get("side") || "both";
+  const form = new FormData($("report-form"));
+  const side = form.get("side") || "both";
+  const note = (form.get("note") || "").trim() || null;
   const { comparison } = current;
   try {
     const response = await api(`/comparisons/${comparison.id}/report`, {
-      method: "POST", body: JSON.stringify({ side, reason }),
+      method: "POST", body: JSON.stringify({ side, reason, note }),
     });
     if (response.status === 429) throw await capReached(response);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -268,10 +315,23 @@ $("report-dialog").addEventListener("close", async () => {
 });
 $("report-button").addEventListener("click", openReport);
 
+// ---- looking closely (frontend/compare.js) ------------------------------------------------------
+function lookClosely() {
+  if (current) dpoloopCompare.open($("left-image").src, $("right-image").src);
+}
+$("compare-button").addEventListener("click", lookClosely);
+$("guidelines-button").addEventListener("click", showGuidelines);
+for (const id of ["left-image", "right-image"]) $(id).addEventListener("click", lookClosely);
+
 document.addEventListener("keydown", (event) => {
-  if ($("labeling").hidden || $("report-dialog").open || event.target.tagName === "INPUT") return;
+  if ($("labeling").hidden || $("report-dialog").open || $("guidelines-dialog").open || dpoloopCompare.isOpen()
+      || event.target.tagName === "INPUT") {
+    return;
+  }
+  if (event.key === "?") { event.preventDefault(); showGuidelines(); return; }
   if (event.repeat || event.ctrlKey || event.altKey || event.metaKey) return;  // held keys and shortcuts
   if (event.key === "r" || event.key === "R") { event.preventDefault(); openReport(); return; }
+  if (event.key === "z" || event.key === "Z") { event.preventDefault(); lookClosely(); return; }
   const choice = KEYS[event.key];
   if (choice) { event.preventDefault(); vote(choice); }
 });

@@ -22,7 +22,19 @@ from app.api.media import media_origins
 from app.api.media import router as media_router
 from app.api.metrics import RequestMetrics
 from app.api.metrics import router as metrics_router
-from app.api.routes import admin, checkpoints, data, generations, health, labeling, overview, reward, rounds, trust
+from app.api.routes import (
+    admin,
+    checkpoints,
+    data,
+    generations,
+    guidelines,
+    health,
+    labeling,
+    overview,
+    reward,
+    rounds,
+    trust,
+)
 from core.db.session import POOL_SIZE
 from core.paths import FRONTEND_DIR
 from core.settings import get_settings
@@ -87,7 +99,7 @@ def create_app() -> FastAPI:
     )  # outermost but one: the guard's own 401 and 413 answers get them too
     api.add_middleware(RequestMetrics)  # outermost: times everything the process answers
     routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,
-               data.router, trust.router, reward.router, health.router)  # fmt: skip
+               data.router, trust.router, reward.router, health.router, guidelines.router)  # fmt: skip
     for router in routers:
         api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(media_router)  # signed, expiring image links

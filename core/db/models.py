@@ -244,6 +244,21 @@ class Vote(Base):
     left_generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
     winner_generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))
     decision_ms: Mapped[int | None] = mapped_column(Integer)
+    # The guidelines the labeler had been shown (Guidelines.version; 0: none were set; NULL: not said).
+    guidelines_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Guidelines(Base):
+    """What labelers are asked (the question over each pair) and told (short rich text, core/guidelines.py);
+    each change is a new version, older ones kept so that a vote's version still says what it was."""
+
+    __tablename__ = "guidelines"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    question: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

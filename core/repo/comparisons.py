@@ -193,6 +193,7 @@ def record_vote(
     choice: Choice,
     decision_ms: int | None,
     votes_per_comparison: int,
+    guidelines_version: int | None = None,
 ) -> VoteOutcome:
     """Record a labeler's vote once, on a comparison served to them and still open; a repeat (or a
     concurrent duplicate) returns the first vote. ComparisonNotFound, or NotServed."""
@@ -218,6 +219,7 @@ def record_vote(
         "left_generation_id": left,
         "winner_generation_id": {Choice.left: left, Choice.right: right}.get(choice),
         "decision_ms": decision_ms,
+        "guidelines_version": guidelines_version,
         "created_at": datetime.now(UTC),
     }
     inserted = session.execute(

@@ -25,6 +25,7 @@ class VoteRow:
     left_generation_id: int
     decision_ms: int | None
     created_at: datetime
+    guidelines_version: int | None
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def comparison_batch(
 def votes_of(session: Session, comparison_ids: list[int]) -> list[VoteRow]:
     rows = session.execute(
         select(Vote.id, Vote.comparison_id, Vote.labeler_id, Labeler.active, Vote.choice, Vote.winner_generation_id,
-               Vote.left_generation_id, Vote.decision_ms, Vote.created_at)
+               Vote.left_generation_id, Vote.decision_ms, Vote.created_at, Vote.guidelines_version)
         .join(Labeler, Labeler.id == Vote.labeler_id)
         .where(Vote.comparison_id.in_(comparison_ids))
         .order_by(Vote.id)

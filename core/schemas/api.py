@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.guidelines import MAX_BODY, MAX_QUESTION
 from core.schemas.generation import GenerationParams
-from core.schemas.text import MAX_DB_INT
+from core.schemas.text import MAX_DB_INT, storable_text
 from core.states import Choice, GenerationStatus, ReportReason, ReportStatus
 
 
@@ -36,6 +37,8 @@ class VoteIn(BaseModel):
 
     choice: Choice
     decision_ms: int | None = Field(default=None, ge=0, le=3_600_000)
+    guidelines_version: int | None = Field(default=None, ge=0, le=MAX_DB_INT, description="The guidelines version "
+                                           "shown to the labeler (GET /guidelines); 0: none were set.")  # fmt: skip
 
 
 class ReportIn(BaseModel):
@@ -44,6 +47,11 @@ class ReportIn(BaseModel):
     side: Literal["left", "right", "both"]  # as this labeler saw the pair
     reason: ReportReason
     note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("note")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return None if value is None else storable_text(value)
 
 
 class ReportOut(BaseModel):
@@ -99,6 +107,28 @@ class VoteOut(BaseModel):
     choice: Choice
     decision_ms: int | None
     created: bool  # False: this labeler had voted already; this is that first vote
+
+
+class GuidelinesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION, pattern=r"\S")
+    body: str = Field(default="", max_length=MAX_BODY, description="Paragraphs, '- ' lists, **bold**, "
+                      "[links](https://…); anything else is shown as text.")  # fmt: skip
+
+    @field_validator("question", "body")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        return storable_text(value)
+
+
+class GuidelinesOut(BaseModel):
+    version: int  # 0: none set yet
+    question: str
+    body: str  # as the admin wrote it
+    blocks: list[dict]  # parsed (core/guidelines.py): what the labeling page shows
+    set_by: str | None
+    updated_at: datetime | None
 
 
 class MeOut(BaseModel):

@@ -80,7 +80,7 @@ VOTE_SCHEMA = pa.schema([
     ("user_id", pa.string()), ("choice", pa.string()), ("chosen_image_uid", pa.string()),
     ("left_image_uid", pa.string()), ("image_0_uid", pa.string()), ("image_1_uid", pa.string()),
     ("model_0", pa.string()), ("model_1", pa.string()), ("decision_ms", pa.int32()),
-    ("created_at", pa.timestamp("us", tz="UTC")),
+    ("created_at", pa.timestamp("us", tz="UTC")), ("guidelines_version", pa.int32()),
 ])  # fmt: skip
 
 
@@ -188,7 +188,7 @@ def vote_rows(flt: ExportFilter, counts: ExportCounts) -> Iterator[dict]:
                        "left_image_uid": uid[v.left_generation_id], "image_0_uid": a.public_id,
                        "image_1_uid": b.public_id, "model_0": names.get(a.checkpoint_id, ""),
                        "model_1": names.get(b.checkpoint_id, ""), "decision_ms": v.decision_ms,
-                       "created_at": v.created_at}  # fmt: skip
+                       "created_at": v.created_at, "guidelines_version": v.guidelines_version}  # fmt: skip
 
 
 def _tables(rows: Iterator[dict], schema: pa.Schema, size: int) -> Iterator[pa.Table]:

@@ -74,7 +74,8 @@ def comparison_of(handle: str, labeler_id: int) -> int:
 
 
 def vote(
-    comparison_id: int, labeler_id: int, choice: Choice, decision_ms: int | None, settings: Settings
+    comparison_id: int, labeler_id: int, choice: Choice, decision_ms: int | None, settings: Settings,
+    guidelines_version: int | None = None,
 ) -> VoteOutcome:
     """Record a vote once per labeler and comparison; a repeat returns the first vote unchanged.
     ComparisonNotFound if the comparison does not exist; NotServed (a first vote) unless it was served
@@ -88,7 +89,7 @@ def vote(
             check_caps(labeler_id, settings)
     with session_scope() as session:
         outcome = repo.record_vote(session, comparison_id, labeler_id, choice, decision_ms,
-                                   settings.votes_per_comparison)  # fmt: skip
+                                   settings.votes_per_comparison, guidelines_version)  # fmt: skip
     if outcome.created:  # committed: the review after it can no longer lose or fail it
         candidates.review_after_vote(comparison_id, settings)
     return outcome

@@ -6,6 +6,7 @@ import { $, fill } from "./dom.js";
 import arena from "./pages/arena.js";
 import { checkpoint, checkpoints } from "./pages/checkpoints.js";
 import data from "./pages/data.js";
+import guidelines from "./pages/guidelines.js";
 import labelers from "./pages/labelers.js";
 import overview from "./pages/overview.js";
 import prompts from "./pages/prompts.js";
@@ -13,7 +14,8 @@ import reports from "./pages/reports.js";
 import reward from "./pages/reward.js";
 import { round, rounds } from "./pages/rounds.js";
 
-const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, reward, labelers, prompts, reports, data };
+const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, reward, labelers, prompts, reports, guidelines,
+                data };
 const DETAIL = { rounds: "round", checkpoints: "checkpoint" };  // "#/rounds/7" is round 7's page
 
 let me = null;

@@ -11,7 +11,7 @@ from app.api.errors import unprocessable
 from app.api.media import media_url
 from core.repo.handles import HANDLE_PATTERN
 from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, ReportIn, ReportOut, VoteIn, VoteOut
-from core.services import labelers, labeling, reports
+from core.services import guidelines, labelers, labeling, reports
 from core.services.labelers import votes_cast
 from core.states import Role
 
@@ -82,7 +82,11 @@ def next_comparison(
 def vote(handle: Handle, body: VoteIn, labeler: CurrentLabeler, settings: AppSettings, response: Response):
     try:
         comparison_id = labeling.comparison_of(handle, labeler.id)
-        outcome = labeling.vote(comparison_id, labeler.id, body.choice, body.decision_ms, settings)
+        guidelines.check_version(body.guidelines_version)
+        outcome = labeling.vote(comparison_id, labeler.id, body.choice, body.decision_ms, settings,
+                                body.guidelines_version)  # fmt: skip
+    except guidelines.UnknownGuidelines as exc:
+        raise unprocessable(str(exc), "body", "guidelines_version") from exc
     except labeling.VoteCapReached as exc:
         raise capped(exc) from exc
     except labeling.ComparisonNotFound as exc:

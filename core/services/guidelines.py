@@ -1,0 +1,76 @@
+"""The guidelines labelers vote under: the question over each pair and short rich text (core/guidelines.py),
+set by admins, each change a new version. A vote names the version the labeler was shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.db.models import Guidelines
+from core.db.session import session_scope
+from core.guidelines import blocks
+from core.settings import get_settings
+
+DEFAULT_QUESTION = "Which image matches the prompt better?"
+
+
+class GuidelinesConflict(RuntimeError):
+    """Another admin saved a version at the same moment: read it, then save again."""
+
+
+class UnknownGuidelines(ValueError):
+    """A vote names a guidelines version that was never set."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    version: int  # 0: none set yet (the default question, no text)
+    question: str
+    body: str
+    blocks: list[dict]
+    set_by: str | None
+    updated_at: datetime | None
+
+
+def current() -> Shown:
+    with session_scope() as session:
+        row = session.scalars(select(Guidelines).order_by(Guidelines.version.desc()).limit(1)).first()
+        if row is None:
+            return Shown(0, DEFAULT_QUESTION, "", [], None, None)
+        return Shown(row.version, row.question, row.body, blocks(row.body), row.set_by, row.created_at)
+
+
+def set_guidelines(question: str, body: str, by: str) -> Shown:
+    """A new version (the previous ones stay: votes name them)."""
+    try:
+        with session_scope() as session:
+            version = (session.scalar(select(func.max(Guidelines.version))) or 0) + 1
+            session.add(Guidelines(version=version, question=question.strip(), body=body.strip(), set_by=by))
+    except IntegrityError as exc:  # the same version number, saved by someone else first
+        raise GuidelinesConflict("the guidelines changed while you edited them; reload and save again") from exc
+    _seen_newest(version)
+    return current()
+
+
+# The newest version this process has seen, per database: versions only grow, so a vote naming an older one
+# needs no query.
+_newest: dict[str, int] = {}
+
+
+def _seen_newest(version: int) -> int:
+    url = get_settings().sqlalchemy_url
+    _newest[url] = max(_newest.get(url, 0), version)
+    return _newest[url]
+
+
+def check_version(version: int | None) -> None:
+    """UnknownGuidelines unless `version` is None (not said), 0 (none were set) or a version that exists."""
+    if version is None or version <= _newest.get(get_settings().sqlalchemy_url, 0):
+        return
+    with session_scope() as session:
+        newest = _seen_newest(session.scalar(select(func.max(Guidelines.version))) or 0)
+    if version > newest:
+        raise UnknownGuidelines(f"guidelines version {version} does not exist (the newest is {newest})")
