@@ -23,9 +23,19 @@ def make_labeler(name: str, admin: bool = False, ai: bool = False) -> tuple[int,
         return labeler.id, token
 
 
-def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing: str | None = None) -> list[int]:
+def real_size(image, size: int, rng: random.Random):
+    from PIL import Image
+
+    noise = np.random.default_rng(rng.randrange(2**32)).integers(-12, 13, (size, size, 3))
+    scaled = np.asarray(image.convert("RGB").resize((size, size), Image.BICUBIC), dtype=np.int16)
+    return Image.fromarray(np.clip(scaled + noise, 0, 255).astype(np.uint8))
+
+
+def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing: str | None = None,
+                     size: int | None = None) -> list[int]:
     """Ready train comparisons, each two rendered scenes of one caption, with files on disk; `pairing`:
-    the strategy recorded as having chosen them."""
+    the strategy recorded as having chosen them; `size`: images of that many pixels a side (scaled up, with
+    noise so that they weigh what real generations weigh) instead of the scenes' own 64."""
     settings = get_settings()
     settings.ensure_dirs()
     rng = random.Random(seed)
@@ -39,9 +49,10 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing:
                 g = create_generation(
                     session, GenerationParams(prompt=prompt, seed=rng.randrange(10**9)), purpose="pool"
                 )
-                render_scene(sample_scene(rng, colour=scene.colour, shape=scene.shape)).save(
-                    settings.media_dir / image_relpath(g)
-                )
+                image = render_scene(sample_scene(rng, colour=scene.colour, shape=scene.shape))
+                if size:
+                    image = real_size(image, size, rng)
+                image.save(settings.media_dir / image_relpath(g))
                 np.save(settings.latents_dir / latents_relpath(g), np.zeros((4, 16, 16), np.float32))
                 mark_done(g, checkpoint_id, 1.0)
                 generations.append(g)
