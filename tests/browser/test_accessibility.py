@@ -1,27 +1,16 @@
 """axe-core (axe-playwright-python) on every page a person uses: the labeling page, its compare view and
 guidelines, and each page of the console. No serious or critical violation anywhere."""
 
-import pytest
 
 from core.db.session import session_scope
 from core.repo.comparisons import ready_pool_count
 from core.services import guidelines
-from tests.browser.test_labeling_ui import CHROMIUM_ARGS
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import wait_until
 
 CONSOLE_PAGES = ["overview", "rounds", "checkpoints", "arena", "reward", "labelers", "prompts", "reports",
                  "guidelines", "data"]  # fmt: skip
 
-
-@pytest.fixture
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def serious(page, where: str) -> list[str]:

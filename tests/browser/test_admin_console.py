@@ -5,7 +5,6 @@ render its image grid, run an arena match, promote and roll back; a labeler's to
 With DPOLOOP_SCREENSHOTS=docs/img the pages are saved there (the README's pictures)."""
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from core.repo.checkpoints import active_checkpoint_id
 from core.services import reports
 from core.settings import get_settings
 from core.states import ComparisonKind, ReportReason, ReportStatus
-from tests.browser.test_labeling_ui import CHROMIUM_ARGS
+from tests.browser.conftest import screenshot
 from tests.helpers.data import make_comparisons, make_labeler, serve
 from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
 from worker.scenes.policies import get_policy
@@ -50,22 +49,6 @@ def console_stack(pg_settings, embedded_model, tmp_path):
     for service in services:
         service.stop()
 
-
-@pytest.fixture
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def screenshot(page, name: str) -> None:
-    folder = os.environ.get("DPOLOOP_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def votes_in_db() -> int:

@@ -5,8 +5,6 @@ with its ceilings, every version with failures and their reasons, the plot, and 
 from core.db.models import RewardModel
 from core.db.session import session_scope
 from core.states import RewardModelState
-from tests.browser.test_admin_console import browser  # noqa: F401  (the fixture)
-from tests.browser.test_console_verdict import api_only  # noqa: F401  (the fixture)
 from tests.helpers.data import make_labeler
 
 

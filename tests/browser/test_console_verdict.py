@@ -3,29 +3,13 @@ the overview names the candidate and its running verdict, the checkpoint page it
 what happens next, and an admin rejects it there. Only the API runs: a worker would try to render the
 candidate's (empty) weights."""
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from core.db.models import Candidacy, Checkpoint
 from core.db.session import session_scope
 from core.states import CandidateState, CheckpointStatus
 from tests.api.test_evaluations_api import new_checkpoint
-from tests.browser.test_admin_console import browser  # noqa: F401  (the fixture)
 from tests.helpers.data import make_labeler
-from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
-
-
-@pytest.fixture
-def api_only(pg_settings, embedded_model, tmp_path):
-    port, env = stack_env(pg_settings, embedded_model, round_schedule=False)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    api = Service("api", dpoloop("api"), env, logs)
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 30, "the API", proc=api)
-    yield base
-    api.stop()
 
 
 def test_the_console_shows_the_running_verdict_and_an_admin_rejects_the_candidate(api_only, browser, tmp_path):  # noqa: F811

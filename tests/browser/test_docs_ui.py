@@ -3,7 +3,7 @@ and its page policy refuses nothing it needs."""
 
 import httpx
 
-from tests.browser.test_labeling_ui import CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
 
 

@@ -1,26 +1,14 @@
 """Guidelines in the browser: an admin writes them in the console, a labeler is shown them on the first
 visit and after each change (not on every visit), can reopen them with ?, and votes carry the version."""
 
-import pytest
 from sqlalchemy import select
 
 from core.db.models import Vote
 from core.db.session import session_scope
 from core.repo.comparisons import ready_pool_count
-from tests.browser.test_admin_console import screenshot
-from tests.browser.test_labeling_ui import CHROMIUM_ARGS
+from tests.browser.conftest import screenshot
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import wait_until
-
-
-@pytest.fixture
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_guidelines_from_the_console_reach_labelers_and_their_votes(live_stack, browser):

@@ -2,12 +2,9 @@
 fetches and decodes the next pair while the labeler looks at this one. Measured in Chromium, from the
 key press to the frame after the new image is set."""
 
-import httpx
-import pytest
 
-from tests.browser.test_labeling_ui import CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.helpers.data import make_comparisons, make_labeler
-from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
 
 TIMING = """() => {
     window.__pressed = []; window.__shown = [];
@@ -15,18 +12,6 @@ TIMING = """() => {
     new MutationObserver(() => requestAnimationFrame(() => window.__shown.push(performance.now())))
         .observe(document.getElementById('left-image'), { attributes: true, attributeFilter: ['src'] });
 }"""
-
-
-@pytest.fixture
-def api_only(pg_settings, embedded_model, tmp_path):
-    port, env = stack_env(pg_settings, embedded_model)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    api = Service("api", dpoloop("api"), env, logs)
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: httpx.get(f"{base}/api/v1/health").status_code == 200, 30, "the API", proc=api)
-    yield base
-    api.stop()
 
 
 def test_the_next_real_size_pair_is_on_screen_within_100_ms_of_a_vote(api_only, chromium_path):

@@ -7,11 +7,10 @@ from core.db.models import Vote
 from core.db.session import session_scope
 from core.repo.comparisons import ready_pool_count
 from core.states import Choice
+from tests.browser.conftest import CHROMIUM_ARGS, screenshot
 from tests.helpers.data import make_labeler
 from tests.helpers.stack import wait_until
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 KEYS = [("1", Choice.left), ("2", Choice.right), ("3", Choice.tie), ("4", Choice.both_bad), ("Space", Choice.skip)]
 
 
@@ -194,8 +193,6 @@ def test_the_compare_view_zooms_and_pans_both_images_together_and_flickers(live_
     page.mouse.up()
     panned = transforms(page)
     assert panned[0] == panned[1] and panned != zoomed
-    from tests.browser.test_admin_console import screenshot  # here: that module imports this one
-
     if size == 512:
         screenshot(page, "compare-view")
     assert page.evaluate("document.getElementById('zoom-level').textContent") != "100%"
