@@ -98,3 +98,19 @@ def stack_env(pg_settings, embedded_model, **settings) -> tuple[int, dict[str, s
     env = service_env(database_url=pg_settings["database_url"], broker_url=pg_settings["broker_url"],
                       data_dir=pg_settings["data_dir"], base_model=embedded_model, port=port, **settings)  # fmt: skip
     return port, env
+
+
+def generation_to_the_end(base: str, headers: dict, body: dict, timeout: float = 180, proc=None) -> dict:
+    """POST a generation with ?wait=true and follow it until it is done or failed: a worker busy with the
+    pool or an evaluation may take past the API's wait (202), which is not what these tests are about."""
+    import httpx
+
+    r = httpx.post(f"{base}/api/v1/generations?wait=true", headers=headers, json=body, timeout=120)
+    assert r.status_code in (200, 202), r.text
+    generation_id = r.json()["id"]
+
+    def ended():
+        found = httpx.get(f"{base}/api/v1/generations/{generation_id}", headers=headers).json()
+        return found["status"] in ("done", "failed") and found
+
+    return wait_until(ended, timeout, f"generation {generation_id} to end", every=0.5, proc=proc)

@@ -12,7 +12,7 @@ from core.db.session import session_scope
 from core.services import candidates
 from tests.helpers.checkpoints import register, trained_checkpoint
 from tests.helpers.data import make_labeler, sees_a_on_the_left, serve
-from tests.helpers.stack import wait_until
+from tests.helpers.stack import generation_to_the_end, wait_until
 from tests.services.test_candidates import eval_pairs
 
 
@@ -30,11 +30,11 @@ def test_a_candidate_serves_no_client_until_the_labelers_promote_it(live_stack, 
     admin = {"Authorization": f"Bearer {make_labeler('root', admin=True)[1]}"}
 
     def generated_by() -> int:
-        r = httpx.post(f"{base}/api/v1/generations?wait=true", headers=client, timeout=120,
-                       json={"prompt": "a large blue square", "num_inference_steps": 4})  # fmt: skip
-        assert r.status_code == 200 and r.json()["status"] == "done", r.text
+        made = generation_to_the_end(base, client, {"prompt": "a large blue square", "num_inference_steps": 4},
+                                     proc=worker)  # fmt: skip
+        assert made["status"] == "done", made
         with session_scope() as session:
-            return session.get(Generation, r.json()["id"]).checkpoint_id
+            return session.get(Generation, made["id"]).checkpoint_id
 
     rejected = nominated(trained_checkpoint(embedded_model, tmp_path / "rejected"))
     assert generated_by() == 1  # judged, not serving

@@ -21,7 +21,7 @@ from core.queue import GENERATE_WORKER_QUEUES
 from core.repo.checkpoints import active_checkpoint_id
 from tests.conftest import S3_CREDENTIALS, new_bucket
 from tests.helpers.data import make_labeler
-from tests.helpers.stack import Service, dpoloop, stack_env, wait_until
+from tests.helpers.stack import Service, dpoloop, generation_to_the_end, stack_env, wait_until
 from tests.helpers.tcp_proxy import TcpProxy
 from worker.scenes.policies import get_policy
 from worker.scenes.simulate import simulate_labeler
@@ -99,17 +99,8 @@ def test_a_round_a_promotion_and_a_generation_on_three_machines_sharing_only_the
     assert key.startswith("checkpoints/round-"), key  # a key in the store, not a path on the trainer
 
     def generate() -> dict:
-        """A client generation, followed to its end (a worker busy with the pool may take past the wait)."""
-        r = httpx.post(f"{base}/api/v1/generations?wait=true", json={"prompt": "a red circle",
-                       "num_inference_steps": 4}, headers=client, timeout=120)  # fmt: skip
-        assert r.status_code in (200, 202), r.text
-        generation_id = r.json()["id"]
-
-        def ended():
-            body = httpx.get(f"{base}/api/v1/generations/{generation_id}", headers=client).json()
-            return body["status"] in ("done", "failed") and body
-
-        return wait_until(ended, 180, f"generation {generation_id} to end", every=0.5, proc=services["gen"])
+        return generation_to_the_end(base, client, {"prompt": "a red circle", "num_inference_steps": 4},
+                                     proc=services["gen"])  # fmt: skip
 
     made = wait_until(lambda: (g := generate())["checkpoint_id"] == new_id and g, 120,
                       "a generation from the promoted checkpoint", every=1, proc=services["gen"])  # fmt: skip
