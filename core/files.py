@@ -23,7 +23,21 @@ def write_whole(final: Path, data: bytes, durable_rename: bool = False) -> None:
         os.fsync(f.fileno())
     os.replace(partial, final)
     if durable_rename:
-        fsync_parent(final)
+        fsync_dir(final.parent)
+
+
+def files_in(folder: Path) -> list[str]:
+    """The regular files under `folder`, as sorted relative POSIX names (what a manifest lists)."""
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+
+
+def fsync_dir(path: Path) -> None:
+    """A folder's entries (a rename into it, a new file) flushed to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_tree(root: Path) -> None:
@@ -32,11 +46,7 @@ def fsync_tree(root: Path) -> None:
         for name in files:
             with open(Path(directory) / name, "rb") as f:
                 os.fsync(f.fileno())
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(Path(directory))
 
 
 def write_folder_whole(final: Path, fill: Callable[[Path], None]) -> Path:
@@ -54,17 +64,9 @@ def write_folder_whole(final: Path, fill: Callable[[Path], None]) -> Path:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
                 raise FileExistsError(f"{final} exists already") from exc
             raise
-        fsync_parent(final)
+        fsync_dir(final.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
 
-
-def fsync_parent(path: Path) -> None:
-    """Make a rename into `path`'s folder durable."""
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

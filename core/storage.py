@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from core.files import PARTIAL, write_folder_whole, write_whole
+from core.files import PARTIAL, files_in, write_folder_whole, write_whole
 
 MANIFEST = "MANIFEST.json"
 
@@ -156,9 +156,7 @@ class Storage:
         manifest."""
         if self.local:
             path = Path(self.path(prefix))
-            if path.is_file():
-                return [""]
-            return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+            return [""] if path.is_file() else files_in(path)
         full = self.path(prefix)
         if self._remote(self.fs.isfile, full):
             return [""]
@@ -195,24 +193,15 @@ class Storage:
         try:
             tmp.mkdir(parents=True)
             with_manifest(tmp)
-            self.publish_dir(tmp, prefix)
+            for name in json.loads((tmp / MANIFEST).read_bytes())["files"]:
+                self._remote(self.fs.put_file, str(tmp / name), self.path(f"{prefix}/{name}"))
+            self._remote(self.fs.put_file, str(tmp / MANIFEST), self.path(f"{prefix}/{MANIFEST}"))  # last: before
+            # it, the folder does not exist for readers
             shutil.rmtree(cached, ignore_errors=True)
             tmp.rename(cached)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self.trim_cache()
-
-    def publish_dir(self, local_dir: Path, prefix: str) -> None:
-        """Upload a finished local folder under `prefix`: its files, then the manifest that names them (on
-        the local backend the folder only gains its manifest: put_dir renames it into place)."""
-        manifest = _manifest_of(Path(local_dir))
-        if self.local:
-            (Path(local_dir) / MANIFEST).write_bytes(manifest)
-            return
-        check_key(prefix)
-        for name in json.loads(manifest)["files"]:
-            self._remote(self.fs.put_file, str(Path(local_dir) / name), self.path(f"{prefix}/{name}"))
-        self.write_bytes(f"{prefix}/{MANIFEST}", manifest)  # last: before it, the folder does not exist
 
     def folder_files(self, prefix: str) -> set[str]:
         """The names of a published folder's files, without downloading them: its manifest in an object
@@ -223,7 +212,7 @@ class Storage:
         folder = Path(self.path(prefix))
         if not folder.is_dir():
             raise NotPublished(f"{prefix} is not published (no such folder)")
-        return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        return set(files_in(folder))
 
     def manifest(self, prefix: str) -> dict[str, int]:
         """The published folder's files and sizes; NotPublished without a manifest."""
@@ -300,7 +289,7 @@ class Storage:
 
 
 def _manifest_of(folder: Path) -> bytes:
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    files = [name for name in files_in(folder) if name != MANIFEST]
     return json.dumps({"files": {f: (folder / f).stat().st_size for f in files}}, indent=1).encode()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from core.db.models import PreferenceSet
 from core.db.session import session_scope
+from core.files import files_in
 from core.paths import resolve_within
 from core.queue import IMPORT_SET, QueueUnavailable, send
 from core.repo import imports as repo
@@ -53,7 +54,7 @@ def detect_format(path: Path) -> str:
         return format_of([""], str(path))
     if not path.is_dir():
         raise ImportRefused(f"{path} does not exist")
-    return format_of(sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()), str(path))
+    return format_of(files_in(path), str(path))
 
 
 def format_of(names: list[str], label: str) -> str:
