@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     lease_s: float = Field(
         default=120.0, gt=0, description="How long a comparison shown to a labeler is held for them."
     )
+    undo_window_s: float = Field(
+        default=10.0, ge=0, le=300,
+        description="How long after a vote its labeler may take it back (U or Backspace); 0: never.",
+    )  # fmt: skip
     # Training rounds.
     round_min_pairs: int = Field(
         default=200, ge=1, description="New decisive pairs since the last round that start one on the schedule."

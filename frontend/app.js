@@ -10,6 +10,7 @@ const API = "/api/v1";
 const KEYS = { "1": "left", ArrowLeft: "left", "2": "right", ArrowRight: "right", "3": "tie",
                ArrowDown: "tie", "4": "both_bad", ArrowUp: "both_bad", " ": "skip" };
 const PREFETCH_MAX_AGE_MS = 60_000;  // the server holds a served pair for 120 s; refetch well before
+const UNDO_WINDOW_MS = 10_000;  // DPOLOOP_UNDO_WINDOW_S's default: the server has the last word
 const $ = (id) => document.getElementById(id);
 
 let token = null;
@@ -20,6 +21,8 @@ let votes = 0;
 let emptyTimer = null;
 let capped = null;       // a CapReached from the last fetch
 let retryTimer = null;
+let lastVote = null;     // {entry, comparison, at}: what U / Backspace takes back
+let undoTimer = null;
 const unreadable = new Set();  // pairs whose images failed to load: never asked for again
 let guidelines = { version: 0, question: "", blocks: [] };  // what votes are cast under (GET /guidelines)
 let guidelinesCheckedAt = 0;
@@ -82,7 +85,8 @@ function logout(message = "") {
   clearTimeout(emptyTimer);
   clearTimeout(retryTimer);
   localStorage.removeItem("dpoloop.token");
-  token = current = upcoming = null;
+  token = current = upcoming = lastVote = null;
+  $("undo").hidden = true;
   $("who").hidden = true;
   $("login-error").textContent = message;
   status("");
@@ -250,10 +254,59 @@ async function vote(choice) {
   current = null;
   votes += 1;
   $("vote-count").textContent = votes;
+  offerUndo({ entry, comparison, at: Date.now() });
   if (prefetching) await prefetching;  // the next pair is in hand before the vote leaves
   advance();
   send();
 }
+
+// ---- undo: U or Backspace takes back the last vote for a few seconds ----------------------------
+function offerUndo(vote) {
+  lastVote = vote;
+  $("undo").hidden = false;
+  clearTimeout(undoTimer);
+  undoTimer = setTimeout(() => { lastVote = null; $("undo").hidden = true; }, UNDO_WINDOW_MS);
+}
+
+async function undo() {
+  const taken = lastVote;
+  if (!taken || Date.now() - taken.at > UNDO_WINDOW_MS) return;
+  lastVote = null;
+  clearTimeout(undoTimer);
+  $("undo").hidden = true;
+  if (flushing) await flushing;  // the vote is either still here, or the server has it: not half-way
+  const unsent = readOutbox().some((v) => v.id === taken.entry.id);
+  if (unsent) {
+    changeOutbox((all) => all.filter((v) => v.id !== taken.entry.id));  // it never left: nothing to ask
+  } else {
+    let response;
+    try {
+      response = await api(`/comparisons/${taken.comparison.id}/vote`, { method: "DELETE" });
+    } catch (e) {
+      if (!(e instanceof Unauthorized)) status("Could not take the vote back (offline?); it stays.", true);
+      return;
+    }
+    if (!response.ok) {
+      let detail = `HTTP ${response.status}`;
+      try { detail = (await response.json()).detail; } catch { /* keep the status */ }
+      status(`The vote stays: ${detail}.`, true);
+      return;
+    }
+    if (!(await response.json()).reopened) {  // someone else holds the pair now
+      votes -= 1;
+      $("vote-count").textContent = votes;
+      status("Vote taken back.");
+      return;
+    }
+  }
+  votes -= 1;
+  $("vote-count").textContent = votes;
+  // The pair on screen waits (still held for you) while the one taken back is shown again.
+  if (current) upcoming = { comparison: current.comparison, fetchedAt: Date.now() };
+  display(taken.comparison);
+  status("Vote taken back: vote again.");
+}
+$("undo-button").addEventListener("click", undo);
 
 // ---- start -----------------------------------------------------------------------------------
 async function start(attempt = 0) {
@@ -323,15 +376,19 @@ $("compare-button").addEventListener("click", lookClosely);
 $("guidelines-button").addEventListener("click", showGuidelines);
 for (const id of ["left-image", "right-image"]) $(id).addEventListener("click", lookClosely);
 
+const UNDO_KEYS = ["u", "U", "Backspace"];
 document.addEventListener("keydown", (event) => {
-  if ($("labeling").hidden || $("report-dialog").open || $("guidelines-dialog").open || dpoloopCompare.isOpen()
-      || event.target.tagName === "INPUT") {
+  // Undo also from "pool empty" or "come back later": the last vote may have emptied the pool.
+  const undoable = lastVote && UNDO_KEYS.includes(event.key) && !event.repeat;
+  if (($("labeling").hidden && !undoable) || $("report-dialog").open || $("guidelines-dialog").open
+      || dpoloopCompare.isOpen() || event.target.tagName === "INPUT") {
     return;
   }
   if (event.key === "?") { event.preventDefault(); showGuidelines(); return; }
   if (event.repeat || event.ctrlKey || event.altKey || event.metaKey) return;  // held keys and shortcuts
   if (event.key === "r" || event.key === "R") { event.preventDefault(); openReport(); return; }
   if (event.key === "z" || event.key === "Z") { event.preventDefault(); lookClosely(); return; }
+  if (UNDO_KEYS.includes(event.key)) { event.preventDefault(); undo(); return; }
   const choice = KEYS[event.key];
   if (choice) { event.preventDefault(); vote(choice); }
 });

@@ -39,8 +39,10 @@ class LoopCollector:
 
     def collect(self):
         s = self.state
-        yield _labelled(CounterMetricFamily("dpoloop_votes", "Votes recorded, by choice.", labels=["choice"]),
-                        "choice", s.votes)  # fmt: skip
+        yield _labelled(CounterMetricFamily("dpoloop_votes", "Votes cast, by choice (those taken back included).",
+                                            labels=["choice"]), "choice", s.votes)  # fmt: skip
+        yield CounterMetricFamily("dpoloop_votes_retracted", "Votes taken back by their labelers (undo).",
+                                  value=s.votes_retracted)  # fmt: skip
         yield CounterMetricFamily("dpoloop_pairs_made", "Pairs ever added to the labeling pool (train, evaluation, "
                                   "gold).", value=s.pairs_made)  # fmt: skip
         yield GaugeMetricFamily("dpoloop_pool_ready", "Train pairs waiting for labelers.", value=s.pool_ready)

@@ -249,6 +249,22 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class VoteRetraction(Base):
+    """A vote its labeler took back within the undo window (DPOLOOP_UNDO_WINDOW_S). The vote row is gone, so
+    nothing trains on it or counts it; this row says it was cast, which keeps the vote counters growing
+    and a labeler's undos visible. No foreign key to the comparison: retention may delete an unvoted pair."""
+
+    __tablename__ = "vote_retractions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vote_id: Mapped[int] = mapped_column(Integer)  # the id the vote had
+    comparison_id: Mapped[int] = mapped_column(Integer, index=True)
+    labeler_id: Mapped[int] = mapped_column(ForeignKey("labelers.id"), index=True)
+    choice: Mapped[Choice] = mapped_column(_enum(Choice, "choice"))
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retracted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Guidelines(Base):
     """What labelers are asked (the question over each pair) and told (short rich text, core/guidelines.py);
     each change is a new version, older ones kept so that a vote's version still says what it was."""

@@ -109,6 +109,12 @@ class VoteOut(BaseModel):
     created: bool  # False: this labeler had voted already; this is that first vote
 
 
+class VoteRetractedOut(BaseModel):
+    comparison_id: Handle
+    vote_id: int  # the vote taken back
+    reopened: bool  # the pair is held for you again: vote on it under the same handle
+
+
 class GuidelinesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -10,13 +10,15 @@ from sqlalchemy import func, select
 from core.db.models import Vote
 from core.db.session import read_scope, session_scope
 from core.repo import comparisons as repo
-from core.repo import handles
+from core.repo import handles, retractions
 from core.repo.comparisons import ComparisonNotFound, NotServed, Served, VoteOutcome
+from core.repo.retractions import NoVoteToRetract, Retraction, RetractionRefused
 from core.services import candidates, quality
 from core.settings import Settings
 from core.states import Choice
 
-__all__ = ["ComparisonNotFound", "NotServed", "Served", "VoteCapReached", "VoteOutcome"]
+__all__ = ["ComparisonNotFound", "NoVoteToRetract", "NotServed", "Retraction", "RetractionRefused", "Served",
+           "VoteCapReached", "VoteOutcome"]
 MAX_EXCLUDED = 100  # handles a labeler may ask to skip (the one on screen, a few in flight)
 
 
@@ -93,3 +95,15 @@ def vote(
     if outcome.created:  # committed: the review after it can no longer lose or fail it
         candidates.review_after_vote(comparison_id, settings)
     return outcome
+
+
+def retract(comparison_id: int, labeler_id: int, settings: Settings) -> Retraction:
+    """Undo: take back the labeler's most recent vote, on this comparison, within DPOLOOP_UNDO_WINDOW_S,
+    unless a round, a preference model or a verdict already used it (core/repo/retractions.py).
+    NoVoteToRetract, or RetractionRefused with the reason."""
+    with session_scope() as session:
+        retraction = retractions.retract_latest_vote(session, comparison_id, labeler_id, settings.undo_window_s,
+                                                     settings.votes_per_comparison, settings.lease_s)  # fmt: skip
+    # A candidate's tallies counted the vote: recount them (after the commit, as after a vote).
+    candidates.review_after_vote(comparison_id, settings)
+    return retraction

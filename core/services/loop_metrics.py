@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from core.db.models import Candidacy, Checkpoint, Comparison, TrainingRound, Vote, WebhookDelivery
+from core.db.models import Candidacy, Checkpoint, Comparison, TrainingRound, Vote, VoteRetraction, WebhookDelivery
 from core.db.session import session_scope
 from core.queue import ALL_QUEUES, queue_depths
 from core.repo.checkpoints import active_checkpoint_id
@@ -28,7 +28,8 @@ STREAK_LOOKBACK = 20  # newest finished rounds looked at for a run of failures
 
 @dataclass
 class LoopState:
-    votes: dict[str, int]  # by choice, every choice present
+    votes: dict[str, int]  # cast, by choice, every choice present: those taken back too, so it only grows
+    votes_retracted: int  # taken back by their labelers (undo)
     pairs_made: int  # comparisons ever added to the pool (any kind): the newest id
     pool_ready: int
     pool_target: int
@@ -86,7 +87,8 @@ def loop_state(settings: Settings) -> LoopState:
 
 def _read_state(settings: Settings) -> LoopState:
     with session_scope() as session:
-        votes = dict.fromkeys((c.value for c in Choice), 0) | _by(session, Vote.choice)
+        recorded, retracted = _by(session, Vote.choice), _by(session, VoteRetraction.choice)
+        votes = {c.value: recorded.get(c.value, 0) + retracted.get(c.value, 0) for c in Choice}
         pairs_made = session.scalar(select(func.max(Comparison.id))) or 0
         pool_ready = ready_pool_count(session, active_checkpoint_id(session))
         finished = (RoundState.succeeded, RoundState.failed, RoundState.cancelled)
@@ -111,7 +113,8 @@ def _read_state(settings: Settings) -> LoopState:
             if worker.alive and queue in alive:
                 alive[queue] += 1
     return LoopState(
-        votes=votes, pairs_made=pairs_made, pool_ready=pool_ready, pool_target=settings.pool_target,
+        votes=votes, votes_retracted=sum(retracted.values()), pairs_made=pairs_made, pool_ready=pool_ready,
+        pool_target=settings.pool_target,
         queue_depths=queue_depths(), workers_alive=alive, rounds=rounds, rounds_active=rounds_active,
         round_seconds=[(end - start).total_seconds() for start, end in spans], unsuccessful_streak=streak,
         candidates=candidates, candidates_judging=judging, checkpoints=checkpoints, labelers_flagged=flagged,

@@ -10,7 +10,17 @@ from app.api.deps import AppSettings, CurrentLabeler
 from app.api.errors import unprocessable
 from app.api.media import media_url
 from core.repo.handles import HANDLE_PATTERN
-from core.schemas.api import ComparisonOut, ImageOut, LabelerCreated, MeOut, ReportIn, ReportOut, VoteIn, VoteOut
+from core.schemas.api import (
+    ComparisonOut,
+    ImageOut,
+    LabelerCreated,
+    MeOut,
+    ReportIn,
+    ReportOut,
+    VoteIn,
+    VoteOut,
+    VoteRetractedOut,
+)
 from core.services import guidelines, labelers, labeling, reports
 from core.services.labelers import votes_cast
 from core.states import Role
@@ -97,6 +107,28 @@ def vote(handle: Handle, body: VoteIn, labeler: CurrentLabeler, settings: AppSet
         response.status_code = status.HTTP_200_OK
     v = outcome.vote
     return VoteOut(id=v.id, comparison_id=handle, choice=v.choice, decision_ms=v.decision_ms, created=outcome.created)
+
+
+@router.delete(
+    "/comparisons/{handle}/vote",
+    response_model=VoteRetractedOut,
+    responses={
+        404: {"description": "No pair was served under this handle, or you have no vote on it."},
+        409: {"description": "Not your pair, or the vote stays: not your most recent one, past the undo window "
+                             "(DPOLOOP_UNDO_WINDOW_S), or a round, the preference model or a verdict already used it."},
+    },
+)  # fmt: skip
+def retract_vote(handle: Handle, labeler: CurrentLabeler, settings: AppSettings) -> VoteRetractedOut:
+    """Undo: take back your most recent vote within a few seconds of casting it. A pair it had closed is
+    held for you again (`reopened`), to vote on under the same handle."""
+    try:
+        comparison_id = labeling.comparison_of(handle, labeler.id)
+        retraction = labeling.retract(comparison_id, labeler.id, settings)
+    except (labeling.ComparisonNotFound, labeling.NoVoteToRetract) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except (labeling.NotServed, labeling.RetractionRefused) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return VoteRetractedOut(comparison_id=handle, vote_id=retraction.vote_id, reopened=retraction.reopened)
 
 
 def capped(exc: labeling.VoteCapReached | reports.ReportCapReached) -> HTTPException:
