@@ -10,6 +10,7 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY core ./core
 COPY app ./app
 COPY worker ./worker
+COPY cli ./cli
 COPY migrations ./migrations
 COPY frontend ./frontend
 COPY models ./models

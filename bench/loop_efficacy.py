@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from loop_stats import print_report  # noqa: E402
 
-from app.cli.services import api_command, beat_command, worker_command  # noqa: E402
+from cli.services import api_command, beat_command, worker_command  # noqa: E402
 from core.paths import resolve_stored  # noqa: E402
 from core.queue import GENERATE_WORKER_QUEUES  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -94,7 +94,7 @@ def fresh_install(prefix: str, extra_env: dict[str, str]) -> tuple[Path, int, di
 
     get_settings.cache_clear()
     settings = get_settings()
-    subprocess.run([sys.executable, "-m", "app.cli.main", "migrate"], cwd=REPO, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "cli.main", "migrate"], cwd=REPO, env=env, check=True,
                    capture_output=True)  # fmt: skip
     from sqlalchemy import select, update
 

@@ -150,14 +150,6 @@ class ModelServer:
         Returns (results, id of the checkpoint that made them)."""
         return self.wearing(checkpoint, lambda generator: generator.generate(requests))
 
-    def implicit_rewards(self, checkpoint: CheckpointRef, prompts: list[str], latents: list, beta: float = 1.0,
-                         guidance: float | None = None):  # fmt: skip
-        """Each image's implicit reward under this checkpoint against the base (worker/dpo/implicit_reward.py)."""
-        from worker.dpo.implicit_reward import implicit_rewards
-
-        rewards, _ = self.wearing(checkpoint, lambda g: implicit_rewards(g, prompts, latents, beta, guidance))
-        return rewards
-
     def wearing(self, checkpoint: CheckpointRef | None, work):
         """work(generator) with exactly this checkpoint's weights on (None: the promoted one), under the
         lock, so no swap comes between its steps; returns (its result, the id of the checkpoint worn)."""

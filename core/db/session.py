@@ -51,10 +51,6 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-def get_engine() -> Engine:
-    return engine_for(get_settings().sqlalchemy_url)
-
-
 @lru_cache(maxsize=4)
 def _sessionmaker(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)

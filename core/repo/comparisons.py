@@ -61,7 +61,7 @@ def release_excess_holds(session: Session, labeler_id: int, now: datetime, keep:
 
 
 @dataclass(frozen=True)
-class Served:
+class ShownComparison:
     """A comparison as one labeler sees it; they are given its handle, never its id (core/repo/handles.py)."""
 
     id: int
@@ -138,7 +138,7 @@ def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, can
 def next_for_labeler(
     session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None, max_held: int = 4,
     gold_rate: float = 0.0, may_measure: Callable[[], bool] = lambda: True,
-) -> Served | None:
+) -> ShownComparison | None:
     """Lease and return the next comparison this labeler should see, or None when there is none; the
     labeler then holds at most `max_held` pairs (however many ids they exclude).
 
@@ -168,7 +168,8 @@ def next_for_labeler(
         session.execute(select(Generation.id, Generation.image_path).where(Generation.id.in_((a_id, b_id)))).all()
     )
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
-    return Served(comparison_id, handle_for(session, comparison_id, labeler_id), prompt, images[left], images[right])
+    handle = handle_for(session, comparison_id, labeler_id)
+    return ShownComparison(comparison_id, handle, prompt, images[left], images[right])
 
 
 @dataclass
@@ -181,7 +182,7 @@ class ComparisonNotFound(LookupError):
     pass
 
 
-class NotServed(ValueError):
+class NotOpen(ValueError):
     """The comparison is not open to this labeler: never served to them, leased to someone else
     since, or no longer in the pool (its checkpoint stopped serving, or it has its votes)."""
 
@@ -196,21 +197,21 @@ def record_vote(
     guidelines_version: int | None = None,
 ) -> VoteOutcome:
     """Record a labeler's vote once, on a comparison served to them and still open; a repeat (or a
-    concurrent duplicate) returns the first vote. ComparisonNotFound, or NotServed."""
-    pair = session.execute(
+    concurrent duplicate) returns the first vote. ComparisonNotFound, or NotOpen."""
+    row = session.execute(
         select(Comparison.generation_a_id, Comparison.generation_b_id, Comparison.state, Comparison.leased_by,
                Comparison.kind)
         .where(Comparison.id == comparison_id)
     ).first()  # fmt: skip
-    if pair is None:
+    if row is None:
         raise ComparisonNotFound("no such comparison")
-    a_id, b_id, state, leased_by, kind = pair
+    a_id, b_id, state, leased_by, kind = row
     if state != ComparisonState.ready or leased_by != labeler_id:
         existing = _existing_vote(session, comparison_id, labeler_id)
         if existing is not None:
             return VoteOutcome(existing, created=False)
         # No id in the message: labelers name pairs by handle, and an id would tell creation order.
-        raise NotServed("this pair was not served to you, or is no longer open for votes")
+        raise NotOpen("this pair was not served to you, or is no longer open for votes")
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     values = {
         "comparison_id": comparison_id,

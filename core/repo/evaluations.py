@@ -169,7 +169,7 @@ def create_evaluation(
     ).scalar()
     if evaluation_id is None:
         return None
-    _add_pairs(session, evaluation_id, checkpoint_id, requests, new_images, old_images, kind)
+    _add_comparisons(session, evaluation_id, checkpoint_id, requests, new_images, old_images, kind)
     return evaluation_id
 
 
@@ -200,11 +200,11 @@ def append_batch(
     ).scalar()
     if evaluation_id is None:
         return None
-    _add_pairs(session, evaluation_id, checkpoint_id, requests, new_images, old_images, EvaluationKind.promotion)
+    _add_comparisons(session, evaluation_id, checkpoint_id, requests, new_images, old_images, EvaluationKind.promotion)
     return evaluation_id
 
 
-def _add_pairs(
+def _add_comparisons(
     session: Session,
     evaluation_id: int,
     checkpoint_id: int,
@@ -240,7 +240,7 @@ def candidacy_judged_against(session: Session, candidacy_id: int) -> int | None:
     )
 
 
-def open_pairs(session: Session, evaluation_id: int) -> int:
+def open_comparisons(session: Session, evaluation_id: int) -> int:
     """The evaluation's pairs still in the pool: ready, not yet carrying their votes."""
     return session.scalar(
         select(func.count(Comparison.id)).where(
@@ -337,7 +337,7 @@ def unjudged_evaluation(session: Session) -> Evaluation | None:
     return session.scalar(select(Evaluation).where(Evaluation.judge_verdict.is_(None)).order_by(Evaluation.id).limit(1))
 
 
-def evaluation_pairs(session: Session, evaluation_id: int) -> list[tuple[str, str, str]]:
+def evaluation_comparisons(session: Session, evaluation_id: int) -> list[tuple[str, str, str]]:
     """(prompt, image A's path, image B's path) per comparison (A is the evaluated checkpoint's)."""
     a, b = aliased(Generation), aliased(Generation)
     rows = session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.models import ImportedPair, PreferenceSet
@@ -77,12 +77,3 @@ def add_batch(session: Session, set_id: int, pairs: list[NewPair], rows_done: in
     return added
 
 
-def pair_counts(session: Session, set_ids: list[int]) -> dict[int, int]:
-    return dict(session.execute(
-        select(ImportedPair.set_id, func.count(ImportedPair.id)).where(ImportedPair.set_id.in_(set_ids))
-        .group_by(ImportedPair.set_id)
-    ).all())  # fmt: skip
-
-
-def pairs_of(session: Session, set_id: int) -> list[ImportedPair]:
-    return list(session.scalars(select(ImportedPair).where(ImportedPair.set_id == set_id).order_by(ImportedPair.id)))

@@ -1,5 +1,5 @@
 """Labelers' reports of images: a reported comparison leaves the pool for everyone; the reporter's vote
-on it leaves training at once, and everyone's once an admin confirms the report (core/repo/preferences.py
+on it leaves training at once, and everyone's once an admin confirms the report (core/preferences.py
 skips them)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Report, Vote
 from core.db.session import insert_for
-from core.repo.comparisons import ComparisonNotFound, NotServed, left_is_a
+from core.repo.comparisons import ComparisonNotFound, NotOpen, left_is_a
 from core.states import ComparisonState, ReportReason, ReportStatus
 
 
@@ -35,7 +35,7 @@ def add_report(session: Session, comparison_id: int, labeler_id: int, side: str,
         return earlier, False
     voted = session.scalar(select(exists().where(Vote.comparison_id == comparison_id, Vote.labeler_id == labeler_id)))
     if leased_by != labeler_id and not voted:
-        raise NotServed("this pair was not served to you")  # no id: labelers name pairs by handle
+        raise NotOpen("this pair was not served to you")  # no id: labelers name pairs by handle
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     generation = {"left": left, "right": right}.get(side)
     created = session.execute(

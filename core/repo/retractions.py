@@ -3,7 +3,7 @@ used it. What uses a vote: a training round or a preference model that snapshot 
 their `snapshot_vote_id`), and a candidate's verdict that counted it. Anything else reads votes when it
 runs (quality, arena, exports), so a vote gone is simply absent from the next read.
 
-The vote row is deleted and a VoteRetraction row records it. The comparison gets its vote back: a pair
+The vote row is deleted and a VoteRetraction row records it. The comparison gets its vote back: a comparison
 the vote had closed reopens, held for the same labeler, so that they can vote again under the same handle.
 """
 
@@ -20,7 +20,7 @@ from core.states import CandidateState, ComparisonKind, ComparisonState
 
 
 class NoVoteToRetract(LookupError):
-    """This labeler has no vote on the pair (never cast, or already taken back)."""
+    """This labeler has no vote on the comparison (never cast, or already taken back)."""
 
 
 class RetractionRefused(RuntimeError):
@@ -30,7 +30,7 @@ class RetractionRefused(RuntimeError):
 @dataclass(frozen=True)
 class Retraction:
     vote_id: int
-    reopened: bool  # the pair is held for this labeler again: the same handle takes a new vote
+    reopened: bool  # the comparison is held for this labeler again: the same handle takes a new vote
 
 
 def retract_latest_vote(
@@ -50,7 +50,7 @@ def retract_latest_vote(
         raise RetractionRefused(f"too late: a vote can be taken back for {window_s:g} s after it is cast")
     if reason := used_by(session, vote):
         raise RetractionRefused(f"it is already {reason}")
-    pair = session.execute(
+    row = session.execute(
         select(Comparison.kind, Comparison.state, Comparison.vote_count, Comparison.leased_by,
                Comparison.leased_until)
         .where(Comparison.id == comparison_id).with_for_update()
@@ -58,12 +58,12 @@ def retract_latest_vote(
     session.add(VoteRetraction(vote_id=vote.id, comparison_id=comparison_id, labeler_id=labeler_id,
                                choice=vote.choice, cast_at=vote.created_at, retracted_at=now))  # fmt: skip
     session.execute(delete(Vote).where(Vote.id == vote.id))
-    # The vote closed the pair: it needs that vote again (a retired pair stays retired: its checkpoint is gone).
-    state = pair.state
-    if state == ComparisonState.done and pair.vote_count - 1 < votes_per_comparison:
+    # The vote closed the comparison: it needs that vote again (a retired one stays retired: its checkpoint is gone).
+    state = row.state
+    if state == ComparisonState.done and row.vote_count - 1 < votes_per_comparison:
         state = ComparisonState.ready
-    someone_else_holds = (pair.leased_by not in (None, labeler_id)
-                          and pair.leased_until is not None and pair.leased_until > now)  # fmt: skip
+    someone_else_holds = (row.leased_by not in (None, labeler_id)
+                          and row.leased_until is not None and row.leased_until > now)  # fmt: skip
     reopened = state == ComparisonState.ready and not someone_else_holds
     values = {"vote_count": Comparison.vote_count - 1, "state": state}
     if reopened:

@@ -60,12 +60,6 @@ def active_ref() -> CheckpointRef:
         return repo.checkpoint_ref(session, repo.active_checkpoint_id(session))
 
 
-def ref_of(checkpoint_id: int) -> CheckpointRef:
-    """A checkpoint that may serve; UnusableCheckpoint if it does not exist or is broken."""
-    with session_scope() as session:
-        return repo.checkpoint_ref(session, checkpoint_id)
-
-
 def promote(checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
     """Serve this checkpoint (an older one: a rollback). LookupError, or PromotionRefused for a
     broken one or one whose files are gone; a rejected one may be promoted by hand. The candidate

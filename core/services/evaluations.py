@@ -133,7 +133,7 @@ def _candidacy_due(session: Session, settings: Settings, batch: int) -> tuple[Ca
     made = evaluation.pairs if evaluation else 0
     if made * settings.votes_per_comparison >= settings.verdict_max_votes:
         return None  # enough pairs for the verdict's cap: the rest are votes, not images
-    if evaluation is not None and repo.open_pairs(session, evaluation.id) >= batch:
+    if evaluation is not None and repo.open_comparisons(session, evaluation.id) >= batch:
         return None  # labelers have a batch to vote on yet
     return candidacy, made
 
@@ -237,7 +237,7 @@ def judge_due() -> tuple[int, list[tuple[str, str, str]]] | None:
         evaluation = repo.unjudged_evaluation(session)
         if evaluation is None:
             return None
-        return evaluation.id, repo.evaluation_pairs(session, evaluation.id)
+        return evaluation.id, repo.evaluation_comparisons(session, evaluation.id)
 
 
 def record_judge(evaluation_id: int, verdict: dict) -> None:

@@ -1,5 +1,5 @@
-"""The labeling loop: the next comparison a labeler sees, and their vote on it (the hot paths;
-the SQL is in core/repo/comparisons.py)."""
+"""The labeling loop: the next comparison a labeler sees, their vote on it, and its undo. The hot paths'
+SQL is in core/repo/comparisons.py and core/repo/retractions.py; the caps' counts are asked here."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from core.db.models import Vote
 from core.db.session import read_scope, session_scope
 from core.repo import comparisons as repo
 from core.repo import handles, retractions
-from core.repo.comparisons import ComparisonNotFound, NotServed, Served, VoteOutcome
+from core.repo.comparisons import ComparisonNotFound, NotOpen, ShownComparison, VoteOutcome
 from core.repo.retractions import NoVoteToRetract, Retraction, RetractionRefused
 from core.services import candidates, quality
 from core.settings import Settings
 from core.states import Choice
 
-__all__ = ["ComparisonNotFound", "NoVoteToRetract", "NotServed", "Retraction", "RetractionRefused", "Served",
-           "VoteCapReached", "VoteOutcome"]
+__all__ = ["ComparisonNotFound", "NoVoteToRetract", "NotOpen", "Retraction", "RetractionRefused",
+           "ShownComparison", "VoteCapReached", "VoteOutcome"]
 MAX_EXCLUDED = 100  # handles a labeler may ask to skip (the one on screen, a few in flight)
 
 
@@ -49,7 +49,7 @@ def check_caps(labeler_id: int, settings: Settings) -> None:
             raise VoteCapReached(f"come back later: {count} votes in the last {hours} (the cap is {cap})", wait)
 
 
-def next_comparison(labeler_id: int, settings: Settings, exclude: list[str] | None = None) -> Served | None:
+def next_comparison(labeler_id: int, settings: Settings, exclude: list[str] | None = None) -> ShownComparison | None:
     """Lease the next comparison for this labeler (evaluation pairs first, to people in good standing
     only: an AI labeler's or a doubtful labeler's word must not decide what serves), or None: the pool
     is empty. `exclude`: handles of pairs to skip (those not this labeler's name none). VoteCapReached
@@ -64,14 +64,14 @@ def next_comparison(labeler_id: int, settings: Settings, exclude: list[str] | No
 
 def comparison_of(handle: str, labeler_id: int) -> int:
     """The comparison a handle names (core/repo/handles.py): ComparisonNotFound for a handle never given
-    out, NotServed for another labeler's (it names nothing to this one)."""
+    out, NotOpen for another labeler's (it names nothing to this one)."""
     with read_scope() as session:
         found = handles.holder(session, handle)
     if found is None:
         raise ComparisonNotFound("no pair was served under this handle")
     comparison_id, holder = found
     if holder != labeler_id:
-        raise NotServed("this pair was not served to you")
+        raise NotOpen("this pair was not served to you")
     return comparison_id
 
 
@@ -80,7 +80,7 @@ def vote(
     guidelines_version: int | None = None,
 ) -> VoteOutcome:
     """Record a vote once per labeler and comparison; a repeat returns the first vote unchanged.
-    ComparisonNotFound if the comparison does not exist; NotServed (a first vote) unless it was served
+    ComparisonNotFound if the comparison does not exist; NotOpen (a first vote) unless it was served
     to this labeler and is still open: nobody votes on a pair they were not shown, or on a retired one.
     VoteCapReached when the labeler is at a vote cap (a repeat of a recorded vote still answers)."""
     if settings.votes_per_hour_cap or settings.votes_per_day_cap:

@@ -37,7 +37,7 @@ from core.states import CheckpointKind, ComparisonKind, ComparisonState, Generat
 
 
 @dataclass(frozen=True)
-class PlannedPair:
+class PlannedComparison:
     prompt_id: int
     prompt: str
     params: tuple[GenerationParams, ...]  # two, or the candidates the pairing strategy picks two of
@@ -55,15 +55,15 @@ class PlannedPair:
 @dataclass(frozen=True)
 class PoolBatch:
     checkpoint: CheckpointRef  # the comparisons' checkpoint: the images must be made with exactly it
-    pairs: list[PlannedPair]
+    comparisons: list[PlannedComparison]
 
     @property
     def requests(self) -> list[GenerationParams]:
-        return [params for pair in self.pairs for params in pair.params]
+        return [params for planned in self.comparisons for params in planned.params]
 
     @property
     def generations(self) -> list[StartedGeneration]:
-        return [g for pair in self.pairs for g in pair.generations]
+        return [g for planned in self.comparisons for g in planned.generations]
 
 
 def least_used_prompts(session: Session, checkpoint_id: int, count: int) -> list[Prompt]:
@@ -125,7 +125,7 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         no_reward = (settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base) or (
             settings.pairing == "reward" and reward_models.newest_ready(session) is None)
         pairing = "diverse" if no_reward else settings.pairing
-        pairs = []
+        planned = []
         for prompt in least_used_prompts(session, checkpoint.id, size):
             shown_by, wanted = pairing, candidates
             if pairing == "reward" and random.random() < settings.pairing_random_share:
@@ -144,29 +144,29 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
             rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool, prompt_id=prompt.id)
                     for p in params]  # fmt: skip
             started = tuple(generations_repo.start(row) for row in rows)
-            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, pairing=shown_by, spares=spares))
-        return PoolBatch(checkpoint, pairs)  # no pairs: there are no active prompts
+            planned.append(PlannedComparison(prompt.id, prompt.text, params, started, pairing=shown_by, spares=spares))
+        return PoolBatch(checkpoint, planned)  # none: there are no active prompts
 
 
 def record_batch(batch: PoolBatch, per_image_ms: float, shown: list[tuple[int, int]] | None = None) -> int:
     """The batch's images are on disk: mark them done and put their comparisons in the pool. shown:
     per pair, the two of its candidates (spares first) the pairing strategy picked (default: the first two)."""
     with session_scope() as session:
-        for index, pair in enumerate(batch.pairs):
-            for started in pair.generations:
+        for index, planned in enumerate(batch.comparisons):
+            for started in planned.generations:
                 generations_repo.mark_done(session.get(Generation, started.id), batch.checkpoint.id, per_image_ms)
             i, j = shown[index] if shown else (0, 1)
-            count = len(pair.candidates)
+            count = len(planned.candidates)
             if i == j or not (0 <= i < count and 0 <= j < count):
-                raise ValueError(f"a pair shows two different candidates of {count}, not {i} and {j}")
-            a, b = pair.candidates[i], pair.candidates[j]
-            generations_repo.release_spares(session, [g.id for g in pair.spares if g not in (a, b)])
-            kind = ComparisonKind.gold if pair.gold_answer else ComparisonKind.train
-            session.add(Comparison(prompt_id=pair.prompt_id, prompt=pair.prompt, generation_a_id=a.id,
+                raise ValueError(f"a comparison shows two different candidates of {count}, not {i} and {j}")
+            a, b = planned.candidates[i], planned.candidates[j]
+            generations_repo.release_spares(session, [g.id for g in planned.spares if g not in (a, b)])
+            kind = ComparisonKind.gold if planned.gold_answer else ComparisonKind.train
+            session.add(Comparison(prompt_id=planned.prompt_id, prompt=planned.prompt, generation_a_id=a.id,
                                    generation_b_id=b.id, kind=kind, state=ComparisonState.ready,
-                                   checkpoint_id=batch.checkpoint.id, gold_answer=pair.gold_answer,
-                                   pairing=pair.pairing))  # fmt: skip
-    return len(batch.pairs)
+                                   checkpoint_id=batch.checkpoint.id, gold_answer=planned.gold_answer,
+                                   pairing=planned.pairing))  # fmt: skip
+    return len(batch.comparisons)
 
 
 # ---- gold pairs ------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
         if missing <= 0 or len(prompts) < 3 or (low_only and stock >= settings.gold_pool_target / 2):
             return None
         rng = random.Random()
-        pairs = []
+        planned = []
         for _ in range(min(missing, settings.pool_batch)):
             prompt = rng.choice(prompts)
             wrong = _least_alike(prompt, prompts, rng, set())
@@ -229,5 +229,5 @@ def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
             rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool) for p in params]
             started = tuple(generations_repo.start(row) for row in rows)
             answer = GoldAnswer.both_bad if both_bad else GoldAnswer.a
-            pairs.append(PlannedPair(prompt.id, prompt.text, params, started, answer))
-        return PoolBatch(checkpoint, pairs)
+            planned.append(PlannedComparison(prompt.id, prompt.text, params, started, answer))
+        return PoolBatch(checkpoint, planned)

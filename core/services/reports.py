@@ -28,7 +28,7 @@ class ReportCapReached(RuntimeError):
 
 def report(comparison_id: int, labeler_id: int, side: str, reason: ReportReason, settings: Settings,
            note: str | None = None) -> tuple[Report, bool]:  # fmt: skip
-    """(report, created). ComparisonNotFound; NotServed for a pair this labeler was never shown;
+    """(report, created). ComparisonNotFound; NotOpen for a pair this labeler was never shown;
     ReportCapReached past DPOLOOP_REPORT_RATE_LIMIT (nothing is recorded or retired then). The cap is a
     count of the labeler's reports in the database: it holds across API processes whatever the broker,
     counts only reports made (a repeat or a refused one costs nothing), and does not fail open when Redis

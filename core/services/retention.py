@@ -84,7 +84,7 @@ def _client_images(session: Session, settings: Settings, now: datetime, report: 
     return Doomed(cleared, files)
 
 
-def _unvoted_pairs(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:
+def _unvoted_comparisons(session: Session, settings: Settings, now: datetime, report: RetentionReport) -> Doomed:
     """Train pairs retired without a vote or a report."""
     unvoted = select(Comparison.id, Comparison.generation_a_id, Comparison.generation_b_id).where(
         Comparison.kind == ComparisonKind.train, Comparison.state == ComparisonState.retired,
@@ -146,7 +146,7 @@ def _rejected_checkpoints(session: Session, settings: Settings, now: datetime, r
 
 KINDS: dict[str, tuple[str, Callable[[Session, Settings, datetime, RetentionReport], Doomed]]] = {
     "client images": ("api_images", _client_images),
-    "unvoted train pairs": ("unvoted_pairs", _unvoted_pairs),
+    "unvoted train pairs": ("unvoted_pairs", _unvoted_comparisons),
     "unshown candidates": ("unshown_candidates", _unshown_candidates),
     "rejected checkpoints": ("checkpoints", _rejected_checkpoints),
 }

@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db.models import RewardModel, utcnow
 from core.db.session import session_scope
+from core.preferences import PreferencePair, is_held_out_pair
 from core.queue import TRAIN_REWARD, QueueUnavailable, send
 from core.repo import reward_models as repo
-from core.repo.preferences import PreferencePair, collect_preferences, is_held_out_pair
+from core.repo.preferences import collect_preferences
 from core.repo.prompts import active_prompts
 from core.services import quality
 from core.settings import Settings

@@ -19,12 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from core.db.models import RoundStep, TrainingRound, Vote
 from core.db.session import session_scope
 from core.family import UnsupportedModel, model_family
+from core.preferences import Preferences
 from core.queue import TRAIN_ROUND, QueueUnavailable, send
 from core.refs import CheckpointRef
 from core.repo import rounds as repo
 from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_checkpoint_id, checkpoint_ref, promote
 from core.repo.checkpoints import register as register_checkpoint
-from core.repo.preferences import Preferences, add_imported, collect_preferences
+from core.repo.preferences import add_imported, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
 from core.services import candidates, imports, quality, reward
 from core.settings import Settings

@@ -2,8 +2,9 @@
 
 from core.db.models import Comparison
 from core.db.session import session_scope
+from core.preferences import is_held_out_pair
 from core.repo.comparisons import record_vote
-from core.repo.preferences import collect_preferences, is_held_out_pair
+from core.repo.preferences import collect_preferences
 from core.states import Choice
 from tests.helpers.data import make_comparisons, make_labeler, sees_a_on_the_left, serve
 

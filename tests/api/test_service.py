@@ -52,8 +52,9 @@ def test_health_reports_database_broker_and_no_workers_to_admins(client, admin):
 def test_open_health_is_liveness_only_and_touches_no_database(client, alice, admin):
     from sqlalchemy import event
 
-    from core.db.session import get_engine
+    from core.db.session import engine_for
     from core.services.workers import beat
+    from core.settings import get_settings
 
     beat("gen@host-7.internal", "generate,pool", None)
     statements = []
@@ -61,11 +62,11 @@ def test_open_health_is_liveness_only_and_touches_no_database(client, alice, adm
     def count(*_):
         statements.append(1)
 
-    event.listen(get_engine(), "before_cursor_execute", count)
+    event.listen(engine_for(get_settings().sqlalchemy_url), "before_cursor_execute", count)
     try:
         answers = [client.get("/api/v1/health") for _ in range(3)]
     finally:
-        event.remove(get_engine(), "before_cursor_execute", count)
+        event.remove(engine_for(get_settings().sqlalchemy_url), "before_cursor_execute", count)
     assert [(a.status_code, a.json()) for a in answers] == [(200, {"status": "ok"})] * 3
     assert statements == []  # no query, no broker connection: a load balancer may call it freely
     assert "host-7" not in answers[0].text

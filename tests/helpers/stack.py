@@ -84,7 +84,7 @@ class Service:
 
 
 def dpoloop(*args: str) -> list[str]:
-    return [sys.executable, "-m", "app.cli.main", *args]
+    return [sys.executable, "-m", "cli.main", *args]
 
 
 def stack_env(pg_settings, embedded_model, **settings) -> tuple[int, dict[str, str]]:

@@ -4,7 +4,7 @@ train a round only when the round says so."""
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from app.cli.main import cli
+from cli.main import cli
 from core.db.models import Labeler, Vote
 from core.db.session import session_scope
 from core.repo.comparisons import ready_pool_count

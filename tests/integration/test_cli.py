@@ -2,7 +2,7 @@
 
 from typer.testing import CliRunner
 
-from app.cli.main import cli
+from cli.main import cli
 from tests.conftest import apply_settings
 
 

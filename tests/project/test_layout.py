@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_api_process_never_imports_torch():
-    code = "import sys, app.api.main, app.cli.main; app.api.main.create_app(); print('torch' in sys.modules)"
+    code = "import sys, app.api.main, cli.main; app.api.main.create_app(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -110,7 +110,7 @@ def test_the_readme_lists_every_setting_as_the_cli_prints_it():
     """The configuration table is `dpoloop settings --markdown`: a setting added without it is invisible."""
     from typer.testing import CliRunner
 
-    from app.cli.main import cli
+    from cli.main import cli
 
     printed = CliRunner().invoke(cli, ["settings", "--markdown"]).output.strip().splitlines()
     readme = (REPO / "README.md").read_text().splitlines()

@@ -119,7 +119,7 @@ def test_counted_votes_promote_the_candidate_as_soon_as_the_verdict_says(candida
     with session_scope() as session:  # its open eval pairs left the pool
         states = set(session.scalars(select(Comparison.state).where(Comparison.id.in_(pairs[decides_at:]))))
     assert states == {ComparisonState.retired}
-    with pytest.raises(labeling.NotServed):  # a pair on someone's screen takes no vote after the decision
+    with pytest.raises(labeling.NotOpen):  # a pair on someone's screen takes no vote after the decision
         cast(pairs[decides_at], person, LOSS)
     with session_scope() as session:  # votes that got in anyway (a pair served and voted on meanwhile) ...
         session.execute(update(Comparison).where(Comparison.id.in_(pairs[decides_at:])).values(state="ready"))
@@ -275,7 +275,7 @@ def test_a_pinned_client_generation_never_names_the_judged_candidate(candidate):
 def test_the_cli_lists_the_candidacy_and_rejects_the_candidate(candidate):
     from typer.testing import CliRunner
 
-    from app.cli.main import cli
+    from cli.main import cli
 
     listed = CliRunner().invoke(cli, ["checkpoints", "list"]).output  # what an admin reads in a terminal
     assert "candidate judging (0-0-0 vs 1)" in listed

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from core.db.models import Checkpoint
 from core.db.session import session_scope
+from core.repo import checkpoints as checkpoints_repo
 from core.repo.checkpoints import LORA_WEIGHTS
 from core.services import checkpoints, retention
 from core.states import CheckpointKind, CheckpointStatus
@@ -56,8 +57,10 @@ def test_a_backup_restored_into_another_data_dir_wears_and_deletes_only_its_own_
     write_backup(live, tmp_path / "backup")
     copy = restore(tmp_path / "backup", tmp_path / "restored", monkeypatch)
 
-    assert checkpoints.ref_of(kept).path == "checkpoints/round-0001-aaaaaa"  # a key, read in this data dir
-    assert local_folder(copy, checkpoints.ref_of(kept).path) == copy.checkpoints_dir / "round-0001-aaaaaa"
+    with session_scope() as session:
+        kept_key = checkpoints_repo.checkpoint_ref(session, kept).path
+    assert kept_key == "checkpoints/round-0001-aaaaaa"  # a key, read in this data dir
+    assert local_folder(copy, kept_key) == copy.checkpoints_dir / "round-0001-aaaaaa"
     report = retention.apply(copy)
     assert report.checkpoints == [stale] and report.failures == []
     assert not (copy.checkpoints_dir / "round-0002-bbbbbb").exists()

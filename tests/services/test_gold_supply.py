@@ -25,7 +25,7 @@ def any_db(request):
 
 def fill() -> None:
     """What the generate worker does between two labeler requests: plan, render (here: nothing), record."""
-    while (batch := pool.plan_next(get_settings())) is not None and batch.pairs:
+    while (batch := pool.plan_next(get_settings())) is not None and batch.comparisons:
         pool.record_batch(batch, 1.0)
 
 
@@ -82,7 +82,7 @@ def test_gold_pairs_leave_the_pool_once_every_active_labeler_answered_them(any_d
     for comparison_id in first:
         vote(comparison_id, alice)
     batch = pool.plan_gold(get_settings())  # alice answered every ready gold pair: 2 new ones for her
-    assert batch is not None and len(batch.pairs) == 2
+    assert batch is not None and len(batch.comparisons) == 2
     pool.record_batch(batch, 1.0)
     assert gold_ids(ComparisonState.done) == first  # she was the only active labeler: hers retired
 

@@ -47,17 +47,17 @@ def test_a_vote_needs_the_pair_served_to_the_voter_and_still_open(sqlite_db):
     alice, _ = make_labeler("alice")
     bob, _ = make_labeler("bob")
     first, second = make_comparisons(2)
-    with pytest.raises(labeling.NotServed):  # never shown to alice
+    with pytest.raises(labeling.NotOpen):  # never shown to alice
         labeling.vote(first, alice, Choice.left, None, sqlite_db)
     assert labeling.next_comparison(alice, sqlite_db).id == first
-    with pytest.raises(labeling.NotServed):  # alice holds it
+    with pytest.raises(labeling.NotOpen):  # alice holds it
         labeling.vote(first, bob, Choice.left, None, sqlite_db)
     assert labeling.vote(first, alice, Choice.left, None, sqlite_db).created
     serve(second, bob)
     from core.services import checkpoints  # a promotion retires the pool's pairs
 
     retire_the_pool()
-    with pytest.raises(labeling.NotServed):
+    with pytest.raises(labeling.NotOpen):
         labeling.vote(second, bob, Choice.left, None, sqlite_db)
     assert not labeling.vote(first, alice, Choice.right, None, sqlite_db).created  # a repeat still answers
     assert checkpoints.active_ref().id == 1

@@ -72,7 +72,7 @@ def test_ai_labelers_and_labelers_out_of_good_standing_get_no_evaluation_or_aren
     settings = get_settings()
 
     def three(labeler: int) -> set[int]:
-        served: list[labeling.Served] = []
+        served: list[labeling.ShownComparison] = []
         for _ in range(3):  # the pair on screen asked away each time (by handle), as the UI does to prefetch
             served.append(labeling.next_comparison(labeler, settings, exclude=[s.handle for s in served]))
         return {s.id for s in served}

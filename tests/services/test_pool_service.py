@@ -14,17 +14,17 @@ def test_an_empty_pool_gets_one_pair_first_then_full_batches(sqlite_db, monkeypa
     settings = get_settings()
     prompts.add_prompts(["a red circle", "a blue square"], PromptSource.admin)
     first = pool.plan_batch(settings)
-    assert isinstance(first, PoolBatch) and len(first.pairs) == 1 and first.checkpoint.id == 1
-    a, b = first.pairs[0].params
+    assert isinstance(first, PoolBatch) and len(first.comparisons) == 1 and first.checkpoint.id == 1
+    a, b = first.comparisons[0].params
     assert a.prompt == b.prompt and a.seed != b.seed  # one prompt, two seeds
     assert all(generations.load(g.id).status == GenerationStatus.running for g in first.generations)
     assert pool.record_batch(first, per_image_ms=5.0) == 1
     assert all(generations.load(g.id).status == GenerationStatus.done for g in first.generations)
     second = pool.plan_batch(settings)
-    assert len(second.pairs) == 3  # min(target - ready, batch)
-    assert {p.prompt for p in second.pairs} >= {"a blue square"}  # least-used prompts first
+    assert len(second.comparisons) == 3  # min(target - ready, batch)
+    assert {p.prompt for p in second.comparisons} >= {"a blue square"}  # least-used prompts first
     pool.record_batch(second, per_image_ms=5.0)
-    assert len(pool.plan_batch(settings).pairs) == 1  # 4 ready of 5
+    assert len(pool.plan_batch(settings).comparisons) == 1  # 4 ready of 5
     labeler = make_labeler_id()
     assert labeling.next_comparison(labeler, settings) is not None
 
@@ -35,7 +35,7 @@ def test_a_full_pool_plans_nothing_and_no_prompts_plan_an_empty_batch(sqlite_db,
 
     assert pool.plan_batch(get_settings()) is None
     apply_settings(monkeypatch, pool_target=4)
-    assert pool.plan_batch(get_settings()).pairs == []
+    assert pool.plan_batch(get_settings()).comparisons == []
 
 
 def make_labeler_id() -> int:

@@ -24,8 +24,8 @@ def test_gold_pairs_show_the_caption_against_the_least_alike_prompt(sqlite_db, m
     apply_settings(monkeypatch, gold_both_bad_share=0.5, pool_batch=8)
     seed_shipped_prompts()
     batch = pool.plan_gold(get_settings())
-    assert len(batch.pairs) == 8
-    for pair in batch.pairs:
+    assert len(batch.comparisons) == 8
+    for pair in batch.comparisons:
         good, damaged = (p.prompt for p in pair.params)
         assert damaged != pair.prompt and pair.params[0].seed == pair.params[1].seed
         shared = set(damaged.split()) & set(pair.prompt.split())
@@ -34,7 +34,7 @@ def test_gold_pairs_show_the_caption_against_the_least_alike_prompt(sqlite_db, m
             assert good == pair.prompt
         else:
             assert good != pair.prompt and good != damaged
-    assert {p.gold_answer for p in batch.pairs} == {GoldAnswer.a, GoldAnswer.both_bad}
+    assert {p.gold_answer for p in batch.comparisons} == {GoldAnswer.a, GoldAnswer.both_bad}
     pool.record_batch(batch, 1.0)
     with session_scope() as session:
         rows = session.scalars(select(Comparison).where(Comparison.kind == ComparisonKind.gold)).all()
@@ -50,7 +50,7 @@ def test_gold_pairs_are_made_even_while_labelers_drain_the_pool(sqlite_db, monke
     kinds = []
     for _ in range(4):  # the train pool stays far below its target all along
         batch = pool.plan_next(get_settings())
-        kinds.append("gold" if batch.pairs[0].gold_answer else "train")
+        kinds.append("gold" if batch.comparisons[0].gold_answer else "train")
         pool.record_batch(batch, 1.0)
     assert kinds == ["gold", "train", "train", "train"]  # gold until half its target, then train pairs
 

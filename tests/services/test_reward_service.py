@@ -90,14 +90,14 @@ def test_the_pool_asks_the_preference_model_only_once_one_has_trained(any_db, mo
 
     seed_shipped_prompts()
     apply_settings(monkeypatch, pairing="reward", pairing_random_share=0, pool_target=50, pool_batch=4)
-    assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"diverse"}  # no preference model yet
+    assert {p.pairing for p in pool.plan_batch(get_settings()).comparisons} == {"diverse"}  # no preference model yet
     first = reward.request_training(get_settings(), by="admin")
     reward.claim(first.id, get_settings())
     reward.finish(first.id, "reward/v0001", {"votes": 10, "train_pairs": 8, "held_out_pairs": 2,
                                               "held_out_accuracy": 0.7, "ceilings": {}, "card": {}})  # fmt: skip
-    assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"reward"}
+    assert {p.pairing for p in pool.plan_batch(get_settings()).comparisons} == {"reward"}
     apply_settings(monkeypatch, pairing_random_share=1)
-    assert {p.pairing for p in pool.plan_batch(get_settings()).pairs} == {"random"}
+    assert {p.pairing for p in pool.plan_batch(get_settings()).comparisons} == {"random"}
 
 
 def test_two_requests_at_once_queue_one_version(any_db, outbox):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from app.cli.main import cli
+from cli.main import cli
 from core.schemas.generation import GenerationParams
 from worker.scenes.score import score_caption
 

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.db.session import session_scope
+from core.preferences import Preferences
 from core.queue import IMPORT_SET, sending_to
-from core.repo.preferences import Preferences, add_imported, collect_preferences
+from core.repo.preferences import add_imported, collect_preferences
 from core.services import imports
 from core.services.export import ExportFilter, write_export
 from core.services.rounds import InvalidRoundConfig

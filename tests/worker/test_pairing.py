@@ -65,14 +65,14 @@ def test_implicit_rewards_are_zero_on_the_base_and_rank_what_a_round_learned(tmp
     held_out = separable_pairs(16, seed=1)
     prompts = [p.prompt for p in held_out] * 2
     latents = [p.winner for p in held_out] + [p.loser for p in held_out]
-    assert not implicit_rewards(served, prompts, latents, beta=500).any()  # the base against itself
+    assert not implicit_rewards(served, prompts, latents).any()  # the base against itself
     if method == "lora":
         served.load_lora(tmp_path / "checkpoint")
     else:
         served.load_denoiser(tmp_path / "checkpoint")
     before = _sample(served)
-    rewards = implicit_rewards(served, prompts, latents, beta=500)
-    assert np.array_equal(rewards, implicit_rewards(served, prompts, latents, beta=500))  # fixed draws
+    rewards = implicit_rewards(served, prompts, latents)
+    assert np.array_equal(rewards, implicit_rewards(served, prompts, latents))  # fixed draws
     winners, losers = rewards[:16], rewards[16:]
     assert (winners > losers).mean() >= 0.75, (winners, losers)  # held-out pairs ranked as the votes taught
     assert np.array_equal(before, _sample(served))  # the checkpoint is worn again afterwards
@@ -86,6 +86,8 @@ def _sample(generator) -> np.ndarray:
 
 
 def test_uncertain_pool_pairs_diverse_on_the_base_then_by_the_served_checkpoint(loop_db, monkeypatch, tmp_path):
+    from worker.dpo.implicit_reward import implicit_rewards
+
     settings = get_settings()
     apply_settings(monkeypatch, pairing="uncertain", pairing_candidates=4, pool_target=3, pool_batch=3)
     generate_pool(3)
@@ -104,7 +106,8 @@ def test_uncertain_pool_pairs_diverse_on_the_base_then_by_the_served_checkpoint(
                 Generation.prompt_id == comparison.prompt_id, Generation.checkpoint_id == lora,
                 Generation.purpose == GenerationPurpose.pool).order_by(Generation.id)).all()  # fmt: skip
             latents = [_latents(g) for g in candidates]
-            rewards = server.implicit_rewards(server.current, [comparison.prompt] * len(latents), latents)
+            prompts = [comparison.prompt] * len(latents)
+            rewards, _ = server.wearing(server.current, lambda g: implicit_rewards(g, prompts, latents))  # noqa: B023
             i, j = most_uncertain_pair(latents, rewards)
             shown = {comparison.generation_a_id, comparison.generation_b_id}
             if shown != {candidates[i].id, candidates[j].id}:  # a near-tie in reward may fall either way

@@ -70,7 +70,7 @@ def test_a_version_without_enough_pairs_fails_and_the_last_stays(any_db, outbox)
 def test_the_cli_trains_a_version_here_and_shows_it(any_db):
     from typer.testing import CliRunner
 
-    from app.cli.main import cli
+    from cli.main import cli
 
     runner = CliRunner()
     sent = []

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.repo.preferences import PreferencePair, Preferences, is_held_out_pair
+from core.preferences import PreferencePair, Preferences, is_held_out_pair
 from worker.rounds.data import load_pairs
 
 

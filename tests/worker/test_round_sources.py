@@ -7,7 +7,7 @@ import pytest
 
 from core.db.models import ImportedPair, PreferenceSet
 from core.db.session import session_scope
-from core.repo.preferences import PreferencePair, Preferences
+from core.preferences import PreferencePair, Preferences
 from core.services import labeling, rounds
 from core.settings import get_settings
 from core.states import Choice, ImportState
@@ -61,7 +61,7 @@ def test_a_large_import_leaves_the_votes_their_share(any_db):
     assert row.counts["pairs_beyond_max"] == 34
     from typer.testing import CliRunner
 
-    from app.cli.main import cli
+    from cli.main import cli
 
     listed = CliRunner().invoke(cli, ["rounds", "list"]).output  # what an admin reads in a terminal
     assert f"{round_id} running" in listed and "votes=6/6 import:big=6/40" in listed

@@ -4,6 +4,8 @@ Diffusion-DPO's loss (objective.py) is -log σ(r(x_w) - r(x_l)) with, per image,
 
     r(x) = -beta/2 * (err_model(x) - err_reference(x))
 
+(computed here in units of beta, which only scales r: the `uncertain` pairing ranks by |r_i - r_j|,
+which no positive scale reorders)
 so a trained model carries a reward: images it denoises better than its reference are the ones it
 has learned to prefer, and P(labeler prefers i over j) = σ(r_i - r_j) under the Bradley-Terry model
 DPO assumes. Here the model is the served checkpoint and the reference is the base: the log-ratios
@@ -30,12 +32,11 @@ CHUNK = 16  # images per denoiser call
 
 
 @torch.no_grad()
-def implicit_rewards(generator, prompts: list[str], latents: list[np.ndarray], beta: float = 1.0,
-                     guidance: float | None = None) -> np.ndarray:  # fmt: skip
-    """r for each (prompt, latents) under the generator's worn weights against its base weights.
+def implicit_rewards(generator, prompts: list[str], latents: list[np.ndarray], guidance: float | None = None
+                     ) -> np.ndarray:  # fmt: skip
+    """r / beta for each (prompt, latents) under the generator's worn weights against its base weights.
     All latents share one shape (C, h, w), the layout the generator stores. Zero when nothing is worn.
-    beta only scales r (and so how sure σ(r_i - r_j) is); the uncertain pairing ranks by |r_i - r_j|,
-    which no beta reorders, so the pool leaves it at 1. guidance: FLUX's guidance embedding (as drawn)."""
+    guidance: FLUX's guidance embedding (as drawn)."""
     pipe, family = generator.pipe, generator.family
     noising = noising_for(family, pipe.scheduler.config)
     encoder = PromptEncoder(pipe, family, guidance=guidance)
@@ -59,4 +60,4 @@ def implicit_rewards(generator, prompts: list[str], latents: list[np.ndarray], b
             with generator.base_weights():
                 base = denoising_error(cond.predict(generator.denoiser, noisy, t), target)
             difference[start : start + len(x)] += (served - base).double().cpu()
-    return (-0.5 * beta * difference / DRAWS).numpy()
+    return (-0.5 * difference / DRAWS).numpy()

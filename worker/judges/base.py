@@ -4,6 +4,7 @@ each other, not with another judge's."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -36,3 +37,14 @@ def prefer(judge: Judge, prompt: str, left: Image.Image, right: Image.Image, mar
     if abs(a - b) <= margin:
         return "tie"
     return "left" if a > b else "right"
+
+
+@dataclass
+class JudgeChoice:
+    """A judge in the shape a labeler program asks for (worker/scenes/simulate.py): choose(left, right, prompt)."""
+
+    judge: Judge
+    margin: float
+
+    def choose(self, left: Image.Image, right: Image.Image, prompt: str) -> str:
+        return prefer(self.judge, prompt, left.convert("RGB"), right.convert("RGB"), self.margin)

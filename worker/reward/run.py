@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image
 
-from core.repo.preferences import PreferencePair
+from core.preferences import PreferencePair
 from core.services import reward
 from core.settings import Settings
 from core.storage import latents_file, media_file

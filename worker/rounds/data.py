@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.repo.preferences import PreferencePair, Preferences, is_held_out_pair
+from core.preferences import PreferencePair, Preferences, is_held_out_pair
 from core.services import rounds
 from core.services.rounds import RoundClaim
 from core.settings import Settings

@@ -20,8 +20,8 @@ from core.services.rounds import RoundClaim, RoundLost
 from core.settings import Settings, get_settings
 from core.states import RoundState
 from worker.rounds.data import gather
-from worker.rounds.heartbeat import beating
 from worker.rounds.judge import judge_after_training, judge_before_training
+from worker.rounds.keepalive import beating
 from worker.rounds.model import load_round_model
 from worker.rounds.parallel import trained_in_processes
 from worker.rounds.publish import publish

@@ -71,29 +71,30 @@ def fill_pool_once() -> int:
     batch = pool.plan_next(settings)
     if batch is None:
         return 0
-    if not batch.pairs:
+    if not batch.comparisons:
         log.warning("the pool is empty and there are no active prompts: add some with `dpoloop prompts add`")
         return 0
     try:
-        spares = [[np.load(latents_file(settings, g.latents_path)) for g in pair.spares] for pair in batch.pairs]
+        spares = [[np.load(latents_file(settings, g.latents_path)) for g in planned.spares]
+                  for planned in batch.comparisons]  # fmt: skip
         rendered, _ = server.wearing(batch.checkpoint, lambda generator: _render(generator, batch, spares, settings))
         results, candidates, rewards, render_ms = rendered  # pinned: made by the comparisons' checkpoint
         for generation, result in zip(batch.generations, results, strict=True):
             save_files(generation, result)
         if rewards is None and any(_by_reward(batch, candidates)):  # the reward failed: the farthest pair is shown
             batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
-                                          for p in batch.pairs])  # fmt: skip
+                                          for p in batch.comparisons])  # fmt: skip
         scores = _preference_scores(batch, candidates, settings)  # after the model lock: no generator needed
         if scores is None and any(_by_preference(batch, candidates)):
             batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "reward" else p
-                                          for p in batch.pairs])  # fmt: skip
+                                          for p in batch.comparisons])  # fmt: skip
         if scores is not None:  # each pair ranked by what its strategy names: implicit reward or preference model
             implicit = rewards or [None] * len(scores)
-            rewards = [score if pair.pairing == "reward" else reward
-                       for pair, reward, score in zip(batch.pairs, implicit, scores, strict=True)]  # fmt: skip
+            rewards = [score if planned.pairing == "reward" else reward
+                       for planned, reward, score in zip(batch.comparisons, implicit, scores, strict=True)]  # fmt: skip
         points = _distance_points(batch, candidates, results, settings)
-        shown = [shown_pair(pair.pairing, pair_points, None if rewards is None else rewards[index])
-                 for index, (pair, pair_points) in enumerate(zip(batch.pairs, points, strict=True))]  # fmt: skip
+        shown = [shown_pair(planned.pairing, its_points, None if rewards is None else rewards[index])
+                 for index, (planned, its_points) in enumerate(zip(batch.comparisons, points, strict=True))]
         return pool.record_batch(batch, render_ms / len(batch.requests), shown)
     except Exception as exc:
         generations.fail_generations([g.id for g in batch.generations], f"{type(exc).__name__}: {exc}")
@@ -102,13 +103,13 @@ def fill_pool_once() -> int:
 
 
 def _by_reward(batch, candidates: list[list]) -> list[bool]:
-    """Per pair: is it chosen by the implicit reward (uncertain, with more than two candidates)?"""
-    return [pair.pairing == "uncertain" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)]
+    """Per comparison: is it chosen by the implicit reward (uncertain, with more than two candidates)?"""
+    return [p.pairing == "uncertain" and len(c) > 2 for p, c in zip(batch.comparisons, candidates, strict=True)]
 
 
 def _by_preference(batch, candidates: list[list]) -> list[bool]:
-    """Per pair: is it chosen by the preference model (reward, with more than two candidates)?"""
-    return [pair.pairing == "reward" and len(c) > 2 for pair, c in zip(batch.pairs, candidates, strict=True)]
+    """Per comparison: is it chosen by the preference model (reward, with more than two candidates)?"""
+    return [p.pairing == "reward" and len(c) > 2 for p, c in zip(batch.comparisons, candidates, strict=True)]
 
 
 def _preference_scores(batch, candidates: list[list], settings) -> list | None:
@@ -121,8 +122,8 @@ def _preference_scores(batch, candidates: list[list], settings) -> list | None:
         scorer = current_scorer(settings)
         if scorer is None:  # planned while a version existed; gone since
             return None
-        return [scorer.scores([pair.prompt] * len(latents), latents) if by else None
-                for pair, latents, by in zip(batch.pairs, candidates, chosen, strict=True)]  # fmt: skip
+        return [scorer.scores([planned.prompt] * len(latents), latents) if by else None
+                for planned, latents, by in zip(batch.comparisons, candidates, chosen, strict=True)]  # fmt: skip
     except Exception:  # the renders are good: show them as diverse pairs rather than lose them
         log.exception("the preference model could not score the candidates; these pairs are chosen as diverse")
         return None
@@ -130,7 +131,7 @@ def _preference_scores(batch, candidates: list[list], settings) -> list | None:
 
 def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[list], list | None, float]:
     """Under the server's lock, with the batch's checkpoint on: the new images, each pair's candidates'
-    latents (spares first), then (when a pair is chosen by it) every candidate's implicit reward, per
+    latents (spares first), then (when a comparison is chosen by it) every candidate's implicit reward, per
     pair; and the milliseconds rendering took. A reward that cannot be computed is None: those pairs
     are left to the diverse choice."""
     started = time.perf_counter()
@@ -142,7 +143,7 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
         return results, candidates, None, render_ms
     from worker.dpo.implicit_reward import implicit_rewards
 
-    prompts = [pair.prompt for pair, latents in zip(batch.pairs, candidates, strict=True) for _ in latents]
+    prompts = [p.prompt for p, latents in zip(batch.comparisons, candidates, strict=True) for _ in latents]
     flat = [x for latents in candidates for x in latents]
     try:
         rewards = implicit_rewards(generator, prompts, flat, guidance=settings.default_guidance)
@@ -155,13 +156,13 @@ def _render(generator, batch, spares: list[list], settings) -> tuple[list, list[
 def _distance_points(batch, candidates: list[list], results: list, settings) -> list[list]:
     """Per pair, what its candidates' distances are measured on: the judge's image embeddings where the
     install has an embedding judge (after the model lock: the judge needs no generator), else the latents."""
-    chosen = [pair.pairing in ("diverse", "uncertain", "reward") and len(c) > 2
-              for pair, c in zip(batch.pairs, candidates, strict=True)]  # fmt: skip
+    chosen = [planned.pairing in ("diverse", "uncertain", "reward") and len(c) > 2
+              for planned, c in zip(batch.comparisons, candidates, strict=True)]  # fmt: skip
     judge = embedding_judge(settings) if any(chosen) else None
     if judge is None:
         return candidates
     try:
-        spare_images = [[_image(g, settings) for g in pair.spares] for pair in batch.pairs]
+        spare_images = [[_image(g, settings) for g in planned.spares] for planned in batch.comparisons]
         images = [image for pair_images in _per_pair(batch, spare_images, [r.image for r in results])
                   for image in pair_images]  # fmt: skip
         flat = list(judge.embed(images))
@@ -176,7 +177,7 @@ def _distance_points(batch, candidates: list[list], results: list, settings) -> 
 def _per_pair(batch, spares: list[list], new: list) -> list[list]:
     """Each pair's candidates in order: its spares, then its share of the batch's new renders (latents or
     images alike)."""
-    rendered = _split(new, [len(pair.generations) for pair in batch.pairs])
+    rendered = _split(new, [len(planned.generations) for planned in batch.comparisons])
     return [list(pair_spares) + pair_new for pair_spares, pair_new in zip(spares, rendered, strict=True)]
 
 

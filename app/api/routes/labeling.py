@@ -101,7 +101,7 @@ def vote(handle: Handle, body: VoteIn, labeler: CurrentLabeler, settings: AppSet
         raise capped(exc) from exc
     except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except labeling.NotServed as exc:
+    except labeling.NotOpen as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
@@ -126,7 +126,7 @@ def retract_vote(handle: Handle, labeler: CurrentLabeler, settings: AppSettings)
         retraction = labeling.retract(comparison_id, labeler.id, settings)
     except (labeling.ComparisonNotFound, labeling.NoVoteToRetract) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except (labeling.NotServed, labeling.RetractionRefused) as exc:
+    except (labeling.NotOpen, labeling.RetractionRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return VoteRetractedOut(comparison_id=handle, vote_id=retraction.vote_id, reopened=retraction.reopened)
 
@@ -159,7 +159,7 @@ def report(handle: Handle, body: ReportIn, labeler: CurrentLabeler, settings: Ap
         raise capped(exc) from exc
     except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except labeling.NotServed as exc:
+    except labeling.NotOpen as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if not created:
         response.status_code = status.HTTP_200_OK

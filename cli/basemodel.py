@@ -1,5 +1,4 @@
-"""`dpoloop base-model train|evaluate` and `dpoloop simulate-labelers`: the embedded model's commands
-(its scene scorer is what the simulated labelers judge with). torch loads inside the commands only."""
+"""`dpoloop base-model train|evaluate`: the embedded model's commands. torch loads inside the commands only."""
 
 from __future__ import annotations
 
@@ -10,8 +9,6 @@ from typing import Annotated
 import typer
 
 from core.paths import EMBEDDED_MODEL_DIR, REPO_ROOT
-from core.services.labelers import fresh_token
-from core.settings import get_settings
 
 base_model_cli = typer.Typer(no_args_is_help=True, help="Train and evaluate the embedded base model.")
 
@@ -102,26 +99,3 @@ def evaluate(
         write_model_card(model, training, scores)
     raise typer.Exit(0 if accuracy.passes() else 1)
 
-
-def simulate_labelers(
-    policy: Annotated[str, typer.Option(help="larger | smaller | left | prompt")],
-    votes: Annotated[int, typer.Option(min=1, help="How many votes to cast.")],
-    url: Annotated[str | None, typer.Option(help="API base URL (default: DPOLOOP_PUBLIC_URL or host:port).")] = None,
-    token: Annotated[str | None, typer.Option(help="A labeler token (default: create labeler sim-POLICY).")] = None,
-) -> None:
-    """Label pool comparisons through the REST API with a policy computed by the scene scorer."""
-    # Here, not at the top: the scorer's scipy would add a third of a second to every `dpoloop` start.
-    from worker.scenes.policies import get_policy
-    from worker.scenes.simulate import simulate_labeler
-
-    try:
-        chosen = get_policy(policy)
-    except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    settings = get_settings()
-    token = token or fresh_token(f"sim-{policy}")
-    report = simulate_labeler(url or settings.base_url, token, chosen, votes,
-                              on_vote=lambda n, c: n % 25 == 0 and typer.echo(f"{n} votes"))  # fmt: skip
-    typer.echo(f"{report.votes} votes in {report.seconds:.1f} s ({report.waited_s:.1f} s waiting for the pool): "
-               f"{dict(report.choices)}")  # fmt: skip

@@ -1,7 +1,7 @@
 """`dpoloop ...`: one entry point for the service, the workers and the base model.
 
-The embedded model's commands (base-model, simulate-labelers) live in worker/ and import torch
-inside the command, so this module stays light; every other command calls core's services.
+Every command lives in this package, above app/ and worker/. Those that need torch (base-model,
+simulate-labelers, ai-label, reward) import it inside the command, so `dpoloop` starts light.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from typing import Annotated
 
 import typer
 
-from app.cli import services
-from app.cli.data import export, import_pairs, imports_cli
-from app.cli.loop import checkpoints_cli, rounds_cli
+from cli import services
+from cli.basemodel import base_model_cli
+from cli.data import export, import_pairs, imports_cli
+from cli.loop import checkpoints_cli, rounds_cli
+from cli.reward import reward_cli
+from cli.robots import ai_label, simulate_labelers
 from core.db.migrate import upgrade
 from core.family import UnsupportedModel, model_family
 from core.paths import REPO_ROOT
@@ -27,9 +30,6 @@ from core.services.prompt_filter import ClassifierUnavailable
 from core.settings import Settings, get_settings
 from core.states import PromptSource, Role
 from core.storage import StoreUnavailable, storage
-from worker.basemodel.cli import base_model_cli, simulate_labelers
-from worker.judges.cli import ai_label
-from worker.reward.cli import reward_cli
 
 cli = typer.Typer(no_args_is_help=True, help="dpoloop: a human-preference loop for text-to-image models.")
 cli.add_typer(base_model_cli, name="base-model")
