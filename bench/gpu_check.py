@@ -13,7 +13,7 @@ pipelines with random weights at their real sizes (bench/family_shapes.py), in b
     .venv/bin/python bench/gpu_check.py [--families sd15 sdxl flux] [--pairs 1] [--steps 4]
     .venv/bin/python bench/gpu_check.py --device cpu --scale tiny      # the code path, on a CPU
 
-Record the figures in the README's "On a GPU" table with the card they ran on.
+Record the figures in docs/model-families.md ("On a GPU") with the card they ran on.
 """
 
 from __future__ import annotations

@@ -257,7 +257,7 @@ def backup(out: Annotated[Path, typer.Argument(help="A new directory for the cop
 
 
 @cli.command("settings")
-def show_settings(markdown: bool = typer.Option(False, help="Print the README's configuration table.")) -> None:
+def show_settings(markdown: bool = typer.Option(False, help="Print docs/configuration.md's table.")) -> None:
     """List every setting, its environment variable, default and meaning."""
     for name, field in Settings.model_fields.items():
         env = f"DPOLOOP_{name.upper()}"

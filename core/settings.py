@@ -1,7 +1,7 @@
 """Every setting of dpoloop, read from environment variables named DPOLOOP_<NAME> (or a .env file).
 
-This class is the one documented list: the README's configuration table is generated from it
-(`dpoloop settings`).
+This class is the one documented list: docs/configuration.md's table is generated from it
+(`dpoloop settings --markdown`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 beat, Postgres, Redis): log in, read the overview, start rounds, follow one, open its checkpoint,
 render its image grid, run an arena match, promote and roll back; a labeler's token is refused.
 
-With DPOLOOP_SCREENSHOTS=docs/img the pages are saved there (the README's pictures)."""
+With DPOLOOP_SCREENSHOTS=docs/img the pages are saved there (the pictures in README.md and docs/)."""
 
 import json
 import re

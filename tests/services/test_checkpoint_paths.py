@@ -35,7 +35,7 @@ def round_checkpoint(settings, name: str, passed: bool, days: float = 0) -> int:
 
 
 def restore(backup, into, monkeypatch):
-    """The README's restore of a SQLite install: the database and the folders into an empty data dir."""
+    """docs/operations.md's restore of a SQLite install: the database and the folders into an empty data dir."""
     from core.db.migrate import upgrade
     from core.settings import get_settings
 
