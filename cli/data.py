@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
 from core.services import imports
 from core.settings import get_settings
@@ -64,11 +65,8 @@ def import_pairs(
 ) -> None:
     """Import preference pairs: the train worker encodes them to latents; a round trains on them
     when its config says "sources": ["votes", "import:NAME"]."""
-    try:
+    with exit_when_refused(imports.ImportRefused, QueueUnavailable, prefix="cannot import: "):
         row = imports.start_import(path, name)
-    except (imports.ImportRefused, QueueUnavailable) as exc:
-        typer.echo(f"cannot import: {exc}", err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"import {row.name!r} ({row.format}) queued on the train worker")
     if wait:
         _follow(row.name)
@@ -109,10 +107,7 @@ def list_imports() -> None:
 @imports_cli.command("resume")
 def resume(name: str, wait: Annotated[bool, typer.Option(help="Follow its progress.")] = True) -> None:
     """Queue an interrupted or failed import again; it goes on where it stopped."""
-    try:
+    with exit_when_refused(LookupError, imports.ImportRefused, QueueUnavailable):
         imports.resume_import(name)
-    except (LookupError, imports.ImportRefused, QueueUnavailable) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     if wait:
         _follow(name)

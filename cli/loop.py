@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
 from core.repo.evaluations import describe
 from core.services import checkpoints, rounds
@@ -95,11 +96,8 @@ def checkpoints_list() -> None:
 @checkpoints_cli.command("clear-broken")
 def checkpoints_clear_broken(checkpoint_id: int) -> None:
     """Take the broken mark off a checkpoint whose load failure was passing; promote it to serve it."""
-    try:
+    with exit_when_refused(LookupError, checkpoints.PromotionRefused):
         checkpoints.clear_broken(checkpoint_id, by="cli")
-    except (LookupError, checkpoints.PromotionRefused) as exc:
-        typer.echo(str(exc.args[0]), err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"checkpoint {checkpoint_id}: broken mark cleared; promote it to serve it")
 
 
@@ -108,11 +106,8 @@ def checkpoints_promote(
     checkpoint_id: int, reason: str = typer.Option("cli", help="Recorded with the promotion.")
 ) -> None:
     """Serve this checkpoint (an older one: a rollback); workers swap within about a second."""
-    try:
+    with exit_when_refused(LookupError, checkpoints.PromotionRefused):
         checkpoints.promote(checkpoint_id, by="cli", reason=reason)
-    except (LookupError, checkpoints.PromotionRefused) as exc:
-        typer.echo(str(exc.args[0]), err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"checkpoint {checkpoint_id} promoted")
 
 
@@ -121,9 +116,6 @@ def checkpoints_reject(
     checkpoint_id: int, reason: str = typer.Option("cli", help="Recorded with the rejection.")
 ) -> None:
     """Reject the candidate the labelers are judging, before their verdict: it never serves unless promoted."""
-    try:
+    with exit_when_refused(LookupError, checkpoints.NotJudged):
         checkpoints.reject(checkpoint_id, by="cli", reason=reason)
-    except (LookupError, checkpoints.NotJudged) as exc:
-        typer.echo(str(exc.args[0]), err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"checkpoint {checkpoint_id} rejected")

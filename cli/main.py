@@ -17,6 +17,7 @@ from cli import services
 from cli.basemodel import base_model_cli
 from cli.data import export, import_pairs, imports_cli
 from cli.loop import checkpoints_cli, rounds_cli
+from cli.refusals import exit_when_refused
 from cli.reward import reward_cli
 from cli.robots import ai_label, simulate_labelers
 from core.db.migrate import upgrade
@@ -67,11 +68,8 @@ def migrate() -> None:
     typer.echo(f"database at head: {get_settings().sqlalchemy_url}")
     store = storage(get_settings())
     if not store.local:
-        try:
+        with exit_when_refused(StoreUnavailable, prefix="dpoloop: "):
             created = store.ensure_bucket()
-        except StoreUnavailable as exc:
-            typer.echo(f"dpoloop: {exc}", err=True)
-            raise typer.Exit(1) from exc
         typer.echo(f"object store {'bucket created' if created else 'ready'}: {store.url}")
 
 
@@ -161,11 +159,8 @@ def beat() -> None:
 @labelers_cli.command("create")
 def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the labeler admin rights.")) -> None:
     """Create a labeler; prints its token and login link (shown once)."""
-    try:
+    with exit_when_refused(labelers.NameTaken, labelers.NameReserved):
         labeler, token = labelers.create_labeler(name, admin=admin)
-    except (labelers.NameTaken, labelers.NameReserved) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"labeler {labeler.id} {name} ({labeler.role.value})")
     typer.echo(f"token: {token}")
     typer.echo(f"login: {labelers.login_url(get_settings(), token, admin)}")
@@ -190,22 +185,16 @@ def labelers_standing(labeler_id: int, standing: Annotated[str, typer.Argument(h
     if standing not in ("good", "excluded", "auto"):
         typer.echo("standing is good, excluded or auto", err=True)
         raise typer.Exit(2)
-    try:
+    with exit_when_refused(LookupError):
         quality.set_override(labeler_id, None if standing == "auto" else standing)
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     labelers_lineage(labeler_id)
 
 
 @labelers_cli.command("lineage")
 def labelers_lineage(labeler_id: int) -> None:
     """The checkpoints built on a labeler's votes, and where a rebuild would start."""
-    try:
+    with exit_when_refused(LookupError):
         found = lineage.lineage(labeler_id)
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     trained = ", ".join(f"#{c} ({n} votes)" for c, n in found.trained_on.items()) or "none"
     typer.echo(f"trained on their votes: {trained}; built on them: {found.built_on or 'none'}")
     if found.serving_affected:
@@ -216,11 +205,8 @@ def labelers_lineage(labeler_id: int) -> None:
 @labelers_cli.command("rotate")
 def labelers_rotate(labeler_id: int) -> None:
     """A new token for a labeler (a lost or leaked one); the old token stops working at once."""
-    try:
+    with exit_when_refused(LookupError):
         labeler, token = labelers.rotate_token(labeler_id)
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"labeler {labeler.id} {labeler.name}: new token {token}")
     typer.echo(f"login: {labelers.login_url(get_settings(), token, labeler.role == Role.admin)}")
 
@@ -248,11 +234,8 @@ def prompts_add(
 @cli.command()
 def backup(out: Annotated[Path, typer.Argument(help="A new directory for the copy.")]) -> None:
     """Copy the database and the media, latents and checkpoints a restore needs into OUT."""
-    try:
+    with exit_when_refused(FileExistsError, BackupFailed, prefix="backup failed: "):
         manifest = write_backup(get_settings(), out)
-    except (FileExistsError, BackupFailed) as exc:
-        typer.echo(f"backup failed: {exc}", err=True)
-        raise typer.Exit(1) from exc
     typer.echo(f"backup in {out}: {manifest['database']}, {manifest['files']} files, {manifest['counts']}")
 
 

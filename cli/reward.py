@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
 from core.services import reward
 from core.settings import get_settings
@@ -29,11 +30,8 @@ def train(
 ) -> None:
     """Train a new version on the people's votes so far (here, unless --queue); exit 1 if it failed."""
     settings = get_settings()
-    try:
+    with exit_when_refused(reward.RewardBusy, QueueUnavailable):
         row = reward.request_training(settings, by="cli", queue=queue)
-    except (reward.RewardBusy, QueueUnavailable) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     if queue:
         typer.echo(f"preference model v{row.id:04d} queued")
         return
