@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.api.deps import Admin
-from core.schemas.api import AlertEventOut
+from app.api.schemas.alerts import AlertEventOut
 from core.services import alerts
 
 router = APIRouter(prefix="/admin/alerts", tags=["admin"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings
-from core.schemas.api import ArenaOut, ArenaStandingOut, MatchIn, MatchOut
+from app.api.schemas.arena import ArenaOut, ArenaStandingOut, MatchIn, MatchOut
 from core.services import arena as arena_service
 
 router = APIRouter(prefix="/admin/arena", tags=["checkpoints"])

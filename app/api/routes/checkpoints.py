@@ -7,9 +7,10 @@ from collections.abc import Callable
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, CurrentLabeler, Id
-from app.api.routes.evaluations import evaluation_out
+from app.api.schemas.checkpoints import CandidateOut, CheckpointOut, PromoteIn
+from app.api.schemas.deployments import DeploymentOut
+from app.api.schemas.evaluations import EvaluationOut
 from core.db.models import Candidacy, Checkpoint
-from core.schemas.api import CandidateOut, CheckpointOut, DeploymentOut, PromoteIn
 from core.services import checkpoints
 from core.services.checkpoints import Registry
 from core.settings import Settings
@@ -28,7 +29,7 @@ def candidate_out(candidacy: Candidacy, for_admin: bool) -> CandidateOut:
 
 def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> CheckpointOut:
     """Labelers see neither the human verdicts (which would unblind eval pairs) nor server paths."""
-    human_eval = evaluation_out(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
+    human_eval = EvaluationOut.of(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
     candidacy = registry.candidacies.get(c.id)
     return CheckpointOut(
         id=c.id, name=c.name, kind=c.kind, path=c.path if for_admin else None, parent_id=c.parent_id,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from app.api.deps import AppSettings, CurrentLabeler
 from app.api.errors import unprocessable
 from app.api.media import media_url
+from app.api.schemas.comparisons import ComparisonOut, ImageOut, ReportIn, ReportOut, VoteIn, VoteOut, VoteRetractedOut
 from core.repo.handles import HANDLE_PATTERN
-from core.schemas.api import ComparisonOut, ImageOut, ReportIn, ReportOut, VoteIn, VoteOut, VoteRetractedOut
 from core.services import guidelines, labeling, reports
 
 router = APIRouter(prefix="/comparisons", tags=["labeling"])

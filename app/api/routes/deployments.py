@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.api.deps import Admin
-from core.schemas.api import DeploymentOut
+from app.api.schemas.deployments import DeploymentOut
 from core.services import checkpoints
 
 router = APIRouter(prefix="/admin/deployments", tags=["checkpoints"])

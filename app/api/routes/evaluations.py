@@ -5,21 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.api.deps import Admin, AppSettings
-from core.db.models import Evaluation
-from core.repo.evaluations import EvaluationTally
-from core.schemas.api import EvaluationOut
+from app.api.schemas.evaluations import EvaluationOut
 from core.schemas.text import MAX_DB_INT
 from core.services import evaluations
 
 router = APIRouter(prefix="/admin/evaluations", tags=["checkpoints"])
-
-
-def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
-    return EvaluationOut(
-        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, kind=e.kind, pairs=e.pairs, wins=tally.wins,
-        losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad, skips=tally.skips, win_rate=tally.rate,
-        interval=tally.interval, judge=e.judge_verdict, created_at=e.created_at,
-    )  # fmt: skip
 
 
 @router.get("", response_model=list[EvaluationOut], tags=["admin"])
@@ -29,4 +19,4 @@ def list_evaluations(
     """Every human evaluation of a promotion, newest first: votes on same-seed pairs of the
     checkpoint and the one it replaced, with the checkpoint's win rate (a tie is half a win). Only
     votes of people in good standing count: not AI labelers', nor those of labelers out of it now."""
-    return [evaluation_out(e, tally) for e, tally in evaluations.evaluations(checkpoint_id, settings)]
+    return [EvaluationOut.of(e, tally) for e, tally in evaluations.evaluations(checkpoint_id, settings)]

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.media import media_url
+from app.api.schemas.grid import GridColumnOut, GridOut, GridRowOut
 from core.queue import QueueUnavailable
-from core.schemas.api import GridColumnOut, GridOut, GridRowOut
 from core.services import grid
 
 router = APIRouter(prefix="/admin/checkpoints", tags=["checkpoints"])

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, CurrentLabeler
-from core.schemas.api import GuidelinesIn, GuidelinesOut
+from app.api.schemas.guidelines import GuidelinesIn, GuidelinesOut
 from core.services import guidelines
 
 router = APIRouter(tags=["labeling"])

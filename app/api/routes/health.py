@@ -8,8 +8,8 @@ from dataclasses import asdict
 from fastapi import APIRouter, Response, status
 
 from app.api.deps import Admin
+from app.api.schemas.health import HealthOut, LivenessOut
 from core.queue import broker_reachable
-from core.schemas.api import HealthOut, LivenessOut
 from core.services.workers import workers_seen
 
 router = APIRouter(tags=["health"])

@@ -10,8 +10,8 @@ from fastapi import Path as PathParam
 
 from app.api.deps import Admin
 from app.api.errors import unprocessable
+from app.api.schemas.imports import ImportIn, PreferenceSetOut
 from core.queue import QueueUnavailable
-from core.schemas.api import ImportIn, PreferenceSetOut
 from core.services import imports
 
 router = APIRouter(prefix="/admin/imports", tags=["admin"])

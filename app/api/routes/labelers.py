@@ -8,8 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
-from core.db.models import Labeler
-from core.schemas.api import (
+from app.api.schemas.labelers import (
     LabelerCreated,
     LabelerIn,
     LabelerOut,
@@ -18,6 +17,7 @@ from core.schemas.api import (
     LabelerStatsOut,
     LineageOut,
 )
+from core.db.models import Labeler
 from core.services import labelers, lineage, quality
 from core.services.labeler_stats import labeler_stats
 from core.states import Role

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import AppSettings, CurrentLabeler
-from core.schemas.api import LabelerCreated, MeOut
+from app.api.schemas.labelers import LabelerCreated
+from app.api.schemas.me import MeOut
 from core.services import labelers
 from core.services.labelers import votes_cast
 from core.states import Role

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from app.api.deps import Admin, AppSettings
-from core.schemas.api import OverviewOut, WorkerOut
+from app.api.schemas.overview import OverviewOut, WorkerOut
 from core.services.overview import overview
 
 router = APIRouter(prefix="/admin/overview", tags=["admin"])

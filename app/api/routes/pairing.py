@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from app.api.deps import Admin, AppSettings
-from core.schemas.api import PairingVotesOut
+from app.api.schemas.pairing import PairingVotesOut
 from core.services.pairing_stats import pairing_votes
 
 router = APIRouter(prefix="/admin/pairing", tags=["admin"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
-from core.schemas.api import PromptFilterApplied, PromptFilterIn, PromptFilterOut
+from app.api.schemas.prompt_filter import PromptFilterApplied, PromptFilterIn, PromptFilterOut
 from core.services import prompt_filter
 
 router = APIRouter(prefix="/admin/prompt-filter", tags=["admin"])

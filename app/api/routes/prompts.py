@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, Id
 from app.api.errors import unprocessable
+from app.api.schemas.prompts import PromptOut, PromptPatch, PromptsAdded, PromptsIn
 from core.repo.prompts import PromptUsage
-from core.schemas.api import PromptOut, PromptPatch, PromptsAdded, PromptsIn
 from core.services import prompts
 from core.services.prompt_filter import ClassifierUnavailable
 from core.states import PromptSource

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, Id
 from app.api.media import media_url
-from core.schemas.api import ReportAdminOut, ReportDecision
+from app.api.schemas.reports import ReportAdminOut, ReportDecision
 from core.services import reports
 from core.states import ReportStatus
 
