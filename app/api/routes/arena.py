@@ -5,24 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings
-from app.api.schemas.arena import ArenaOut, ArenaStandingOut, MatchIn, MatchOut
+from app.api.schemas.arena import MatchIn, MatchOut
+from core.bradley_terry import Ranking
 from core.services import arena as arena_service
 
 router = APIRouter(prefix="/admin/arena", tags=["checkpoints"])
 
 
-@router.get("", response_model=ArenaOut, tags=["admin"])
-def arena(_: Admin, settings: AppSettings) -> ArenaOut:
+@router.get("", response_model=Ranking, tags=["admin"])
+def arena(_: Admin, settings: AppSettings) -> Ranking:
     """Every checkpoint with human evaluation votes on one Bradley-Terry scale (log-odds of winning,
     the base at 0), with bootstrap 95% intervals; a tie counts half a win for each side. Only votes of
     people in good standing count: not AI labelers', nor those of labelers out of it now."""
-    found = arena_service.arena(settings=settings)
-    return ArenaOut(
-        standings=[ArenaStandingOut(checkpoint_id=s.checkpoint_id, name=found.names.get(s.checkpoint_id, "?"),
-                                    strength=s.strength, interval=s.interval, votes=s.votes, wins=s.wins,
-                                    losses=s.losses, ties=s.ties) for s in found.ranking.standings],
-        votes=found.ranking.votes, bootstrap=found.ranking.bootstrap,
-    )  # fmt: skip
+    return arena_service.arena(settings=settings)
 
 
 @router.post("/matches", response_model=MatchOut, status_code=status.HTTP_201_CREATED, tags=["admin"])

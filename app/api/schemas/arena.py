@@ -1,4 +1,4 @@
-"""Admin: the arena and its matches."""
+"""Admin: arena matches (the ranking itself is core/bradley_terry.py's, served as it is)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,6 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas.text import MAX_DB_INT
-
-
-class ArenaStandingOut(BaseModel):
-    """One checkpoint on the arena's Bradley-Terry scale (log-odds; the base is 0)."""
-
-    checkpoint_id: int
-    name: str
-    strength: float
-    interval: tuple[float, float]  # bootstrap 95%
-    votes: int
-    wins: int
-    losses: int
-    ties: int
-
-
-class ArenaOut(BaseModel):
-    standings: list[ArenaStandingOut]  # strongest first
-    votes: int
-    bootstrap: int  # resamples behind the intervals
 
 
 class MatchIn(BaseModel):
