@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, CurrentLabeler, Id
-from app.api.schemas.checkpoints import CandidateOut, CheckpointOut, PromoteIn
+from app.api.schemas.checkpoints import CheckpointOut, PromoteIn
 from app.api.schemas.deployments import DeploymentOut
 from app.api.schemas.evaluations import EvaluationOut
 from core.db.models import Candidacy, Checkpoint
 from core.services import checkpoints
+from core.services.candidates import Candidate
 from core.services.checkpoints import Registry
 from core.settings import Settings
 from core.states import CandidateState, Role
@@ -19,12 +21,12 @@ from core.states import CandidateState, Role
 router = APIRouter(tags=["checkpoints"])
 
 
-def candidate_out(candidacy: Candidacy, for_admin: bool) -> CandidateOut:
+def candidate_out(candidacy: Candidacy, for_admin: bool) -> Candidate:
     """While it is judged, labelers get the state only: live counts would tell which side is winning."""
-    out = CandidateOut.model_validate(candidacy, from_attributes=True)
+    candidate = Candidate.of(candidacy)
     if candidacy.state == CandidateState.judging and not for_admin:
-        out = out.model_copy(update=dict.fromkeys(("wins", "losses", "ties", "votes_needed_estimate", "bounds")))
-    return out
+        candidate = replace(candidate, wins=None, losses=None, ties=None, votes_needed_estimate=None, bounds=None)
+    return candidate
 
 
 def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> CheckpointOut:

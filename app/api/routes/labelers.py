@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
-from app.api.schemas.labelers import (
-    LabelerCreated,
-    LabelerIn,
-    LabelerOut,
-    LabelerPatch,
-    LabelerQualityOut,
-    LabelerStatsOut,
-    LineageOut,
-)
+from app.api.schemas.labelers import LabelerCreated, LabelerIn, LabelerOut, LabelerPatch
 from core.db.models import Labeler
 from core.services import labelers, lineage, quality
-from core.services.labeler_stats import labeler_stats
+from core.services.labeler_stats import LabelerStats, labeler_stats
+from core.services.lineage import Lineage
+from core.services.quality import LabelerQuality
 from core.states import Role
 
 router = APIRouter(prefix="/admin/labelers", tags=["admin"])
@@ -47,28 +39,27 @@ def list_labelers(_: Admin) -> list[LabelerOut]:
     return [labeler_out(x) for x in labelers.list_labelers()]
 
 
-@router.get("/stats", response_model=list[LabelerStatsOut])
-def labelers_stats(_: Admin) -> list[LabelerStatsOut]:
+@router.get("/stats", response_model=list[LabelerStats])
+def labelers_stats(_: Admin) -> list[LabelerStats]:
     """Per labeler: votes (all, last hour), median decision time, shares of ties, both-bad and skips,
     and agreement with the other labelers' majority where a pair has several votes."""
-    return [LabelerStatsOut(**asdict(s)) for s in labeler_stats()]
+    return labeler_stats()
 
 
-@router.get("/quality", response_model=list[LabelerQualityOut])
-def labeler_quality(_: Admin, settings: AppSettings) -> list[LabelerQualityOut]:
+@router.get("/quality", response_model=list[LabelerQuality])
+def labeler_quality(_: Admin, settings: AppSettings) -> list[LabelerQuality]:
     """Per labeler: gold accuracy with its interval, side bias, agreement with the majority,
     Krippendorff's alpha without them, fast decisions, pass rates, and whether their votes train
     (good_standing, with the reasons when not)."""
-    report = quality.quality(settings)
-    return [LabelerQualityOut(**asdict(row), alpha_all=report.alpha) for row in report.labelers]
+    return quality.quality(settings).labelers
 
 
-@router.get("/{labeler_id}/lineage", response_model=LineageOut)
-def labeler_lineage(labeler_id: Id, _: Admin) -> LineageOut:
+@router.get("/{labeler_id}/lineage", response_model=Lineage)
+def labeler_lineage(labeler_id: Id, _: Admin) -> Lineage:
     """The checkpoints built on this labeler's votes, and the newest untouched one to rebuild from
     (start a round with `{"config": {"start_from": rebuild_from}}`)."""
     try:
-        return LineageOut(**asdict(lineage.lineage(labeler_id)))
+        return lineage.lineage(labeler_id)
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter
 
 from app.api.deps import Admin, AppSettings
-from app.api.schemas.overview import OverviewOut, WorkerOut
-from core.services.overview import overview
+from core.services.overview import Overview, overview
 
 router = APIRouter(prefix="/admin/overview", tags=["admin"])
 
 
-@router.get("", response_model=OverviewOut)
-def loop_overview(_: Admin, settings: AppSettings) -> OverviewOut:
+@router.get("", response_model=Overview)
+def loop_overview(_: Admin, settings: AppSettings) -> Overview:
     """What serves and since when, the pool against its target and its refill rate, votes, decisive
     pairs toward the next scheduled round and when it may start, the round running now, workers and
     queue depths, the last failures, and the candidate the labelers judge now (null when none is: its
     tallies, bounds and votes needed, what it is judged against, and the verdict's rule)."""
-    found = overview(settings)
-    workers = [WorkerOut(**asdict(w), alive=w.alive) for w in found.workers]
-    return OverviewOut(**(asdict(found) | {"workers": workers}))
+    return overview(settings)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter
 
 from app.api.deps import Admin, AppSettings
-from app.api.schemas.pairing import PairingVotesOut
-from core.services.pairing_stats import pairing_votes
+from core.services.pairing_stats import PairingVotes, pairing_votes
 
 router = APIRouter(prefix="/admin/pairing", tags=["admin"])
 
 
-@router.get("", response_model=list[PairingVotesOut])
-def votes_per_pairing(_: Admin, settings: AppSettings) -> list[PairingVotesOut]:
+@router.get("", response_model=list[PairingVotes])
+def votes_per_pairing(_: Admin, settings: AppSettings) -> list[PairingVotes]:
     """Per pair selection strategy, the human votes on the train pairs it chose, most votes first: how
     many named a winner (decisive_share: of those not passed) and how many were ties, both bad or
     passes; `current` marks the strategy DPOLOOP_PAIRING names now. AI labelers and gold pairs are
     left out. It counts every vote, so the console polls it less often than the overview."""
-    return [PairingVotesOut(**asdict(p), decisive_share=p.decisive_share, current=p.strategy == settings.pairing)
-            for p in pairing_votes()]  # fmt: skip
+    return pairing_votes(settings)

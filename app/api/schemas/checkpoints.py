@@ -1,4 +1,4 @@
-"""Checkpoints, their candidacy, and promoting one."""
+"""Checkpoints as the API shows them (a candidacy: core/services/candidates.py), and promoting one."""
 
 from __future__ import annotations
 
@@ -7,29 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas.evaluations import EvaluationOut
+from core.services.candidates import Candidate
 
 
 class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, max_length=1000)
-
-
-class CandidateOut(BaseModel):
-    """A checkpoint's candidacy: judged blind by the labelers against `serving_id` (what served when it
-    became a candidate) until core/verdict.py decides. While it is judged, labelers get the state only
-    (counts, estimate and bounds null: live counts would tell which side of an eval pair is winning)."""
-
-    state: str  # judging | promoted | rejected | undecided
-    wins: int | None  # counted votes (people in good standing) at the last review, frozen at the decision
-    losses: int | None
-    ties: int | None
-    votes_needed_estimate: int | None  # a rough guide while judging; null once decided
-    bounds: tuple[float, float] | None  # the win rate's anytime-valid confidence sequence: [low, high]
-    serving_id: int
-    reason: str | None  # why it was decided or ended undecided
-    decided_by: str | None  # "labelers", an admin's name, or "system"
-    created_at: datetime
-    decided_at: datetime | None
 
 
 class CheckpointOut(BaseModel):
@@ -47,4 +30,4 @@ class CheckpointOut(BaseModel):
     # Its newest evaluation against the checkpoint it replaced; admins only (live counts would tell a
     # labeler which side of an eval pair was the new checkpoint).
     human_eval: EvaluationOut | None = None
-    candidate: CandidateOut | None = None  # null if it never was a candidate
+    candidate: Candidate | None = None  # null if it never was a candidate

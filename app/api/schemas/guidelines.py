@@ -1,8 +1,6 @@
-"""The guidelines labelers vote under."""
+"""The guidelines as an admin sends them (what labelers read back: core/services/guidelines.py)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,12 +19,3 @@ class GuidelinesIn(BaseModel):
     @classmethod
     def _storable(cls, value: str) -> str:
         return storable_text(value)
-
-
-class GuidelinesOut(BaseModel):
-    version: int  # 0: none set yet
-    question: str
-    body: str  # as the admin wrote it
-    blocks: list[dict]  # parsed (core/guidelines.py): what the labeling page shows
-    set_by: str | None
-    updated_at: datetime | None

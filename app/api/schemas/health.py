@@ -6,21 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from core.services.workers import WorkerSeen
+
 
 class LivenessOut(BaseModel):
     status: Literal["ok"]
-
-
-class WorkerHealthOut(BaseModel):
-    name: str
-    queues: str
-    checkpoint_id: int | None
-    seconds_since_seen: float
-    alive: bool
 
 
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
     broker: str
-    workers: list[WorkerHealthOut]
+    workers: list[WorkerSeen]
