@@ -11,12 +11,16 @@ the fit finite when one checkpoint won every vote or the comparison graph is not
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Annotated
 
 import choix
 import numpy as np
+from pydantic import Field, computed_field
 
 RIDGE = 0.01
+UNNAMED = "?"  # a checkpoint's name until the ranking is named
 
 
 @dataclass(frozen=True)
@@ -29,14 +33,18 @@ class Outcome:
 
 
 @dataclass
-class Standing:
+class ArenaRating:
+    """One checkpoint on the arena's Bradley-Terry scale (log-odds; the base is 0)."""
+
     checkpoint_id: int
+    name: str
     strength: float  # log-odds against the anchor (0)
     interval: tuple[float, float]  # bootstrap 95%
-    wins: int = 0
-    losses: int = 0
-    ties: int = 0
+    wins: int
+    losses: int
+    ties: int
 
+    @computed_field  # served with the tallies
     @property
     def votes(self) -> int:
         return self.wins + self.losses + self.ties
@@ -44,9 +52,16 @@ class Standing:
 
 @dataclass
 class Ranking:
-    standings: list[Standing] = field(default_factory=list)  # strongest first
-    votes: int = 0
-    bootstrap: int = 0
+    """Every checkpoint in the votes on one scale, strongest first."""
+
+    # "standings" in JSON, the name the console and API clients read
+    ratings: Annotated[list[ArenaRating], Field(serialization_alias="standings")]
+    votes: int
+    bootstrap: int  # resamples behind the intervals
+
+    def named(self, names: Mapping[int, str]) -> Ranking:
+        """This ranking with each checkpoint's name from `names` (where it is there)."""
+        return replace(self, ratings=[replace(r, name=names.get(r.checkpoint_id, UNNAMED)) for r in self.ratings])
 
 
 def _matrix(n: int, a: np.ndarray, b: np.ndarray, tie: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -66,7 +81,7 @@ def rank(outcomes: list[Outcome], anchor: int | None = None, bootstrap: int = 20
     a multinomial draw over the cells, and each fit reads a small dense matrix, so a ranking costs
     the same for 100 votes or 100,000 (about 2 ms a fit)."""
     if not outcomes:
-        return Ranking()
+        return Ranking([], 0, 0)
     ids = sorted({c for o in outcomes for c in (o.winner, o.loser)})
     index = {c: i for i, c in enumerate(ids)}
     cells = Counter((index[o.winner], index[o.loser], o.tie) for o in outcomes)
@@ -89,6 +104,7 @@ def rank(outcomes: list[Outcome], anchor: int | None = None, bootstrap: int = 20
         else:
             tallies[o.winner][0] += 1
             tallies[o.loser][1] += 1
-    standings = [Standing(c, float(point[i]), (float(low[i]), float(high[i])), *tallies[c]) for c, i in index.items()]
-    standings.sort(key=lambda s: s.strength, reverse=True)
-    return Ranking(standings, len(outcomes), bootstrap)
+    ratings = [ArenaRating(c, UNNAMED, float(point[i]), (float(low[i]), float(high[i])), *tallies[c])
+               for c, i in index.items()]  # fmt: skip
+    ratings.sort(key=lambda r: r.strength, reverse=True)
+    return Ranking(ratings, len(outcomes), bootstrap)

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import ConfigDict
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -84,6 +85,9 @@ class State(enum.StrEnum):
 
 @dataclass(frozen=True)
 class VerdictRule:
+    # Served as it is (GET /admin/overview): its JSON schema says every field is always there, defaults or not.
+    __pydantic_config__ = ConfigDict(json_schema_serialization_defaults_required=True)
+
     alpha: float = 0.05  # false promotion rate of a candidate that is no better
     beta: float = 0.05  # false rejection rate of a candidate better by `margin` or more
     margin: float = 0.1

@@ -23,17 +23,27 @@ from app.api.media import router as media_router
 from app.api.metrics import RequestMetrics
 from app.api.metrics import router as metrics_router
 from app.api.routes import (
-    admin,
+    alerts,
+    arena,
     checkpoints,
-    data,
+    comparisons,
+    deployments,
+    evaluations,
+    export,
     generations,
+    grid,
     guidelines,
     health,
-    labeling,
+    imports,
+    labelers,
+    me,
     overview,
+    pairing,
+    prompt_filter,
+    prompts,
+    reports,
     reward,
     rounds,
-    trust,
 )
 from core.db.session import POOL_SIZE
 from core.paths import FRONTEND_DIR
@@ -98,10 +108,11 @@ def create_app() -> FastAPI:
         SecurityHeaders, policies=add_docs(api), default=strict_csp(media_origins(settings))
     )  # outermost but one: the guard's own 401 and 413 answers get them too
     api.add_middleware(RequestMetrics)  # outermost: times everything the process answers
-    routers = (labeling.router, generations.router, checkpoints.router, admin.router, rounds.router, overview.router,
-               data.router, trust.router, reward.router, health.router, guidelines.router)  # fmt: skip
-    for router in routers:
-        api.include_router(router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    resources = (comparisons, me, guidelines, generations, checkpoints, evaluations, arena, grid, deployments,
+                 labelers, prompts, rounds, overview, pairing, export, imports, reports, prompt_filter, alerts,
+                 reward, health)  # fmt: skip
+    for resource in resources:  # one routes module each
+        api.include_router(resource.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(media_router)  # signed, expiring image links
     api.include_router(metrics_router)  # Prometheus, for an admin's token
     api.mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="frontend")

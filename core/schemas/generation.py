@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.schemas.text import storable_text
+from core.schemas.text import MAX_DB_INT, storable_text
 
 MAX_PROMPT_CHARS = 1000
 MAX_SEED = 2**63 - 1
@@ -35,3 +35,9 @@ class GenerationParams(BaseModel):
     @classmethod
     def negative_prompt_storable(cls, value: str) -> str:
         return storable_text(value)
+
+
+class GenerationRequest(GenerationParams):
+    checkpoint_id: int | None = Field(
+        default=None, ge=1, le=MAX_DB_INT, description="Admins only: the checkpoint to use (default: the served one)."
+    )

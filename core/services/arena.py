@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
@@ -22,12 +21,6 @@ from core.settings import Settings, get_settings
 from core.states import BASE_CHECKPOINT_ID, DECISIVE, Choice
 
 BOOTSTRAP = 200
-
-
-@dataclass
-class Arena:
-    ranking: Ranking
-    names: dict[int, str]
 
 
 def outcomes(uncounted: Collection[int]) -> list[Outcome]:
@@ -71,9 +64,9 @@ _cache: dict[tuple, Ranking] = {}  # one entry: the ranking of the newest votes 
 _fitting = threading.Lock()
 
 
-def arena(bootstrap: int = BOOTSTRAP, settings: Settings | None = None) -> Arena:
-    """The ranking, fitted again only when evaluation votes (or whose count) changed (a fit with its
-    bootstrap takes a few hundred ms; the console asks every few seconds)."""
+def arena(bootstrap: int = BOOTSTRAP, settings: Settings | None = None) -> Ranking:
+    """The ranking with its checkpoints' names, fitted again only when evaluation votes (or whose count)
+    changed (a fit with its bootstrap takes a few hundred ms; the console asks every few seconds)."""
     votes = _votes_key(settings or get_settings())
     key, uncounted = (*votes, bootstrap), votes[-1]
     ranking = _cache.get(key)
@@ -84,10 +77,10 @@ def arena(bootstrap: int = BOOTSTRAP, settings: Settings | None = None) -> Arena
                 ranking = rank(outcomes(uncounted), anchor=BASE_CHECKPOINT_ID, bootstrap=bootstrap)
                 _cache.clear()
                 _cache[key] = ranking
-    ids = [s.checkpoint_id for s in ranking.standings]
+    ids = [r.checkpoint_id for r in ranking.ratings]
     with session_scope() as session:
         names = dict(session.execute(select(Checkpoint.id, Checkpoint.name).where(Checkpoint.id.in_(ids))).all())
-    return Arena(ranking, names)
+    return ranking.named(names)
 
 
 def request_match(a: int, b: int, by: str) -> ArenaMatch:
@@ -104,4 +97,4 @@ def matches(limit: int = 100) -> list[ArenaMatch]:
         return repo.list_matches(session, limit)
 
 
-__all__ = ["Arena", "MatchRefused", "arena", "matches", "outcomes", "request_match"]
+__all__ = ["MatchRefused", "arena", "matches", "outcomes", "request_match"]

@@ -12,7 +12,9 @@ judging row is also locked while it is reviewed, so stored tallies never go back
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Self
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
@@ -29,6 +31,33 @@ log = logging.getLogger(__name__)
 
 LABELERS = "labelers"  # decided_by of the labelers' verdict
 SYSTEM = "system"  # decided_by when the loop ended it (superseded, what serves changed, cannot serve)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A checkpoint's candidacy: judged blind by the labelers against `serving_id` (what served when it
+    became a candidate) until core/verdict.py decides. While it is judged, labelers get the state only
+    (counts, estimate and bounds null: live counts would tell which side of an eval pair is winning)."""
+
+    state: str  # judging | promoted | rejected | undecided
+    wins: int | None  # counted votes (people in good standing) at the last review, frozen at the decision
+    losses: int | None
+    ties: int | None
+    votes_needed_estimate: int | None  # a rough guide while judging; null once decided
+    bounds: tuple[float, float] | None  # the win rate's anytime-valid confidence sequence: [low, high]
+    serving_id: int
+    reason: str | None  # why it was decided or ended undecided
+    decided_by: str | None  # "labelers", an admin's name, or "system"
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, candidacy: Candidacy, **more) -> Self:
+        """The candidacy as it is shown (`more`: the fields a subclass adds)."""
+        c = candidacy
+        return cls(c.state.value, c.wins, c.losses, c.ties, c.votes_needed_estimate,
+                   tuple(c.bounds) if c.bounds else None, c.serving_id, c.reason, c.decided_by, c.created_at,
+                   c.decided_at, **more)  # fmt: skip
 
 
 class NotJudged(ValueError):

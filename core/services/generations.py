@@ -17,8 +17,7 @@ from core.refs import CheckpointRef
 from core.repo import generations as repo
 from core.repo.checkpoints import UnusableCheckpoint, checkpoint_ref
 from core.repo.generations import StartedGeneration
-from core.schemas.api import GenerationRequest
-from core.schemas.generation import GenerationParams
+from core.schemas.generation import GenerationParams, GenerationRequest
 from core.services import candidates, prompt_filter
 from core.settings import Settings
 from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role

@@ -9,7 +9,9 @@ chunk its own task, so a client's generation request never waits behind a whole 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from pydantic import computed_field
 
 from core.db.models import Checkpoint
 from core.db.session import session_scope
@@ -34,18 +36,23 @@ class GridColumn:
 class GridRow:
     prompt: str
     seed: int
-    images: list[str | None]  # per column: the image's media path, None while missing
+    images: list[str | None]  # per column: the image's media path (served as a signed link), None while missing
 
 
 @dataclass(frozen=True)
 class Grid:
+    """The fixed evaluation prompts × seeds rendered by the base, the parent and the checkpoint."""
+
     columns: list[GridColumn]
     rows: list[GridRow]
+    queued: bool  # missing images were just queued for rendering
 
+    @computed_field  # served with the grid, as is `made`
     @property
     def total(self) -> int:
         return len(self.rows) * len(self.columns)
 
+    @computed_field
     @property
     def made(self) -> int:
         return sum(image is not None for row in self.rows for image in row.images)
@@ -72,7 +79,7 @@ def grid(settings: Settings, checkpoint_id: int) -> Grid:
         requests = repo.grid_requests(session, settings)
         made = [repo.made_image_paths(session, c.checkpoint_id, requests) for c in columns]
     rows = [GridRow(r.params.prompt, r.params.seed, [paths[i] for paths in made]) for i, r in enumerate(requests)]
-    return Grid(columns, rows)
+    return Grid(columns, rows, queued=False)
 
 
 def request_grid(settings: Settings, checkpoint_id: int) -> Grid:
@@ -81,7 +88,7 @@ def request_grid(settings: Settings, checkpoint_id: int) -> Grid:
     missing = found.missing_for()
     if missing:
         send(RENDER_GRID, missing)
-    return found
+    return replace(found, queued=bool(missing))
 
 
 @dataclass(frozen=True)

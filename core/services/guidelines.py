@@ -26,24 +26,26 @@ class UnknownGuidelines(ValueError):
 
 
 @dataclass(frozen=True)
-class Shown:
+class CurrentGuidelines:
+    """The question over each pair and the guidelines, as labelers are shown them now."""
+
     version: int  # 0: none set yet (the default question, no text)
     question: str
-    body: str
-    blocks: list[dict]
+    body: str  # as the admin wrote it
+    blocks: list[dict]  # parsed (core/guidelines.py): what the labeling page shows
     set_by: str | None
     updated_at: datetime | None
 
 
-def current() -> Shown:
+def current() -> CurrentGuidelines:
     with session_scope() as session:
         row = session.scalars(select(Guidelines).order_by(Guidelines.version.desc()).limit(1)).first()
         if row is None:
-            return Shown(0, DEFAULT_QUESTION, "", [], None, None)
-        return Shown(row.version, row.question, row.body, blocks(row.body), row.set_by, row.created_at)
+            return CurrentGuidelines(0, DEFAULT_QUESTION, "", [], None, None)
+        return CurrentGuidelines(row.version, row.question, row.body, blocks(row.body), row.set_by, row.created_at)
 
 
-def set_guidelines(question: str, body: str, by: str) -> Shown:
+def set_guidelines(question: str, body: str, by: str) -> CurrentGuidelines:
     """A new version (the previous ones stay: votes name them)."""
     try:
         with session_scope() as session:

@@ -16,6 +16,8 @@ from core.states import DECISIVE, Choice
 
 @dataclass
 class LabelerStats:
+    """How one labeler labels (GET /admin/labelers/stats)."""
+
     labeler_id: int
     name: str
     role: str
@@ -27,7 +29,7 @@ class LabelerStats:
     tie_share: float | None
     both_bad_share: float | None
     skip_share: float | None
-    agreement: float | None  # decisive votes that side with the others' majority, where there is one
+    agreement: float | None  # decisive votes that side with the others' majority (leave-one-out), where there is one
     agreement_votes: int  # how many votes that share rests on
 
 

@@ -20,6 +20,8 @@ from core.states import BASE_CHECKPOINT_ID
 
 @dataclass(frozen=True)
 class Lineage:
+    """Where a labeler's votes went: retract them by rebuilding from `rebuild_from`."""
+
     labeler_id: int
     trained_on: dict[int, int]  # checkpoint id → this labeler's votes it trained on
     built_on: list[int]  # those and their descendants

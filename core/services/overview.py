@@ -6,13 +6,13 @@ call, polled less often.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from core.db.models import (
-    Candidacy,
     Checkpoint,
     Comparison,
     Deployment,
@@ -28,16 +28,53 @@ from core.repo import candidacies
 from core.repo import rounds as rounds_repo
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.comparisons import measuring
+from core.services.candidates import Candidate
 from core.services.workers import WorkerSeen, workers_seen
 from core.settings import Settings
 from core.states import CheckpointStatus, ComparisonKind, ComparisonState, GenerationStatus, RoundState
+from core.verdict import VerdictRule
 
 REFILL_WINDOW = timedelta(minutes=10)
 FAILURES_SHOWN = 5
 
 
+@dataclass(frozen=True)
+class RunningRound:
+    id: int
+    state: str
+    trigger: str
+    step: int  # the last step it reported (0 before the first)
+    steps: int | None  # of its config, where set
+    metrics: dict  # the last step's
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: int
+    error: str | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BrokenCheckpoint:
+    id: int
+    name: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class CurrentCandidate(Candidate):
+    """The candidate being judged now, for the admin's overview."""
+
+    checkpoint_id: int
+    name: str
+    rule: VerdictRule
+
+
 @dataclass
 class Overview:
+    """The loop at a glance (the admin console's first page)."""
+
     active_checkpoint_id: int
     active_since: datetime | None
     pool_ready: int  # train pairs waiting that nobody holds
@@ -50,24 +87,23 @@ class Overview:
     round_min_pairs: int
     schedule_on: bool
     next_scheduled_round_at: datetime | None  # the earliest a scheduled round may start
-    running_round: dict | None  # id, state, step, steps, last metrics
+    running_round: RunningRound | None
     workers: list[WorkerSeen]
     queue_depths: dict[str, int | None]
-    failed_rounds: list[dict] = field(default_factory=list)
-    failed_generations: list[dict] = field(default_factory=list)
-    broken_checkpoints: list[dict] = field(default_factory=list)
-    failed_housekeeping: list[dict] = field(default_factory=list)  # retention and the like: task and why
-    candidate: dict | None = None  # the checkpoint judged now: its candidacy, name and the verdict's rule
+    failed_rounds: list[Failure]
+    failed_generations: list[Failure]
+    broken_checkpoints: list[BrokenCheckpoint]
+    failed_housekeeping: list[Failure]  # retention and the like; error: "<task>: <why>"
+    candidate: CurrentCandidate | None = None  # the checkpoint judged now, if any
 
 
-CANDIDATE_FIELDS = ("state", "wins", "losses", "ties", "votes_needed_estimate", "bounds", "serving_id", "reason",
-                    "decided_by", "created_at", "decided_at", "checkpoint_id")  # fmt: skip
-
-
-def candidate_summary(candidacy: Candidacy, name: str, settings: Settings) -> dict:
-    rule = {"alpha": settings.verdict_alpha, "beta": settings.verdict_beta, "margin": settings.verdict_margin,
-            "max_votes": settings.verdict_max_votes}  # fmt: skip
-    return {f: getattr(candidacy, f) for f in CANDIDATE_FIELDS} | {"name": name, "rule": rule}
+def _current_candidate(session: Session, settings: Settings) -> CurrentCandidate | None:
+    judged = candidacies.judging(session)
+    if judged is None:
+        return None
+    name = session.get(Checkpoint, judged.checkpoint_id).name
+    return CurrentCandidate.of(judged, checkpoint_id=judged.checkpoint_id, name=name,
+                               rule=VerdictRule.from_settings(settings))  # fmt: skip
 
 
 def overview(settings: Settings) -> Overview:
@@ -90,25 +126,23 @@ def overview(settings: Settings) -> Overview:
         if running is not None:
             last = session.scalar(select(RoundStep).where(RoundStep.round_id == running.id)
                                   .order_by(RoundStep.step.desc()).limit(1))  # fmt: skip
-            running_out = {"id": running.id, "state": running.state.value, "trigger": running.trigger.value,
-                           "step": last.step if last else 0, "steps": (running.config or {}).get("steps"),
-                           "metrics": last.metrics if last else {}}  # fmt: skip
-        failed_rounds = [{"id": r.id, "error": r.error, "finished_at": r.finished_at} for r in session.scalars(
+            running_out = RunningRound(running.id, running.state.value, running.trigger.value,
+                                       last.step if last else 0, (running.config or {}).get("steps"),
+                                       last.metrics if last else {})  # fmt: skip
+        failed_rounds = [Failure(r.id, r.error, r.finished_at) for r in session.scalars(
             select(TrainingRound).where(TrainingRound.state == RoundState.failed)
             .order_by(TrainingRound.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
-        failed_generations = [{"id": g.id, "error": g.error, "finished_at": g.finished_at} for g in session.scalars(
+        failed_generations = [Failure(g.id, g.error, g.finished_at) for g in session.scalars(
             select(Generation).where(Generation.status == GenerationStatus.failed)
             .order_by(Generation.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
-        broken = [{"id": c.id, "name": c.name, "reason": c.status_reason} for c in session.scalars(
+        broken = [BrokenCheckpoint(c.id, c.name, c.status_reason) for c in session.scalars(
             select(Checkpoint).where(Checkpoint.status == CheckpointStatus.broken)
             .order_by(Checkpoint.id.desc()))]  # fmt: skip
-        failed_housekeeping = [{"id": f.id, "error": f"{f.task}: {f.error}", "finished_at": f.failed_at}
+        failed_housekeeping = [Failure(f.id, f"{f.task}: {f.error}", f.failed_at)
                                for f in session.scalars(select(HousekeepingFailure)
                                .order_by(HousekeepingFailure.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
         decisive = rounds_repo.new_decisive_comparisons(session)
-        judged = candidacies.judging(session)
-        candidate = (candidate_summary(judged, session.get(Checkpoint, judged.checkpoint_id).name, settings)
-                     if judged else None)  # fmt: skip
+        candidate = _current_candidate(session, settings)
     next_at = last_scheduled + timedelta(seconds=settings.round_min_interval_s) if last_scheduled else now
     return Overview(
         active_checkpoint_id=active, active_since=since, pool_ready=pool_ready, pool_target=settings.pool_target,

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import computed_field
 from sqlalchemy import case, func, select
 
 from core.db.models import Comparison, Labeler, Vote
 from core.db.session import session_scope
+from core.settings import Settings
 from core.states import Choice, ComparisonKind
 
 
 @dataclass
 class PairingVotes:
-    strategy: str
+    """Human votes on the train pairs one pair selection strategy chose."""
+
+    strategy: str  # random, diverse or uncertain (uncertain's pairs while the base serves are diverse's)
+    current: bool  # the strategy DPOLOOP_PAIRING names now
     pairs: int  # train pairs with at least one human vote
     votes: int
     decisive: int  # left or right
@@ -24,6 +29,7 @@ class PairingVotes:
     both_bad: int
     skips: int
 
+    @computed_field  # served with the counts
     @property
     def decisive_share(self) -> float | None:
         """Of the votes that gave an answer (passes left out), the share that named a winner."""
@@ -31,7 +37,7 @@ class PairingVotes:
         return self.decisive / answered if answered else None
 
 
-def pairing_votes() -> list[PairingVotes]:
+def pairing_votes(settings: Settings) -> list[PairingVotes]:
     """Human votes on train pairs per strategy that chose the pair, most votes first: one grouped
     statement, so the counts agree with each other under concurrent votes. AI labelers' votes are left
     out (they cost no one's time); gold pairs are not chosen by a strategy. Train pairs always record
@@ -46,7 +52,8 @@ def pairing_votes() -> list[PairingVotes]:
             .where(Comparison.kind == ComparisonKind.train, Labeler.is_ai.is_(False))
             .group_by(Comparison.pairing)
         ).all()  # fmt: skip
-    found = [PairingVotes(strategy or "unrecorded", *(int(n) for n in counts)) for strategy, *counts in rows]
+    found = [PairingVotes(strategy or "unrecorded", strategy == settings.pairing, *(int(n) for n in counts))
+             for strategy, *counts in rows]  # fmt: skip
     return sorted(found, key=lambda p: (-p.votes, p.strategy))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import krippendorff
 import numpy as np
@@ -34,6 +34,8 @@ GOOD, EXCLUDED = "good", "excluded"  # an admin's override
 
 @dataclass
 class LabelerQuality:
+    """How far a labeler's votes can be trusted (GET /admin/labelers/quality)."""
+
     labeler_id: int
     name: str
     active: bool
@@ -43,17 +45,18 @@ class LabelerQuality:
     gold_votes: int
     gold_correct: int
     gold_accuracy: float | None
-    gold_interval: tuple[float, float] | None
-    side_bias: float | None  # share of "left" among decisive votes (0.5: none)
-    agreement: float | None
+    gold_interval: tuple[float, float] | None  # Wilson's 95%
+    side_bias: float | None  # share of "left" among decisive votes (sides are shuffled: 0.5 is unbiased)
+    agreement: float | None  # with the others' majority on the same pair
     agreement_votes: int
-    alpha_without: float | None  # Krippendorff's alpha of everybody else
-    fast_share: float | None
+    alpha_without: float | None  # Krippendorff's alpha (nominal) of everybody else
+    alpha_all: float | None  # ... and of everybody (the report's alpha, on each row)
+    fast_share: float | None  # decisions faster than DPOLOOP_QUALITY_FAST_DECISION_MS
     tie_share: float | None
     skip_share: float | None
-    override: str | None
-    good_standing: bool
-    reasons: list[str] = field(default_factory=list)  # why not in good standing
+    override: str | None  # an admin's standing: good | excluded
+    good_standing: bool  # the votes train
+    reasons: list[str]  # why not in good standing
 
 
 @dataclass
@@ -170,11 +173,12 @@ def quality(settings: Settings) -> QualityReport:
         coders, data = reliability
         alpha = _alpha(data)
         alpha_without = {labeler: _alpha(np.delete(data, i, axis=0)) for i, labeler in enumerate(coders)}
-    return QualityReport([_row(settings, s, overrides.get(i), gold[i], sides[i], speed[i], alpha_without.get(i))
-                          for i, s in stats.items()], alpha)  # fmt: skip
+    rows = [_row(settings, s, overrides.get(i), gold[i], sides[i], speed[i], alpha_without.get(i), alpha)
+            for i, s in stats.items()]  # fmt: skip
+    return QualityReport(rows, alpha)
 
 
-def _row(settings, s: LabelerStats, override, gold, sides, speed, alpha_without) -> LabelerQuality:
+def _row(settings, s: LabelerStats, override, gold, sides, speed, alpha_without, alpha_all) -> LabelerQuality:
     good, reasons = standing(settings, override, gold, sides)
     gold_votes, correct = gold
     return LabelerQuality(
@@ -182,8 +186,8 @@ def _row(settings, s: LabelerStats, override, gold, sides, speed, alpha_without)
         gold_votes=gold_votes, gold_correct=correct, gold_accuracy=correct / gold_votes if gold_votes else None,
         gold_interval=wilson(correct, gold_votes) if gold_votes else None,
         side_bias=sides[1] / sides[0] if sides[0] else None, agreement=s.agreement, agreement_votes=s.agreement_votes,
-        alpha_without=alpha_without, fast_share=speed[1] / speed[0] if speed[0] else None, tie_share=s.tie_share,
-        skip_share=s.skip_share, override=override, good_standing=good, reasons=reasons,
+        alpha_without=alpha_without, alpha_all=alpha_all, fast_share=speed[1] / speed[0] if speed[0] else None,
+        tie_share=s.tie_share, skip_share=s.skip_share, override=override, good_standing=good, reasons=reasons,
     )  # fmt: skip
 
 

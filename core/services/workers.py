@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import computed_field
 from sqlalchemy import delete, select, text
 
 from core.db.models import WorkerHeartbeat
@@ -35,6 +36,7 @@ class WorkerSeen:
     checkpoint_id: int | None
     seconds_since_seen: float
 
+    @computed_field  # served with the heartbeat (GET /admin/health, /admin/overview)
     @property
     def alive(self) -> bool:
         return self.seconds_since_seen < ALIVE_S

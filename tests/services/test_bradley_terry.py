@@ -24,17 +24,17 @@ def synthetic_votes(seed: int, per_pair: int = 60, tie_share: float = 0.15) -> l
 
 def test_the_fit_recovers_the_order_and_the_anchor_is_zero():
     ranking = rank(synthetic_votes(0), anchor=1, bootstrap=50)
-    assert [s.checkpoint_id for s in ranking.standings] == [3, 2, 1, 4]
-    strengths = {s.checkpoint_id: s.strength for s in ranking.standings}
+    assert [s.checkpoint_id for s in ranking.ratings] == [3, 2, 1, 4]
+    strengths = {s.checkpoint_id: s.strength for s in ranking.ratings}
     assert strengths[1] == 0.0
     assert all(abs(strengths[c] - TRUE[c]) < 0.5 for c in TRUE), strengths
-    assert ranking.votes == 6 * 60 and all(s.votes == 3 * 60 for s in ranking.standings)
+    assert ranking.votes == 6 * 60 and all(s.votes == 3 * 60 for s in ranking.ratings)
 
 
 def test_the_intervals_cover_the_truth_in_most_repeats():
     covered, total = 0, 0
     for seed in range(12):
-        for s in rank(synthetic_votes(seed), anchor=1, bootstrap=100, seed=seed).standings:
+        for s in rank(synthetic_votes(seed), anchor=1, bootstrap=100, seed=seed).ratings:
             if s.checkpoint_id == 1:
                 continue  # the anchor is 0 by construction
             low, high = s.interval
@@ -46,8 +46,8 @@ def test_the_intervals_cover_the_truth_in_most_repeats():
 
 def test_ties_count_half_and_a_clean_sweep_stays_finite():
     even = rank([Outcome(1, 2, tie=True)] * 20, anchor=1, bootstrap=0)
-    assert abs(even.standings[0].strength) < 1e-6 and abs(even.standings[1].strength) < 1e-6
+    assert abs(even.ratings[0].strength) < 1e-6 and abs(even.ratings[1].strength) < 1e-6
     sweep = rank([Outcome(2, 1)] * 30, anchor=1, bootstrap=20)
-    top = sweep.standings[0]
+    top = sweep.ratings[0]
     assert top.checkpoint_id == 2 and np.isfinite(top.strength) and top.strength > 1 and top.wins == 30
-    assert rank([]).standings == []
+    assert rank([]).ratings == []

@@ -259,7 +259,7 @@ def active_checkpoint_id_now() -> int:
 
 
 def test_a_pinned_client_generation_never_names_the_judged_candidate(candidate):
-    from core.schemas.api import GenerationRequest
+    from core.schemas.generation import GenerationRequest
     from core.services import generations
 
     admin = make_labeler("root", admin=True)[0]

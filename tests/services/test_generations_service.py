@@ -5,7 +5,7 @@ import pytest
 from core.db.models import Generation
 from core.db.session import session_scope
 from core.queue import GENERATE_IMAGE, QueueUnavailable, sending_to
-from core.schemas.api import GenerationRequest
+from core.schemas.generation import GenerationRequest
 from core.services import generations, labelers
 from core.services.generations import UnusableCheckpoint
 from core.states import GenerationPurpose, GenerationStatus

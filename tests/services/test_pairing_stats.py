@@ -19,7 +19,7 @@ def test_votes_are_counted_per_strategy_with_passes_left_out_of_the_share(sqlite
                                         (random_pairs[1], bob, Choice.both_bad), (random_pairs[1], bot, Choice.left)]:
         serve(comparison, labeler)
         labeling.vote(comparison, labeler, choice, 900, get_settings())
-    first, second = pairing_votes()
+    first, second = pairing_votes(get_settings())
     assert (first.strategy, first.pairs, first.votes, first.decisive, first.skips) == ("uncertain", 1, 3, 2, 1)
     assert first.decisive_share == 1.0  # the pass is not an answer
     assert (second.strategy, second.pairs, second.votes, second.ties, second.both_bad) == ("random", 2, 2, 1, 1)

@@ -103,8 +103,8 @@ def test_votes_of_ai_labelers_and_labelers_out_of_good_standing_count_in_no_win_
         _, listed = registry.evaluations[serving]  # `human_eval` of GET /checkpoints and `checkpoints list`
         assert (listed.wins, listed.losses, listed.ties) == (tally.wins, tally.losses, tally.ties)
         assert f"of {tally.decided} votes" in describe(*registry.evaluations[serving])
-        standing = {s.checkpoint_id: s for s in arena.arena(bootstrap=0).ranking.standings}[serving]
-        assert (standing.wins, standing.losses, standing.ties) == (tally.wins, tally.losses, tally.ties)
+        rating = {r.checkpoint_id: r for r in arena.arena(bootstrap=0).ratings}[serving]
+        assert (rating.wins, rating.losses, rating.ties) == (tally.wins, tally.losses, tally.ties)
         return tally.wins, tally.losses, tally.ties
 
     assert counted() == (4, 4, 1)  # `later` and the clicker are in good standing: they count; the AI does not

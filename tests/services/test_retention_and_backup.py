@@ -179,8 +179,8 @@ def test_each_kind_of_deletion_commits_alone_and_a_failure_shows_in_the_overview
         assert session.get(Comparison, held) is not None
     assert not (settings.checkpoints_dir / "stale").exists()
     failures = overview(settings).failed_housekeeping
-    assert len(failures) == 1 and "unvoted train pairs: IntegrityError" in failures[0]["error"]
-    assert failures[0]["error"].startswith("retention") and failures[0]["finished_at"] is not None
+    assert len(failures) == 1 and "unvoted train pairs: IntegrityError" in failures[0].error
+    assert failures[0].error.startswith("retention") and failures[0].finished_at is not None
 
 
 def test_a_file_that_cannot_be_deleted_is_a_recorded_failure_and_the_rest_still_go(sqlite_db):
@@ -198,7 +198,7 @@ def test_a_file_that_cannot_be_deleted_is_a_recorded_failure_and_the_rest_still_
     assert report.api_images == 2 and not gone_file.exists() and stuck_file.is_dir()
     assert report.failures == [f"client images: 1 files could not be deleted, the first: IsADirectoryError: "
                                f"[Errno 21] Is a directory: '{stuck_file}'"]  # fmt: skip
-    assert overview(settings).failed_housekeeping[0]["error"] == f"retention: {report.failures[0]}"
+    assert overview(settings).failed_housekeeping[0].error == f"retention: {report.failures[0]}"
 
 
 def test_a_backup_folder_is_private_whatever_the_umask(sqlite_db, tmp_path):

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import replace
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, CurrentLabeler, Id
-from app.api.media import media_url
-from core.db.models import Candidacy, Checkpoint, Evaluation
-from core.queue import QueueUnavailable
-from core.repo.evaluations import EvaluationTally
-from core.schemas.api import (
-    ArenaOut,
-    ArenaStandingOut,
-    CandidateOut,
-    CheckpointOut,
-    DeploymentOut,
-    EvaluationOut,
-    GridColumnOut,
-    GridOut,
-    GridRowOut,
-    MatchIn,
-    MatchOut,
-    PromoteIn,
-)
-from core.schemas.text import MAX_DB_INT
-from core.services import arena as arena_service
-from core.services import checkpoints, evaluations, grid
+from app.api.schemas.checkpoints import CheckpointOut, PromoteIn
+from app.api.schemas.deployments import DeploymentOut
+from app.api.schemas.evaluations import EvaluationOut
+from core.db.models import Candidacy, Checkpoint
+from core.services import checkpoints
+from core.services.candidates import Candidate
 from core.services.checkpoints import Registry
 from core.settings import Settings
 from core.states import CandidateState, Role
@@ -36,25 +21,17 @@ from core.states import CandidateState, Role
 router = APIRouter(tags=["checkpoints"])
 
 
-def evaluation_out(e: Evaluation, tally: EvaluationTally) -> EvaluationOut:
-    return EvaluationOut(
-        id=e.id, checkpoint_id=e.checkpoint_id, baseline_id=e.baseline_id, kind=e.kind, pairs=e.pairs, wins=tally.wins,
-        losses=tally.losses, ties=tally.ties, both_bad=tally.both_bad, skips=tally.skips, win_rate=tally.rate,
-        interval=tally.interval, judge=e.judge_verdict, created_at=e.created_at,
-    )  # fmt: skip
-
-
-def candidate_out(candidacy: Candidacy, for_admin: bool) -> CandidateOut:
+def candidate_out(candidacy: Candidacy, for_admin: bool) -> Candidate:
     """While it is judged, labelers get the state only: live counts would tell which side is winning."""
-    out = CandidateOut.model_validate(candidacy, from_attributes=True)
+    candidate = Candidate.of(candidacy)
     if candidacy.state == CandidateState.judging and not for_admin:
-        out = out.model_copy(update=dict.fromkeys(("wins", "losses", "ties", "votes_needed_estimate", "bounds")))
-    return out
+        candidate = replace(candidate, wins=None, losses=None, ties=None, votes_needed_estimate=None, bounds=None)
+    return candidate
 
 
 def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> CheckpointOut:
     """Labelers see neither the human verdicts (which would unblind eval pairs) nor server paths."""
-    human_eval = evaluation_out(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
+    human_eval = EvaluationOut.of(*registry.evaluations[c.id]) if c.id in registry.evaluations else None
     candidacy = registry.candidacies.get(c.id)
     return CheckpointOut(
         id=c.id, name=c.name, kind=c.kind, path=c.path if for_admin else None, parent_id=c.parent_id,
@@ -90,16 +67,6 @@ def one(checkpoint_id: Id, labeler: CurrentLabeler, settings: AppSettings) -> Ch
     if not registry.checkpoints:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"checkpoint {checkpoint_id} does not exist")
     return checkpoint_out(registry.checkpoints[0], registry, admin)
-
-
-@router.get("/admin/evaluations", response_model=list[EvaluationOut], tags=["admin"])
-def list_evaluations(
-    _: Admin, settings: AppSettings, checkpoint_id: int | None = Query(None, ge=1, le=MAX_DB_INT)
-) -> list[EvaluationOut]:
-    """Every human evaluation of a promotion, newest first: votes on same-seed pairs of the
-    checkpoint and the one it replaced, with the checkpoint's win rate (a tie is half a win). Only
-    votes of people in good standing count: not AI labelers', nor those of labelers out of it now."""
-    return [evaluation_out(e, tally) for e, tally in evaluations.evaluations(checkpoint_id, settings)]
 
 
 @router.post("/admin/checkpoints/{checkpoint_id}/promote", response_model=DeploymentOut, tags=["admin"])
@@ -148,76 +115,3 @@ def clear_broken(checkpoint_id: Id, admin: Admin, settings: AppSettings) -> Chec
     system hiccup); it serves again once promoted."""
     return changed_by_admin(checkpoint_id, settings, lambda: checkpoints.clear_broken(checkpoint_id, by=admin.name),
                             checkpoints.PromotionRefused)  # fmt: skip
-
-
-@router.get("/admin/arena", response_model=ArenaOut, tags=["admin"])
-def arena(_: Admin, settings: AppSettings) -> ArenaOut:
-    """Every checkpoint with human evaluation votes on one Bradley-Terry scale (log-odds of winning,
-    the base at 0), with bootstrap 95% intervals; a tie counts half a win for each side. Only votes of
-    people in good standing count: not AI labelers', nor those of labelers out of it now."""
-    found = arena_service.arena(settings=settings)
-    return ArenaOut(
-        standings=[ArenaStandingOut(checkpoint_id=s.checkpoint_id, name=found.names.get(s.checkpoint_id, "?"),
-                                    strength=s.strength, interval=s.interval, votes=s.votes, wins=s.wins,
-                                    losses=s.losses, ties=s.ties) for s in found.ranking.standings],
-        votes=found.ranking.votes, bootstrap=found.ranking.bootstrap,
-    )  # fmt: skip
-
-
-def grid_out(found: grid.Grid, queued: bool) -> GridOut:
-    return GridOut(
-        columns=[GridColumnOut(**asdict(c)) for c in found.columns],
-        rows=[GridRowOut(prompt=r.prompt, seed=r.seed, images=[media_url(i) if i else None for i in r.images])
-              for r in found.rows],
-        made=found.made, total=found.total, queued=queued,
-    )  # fmt: skip
-
-
-@router.get("/admin/checkpoints/{checkpoint_id}/grid", response_model=GridOut, tags=["admin"])
-def image_grid(checkpoint_id: Id, _: Admin, settings: AppSettings) -> GridOut:
-    """The same-seed grid: each evaluation prompt × the grid's own fixed seeds, as rendered by the
-    base, the parent and this checkpoint (null where one is missing)."""
-    try:
-        return grid_out(grid.grid(settings, checkpoint_id), queued=False)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-
-
-@router.post("/admin/checkpoints/{checkpoint_id}/grid", response_model=GridOut, tags=["admin"],
-             status_code=status.HTTP_202_ACCEPTED)  # fmt: skip
-def render_image_grid(checkpoint_id: Id, _: Admin, settings: AppSettings) -> GridOut:
-    """Queue the grid's missing images on the generate worker (a chunk at a time); poll GET for them."""
-    try:
-        found = grid.request_grid(settings, checkpoint_id)
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except QueueUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
-    return grid_out(found, queued=bool(found.missing_for()))
-
-
-@router.post("/admin/arena/matches", response_model=MatchOut, status_code=status.HTTP_201_CREATED, tags=["admin"])
-def queue_match(body: MatchIn, admin: Admin) -> MatchOut:
-    """Compare any two checkpoints: both render the evaluation prompts afresh (the same seeds on
-    both sides, the match's own) on the generate worker between pool batches, then the pairs are
-    served to labelers blind, before train pairs, whatever serves; their votes join the arena. 409
-    when the two were already compared."""
-    try:
-        match = arena_service.request_match(body.checkpoint_a_id, body.checkpoint_b_id, by=admin.name)
-    except arena_service.MatchRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except LookupError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    return MatchOut.model_validate(match, from_attributes=True)
-
-
-@router.get("/admin/arena/matches", response_model=list[MatchOut], tags=["admin"])
-def list_matches(_: Admin, limit: int = Query(100, ge=1, le=1000)) -> list[MatchOut]:
-    """Arena matches, newest first, with their state."""
-    return [MatchOut.model_validate(m, from_attributes=True) for m in arena_service.matches(limit)]
-
-
-@router.get("/admin/deployments", response_model=list[DeploymentOut], tags=["admin"])
-def deployment_history(_: Admin, limit: int = Query(100, ge=1, le=1000)) -> list[DeploymentOut]:
-    """Promotions and rollbacks, newest first."""
-    return [DeploymentOut.model_validate(d, from_attributes=True) for d in checkpoints.deployments(limit)]

@@ -11,9 +11,10 @@ from app.api.deps import AppSettings, CurrentLabeler, Id
 from app.api.errors import unprocessable
 from app.api.media import media_url
 from app.api.rate_limits import enforce
+from app.api.schemas.generations import GenerationOut
 from core.db.models import Generation
 from core.queue import QueueUnavailable
-from core.schemas.api import GenerationOut, GenerationRequest
+from core.schemas.generation import GenerationRequest
 from core.services import generations
 from core.services.generations import UnusableCheckpoint
 from core.services.prompt_filter import ClassifierUnavailable

@@ -3,13 +3,11 @@ no broker). GET /admin/health: database, broker and workers, for admins."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Response, status
 
 from app.api.deps import Admin
+from app.api.schemas.health import HealthOut, LivenessOut
 from core.queue import broker_reachable
-from core.schemas.api import HealthOut, LivenessOut
 from core.services.workers import workers_seen
 
 router = APIRouter(tags=["health"])
@@ -32,10 +30,10 @@ def admin_health(_: Admin, response: Response) -> HealthOut:
     either is down or no worker is alive."""
     database, broker, workers = "ok", broker_reachable(), []
     try:
-        workers = [asdict(w) | {"alive": w.alive} for w in workers_seen()]
+        workers = workers_seen()
     except Exception as exc:  # the answer, not an error: say which part is down
         database = f"unreachable: {type(exc).__name__}"
-    alive = any(w["alive"] for w in workers)
+    alive = any(w.alive for w in workers)
     if database != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     ok = database == "ok" and broker == "ok" and alive

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings
+from app.api.schemas.reward import RewardModelOut, RewardOut
 from core.queue import QueueUnavailable
-from core.schemas.api import RewardModelOut, RewardOut
 from core.services import reward
 
 router = APIRouter(prefix="/admin/reward", tags=["admin"])

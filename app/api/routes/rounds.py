@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
+from app.api.schemas.rounds import RoundIn, RoundOut, RoundStepOut
 from core.db.models import RoundStep, TrainingRound
 from core.queue import QueueUnavailable
-from core.schemas.api import RoundIn, RoundOut, RoundStepOut
 from core.services import rounds
 from core.states import RoundTrigger
 

@@ -1,4 +1,4 @@
-"""The labeling loop: next comparison, vote, and the labeler's own counter."""
+"""The labeling loop: the next comparison, a vote on it (and its undo), and a report of an image."""
 
 from __future__ import annotations
 
@@ -9,43 +9,16 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from app.api.deps import AppSettings, CurrentLabeler
 from app.api.errors import unprocessable
 from app.api.media import media_url
+from app.api.schemas.comparisons import ComparisonOut, ImageOut, ReportIn, ReportOut, VoteIn, VoteOut, VoteRetractedOut
 from core.repo.handles import HANDLE_PATTERN
-from core.schemas.api import (
-    ComparisonOut,
-    ImageOut,
-    LabelerCreated,
-    MeOut,
-    ReportIn,
-    ReportOut,
-    VoteIn,
-    VoteOut,
-    VoteRetractedOut,
-)
-from core.services import guidelines, labelers, labeling, reports
-from core.services.labelers import votes_cast
-from core.states import Role
+from core.services import guidelines, labeling, reports
 
-router = APIRouter(tags=["labeling"])
+router = APIRouter(prefix="/comparisons", tags=["labeling"])
 Handle = Annotated[str, Path(pattern=HANDLE_PATTERN, description="The handle GET /comparisons/next gave")]
 
 
-@router.get("/me", response_model=MeOut)
-def me(labeler: CurrentLabeler) -> MeOut:
-    return MeOut(id=labeler.id, name=labeler.name, role=labeler.role.value, votes=votes_cast(labeler.id))
-
-
-@router.post("/me/token", response_model=LabelerCreated)
-def rotate_my_token(labeler: CurrentLabeler, settings: AppSettings) -> LabelerCreated:
-    """Swap your token for a new one (the old one stops working at once); the answer holds the new
-    token and its login link."""
-    updated, token = labelers.rotate_token(labeler.id)
-    link = labelers.login_url(settings, token, updated.role == Role.admin)
-    return LabelerCreated(id=updated.id, name=updated.name, role=updated.role.value, active=updated.active,
-                          token=token, login_url=link)  # fmt: skip
-
-
 @router.get(
-    "/comparisons/next",
+    "/next",
     response_model=ComparisonOut,
     responses={204: {"description": "The pool is empty: workers are generating; ask again shortly."}},
 )
@@ -80,7 +53,7 @@ def next_comparison(
 
 
 @router.post(
-    "/comparisons/{handle}/vote",
+    "/{handle}/vote",
     response_model=VoteOut,
     status_code=status.HTTP_201_CREATED,
     responses={
@@ -110,7 +83,7 @@ def vote(handle: Handle, body: VoteIn, labeler: CurrentLabeler, settings: AppSet
 
 
 @router.delete(
-    "/comparisons/{handle}/vote",
+    "/{handle}/vote",
     response_model=VoteRetractedOut,
     responses={
         404: {"description": "No pair was served under this handle, or you have no vote on it."},
@@ -138,7 +111,7 @@ def capped(exc: labeling.VoteCapReached | reports.ReportCapReached) -> HTTPExcep
 
 
 @router.post(
-    "/comparisons/{handle}/report",
+    "/{handle}/report",
     response_model=ReportOut,
     status_code=status.HTTP_201_CREATED,
     responses={
