@@ -74,7 +74,10 @@ function logout(message = "") {
 session.onUnauthorized = () => logout("Your token is not valid (any more). Log in again.");
 session.onForbidden = () => { page?.close(); show("admins-only"); };
 
+let visits = 0;  // counts route() calls, so a visit that a later one overtook while it waited stops
+
 async function route() {
+  const visit = ++visits;
   if (location.hash.startsWith("#token=")) {  // a login link: keep the token, drop it from the address bar
     session.save(decodeURIComponent(location.hash.slice("#token=".length)));
     history.replaceState(null, "", `${location.pathname}#/overview`);
@@ -86,6 +89,7 @@ async function route() {
     me = null;
     return report(error);
   }
+  if (visit !== visits) return;
   if (me.role !== "admin") return session.onForbidden();
   $("admin-name").textContent = me.name;
   const [, name = "overview", arg] = location.hash.split("/");
@@ -95,10 +99,13 @@ async function route() {
   page = context();
   status("");
   show("page");
-  fill($("page"));
+  // Each visit draws into its own element: a page still loading from an earlier visit draws into a
+  // detached one, never into this one.
+  const view = document.createElement("div");
+  fill($("page"), view);
   document.title = `dpoloop · ${name}`;
   try {
-    await PAGES[key]($("page"), page, arg && decodeURIComponent(arg));
+    await PAGES[key](view, page, arg && decodeURIComponent(arg));
   } catch (error) {
     report(error);
   }

@@ -43,7 +43,7 @@ def test_no_serious_accessibility_violation_on_any_page(live_stack, browser):
         problems += serious(page, f"guidelines {viewport['width']}px {scheme}")
         page.get_by_role("button", name="Got it").click()
         page.get_by_test_id("prompt").wait_for()
-        page.wait_for_function("document.getElementById('left-image').complete")
+        page.wait_for_function("() => document.getElementById('left-image').complete")
         problems += serious(page, f"labeling {viewport['width']}px {scheme}")
         page.keyboard.press("z")
         page.get_by_test_id("compare").wait_for(state="visible")

@@ -1,6 +1,7 @@
 """Guidelines in the browser: an admin writes them in the console, a labeler is shown them on the first
 visit and after each change (not on every visit), can reopen them with ?, and votes carry the version."""
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.db.models import Vote
@@ -47,8 +48,9 @@ def test_guidelines_from_the_console_reach_labelers_and_their_votes(live_stack, 
     page.get_by_role("button", name="Got it").click()
     dialog.wait_for(state="hidden")
     assert page.get_by_test_id("question").inner_text() == "Which image shows the prompt more faithfully?"
+    page.get_by_test_id("prompt").wait_for()  # a key before the first pair is on screen votes on nothing
     page.keyboard.press("1")
-    page.wait_for_function("document.getElementById('vote-count').textContent === '1'")
+    expect(page.locator("#vote-count")).to_have_text("1")
 
     page.reload()  # a later visit: not shown again
     page.get_by_test_id("prompt").wait_for()
@@ -66,8 +68,9 @@ def test_guidelines_from_the_console_reach_labelers_and_their_votes(live_stack, 
     dialog.wait_for(state="visible")
     assert "customer" in dialog.inner_text()
     page.get_by_role("button", name="Got it").click()
+    page.get_by_test_id("prompt").wait_for()
     page.keyboard.press("2")
-    page.wait_for_function("document.getElementById('vote-count').textContent === '2'")
+    expect(page.locator("#vote-count")).to_have_text("2")
 
     def versions():
         with session_scope() as session:

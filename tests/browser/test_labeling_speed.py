@@ -24,13 +24,13 @@ def test_the_next_real_size_pair_is_on_screen_within_100_ms_of_a_vote(api_only, 
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(f"{api_only}/#token={token}")
         page.get_by_test_id("prompt").wait_for()
-        page.wait_for_function("document.getElementById('left-image').naturalWidth === 512")
+        page.wait_for_function("() => document.getElementById('left-image').naturalWidth === 512")
         page.evaluate(TIMING)
         for _ in range(10):
             page.wait_for_timeout(1200)  # a labeler looks at the pair: the next one is fetched meanwhile
             shown = page.evaluate("window.__shown.length")
             page.keyboard.press("1")
-            page.wait_for_function(f"window.__shown.length > {shown}")
+            page.wait_for_function(f"() => window.__shown.length > {shown}")
         delays = page.evaluate("window.__pressed.map((t, i) => window.__shown[i] - t)")
         browser.close()
     delays.sort()

@@ -117,11 +117,11 @@ def test_pairs_stack_on_a_phone_and_only_small_images_blown_up_are_pixelated(liv
     page.goto(f"{live_stack['base_url']}/#token={token}")
     page.get_by_test_id("prompt").wait_for()
     left, right = page.get_by_test_id("left-image"), page.get_by_test_id("right-image")
-    page.wait_for_function("document.getElementById('left-image').complete")
+    page.wait_for_function("() => document.getElementById('left-image').complete")
     phone_left, phone_right = left.bounding_box(), right.bounding_box()
     assert phone_right["y"] >= phone_left["y"] + phone_left["height"]  # 390 px wide: one above the other
     # The embedded model's 64 px images, shown ~6x: sharp pixels, not a blur.
-    page.wait_for_function("document.getElementById('left-image').classList.contains('pixelated')")
+    page.wait_for_function("() => document.getElementById('left-image').classList.contains('pixelated')")
 
     page.set_viewport_size({"width": 1200, "height": 900})  # a desktop: side by side
     desk_left, desk_right = left.bounding_box(), right.bounding_box()
@@ -135,8 +135,8 @@ def test_pairs_stack_on_a_phone_and_only_small_images_blown_up_are_pixelated(liv
         ctx.fillStyle = '#c33'; ctx.fillRect(0, 0, 512, 512); ctx.fillStyle = '#33c'; ctx.fillRect(100, 100, 200, 200);
         document.getElementById('left-image').src = canvas.toDataURL('image/png');
     }""")
-    page.wait_for_function("document.getElementById('left-image').naturalWidth === 512")
-    page.wait_for_function("!document.getElementById('left-image').classList.contains('pixelated')")
+    page.wait_for_function("() => document.getElementById('left-image').naturalWidth === 512")
+    page.wait_for_function("() => !document.getElementById('left-image').classList.contains('pixelated')")
     assert page.evaluate("getComputedStyle(document.getElementById('left-image')).imageRendering") == "auto"
     assert "pixelated" in (right.get_attribute("class") or "")  # still the 64 px one
 
@@ -172,13 +172,13 @@ def test_the_compare_view_zooms_and_pans_both_images_together_and_flickers(live_
     page.goto(f"{live_stack['base_url']}/#token={token}")
     page.get_by_test_id("prompt").wait_for()
     page.evaluate(REAL_SIZE, size)
-    page.wait_for_function(f"document.getElementById('right-image').naturalWidth === {size}")
+    page.wait_for_function(f"() => document.getElementById('right-image').naturalWidth === {size}")
 
     page.keyboard.press("z")
     compare = page.get_by_test_id("compare")
     compare.wait_for(state="visible")
-    page.wait_for_function(f"document.querySelector('#compare img').naturalWidth === {size}")
-    page.wait_for_function("document.querySelector('#compare img').style.transform !== ''")
+    page.wait_for_function(f"() => document.querySelector('#compare img').naturalWidth === {size}")
+    page.wait_for_function("() => document.querySelector('#compare img').style.transform !== ''")
     fitted = transforms(page)
     assert fitted[0] == fitted[1]
     left_view = page.locator('#compare .viewport[data-side="left"]').bounding_box()
@@ -212,4 +212,4 @@ def test_the_compare_view_zooms_and_pans_both_images_together_and_flickers(live_
     with session_scope() as session:
         assert session.scalar(select(func.count(Vote.id))) == 0
     page.keyboard.press("1")  # back on the pair: keys vote again
-    page.wait_for_function("document.getElementById('vote-count').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('vote-count').textContent === '1'")

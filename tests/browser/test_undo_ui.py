@@ -28,7 +28,7 @@ def test_undo_takes_a_vote_back_and_refuses_one_past_the_window(api_only, browse
     page = context.new_page()
     page.goto(f"{api_only}/#token={token}")
     page.get_by_test_id("prompt").wait_for()
-    page.wait_for_function("document.getElementById('left-image').naturalWidth === 512")
+    page.wait_for_function("() => document.getElementById('left-image').naturalWidth === 512")
 
     def vote(key: str) -> str:
         shown = page.evaluate(SRC)

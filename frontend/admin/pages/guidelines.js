@@ -28,6 +28,7 @@ export default async function guidelines(main) {
       fill(result, h("span", { class: "bad" }, `Not saved: ${error.message}`));
     }
   };
+  const current = await getJSON("/guidelines");  // before the form exists: a load never overwrites typing
   main.append(h("h1", {}, "Guidelines"), version,
     h("form", { onsubmit: save },
       h("p", {}, h("label", { for: "guidelines-question-input" }, "The question over each pair"), h("br"), question),
@@ -35,5 +36,5 @@ export default async function guidelines(main) {
       h("p", { class: "muted" }, HELP),
       h("button", { type: "submit", class: "action" }, "Save as a new version")),
     result, h("h2", {}, "What labelers see"), preview);
-  show(await getJSON("/guidelines"));
+  show(current);
 }
