@@ -15,6 +15,7 @@ import typer
 
 from cli import services
 from cli.basemodel import base_model_cli
+from cli.campaigns import campaigns_cli
 from cli.data import export, import_pairs, imports_cli
 from cli.loop import checkpoints_cli, rounds_cli
 from cli.refusals import exit_when_refused
@@ -41,6 +42,7 @@ cli.add_typer(prompts_cli, name="prompts")
 cli.add_typer(rounds_cli, name="rounds")
 cli.add_typer(checkpoints_cli, name="checkpoints")
 cli.add_typer(reward_cli, name="reward")
+cli.add_typer(campaigns_cli, name="campaigns")
 cli.command("simulate-labelers")(simulate_labelers)
 cli.command("ai-label")(ai_label)
 cli.command("export")(export)

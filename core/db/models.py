@@ -58,6 +58,40 @@ def _enum(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
     return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=length)
 
 
+# The campaign that holds an install's data from before campaigns (migration 0021); the one a request means
+# when it names none.
+DEFAULT_CAMPAIGN_ID = 1
+
+
+class Campaign(Base):
+    """One preference loop on the install's base model: its question and guidelines, its labelers and (in
+    later steps) its prompts, pool and adapter lineage. `default` (id 1) is open to every labeler."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    # Every active labeler takes part (no assignments needed); otherwise only the assigned ones.
+    open_to_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CampaignMember(Base):
+    """A labeler assigned to a campaign; `share` weighs how often their next pair comes from it among
+    their campaigns."""
+
+    __tablename__ = "campaign_members"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    labeler_id: Mapped[int] = mapped_column(ForeignKey("labelers.id"), primary_key=True, index=True)
+    share: Mapped[float] = mapped_column(Float, default=1.0)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Labeler(Base):
     __tablename__ = "labelers"
 
@@ -271,7 +305,9 @@ class Guidelines(Base):
 
     __tablename__ = "guidelines"
 
-    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # install-wide
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True,
+                                             default=DEFAULT_CAMPAIGN_ID, server_default="1")  # fmt: skip
     question: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     set_by: Mapped[str] = mapped_column(String(100))

@@ -8,10 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from core.db.models import Guidelines
+from core.db.models import Campaign, Guidelines
 from core.db.session import session_scope
 from core.guidelines import blocks
+from core.services import campaigns
 from core.settings import get_settings
 
 DEFAULT_QUESTION = "Which image matches the prompt better?"
@@ -37,24 +39,38 @@ class CurrentGuidelines:
     updated_at: datetime | None
 
 
-def current() -> CurrentGuidelines:
+def _current(session: Session, campaign: Campaign) -> CurrentGuidelines:
+    row = session.scalars(select(Guidelines).where(Guidelines.campaign_id == campaign.id)
+                          .order_by(Guidelines.version.desc()).limit(1)).first()  # fmt: skip
+    if row is None:
+        return CurrentGuidelines(0, DEFAULT_QUESTION, "", [], None, None)
+    return CurrentGuidelines(row.version, row.question, row.body, blocks(row.body), row.set_by, row.created_at)
+
+
+def current(campaign: str = campaigns.DEFAULT, labeler_id: int | None = None) -> CurrentGuidelines:
+    """A campaign's guidelines; for a labeler, NotInCampaign unless they take part in it."""
     with session_scope() as session:
-        row = session.scalars(select(Guidelines).order_by(Guidelines.version.desc()).limit(1)).first()
-        if row is None:
-            return CurrentGuidelines(0, DEFAULT_QUESTION, "", [], None, None)
-        return CurrentGuidelines(row.version, row.question, row.body, blocks(row.body), row.set_by, row.created_at)
+        found = campaigns.by_name(session, campaign)
+        if labeler_id is not None:
+            campaigns.check_member(session, found, labeler_id)
+        return _current(session, found)
 
 
-def set_guidelines(question: str, body: str, by: str) -> CurrentGuidelines:
-    """A new version (the previous ones stay: votes name them)."""
+def set_guidelines(question: str, body: str, by: str, campaign: str = campaigns.DEFAULT) -> CurrentGuidelines:
+    """A new version of a campaign's guidelines (the previous ones stay: votes name them). Versions are
+    numbered across the install, so a version names one campaign's text."""
     try:
         with session_scope() as session:
+            found = campaigns.by_name(session, campaign, active=True)
             version = (session.scalar(select(func.max(Guidelines.version))) or 0) + 1
-            session.add(Guidelines(version=version, question=question.strip(), body=body.strip(), set_by=by))
+            session.add(Guidelines(version=version, campaign_id=found.id, question=question.strip(),
+                                   body=body.strip(), set_by=by))  # fmt: skip
+            session.flush()
+            saved = _current(session, found)
     except IntegrityError as exc:  # the same version number, saved by someone else first
         raise GuidelinesConflict("the guidelines changed while you edited them; reload and save again") from exc
     _seen_newest(version)
-    return current()
+    return saved
 
 
 # The newest version this process has seen, per database: versions only grow, so a vote naming an older one

@@ -4,6 +4,7 @@
 import { Forbidden, Unauthorized, getJSON, session } from "./api.js";
 import { $, fill } from "./dom.js";
 import arena from "./pages/arena.js";
+import campaigns from "./pages/campaigns.js";
 import { checkpoint, checkpoints } from "./pages/checkpoints.js";
 import data from "./pages/data.js";
 import guidelines from "./pages/guidelines.js";
@@ -15,7 +16,7 @@ import reward from "./pages/reward.js";
 import { round, rounds } from "./pages/rounds.js";
 
 const PAGES = { overview, rounds, round, checkpoints, checkpoint, arena, reward, labelers, prompts, reports, guidelines,
-                data };
+                campaigns, data };
 const DETAIL = { rounds: "round", checkpoints: "checkpoint" };  // "#/rounds/7" is round 7's page
 
 let me = null;

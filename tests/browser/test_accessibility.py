@@ -9,7 +9,7 @@ from tests.helpers.data import make_labeler
 from tests.helpers.stack import wait_until
 
 CONSOLE_PAGES = ["overview", "rounds", "checkpoints", "arena", "reward", "labelers", "prompts", "reports",
-                 "guidelines", "data"]  # fmt: skip
+                 "guidelines", "campaigns", "data"]  # fmt: skip
 
 
 

@@ -143,3 +143,29 @@ def test_checkpoint_paths_become_relative_to_the_data_dir(database_url, tmp_path
                        3: f"{data}/checkpoints/round-0002-bbbbbb", 4: "/models/my-lora"}  # fmt: skip
     upgrade()
     assert paths()[3] == "checkpoints/round-0002-bbbbbb"
+
+
+def test_an_install_from_before_campaigns_becomes_the_default_campaign(database_url):
+    """0021: what an install held becomes the campaign `default`, open to every labeler; its guidelines
+    versions belong to it; a new campaign gets the next id; down and up again keeps the guidelines."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from core.db.migrate import downgrade, upgrade
+    from core.services import campaigns, guidelines
+
+    upgrade("0020")
+    now = datetime.now(UTC)
+    with engine_for(database_url).begin() as conn:
+        insert(conn, "guidelines", version=1, question="Which is sharper?", body="Look **closely**.", set_by="root",
+               created_at=now)  # fmt: skip
+    upgrade()
+    assert [(c.name, c.open_to_all) for c in campaigns.list_campaigns()] == [("default", True)]
+    assert guidelines.current().question == "Which is sharper?"
+    campaigns.create("hands", "", open_to_all=False, by="root")
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(text("SELECT id, name FROM campaigns ORDER BY id")).all() == [(1, "default"), (2, "hands")]
+    downgrade("0020")
+    upgrade()
+    assert guidelines.current().version == 1 and guidelines.current().body == "Look **closely**."

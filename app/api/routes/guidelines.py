@@ -3,27 +3,42 @@ change); admins set them, each save a new version."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, CurrentLabeler
+from app.api.schemas.campaigns import CAMPAIGN_NAME
 from app.api.schemas.guidelines import GuidelinesIn
-from core.services import guidelines
+from core.services import campaigns, guidelines
 from core.services.guidelines import CurrentGuidelines
+from core.states import Role
+
+CampaignQuery = Annotated[str, Query(pattern=CAMPAIGN_NAME, description="The campaign whose guidelines these are.")]
 
 router = APIRouter(tags=["labeling"])
 
 
-@router.get("/guidelines", response_model=CurrentGuidelines)
-def read(_: CurrentLabeler) -> CurrentGuidelines:
-    """The current question and guidelines (version 0 and the default question before an admin sets any)."""
-    return guidelines.current()
+@router.get("/guidelines", response_model=CurrentGuidelines,
+            responses={403: {"description": "You are not a labeler of this campaign."}})  # fmt: skip
+def read(labeler: CurrentLabeler, campaign: CampaignQuery = campaigns.DEFAULT) -> CurrentGuidelines:
+    """The current question and guidelines (version 0 and the default question before an admin sets any);
+    a campaign's only for its labelers and admins."""
+    try:
+        return guidelines.current(campaign, None if labeler.role == Role.admin else labeler.id)  # admins read all
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except campaigns.NotInCampaign as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
 
 
 @router.put("/admin/guidelines", response_model=CurrentGuidelines, tags=["admin"],
             responses={409: {"description": "Another admin saved a version at the same moment."}})  # fmt: skip
-def save(body: GuidelinesIn, admin: Admin) -> CurrentGuidelines:
+def save(body: GuidelinesIn, admin: Admin, campaign: CampaignQuery = campaigns.DEFAULT) -> CurrentGuidelines:
     """A new version: labelers see it on their next pair, and their votes name it."""
     try:
-        return guidelines.set_guidelines(body.question, body.body, admin.name)
-    except guidelines.GuidelinesConflict as exc:
+        return guidelines.set_guidelines(body.question, body.body, admin.name, campaign)
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except (guidelines.GuidelinesConflict, campaigns.CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -7,7 +7,8 @@ from fastapi import APIRouter
 from app.api.deps import AppSettings, CurrentLabeler
 from app.api.schemas.labelers import LabelerCreated
 from app.api.schemas.me import MeOut
-from core.services import labelers
+from core.services import campaigns, labelers
+from core.services.campaigns import Membership
 from core.services.labelers import votes_cast
 from core.states import Role
 
@@ -27,3 +28,9 @@ def rotate_my_token(labeler: CurrentLabeler, settings: AppSettings) -> LabelerCr
     link = labelers.login_url(settings, token, updated.role == Role.admin)
     return LabelerCreated(id=updated.id, name=updated.name, role=updated.role.value, active=updated.active,
                           token=token, login_url=link)  # fmt: skip
+
+
+@router.get("/campaigns", response_model=list[Membership])
+def my_campaigns(labeler: CurrentLabeler) -> list[Membership]:
+    """The campaigns you label for, with the share of your pairs each gets."""
+    return campaigns.campaigns_of(labeler.id)

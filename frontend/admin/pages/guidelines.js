@@ -6,7 +6,8 @@ import { fill, fmt, h } from "../dom.js";
 const HELP = "Paragraphs are separated by a blank line; a line starting with \"- \" is a list item; **bold** and "
   + "[a link](https://…) work inside both. Anything else is shown as written.";
 
-export default async function guidelines(main) {
+export default async function guidelines(main, ctx, campaign = "default") {
+  const path = (p) => `${p}?campaign=${encodeURIComponent(campaign)}`;
   const question = h("input", { id: "guidelines-question-input", maxlength: 300, required: true, class: "wide" });
   const body = h("textarea", { id: "guidelines-body-input", maxlength: 5000, rows: 10, class: "wide" });
   const version = h("p", { class: "muted", "data-testid": "guidelines-version" });
@@ -22,14 +23,18 @@ export default async function guidelines(main) {
   const save = async (event) => {
     event.preventDefault();
     try {
-      show(await send("PUT", "/admin/guidelines", { question: question.value, body: body.value }));
+      show(await send("PUT", path("/admin/guidelines"), { question: question.value, body: body.value }));
       fill(result, "Saved: labelers see the new version on their next pair.");
     } catch (error) {
       fill(result, h("span", { class: "bad" }, `Not saved: ${error.message}`));
     }
   };
-  const current = await getJSON("/guidelines");  // before the form exists: a load never overwrites typing
-  main.append(h("h1", {}, "Guidelines"), version,
+  // Both before the form exists: a load never overwrites typing.
+  const [current, all] = await Promise.all([getJSON(path("/guidelines")), getJSON("/admin/campaigns")]);
+  const pick = h("select", { id: "guidelines-campaign", onchange: () => { location.hash = `#/guidelines/${encodeURIComponent(pick.value)}`; } },
+    all.map((c) => h("option", { value: c.name, selected: c.name === campaign }, c.name)));
+  main.append(h("h1", {}, "Guidelines"),
+    h("p", {}, h("label", { for: "guidelines-campaign" }, "Campaign "), pick), version,
     h("form", { onsubmit: save },
       h("p", {}, h("label", { for: "guidelines-question-input" }, "The question over each pair"), h("br"), question),
       h("p", {}, h("label", { for: "guidelines-body-input" }, "Guidelines"), h("br"), body),

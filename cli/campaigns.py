@@ -1,0 +1,75 @@
+"""`dpoloop campaigns ...`: several loops on one install — create, list and archive campaigns, and assign
+labelers to them (the same rules as the console and /api/v1/admin/campaigns)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.refusals import exit_when_refused
+from core.services import campaigns
+
+campaigns_cli = typer.Typer(no_args_is_help=True, help="Campaigns: several loops on one install.")
+Name = Annotated[str, typer.Argument(help="The campaign's name (lowercase letters, digits and '-').")]
+BY = "cli"  # who the records say did it: the machine's operator
+
+
+@campaigns_cli.command("list")
+def list_campaigns(archived: bool = typer.Option(False, "--archived", help="Include archived ones.")) -> None:
+    """The campaigns: name, who takes part, and what they are for."""
+    for c in campaigns.list_campaigns(archived):
+        people = "open to all" if c.open_to_all else f"{c.labelers} labeler{'' if c.labelers == 1 else 's'}"
+        state = f"  archived {c.archived_at:%Y-%m-%d}" if c.archived_at else ""
+        typer.echo(f"{c.name:24} {people:14} {c.description}{state}")
+
+
+@campaigns_cli.command("create")
+def create(
+    name: Name,
+    description: Annotated[str, typer.Option(help="What it asks and why.")] = "",
+    open_to_all: Annotated[bool, typer.Option("--open", help="Every labeler takes part, unassigned.")] = False,
+) -> None:
+    """A new campaign; assign labelers with `dpoloop campaigns assign` unless it is --open."""
+    with exit_when_refused(campaigns.CampaignExists, campaigns.CampaignRefused):
+        made = campaigns.create(name, description, open_to_all, BY)
+    typer.echo(f"campaign {made.name} created ({'open to all' if made.open_to_all else 'no labelers yet'})")
+
+
+@campaigns_cli.command("archive")
+def archive(name: Name) -> None:
+    """Its labelers get no more pairs from it; its data stays."""
+    with exit_when_refused(campaigns.UnknownCampaign, campaigns.CampaignRefused):
+        campaigns.archive(name)
+    typer.echo(f"campaign {name} archived")
+
+
+@campaigns_cli.command("assign")
+def assign(
+    name: Name,
+    labeler_ids: Annotated[list[int], typer.Argument(help="Labeler ids.")],
+    share: Annotated[float, typer.Option(help="Share of their pairs from this campaign, in (0, 1].")] = 1.0,
+) -> None:
+    """Put labelers in a campaign (or change their share)."""
+    with exit_when_refused(campaigns.UnknownCampaign, campaigns.UnknownLabeler, campaigns.CampaignRefused):
+        for labeler_id in labeler_ids:
+            member = campaigns.assign(name, labeler_id, share, BY)
+            typer.echo(f"labeler {member.labeler_id} {member.name} in {name} with share {member.share:g}")
+
+
+@campaigns_cli.command("unassign")
+def unassign(name: Name, labeler_ids: Annotated[list[int], typer.Argument(help="Labeler ids.")]) -> None:
+    """Take labelers out of a campaign; the votes they cast in it stay."""
+    with exit_when_refused(campaigns.UnknownCampaign, campaigns.UnknownLabeler):
+        for labeler_id in labeler_ids:
+            campaigns.unassign(name, labeler_id)
+            typer.echo(f"labeler {labeler_id} out of {name}")
+
+
+@campaigns_cli.command("labelers")
+def members(name: Name) -> None:
+    """The labelers assigned to a campaign and their shares."""
+    with exit_when_refused(campaigns.UnknownCampaign):
+        found = campaigns.members(name)
+    for m in found:
+        typer.echo(f"{m.labeler_id:5d} {m.name:20} share {m.share:g}  added by {m.added_by} {m.added_at:%Y-%m-%d}")

@@ -1,0 +1,70 @@
+"""Campaigns over REST: admins create, list, assign and archive; a labeler reads their campaigns and the
+guidelines of those they take part in; bad names, shares and unknown campaigns or labelers get a clear 4xx."""
+
+from tests.api.conftest import auth
+
+
+def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob):
+    api = "/api/v1/admin/campaigns"
+    assert client.get(api, headers=auth(alice)).status_code == 403
+    assert [c["name"] for c in client.get(api, headers=auth(admin)).json()] == ["default"]
+    made = client.post(api, headers=auth(admin), json={"name": "hands", "description": "Which hands look right?"})
+    assert made.status_code == 201, made.text
+    assert made.json() | {"created_at": None} == {"name": "hands", "description": "Which hands look right?",
+                                                  "open_to_all": False, "labelers": 0, "created_by": "root",
+                                                  "created_at": None, "archived_at": None}  # fmt: skip
+    taken = client.post(api, headers=auth(admin), json={"name": "hands"})
+    assert taken.status_code == 409 and "exists" in taken.json()["detail"]
+
+    put = client.put(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin), json={"share": 0.4})
+    assert put.status_code == 200 and put.json()["share"] == 0.4 and put.json()["name"] == "alice"
+    assert [m["name"] for m in client.get(f"{api}/hands/labelers", headers=auth(admin)).json()] == ["alice"]
+    assert client.get(f"{api}/hands", headers=auth(admin)).json()["labelers"] == 1
+    assert client.get("/api/v1/me/campaigns", headers=auth(alice)).json() == [{"name": "default", "share": 1.0},
+                                                                              {"name": "hands", "share": 0.4}]  # fmt: skip
+    assert client.get("/api/v1/me/campaigns", headers=auth(bob)).json() == [{"name": "default", "share": 1.0}]
+
+    saved = client.put("/api/v1/admin/guidelines?campaign=hands", headers=auth(admin),
+                       json={"question": "Which hands look right?"})  # fmt: skip
+    assert saved.status_code == 200 and saved.json()["version"] == 1
+    assert client.get("/api/v1/guidelines?campaign=hands", headers=auth(alice)).json()["question"] == (
+        "Which hands look right?")
+    assert client.get("/api/v1/guidelines", headers=auth(alice)).json()["version"] == 0  # default's: none yet
+    assert client.get("/api/v1/guidelines?campaign=hands", headers=auth(admin)).json()["version"] == 1  # admins: any
+    outsider = client.get("/api/v1/guidelines?campaign=hands", headers=auth(bob))
+    assert outsider.status_code == 403 and "not a labeler of campaign 'hands'" in outsider.json()["detail"]
+
+    assert client.delete(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin)).status_code == 204
+    assert client.delete(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin)).status_code == 404
+    archived = client.post(f"{api}/hands/archive", headers=auth(admin))
+    assert archived.status_code == 200 and archived.json()["archived_at"]
+    assert [c["name"] for c in client.get(api, headers=auth(admin)).json()] == ["default"]
+    assert [c["name"] for c in client.get(f"{api}?archived=true", headers=auth(admin)).json()] == ["default", "hands"]
+    late = client.put(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin), json={})
+    assert late.status_code == 409 and "archived" in late.json()["detail"]
+
+
+def test_bad_campaign_input_gets_a_clear_4xx(client, admin, alice):
+    api = "/api/v1/admin/campaigns"
+    for bad in ({"name": "Hands"}, {"name": ""}, {"name": "a b"}, {"name": "x" * 64}, {"name": "ok", "extra": 1},
+                {"name": "ok", "description": "d" * 501}, {"name": "ok", "open_to_all": "maybe"}, {}):  # fmt: skip
+        refused = client.post(api, headers=auth(admin), json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    client.post(api, headers=auth(admin), json={"name": "hands"})
+    for share in (0, -1, 1.5, "all"):
+        refused = client.put(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin), json={"share": share})
+        assert refused.status_code == 422, (share, refused.text)
+    missing = {
+        ("GET", f"{api}/nope"): "no campaign is named 'nope'",
+        ("POST", f"{api}/nope/archive"): "no campaign is named 'nope'",
+        ("GET", f"{api}/nope/labelers"): "no campaign is named 'nope'",
+        ("PUT", f"{api}/hands/labelers/999"): "no labeler has id 999",
+        ("GET", "/api/v1/guidelines?campaign=nope"): "no campaign is named 'nope'",
+        ("PUT", "/api/v1/admin/guidelines?campaign=nope"): "no campaign is named 'nope'",
+    }
+    for (method, url), reason in missing.items():
+        answer = client.request(method, url, headers=auth(admin), json={"question": "q"} if "guidelines" in url else {})
+        assert answer.status_code == 404 and reason in answer.json()["detail"], (url, answer.text)
+    assert client.get(f"{api}/Not%20A%20Name", headers=auth(admin)).status_code == 422
+    assert client.get("/api/v1/guidelines?campaign=BAD", headers=auth(alice)).status_code == 422
+    assert client.post(f"{api}/default/archive", headers=auth(admin)).status_code == 409
