@@ -20,8 +20,8 @@ def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob)
     assert put.status_code == 200 and put.json()["share"] == 0.4 and put.json()["name"] == "alice"
     assert [m["name"] for m in client.get(f"{api}/hands/labelers", headers=auth(admin)).json()] == ["alice"]
     assert client.get(f"{api}/hands", headers=auth(admin)).json()["labelers"] == 1
-    assert client.get("/api/v1/me/campaigns", headers=auth(alice)).json() == [{"name": "default", "share": 1.0},
-                                                                              {"name": "hands", "share": 0.4}]  # fmt: skip
+    mine = client.get("/api/v1/me/campaigns", headers=auth(alice)).json()
+    assert mine == [{"name": "default", "share": 1.0}, {"name": "hands", "share": 0.4}]
     assert client.get("/api/v1/me/campaigns", headers=auth(bob)).json() == [{"name": "default", "share": 1.0}]
 
     saved = client.put("/api/v1/admin/guidelines?campaign=hands", headers=auth(admin),

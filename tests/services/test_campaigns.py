@@ -82,8 +82,9 @@ def test_bad_names_shares_and_unknown_things_are_refused(any_db):
             campaigns.assign("hands", alice, share, "root")
     with pytest.raises(campaigns.UnknownLabeler):
         campaigns.assign("hands", 999, 1.0, "root")
-    for unknown in (lambda: campaigns.get("nope"), lambda: campaigns.archive("nope"),
-                    lambda: campaigns.assign("nope", alice, 1.0, "root"), lambda: guidelines.current("nope")):  # fmt: skip
+    unknowns = (lambda: campaigns.get("nope"), lambda: campaigns.archive("nope"), lambda: guidelines.current("nope"),
+                lambda: campaigns.assign("nope", alice, 1.0, "root"))  # fmt: skip
+    for unknown in unknowns:
         with pytest.raises(campaigns.UnknownCampaign, match="no campaign is named 'nope'"):
             unknown()
 
