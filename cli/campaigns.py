@@ -36,6 +36,19 @@ def create(
     typer.echo(f"campaign {made.name} created ({'open to all' if made.open_to_all else 'no labelers yet'})")
 
 
+@campaigns_cli.command("edit")
+def edit(
+    name: Name,
+    description: Annotated[str | None, typer.Option(help="What it asks and why.")] = None,
+    open_to_all: Annotated[bool | None, typer.Option("--open/--closed",
+                                                     help="Every labeler takes part, or only those assigned.")] = None,
+) -> None:
+    """Change a campaign's description or who takes part."""
+    with exit_when_refused(campaigns.UnknownCampaign, campaigns.CampaignRefused):
+        changed = campaigns.update(name, description, open_to_all)
+    typer.echo(f"campaign {changed.name}: {'open to all' if changed.open_to_all else 'assigned labelers only'}")
+
+
 @campaigns_cli.command("archive")
 def archive(name: Name) -> None:
     """Its labelers get no more pairs from it; its data stays."""

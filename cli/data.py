@@ -15,6 +15,7 @@ from tqdm import tqdm
 from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
 from core.services import imports
+from core.services.campaigns import UnknownCampaign
 from core.settings import get_settings
 from core.states import ImportState
 
@@ -32,6 +33,7 @@ def export(
     include_ties: Annotated[bool, typer.Option(help="Export ties as 0.5/0.5 rows.")] = False,
     exclude_disabled: Annotated[bool, typer.Option(help="Leave out disabled labelers' votes.")] = False,
     latents: Annotated[bool, typer.Option(help="Add the stored latents (for a dpoloop re-import).")] = False,
+    campaign: Annotated[str, typer.Option(help="Whose votes: a campaign's name.")] = "default",
 ) -> None:
     """Write the votes as Pick-a-Pic v2 parquet (one row per decided comparison, images included),
     plus votes.parquet/votes.csv (one row per vote) and export.json."""
@@ -40,8 +42,9 @@ def export(
     if since is not None and since.tzinfo is None:
         since = since.astimezone()  # a time without a zone is local time
     flt = ExportFilter(since=since, kind=kind.value, include_ties=include_ties, exclude_disabled=exclude_disabled,
-                       latents=latents)  # fmt: skip
-    report = write_export(get_settings(), out_dir, flt)
+                       latents=latents, campaign=campaign)  # fmt: skip
+    with exit_when_refused(UnknownCampaign):
+        report = write_export(get_settings(), out_dir, flt)
     c = report.counts
     typer.echo(f"{c.pairs} pairs ({c.ties} ties) from {c.comparisons} voted comparisons, {c.votes} votes "
                f"→ {out_dir}: {', '.join(report.files)}")  # fmt: skip

@@ -218,6 +218,7 @@ def prompts_add(
     texts: Annotated[list[str] | None, typer.Argument(help="Prompts to add.")] = None,
     file: Annotated[Path | None, typer.Option(help="A text file, one prompt per line (# comments).")] = None,
     for_eval: bool = typer.Option(False, "--eval", help="Add to the fixed evaluation set instead."),
+    campaign: str = typer.Option("default", help="The campaign whose prompts these are."),
 ) -> None:
     """Add prompts from arguments or a file; duplicates are skipped."""
     items = list(texts or []) + (read_prompt_file(file) if file else [])
@@ -226,8 +227,8 @@ def prompts_add(
         raise typer.Exit(2)
     try:
         source = PromptSource.imported if file else PromptSource.admin
-        added, skipped = prompts.add_prompts(items, source=source, for_eval=for_eval)
-    except (ValueError, prompts.PromptsBusy, ClassifierUnavailable) as exc:  # the filter's refusal names its rule
+        added, skipped = prompts.add_prompts(items, source=source, for_eval=for_eval, campaign=campaign)
+    except (ValueError, LookupError, prompts.PromptsBusy, ClassifierUnavailable) as exc:  # a refusal names its rule
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"added {added}, skipped {skipped} already present")

@@ -24,8 +24,11 @@ let retryTimer = null;
 let lastVote = null;     // {entry, comparison, at}: what U / Backspace takes back
 let undoTimer = null;
 const unreadable = new Set();  // pairs whose images failed to load: never asked for again
-let guidelines = { version: 0, question: "", blocks: [] };  // what votes are cast under (GET /guidelines)
-let guidelinesCheckedAt = 0;
+// Each campaign has its question and guidelines (GET /guidelines?campaign=): those of the pair on screen
+// are shown, and its votes are cast under them.
+let campaign = "default";
+let guidelines = { version: 0, question: "", blocks: [] };
+const guidelinesOf = new Map();  // campaign -> {guidelines, checkedAt}
 const GUIDELINES_RECHECK_MS = 30_000;
 
 // ---- the outbox ------------------------------------------------------------------------------
@@ -145,6 +148,7 @@ window.addEventListener("resize", () => { renderingFor($("left-image")); renderi
 function display(comparison) {
   clearTimeout(emptyTimer);
   current = { comparison, shownAt: performance.now() };
+  enterCampaign(comparison.campaign || "default");
   $("prompt").textContent = comparison.prompt;
   $("left-image").src = comparison.left.url;
   $("right-image").src = comparison.right.url;
@@ -154,7 +158,8 @@ function display(comparison) {
 
 async function advance() {
   if (!token) return;
-  if (Date.now() - guidelinesCheckedAt > GUIDELINES_RECHECK_MS) loadGuidelines();  // a change shows at once
+  const known = guidelinesOf.get(campaign);
+  if (!known || Date.now() - known.checkedAt > GUIDELINES_RECHECK_MS) loadGuidelines(campaign);  // a change shows
   if (upcoming && Date.now() - upcoming.fetchedAt > PREFETCH_MAX_AGE_MS) upcoming = null;  // its hold lapsed
   if (!upcoming) await prefetch();
   if (!token) return;
@@ -176,7 +181,8 @@ async function advance() {
 }
 
 // ---- guidelines: shown on a first visit and after each change, and behind ? ----------------------
-const seenKey = () => `dpoloop.guidelines-seen:${tokenHash(token)}`;
+// The default campaign keeps the key it had before campaigns existed: nobody sees its guidelines again.
+const seenKey = (name) => `dpoloop.guidelines-seen:${tokenHash(token)}${name === "default" ? "" : `:${name}`}`;
 
 function showGuidelines() {
   $("guidelines-question").textContent = guidelines.question;
@@ -186,22 +192,38 @@ function showGuidelines() {
 }
 
 $("guidelines-dialog").addEventListener("close", () => {
-  if (token) localStorage.setItem(seenKey(), String(guidelines.version));
+  if (token) localStorage.setItem(seenKey(campaign), String(guidelines.version));
 });
 
-async function loadGuidelines() {
-  guidelinesCheckedAt = Date.now();
+// The pair on screen belongs to `name`: its question shows, and its guidelines if not seen in this version.
+function enterCampaign(name) {
+  if (name === campaign && guidelinesOf.has(name)) return;
+  campaign = name;
+  const known = guidelinesOf.get(name);
+  if (known) adopt(known.guidelines);
+  else loadGuidelines(name);
+}
+
+function adopt(found) {
+  guidelines = found;
+  $("question").textContent = found.question;
+  const seen = Number(localStorage.getItem(seenKey(campaign)) || 0);
+  if (found.version > seen) showGuidelines();
+}
+
+async function loadGuidelines(name) {
+  const known = guidelinesOf.get(name);
+  if (known) known.checkedAt = Date.now();  // one request at a time
   let response;
   try {
-    response = await api("/guidelines");
+    response = await api(`/guidelines?campaign=${encodeURIComponent(name)}`);
   } catch {
     return;  // offline or logged out: the ones on screen stay
   }
   if (!response.ok) return;
-  guidelines = await response.json();
-  $("question").textContent = guidelines.question;
-  const seen = Number(localStorage.getItem(seenKey()) || 0);
-  if (guidelines.version > seen) showGuidelines();
+  const found = await response.json();
+  guidelinesOf.set(name, { guidelines: found, checkedAt: Date.now() });
+  if (name === campaign) adopt(found);
 }
 
 // ---- sending votes ---------------------------------------------------------------------------
@@ -249,7 +271,8 @@ async function vote(choice) {
   setTimeout(() => button.classList.remove("pressed"), 150);
   // comparisonId: the pair's handle.
   const entry = { id: `${Date.now()}-${Math.random()}`, comparisonId: comparison.id, choice,
-                  decisionMs: Math.round(performance.now() - shownAt), guidelinesVersion: guidelines.version };
+                  decisionMs: Math.round(performance.now() - shownAt),
+                  guidelinesVersion: guidelinesOf.get(comparison.campaign || "default")?.guidelines.version ?? null };
   changeOutbox((all) => [...all, entry]);
   current = null;
   votes += 1;
@@ -329,7 +352,7 @@ async function start(attempt = 0) {
   $("labeler-name").textContent = me.name;
   $("vote-count").textContent = votes;
   $("who").hidden = false;
-  await loadGuidelines();
+  await loadGuidelines(campaign);
   send();
   advance();
 }

@@ -109,9 +109,12 @@ class Labeler(Base):
 
 class Prompt(Base):
     __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("campaign_id", "text", name="uq_prompts_campaign_text"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    text: Mapped[str] = mapped_column(String(1000), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), default=DEFAULT_CAMPAIGN_ID,
+                                             server_default="1")  # fmt: skip
+    text: Mapped[str] = mapped_column(String(1000))  # unique within its campaign
     source: Mapped[PromptSource] = mapped_column(_enum(PromptSource, "prompt_source", 32), default=PromptSource.admin)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     for_eval: Mapped[bool] = mapped_column(Boolean, default=False)  # in the fixed evaluation set
@@ -246,6 +249,8 @@ class Comparison(Base):
     __table_args__ = (Index("ix_comparisons_pool", "state", "kind", "checkpoint_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True, default=DEFAULT_CAMPAIGN_ID,
+                                             server_default="1")  # fmt: skip
     prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id"))
     prompt: Mapped[str] = mapped_column(String(1000))
     generation_a_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))

@@ -13,14 +13,14 @@ labelers never wait on each other's rows; a vote is one `INSERT … ON CONFLICT 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Candidacy, Comparison, Generation, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Candidacy, Comparison, Generation, Vote
 from core.db.session import insert_for
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.handles import handle_for
@@ -34,15 +34,16 @@ def left_is_a(session: Session, comparison_id: int, labeler_id: int) -> bool:
     return keyed_digest(session, f"sides:{comparison_id}:{labeler_id}")[0] & 1 == 0
 
 
-def ready_pool_count(session: Session, checkpoint_id: int) -> int:
-    """Train comparisons of this checkpoint waiting for votes that no labeler holds now: pairs on
-    someone's screen do not keep the pool from refilling for everyone else."""
+def ready_pool_count(session: Session, checkpoint_id: int, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> int:
+    """A campaign's train comparisons of this checkpoint waiting for votes that no labeler holds now:
+    pairs on someone's screen do not keep the pool from refilling for everyone else."""
     now = datetime.now(UTC)
     return session.scalar(
         select(func.count(Comparison.id)).where(
             Comparison.state == ComparisonState.ready,
             Comparison.kind == ComparisonKind.train,
             Comparison.checkpoint_id == checkpoint_id,
+            Comparison.campaign_id == campaign_id,
             or_(Comparison.leased_until.is_(None), Comparison.leased_until < now),
         )
     )
@@ -69,6 +70,8 @@ class ShownComparison:
     prompt: str
     left_image: str
     right_image: str
+    campaign_id: int = DEFAULT_CAMPAIGN_ID
+    campaign: str = "default"  # its name (the service fills it in)
 
 
 def _free_for(labeler_id: int, now: datetime):
@@ -88,8 +91,9 @@ def measuring(active: int):
     )
 
 
-def _training(active: int):
-    return and_(Comparison.kind == ComparisonKind.train, Comparison.checkpoint_id == active)
+def _training(campaign_id: int, serving: int):
+    return and_(Comparison.kind == ComparisonKind.train, Comparison.campaign_id == campaign_id,
+                Comparison.checkpoint_id == serving)  # fmt: skip
 
 
 def _gold(active: int):
@@ -114,7 +118,8 @@ def _any_open(session: Session, labeler_id: int, now: datetime, stage, exclude: 
 
 def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, candidates) -> tuple | None:
     lease = {"leased_by": labeler_id, "leased_until": now + timedelta(seconds=lease_s)}
-    returning = (Comparison.id, Comparison.prompt, Comparison.generation_a_id, Comparison.generation_b_id)
+    returning = (Comparison.id, Comparison.prompt, Comparison.generation_a_id, Comparison.generation_b_id,
+                 Comparison.campaign_id)  # fmt: skip
     if session.bind.dialect.name == "postgresql":
         chosen = candidates.limit(1).with_for_update(skip_locked=True).scalar_subquery()
         return session.execute(
@@ -138,23 +143,28 @@ def _lease(session: Session, labeler_id: int, now: datetime, lease_s: float, can
 def next_for_labeler(
     session: Session, labeler_id: int, lease_s: float, exclude: list[int] | None = None, max_held: int = 4,
     gold_rate: float = 0.0, may_measure: Callable[[], bool] = lambda: True,
+    campaigns: Sequence[tuple[int, int]] | None = None,
 ) -> ShownComparison | None:
     """Lease and return the next comparison this labeler should see, or None when there is none; the
     labeler then holds at most `max_held` pairs (however many ids they exclude).
 
     Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first, to those who
     `may_measure` (asked only while such a pair is open to them: it costs a few queries); then, at
-    `gold_rate`, a gold pair (served like any other, so nobody can tell it apart); then train pairs."""
+    `gold_rate`, a gold pair (served like any other, so nobody can tell it apart); then train pairs of
+    the labeler's `campaigns`, (campaign id, the checkpoint its pairs come from) in the order to try
+    them (None: the default campaign alone). Measuring and gold pairs are the default campaign's."""
     now = datetime.now(UTC)
     active = active_checkpoint_id(session)
-    stages = [_training(active)]
-    if _any_open(session, labeler_id, now, measuring(active), exclude) and may_measure():
+    order = [(DEFAULT_CAMPAIGN_ID, active)] if campaigns is None else campaigns
+    stages = [_training(campaign_id, serving) for campaign_id, serving in order]
+    in_default = any(campaign_id == DEFAULT_CAMPAIGN_ID for campaign_id, _ in order)
+    if in_default and _any_open(session, labeler_id, now, measuring(active), exclude) and may_measure():
         stages.insert(0, measuring(active))
-    drawn = gold_rate > 0 and random.random() < gold_rate
-    if drawn and _any_open(session, labeler_id, now, _training(active), exclude):
+    drawn = in_default and gold_rate > 0 and random.random() < gold_rate
+    if drawn and _any_open(session, labeler_id, now, _training(DEFAULT_CAMPAIGN_ID, active), exclude):
         # Only while train pairs wait: a labeler polling an empty pool would otherwise meet gold
         # pair after gold pair, far above the rate.
-        stages.insert(len(stages) - 1, _gold(active))
+        stages.insert(len(stages) - len(order), _gold(active))
     row = None
     for stage in stages:
         row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, stage, exclude))
@@ -163,13 +173,13 @@ def next_for_labeler(
     if row is None:
         return None
     release_excess_holds(session, labeler_id, now, max_held)
-    comparison_id, prompt, a_id, b_id = row
+    comparison_id, prompt, a_id, b_id, campaign_id = row
     images = dict(
         session.execute(select(Generation.id, Generation.image_path).where(Generation.id.in_((a_id, b_id)))).all()
     )
     left, right = (a_id, b_id) if left_is_a(session, comparison_id, labeler_id) else (b_id, a_id)
     handle = handle_for(session, comparison_id, labeler_id)
-    return ShownComparison(comparison_id, handle, prompt, images[left], images[right])
+    return ShownComparison(comparison_id, handle, prompt, images[left], images[right], campaign_id)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Checkpoint, Comparison, Generation, Labeler, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, Comparison, Generation, Labeler, Vote
 from core.repo.install import keyed_digest
 from core.states import Choice, ComparisonKind
 
@@ -50,16 +50,18 @@ class ComparisonRow:
 
 
 def comparison_batch(
-    session: Session, after_id: int, limit: int, kinds: list[ComparisonKind], since: datetime | None
+    session: Session, after_id: int, limit: int, kinds: list[ComparisonKind], since: datetime | None,
+    campaign_id: int = DEFAULT_CAMPAIGN_ID,
 ) -> list[ComparisonRow]:
-    """The next comparisons (id > after_id) that have votes (cast at or after `since`), by id."""
+    """A campaign's next comparisons (id > after_id) that have votes (cast at or after `since`), by id."""
     voted = select(Vote.id).where(Vote.comparison_id == Comparison.id)
     if since is not None:
         voted = voted.where(Vote.created_at >= since)
     rows = session.execute(
         select(Comparison.id, Comparison.prompt, Comparison.kind, Comparison.generation_a_id,
                Comparison.generation_b_id, Comparison.created_at)
-        .where(Comparison.id > after_id, Comparison.kind.in_(kinds), exists(voted))
+        .where(Comparison.id > after_id, Comparison.kind.in_(kinds), Comparison.campaign_id == campaign_id,
+               exists(voted))
         .order_by(Comparison.id)
         .limit(limit)
     ).all()  # fmt: skip

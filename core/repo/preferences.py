@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Comparison, Generation, ImportedPair, Labeler, PreferenceSet, Vote
 from core.preferences import CastVote, PreferencePair, Preferences, majority_pairs
 from core.repo.reports import withheld_votes
 from core.states import ComparisonKind
@@ -18,10 +18,11 @@ def collect_preferences(
     ai_votes: str = "exclude",
     excluded: frozenset[int] = frozenset(),
 ) -> Preferences:
-    """Aggregate the votes on train comparisons (those with id <= up_to_vote_id: a round's snapshot);
-    AI labelers' votes are left out, counted with the others ("include") or alone ("only"); votes of
-    `excluded` labelers (not in good standing), a reporter's own vote on the pair they reported, and every
-    vote on a pair whose report an admin confirmed are counted, not used."""
+    """Aggregate the votes on the default campaign's train comparisons (the others train no adapter yet)
+    with id <= up_to_vote_id (a round's snapshot); AI labelers' votes are left out, counted with the
+    others ("include") or alone ("only"); votes of `excluded` labelers (not in good standing), a
+    reporter's own vote on the pair they reported, and every vote on a pair whose report an admin
+    confirmed are counted, not used."""
     a, b = aliased(Generation), aliased(Generation)
     query = (
         select(
@@ -38,7 +39,7 @@ def collect_preferences(
         .join(Comparison, Comparison.id == Vote.comparison_id)
         .join(a, a.id == Comparison.generation_a_id)
         .join(b, b.id == Comparison.generation_b_id)
-        .where(Comparison.kind == ComparisonKind.train)
+        .where(Comparison.kind == ComparisonKind.train, Comparison.campaign_id == DEFAULT_CAMPAIGN_ID)
         .order_by(Vote.comparison_id, Vote.id)
     )
     if ai_votes != "include":

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Comparison, Prompt
+from core.db.models import DEFAULT_CAMPAIGN_ID, Comparison, Prompt
 from core.paths import SHIPPED_EVAL_PROMPTS, SHIPPED_PROMPTS
 from core.schemas.generation import MAX_PROMPT_CHARS
 from core.schemas.text import storable_text
@@ -22,9 +22,10 @@ def read_prompt_file(path: Path) -> list[str]:
 
 
 def add_prompts(
-    session: Session, texts: list[str], source: PromptSource = PromptSource.admin, for_eval: bool = False
+    session: Session, texts: list[str], source: PromptSource = PromptSource.admin, for_eval: bool = False,
+    campaign_id: int = DEFAULT_CAMPAIGN_ID,
 ) -> tuple[int, int]:
-    """Add prompts, skipping ones already present; returns (added, skipped). Raises ValueError on bad text."""
+    """Add prompts to a campaign, skipping ones it has; returns (added, skipped). ValueError on bad text."""
     cleaned = []
     for text in texts:
         text = " ".join(text.split())
@@ -34,9 +35,10 @@ def add_prompts(
             raise ValueError(f"a prompt is longer than {MAX_PROMPT_CHARS} characters: {text[:40]!r}…")
         cleaned.append(storable_text(text))
     unique = list(dict.fromkeys(cleaned))
-    existing = set(session.scalars(select(Prompt.text).where(Prompt.text.in_(unique)))) if unique else set()
+    ours = Prompt.campaign_id == campaign_id
+    existing = set(session.scalars(select(Prompt.text).where(ours, Prompt.text.in_(unique)))) if unique else set()
     new = [t for t in unique if t not in existing]
-    session.add_all(Prompt(text=t, source=source, for_eval=for_eval, active=True) for t in new)
+    session.add_all(Prompt(campaign_id=campaign_id, text=t, source=source, for_eval=for_eval, active=True) for t in new)
     session.flush()
     return len(new), len(texts) - len(new)
 
@@ -44,12 +46,15 @@ def add_prompts(
 def seed_shipped_prompts(session: Session) -> int:
     """Load the shipped scene prompts and their evaluation set when the prompt table is empty, and the
     evaluation set alone into an install that runs on the shipped prompts without one (it predates
-    the set); returns how many were added."""
-    if not session.scalar(select(func.count(Prompt.id))):
+    the set); returns how many were added. Only the default campaign gets them: others bring their own."""
+    if not session.scalar(select(func.count(Prompt.id)).where(Prompt.campaign_id == DEFAULT_CAMPAIGN_ID)):
         added = add_prompts(session, read_prompt_file(SHIPPED_PROMPTS), source=PromptSource.shipped)[0]
-    elif session.scalar(select(Prompt.id).where(Prompt.for_eval.is_(True)).limit(1)) is not None:
+    elif session.scalar(select(Prompt.id).where(Prompt.for_eval.is_(True), Prompt.campaign_id == DEFAULT_CAMPAIGN_ID)
+                        .limit(1)) is not None:  # fmt: skip
         return 0
-    elif session.scalar(select(Prompt.id).where(Prompt.source == PromptSource.shipped).limit(1)) is None:
+    elif session.scalar(select(Prompt.id).where(Prompt.source == PromptSource.shipped,
+                                                Prompt.campaign_id == DEFAULT_CAMPAIGN_ID)
+                        .limit(1)) is None:  # fmt: skip
         return 0  # the admins' own prompt set: their evaluation set is theirs to add
     else:
         added = 0
@@ -57,8 +62,9 @@ def seed_shipped_prompts(session: Session) -> int:
     return added + add_prompts(session, eval_prompts, source=PromptSource.shipped, for_eval=True)[0]
 
 
-def active_prompts(session: Session, for_eval: bool = False) -> list[Prompt]:
-    query = select(Prompt).where(Prompt.active.is_(True), Prompt.for_eval.is_(for_eval)).order_by(Prompt.id)
+def active_prompts(session: Session, for_eval: bool = False, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> list[Prompt]:
+    query = (select(Prompt).where(Prompt.campaign_id == campaign_id, Prompt.active.is_(True),
+                                  Prompt.for_eval.is_(for_eval)).order_by(Prompt.id))  # fmt: skip
     return list(session.scalars(query))
 
 
@@ -69,8 +75,9 @@ class PromptUsage:
     votes: int  # votes on those
 
 
-def prompt_usage(session: Session, limit: int, offset: int = 0, prompt_id: int | None = None) -> list[PromptUsage]:
-    """Prompts (or one), newest first, with how often they were used."""
+def prompt_usage(session: Session, limit: int, offset: int = 0, prompt_id: int | None = None,
+                 campaign_id: int = DEFAULT_CAMPAIGN_ID) -> list[PromptUsage]:  # fmt: skip
+    """A campaign's prompts (or one prompt), newest first, with how often they were used."""
     usage = (
         select(Comparison.prompt_id, func.count(Comparison.id).label("pairs"),
                func.coalesce(func.sum(Comparison.vote_count), 0).label("votes"))
@@ -79,8 +86,7 @@ def prompt_usage(session: Session, limit: int, offset: int = 0, prompt_id: int |
         .subquery()
     )  # fmt: skip
     query = select(Prompt, func.coalesce(usage.c.pairs, 0), func.coalesce(usage.c.votes, 0))
-    if prompt_id is not None:
-        query = query.where(Prompt.id == prompt_id)
+    query = query.where(Prompt.id == prompt_id if prompt_id is not None else Prompt.campaign_id == campaign_id)
     rows = session.execute(
         query.outerjoin(usage, usage.c.prompt_id == Prompt.id)
         .order_by(Prompt.id.desc())

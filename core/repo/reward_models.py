@@ -9,7 +9,7 @@ from itertools import combinations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Comparison, Generation, Labeler, RewardModel, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Comparison, Generation, Labeler, RewardModel, Vote
 from core.states import Choice, ComparisonKind, RewardModelState
 
 IN_FLIGHT = (RewardModelState.queued, RewardModelState.training)
@@ -46,7 +46,8 @@ def _human_decisive_votes(since_vote_id: int, up_to_vote_id: int | None = None):
     query = (
         select(Vote.id, Vote.labeler_id, Vote.comparison_id, Vote.winner_generation_id)
         .join(Comparison, Comparison.id == Vote.comparison_id)
-        .where(Comparison.kind == ComparisonKind.train, Vote.choice.in_((Choice.left, Choice.right)),
+        .where(Comparison.kind == ComparisonKind.train, Comparison.campaign_id == DEFAULT_CAMPAIGN_ID,
+               Vote.choice.in_((Choice.left, Choice.right)),
                Vote.id > since_vote_id, Vote.labeler_id.not_in(select(Labeler.id).where(Labeler.is_ai.is_(True))))
     )  # fmt: skip
     return query if up_to_vote_id is None else query.where(Vote.id <= up_to_vote_id)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Comparison, RoundStep, TrainingRound, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Comparison, RoundStep, TrainingRound, Vote
 from core.states import DECISIVE, ComparisonKind, RoundState, RoundTrigger
 
 ACTIVE = 1
@@ -116,6 +116,7 @@ def new_decisive_comparisons(session: Session) -> int:
                 Vote.id > last_trained_vote_id(session),
                 Vote.choice.in_(DECISIVE),
                 Comparison.kind == ComparisonKind.train,
+                Comparison.campaign_id == DEFAULT_CAMPAIGN_ID,
             )
         )
         or 0

@@ -4,16 +4,20 @@ Admins create and archive them and assign labelers (a labeler may be in several,
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, CampaignMember, Labeler, utcnow
+from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, CampaignMember, Comparison, Labeler, Prompt, Vote, utcnow
 from core.db.session import read_scope, session_scope
+from core.repo.checkpoints import active_checkpoint_id
+from core.repo.comparisons import ready_pool_count
+from core.states import BASE_CHECKPOINT_ID
 
 DEFAULT = "default"
 # Lowercase words joined by hyphens: safe in a URL path, a file name and a Prometheus label.
@@ -51,6 +55,9 @@ class CampaignView:
     created_by: str
     created_at: datetime
     archived_at: datetime | None
+    prompts: int = 0  # active ones, which its pool draws from
+    ready_pairs: int = 0  # its pool: train pairs waiting for votes, not on anyone's screen
+    votes: int = 0  # cast on its pairs
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,13 @@ def by_name(session: Session, name: str, *, active: bool = False) -> Campaign:
 def _view(session: Session, campaign: Campaign) -> CampaignView:
     assigned = session.scalar(select(func.count()).select_from(CampaignMember)
                               .where(CampaignMember.campaign_id == campaign.id))  # fmt: skip
+    prompts = session.scalar(select(func.count(Prompt.id)).where(Prompt.campaign_id == campaign.id, Prompt.active))
+    votes = session.scalar(select(func.count(Vote.id)).join(Comparison, Comparison.id == Vote.comparison_id)
+                           .where(Comparison.campaign_id == campaign.id))  # fmt: skip
+    ready = ready_pool_count(session, serving_checkpoint_id(session, campaign.id), campaign.id)
     return CampaignView(campaign.name, campaign.description, campaign.open_to_all, assigned or 0,
-                        campaign.created_by, campaign.created_at, campaign.archived_at)  # fmt: skip
+                        campaign.created_by, campaign.created_at, campaign.archived_at, prompts or 0, ready,
+                        votes or 0)  # fmt: skip
 
 
 def list_campaigns(archived: bool = False) -> list[CampaignView]:
@@ -117,6 +129,19 @@ def create(name: str, description: str, open_to_all: bool, by: str) -> CampaignV
             return _view(session, campaign)
     except IntegrityError as exc:  # created concurrently under the same name
         raise CampaignExists(f"a campaign named {name!r} exists") from exc
+
+
+def update(name: str, description: str | None = None, open_to_all: bool | None = None) -> CampaignView:
+    """Change a campaign's description, or whether every labeler takes part (closing `default` leaves only
+    the labelers assigned to it)."""
+    with session_scope() as session:
+        campaign = by_name(session, name, active=True)
+        if description is not None:
+            campaign.description = description.strip()
+        if open_to_all is not None:
+            campaign.open_to_all = open_to_all
+        session.flush()
+        return _view(session, campaign)
 
 
 def archive(name: str) -> CampaignView:
@@ -171,10 +196,50 @@ def members(name: str) -> list[Member]:
 def memberships(session: Session, labeler_id: int) -> list[tuple[Campaign, float]]:
     """The active campaigns a labeler takes part in, with their shares: every open campaign (share 1 unless
     an admin set one) and the ones they are assigned to."""
-    shares = dict(session.execute(select(CampaignMember.campaign_id, CampaignMember.share)
-                                  .where(CampaignMember.labeler_id == labeler_id)).all())  # fmt: skip
-    active = session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id))
-    return [(c, shares.get(c.id, 1.0)) for c in active if c.open_to_all or c.id in shares]
+    mine = CampaignMember.campaign_id == Campaign.id, CampaignMember.labeler_id == labeler_id
+    rows = session.execute(select(Campaign, CampaignMember.share).outerjoin(CampaignMember, and_(*mine))
+                           .where(Campaign.archived_at.is_(None),
+                                  or_(Campaign.open_to_all, CampaignMember.share.is_not(None)))
+                           .order_by(Campaign.id)).all()  # fmt: skip
+    return [(campaign, 1.0 if share is None else share) for campaign, share in rows]
+
+
+def labeled(session: Session, campaign: Campaign) -> bool:
+    """Whether anyone labels this campaign: it is open to all, or has labelers assigned."""
+    return campaign.open_to_all or session.scalar(
+        select(CampaignMember.labeler_id).where(CampaignMember.campaign_id == campaign.id).limit(1)) is not None
+
+
+def serving_checkpoint_id(session: Session, campaign_id: int) -> int:
+    """The checkpoint a campaign's pool pairs come from: for `default`, what serves; the others train no
+    adapter of their own yet, so the base."""
+    return active_checkpoint_id(session) if campaign_id == DEFAULT_CAMPAIGN_ID else BASE_CHECKPOINT_ID
+
+
+def draw_order(session: Session, labeler_id: int, rng: random.Random | None = None) -> list[tuple[int, int]]:
+    """The labeler's campaigns as (campaign id, serving checkpoint id), in the order to look for their next
+    pair: drawn one after another, each with probability in proportion to its share (so the first is the
+    one their share picks, and an empty pool in one never leaves them waiting while another has pairs)."""
+    rng = rng or random.Random()
+    left = [(c.id, share) for c, share in memberships(session, labeler_id)]
+    order = []
+    while left:
+        pick = rng.random() * sum(share for _, share in left)
+        index = 0
+        while index < len(left) - 1 and pick >= left[index][1]:
+            pick -= left[index][1]
+            index += 1
+        campaign_id, _ = left.pop(index)
+        order.append((campaign_id, serving_checkpoint_id(session, campaign_id)))
+    return order
+
+
+def check_voter(session: Session, comparison_id: int, labeler_id: int) -> None:
+    """NotInCampaign unless the labeler takes part in the campaign this comparison belongs to."""
+    campaign = session.scalar(select(Campaign).join(Comparison, Comparison.campaign_id == Campaign.id)
+                              .where(Comparison.id == comparison_id))  # fmt: skip
+    if campaign is not None:  # no such comparison: the vote itself says so
+        check_member(session, campaign, labeler_id)
 
 
 def campaigns_of(labeler_id: int) -> list[Membership]:

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from core.db.session import session_scope
 from core.repo import export as repo
 from core.repo.export import ComparisonRow, ImageRow, VoteRow
+from core.services import campaigns
 from core.settings import Settings
 from core.states import DECISIVE, Choice, ComparisonKind
 from core.storage import LATENTS, MEDIA, Storage, storage
@@ -44,6 +45,7 @@ class ExportFilter:
     include_ties: bool = False
     exclude_disabled: bool = False  # leave out the votes of disabled labelers
     latents: bool = False  # add the stored latents (.npy bytes): dpoloop re-imports without encoding
+    campaign: str = campaigns.DEFAULT  # whose comparisons
 
 
 @dataclass
@@ -86,10 +88,11 @@ VOTE_SCHEMA = pa.schema([
 
 def _batches(flt: ExportFilter) -> Iterator[tuple[list[ComparisonRow], dict[int, list[VoteRow]], dict, dict, dict]]:
     """Per batch of comparisons: them, their votes (filtered), their images, checkpoint names, pseudonyms."""
+    campaign_id = campaign_of(flt)
     after = 0
     while True:
         with session_scope() as session:
-            batch = repo.comparison_batch(session, after, BATCH, KINDS[flt.kind], flt.since)
+            batch = repo.comparison_batch(session, after, BATCH, KINDS[flt.kind], flt.since, campaign_id)
             if not batch:
                 return
             votes: dict[int, list[VoteRow]] = {c.id: [] for c in batch}
@@ -101,6 +104,13 @@ def _batches(flt: ExportFilter) -> Iterator[tuple[list[ComparisonRow], dict[int,
             users = {v.labeler_id: repo.pseudonym(session, v.labeler_id) for vs in votes.values() for v in vs}
         yield batch, votes, images, names, users
         after = batch[-1].id
+
+
+def campaign_of(flt: ExportFilter) -> int:
+    """The id of the campaign the filter names; UnknownCampaign if there is none (asked before a stream starts,
+    so the answer can still be a 404)."""
+    with session_scope() as session:
+        return campaigns.by_name(session, flt.campaign).id
 
 
 def _decision(votes: list[VoteRow], a: int, b: int) -> tuple[float, float] | None:

@@ -3,21 +3,23 @@ SQL is in core/repo/comparisons.py and core/repo/retractions.py; the caps' count
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from core.db.models import Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Vote
 from core.db.session import read_scope, session_scope
 from core.repo import comparisons as repo
 from core.repo import handles, retractions
 from core.repo.comparisons import ComparisonNotFound, NotOpen, ShownComparison, VoteOutcome
 from core.repo.retractions import NoVoteToRetract, Retraction, RetractionRefused
-from core.services import candidates, quality
+from core.services import campaigns, candidates, quality
+from core.services.campaigns import NotInCampaign
 from core.settings import Settings
 from core.states import Choice
 
-__all__ = ["ComparisonNotFound", "NoVoteToRetract", "NotOpen", "Retraction", "RetractionRefused",
+__all__ = ["ComparisonNotFound", "NoVoteToRetract", "NotInCampaign", "NotOpen", "Retraction", "RetractionRefused",
            "ShownComparison", "VoteCapReached", "VoteOutcome"]
 MAX_EXCLUDED = 100  # handles a labeler may ask to skip (the one on screen, a few in flight)
 
@@ -56,10 +58,16 @@ def next_comparison(labeler_id: int, settings: Settings, exclude: list[str] | No
     when the labeler is at a vote cap."""
     check_caps(labeler_id, settings)
     with session_scope() as session:
+        order = campaigns.draw_order(session, labeler_id)
+        if not order:  # in no campaign: nothing to label
+            return None
         skip = handles.comparisons_of(session, labeler_id, exclude or ())
         measures = lambda: not quality.uncounted(session, settings, [labeler_id])  # noqa: E731 (asked only if need be)
-        return repo.next_for_labeler(session, labeler_id, settings.lease_s, skip, settings.max_held_per_labeler,
-                                     settings.gold_rate, measures)  # fmt: skip
+        shown = repo.next_for_labeler(session, labeler_id, settings.lease_s, skip, settings.max_held_per_labeler,
+                                      settings.gold_rate, measures, order)  # fmt: skip
+        if shown is None or shown.campaign_id == DEFAULT_CAMPAIGN_ID:
+            return shown
+        return replace(shown, campaign=session.get(Campaign, shown.campaign_id).name)
 
 
 def comparison_of(handle: str, labeler_id: int) -> int:
@@ -90,6 +98,7 @@ def vote(
         if repeat is None:
             check_caps(labeler_id, settings)
     with session_scope() as session:
+        campaigns.check_voter(session, comparison_id, labeler_id)  # assignments change while a pair is on screen
         outcome = repo.record_vote(session, comparison_id, labeler_id, choice, decision_ms,
                                    settings.votes_per_comparison, guidelines_version)  # fmt: skip
     if outcome.created:  # committed: the review after it can no longer lose or fail it

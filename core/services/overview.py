@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import (
@@ -27,7 +27,7 @@ from core.queue import queue_depths
 from core.repo import candidacies
 from core.repo import rounds as rounds_repo
 from core.repo.checkpoints import active_checkpoint_id
-from core.repo.comparisons import measuring
+from core.repo.comparisons import measuring, ready_pool_count
 from core.services.candidates import Candidate
 from core.services.workers import WorkerSeen, workers_seen
 from core.settings import Settings
@@ -112,9 +112,7 @@ def overview(settings: Settings) -> Overview:
         active = active_checkpoint_id(session)
         since = session.scalar(select(func.max(Deployment.promoted_at)).where(Deployment.checkpoint_id == active))
         ready = select(func.count(Comparison.id)).where(Comparison.state == ComparisonState.ready)
-        unheld = or_(Comparison.leased_until.is_(None), Comparison.leased_until < now)
-        pool_ready = session.scalar(ready.where(Comparison.kind == ComparisonKind.train,
-                                                Comparison.checkpoint_id == active, unheld))  # fmt: skip
+        pool_ready = ready_pool_count(session, active)  # the default campaign's
         eval_ready = session.scalar(ready.where(measuring(active)))  # a promotion's evaluation and arena matches
         refilled = session.scalar(select(func.count(Comparison.id)).where(
             Comparison.kind == ComparisonKind.train, Comparison.created_at >= now - REFILL_WINDOW))  # fmt: skip

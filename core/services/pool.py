@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Comparison, Generation, Prompt
+from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Comparison, Generation, Prompt
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import generations as generations_repo
@@ -32,6 +32,7 @@ from core.repo.comparisons import ready_pool_count
 from core.repo.generations import StartedGeneration
 from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
+from core.services import campaigns
 from core.settings import Settings
 from core.states import CheckpointKind, ComparisonKind, ComparisonState, GenerationPurpose, GoldAnswer
 
@@ -56,6 +57,7 @@ class PlannedComparison:
 class PoolBatch:
     checkpoint: CheckpointRef  # the comparisons' checkpoint: the images must be made with exactly it
     comparisons: list[PlannedComparison]
+    campaign_id: int = DEFAULT_CAMPAIGN_ID  # whose pool they fill
 
     @property
     def requests(self) -> list[GenerationParams]:
@@ -66,14 +68,16 @@ class PoolBatch:
         return [g for planned in self.comparisons for g in planned.generations]
 
 
-def least_used_prompts(session: Session, checkpoint_id: int, count: int) -> list[Prompt]:
-    prompts = active_prompts(session)
+def least_used_prompts(session: Session, checkpoint_id: int, count: int,
+                       campaign_id: int = DEFAULT_CAMPAIGN_ID) -> list[Prompt]:  # fmt: skip
+    prompts = active_prompts(session, campaign_id=campaign_id)
     if not prompts:
         return []
     used = dict(
         session.execute(
             select(Comparison.prompt_id, func.count(Comparison.id))
-            .where(Comparison.checkpoint_id == checkpoint_id, Comparison.kind == ComparisonKind.train)
+            .where(Comparison.checkpoint_id == checkpoint_id, Comparison.kind == ComparisonKind.train,
+                   Comparison.campaign_id == campaign_id)  # fmt: skip
             .group_by(Comparison.prompt_id)
         ).all()
     )
@@ -108,25 +112,46 @@ def _spares(session: Session, settings: Settings, checkpoint_id: int, prompt_id:
     return tuple(StartedGeneration(row.id, row.image_path, row.latents_path) for row in rows)
 
 
+def _most_lacking(session: Session, settings: Settings) -> tuple[int, int, int] | None:
+    """(campaign id, its serving checkpoint id, ready pairs) of the pool furthest below DPOLOOP_POOL_TARGET:
+    the default campaign's, or that of another active campaign with prompts and someone to label it."""
+    lacking = []
+    for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
+        default = campaign.id == DEFAULT_CAMPAIGN_ID
+        if not default and not campaigns.labeled(session, campaign):
+            continue
+        serving = campaigns.serving_checkpoint_id(session, campaign.id)
+        ready = ready_pool_count(session, serving, campaign.id)
+        if ready < settings.pool_target:
+            no_prompts = not active_prompts(session, campaign_id=campaign.id)
+            if no_prompts and not default:
+                continue
+            lacking.append((no_prompts, ready - settings.pool_target, campaign.id, serving, ready))
+    # A default campaign without prompts comes last: its empty batch says so, but must not starve the others.
+    return min(lacking)[2:] if lacking else None
+
+
 def plan_batch(settings: Settings) -> PoolBatch | None:
-    """The next batch for the serving checkpoint, its generation rows marked running; None when the
-    pool is full (a batch without pairs: there are no active prompts). UnusableCheckpoint while a
-    broken checkpoint still serves."""
+    """The next batch for the campaign whose pool lacks most, from its serving checkpoint, its generation
+    rows marked running; None when every pool is full (a batch without pairs: there are no active
+    prompts). UnusableCheckpoint while a broken checkpoint still serves."""
     with session_scope() as session:
-        checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
-        ready = ready_pool_count(session, checkpoint.id)
-        missing = settings.pool_target - ready
-        if missing <= 0:
+        found = _most_lacking(session, settings)
+        if found is None:
             return None
-        size = 1 if ready == 0 else min(missing, settings.pool_batch)
+        campaign_id, serving, ready = found
+        checkpoint = checkpoint_ref(session, serving)
+        size = 1 if ready == 0 else min(settings.pool_target - ready, settings.pool_batch)
         candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
         # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none;
-        # reward ranks by the install's preference model: none until one has trained.
+        # reward ranks by the install's preference model (the default campaign's votes): none until one
+        # has trained, and none for another campaign's people.
         no_reward = (settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base) or (
-            settings.pairing == "reward" and reward_models.newest_ready(session) is None)
+            settings.pairing == "reward"
+            and (campaign_id != DEFAULT_CAMPAIGN_ID or reward_models.newest_ready(session) is None))
         pairing = "diverse" if no_reward else settings.pairing
         planned = []
-        for prompt in least_used_prompts(session, checkpoint.id, size):
+        for prompt in least_used_prompts(session, checkpoint.id, size, campaign_id):
             shown_by, wanted = pairing, candidates
             if pairing == "reward" and random.random() < settings.pairing_random_share:
                 # A share the model does not choose (it must not learn only its own doubts): two fresh seeds,
@@ -145,7 +170,7 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
                     for p in params]  # fmt: skip
             started = tuple(generations_repo.start(row) for row in rows)
             planned.append(PlannedComparison(prompt.id, prompt.text, params, started, pairing=shown_by, spares=spares))
-        return PoolBatch(checkpoint, planned)  # none: there are no active prompts
+        return PoolBatch(checkpoint, planned, campaign_id)  # none: there are no active prompts
 
 
 def record_batch(batch: PoolBatch, per_image_ms: float, shown: list[tuple[int, int]] | None = None) -> int:
@@ -165,7 +190,7 @@ def record_batch(batch: PoolBatch, per_image_ms: float, shown: list[tuple[int, i
             session.add(Comparison(prompt_id=planned.prompt_id, prompt=planned.prompt, generation_a_id=a.id,
                                    generation_b_id=b.id, kind=kind, state=ComparisonState.ready,
                                    checkpoint_id=batch.checkpoint.id, gold_answer=planned.gold_answer,
-                                   pairing=planned.pairing))  # fmt: skip
+                                   pairing=planned.pairing, campaign_id=batch.campaign_id))  # fmt: skip
     return len(batch.comparisons)
 
 
@@ -197,7 +222,7 @@ def plan_next(settings: Settings) -> PoolBatch | None:
     return plan_gold(settings, low_only=True) or plan_batch(settings) or plan_gold(settings)
 
 
-def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
+def plan_gold(settings: Settings, low_only: bool = False, rng: random.Random | None = None) -> PoolBatch | None:
     """Gold pairs for the serving checkpoint while some active labeler has fewer than gold_pool_target
     ready ones left to answer (with low_only: fewer than half): the caption's image against a damaged
     one (answer: A), or two damaged ones (answer: both bad). A labeler never sees a pair twice, so a
@@ -215,7 +240,7 @@ def plan_gold(settings: Settings, low_only: bool = False) -> PoolBatch | None:
         prompts = active_prompts(session)
         if missing <= 0 or len(prompts) < 3 or (low_only and stock >= settings.gold_pool_target / 2):
             return None
-        rng = random.Random()
+        rng = rng or random.Random()
         planned = []
         for _ in range(min(missing, settings.pool_batch)):
             prompt = rng.choice(prompts)

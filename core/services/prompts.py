@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from core.db.session import session_scope
 from core.repo import prompts as repo
 from core.repo.prompts import PromptUsage
-from core.services import prompt_filter
+from core.services import campaigns, prompt_filter
 from core.settings import Settings, get_settings
 from core.states import PromptSource
 
@@ -16,10 +16,11 @@ class PromptsBusy(RuntimeError):
     """The same prompts were being added concurrently; a retry settles it."""
 
 
-def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False,
-                settings: Settings | None = None) -> tuple[int, int]:  # fmt: skip
-    """Add prompts, skipping ones present; (added, skipped). ValueError names a bad prompt, or the
-    prompt filter's rule that refuses one (nothing is added then)."""
+def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False, settings: Settings | None = None,
+                campaign: str = campaigns.DEFAULT) -> tuple[int, int]:  # fmt: skip
+    """Add prompts to a campaign, skipping ones it has; (added, skipped). ValueError names a bad prompt, or
+    the prompt filter's rule that refuses one (nothing is added then); UnknownCampaign, or CampaignRefused
+    for an archived campaign."""
     found, settings = prompt_filter.rules(), settings or get_settings()
     for text in texts:
         reason = prompt_filter.refusal(text, settings, found, show_pattern=True)  # admins add prompts
@@ -27,7 +28,8 @@ def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False,
             raise ValueError(f"{text[:80]!r}: {reason}")
     try:
         with session_scope() as session:
-            return repo.add_prompts(session, texts, source=source, for_eval=for_eval)
+            campaign_id = campaigns.by_name(session, campaign, active=True).id
+            return repo.add_prompts(session, texts, source=source, for_eval=for_eval, campaign_id=campaign_id)
     except IntegrityError as exc:
         raise PromptsBusy("these prompts were being added concurrently; retry") from exc
 
@@ -38,9 +40,10 @@ def seed_shipped_prompts() -> int:
         return repo.seed_shipped_prompts(session)
 
 
-def list_prompts(limit: int = 500, offset: int = 0) -> list[PromptUsage]:
+def list_prompts(limit: int = 500, offset: int = 0, campaign: str = campaigns.DEFAULT) -> list[PromptUsage]:
+    """A campaign's prompts, newest first; UnknownCampaign if there is no such campaign."""
     with session_scope() as session:
-        return repo.prompt_usage(session, limit, offset)
+        return repo.prompt_usage(session, limit, offset, campaign_id=campaigns.by_name(session, campaign).id)
 
 
 def update_prompt(prompt_id: int, active: bool | None = None, for_eval: bool | None = None) -> PromptUsage:

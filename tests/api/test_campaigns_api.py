@@ -1,7 +1,10 @@
 """Campaigns over REST: admins create, list, assign and archive; a labeler reads their campaigns and the
 guidelines of those they take part in; bad names, shares and unknown campaigns or labelers get a clear 4xx."""
 
+from core.db.session import session_scope
+from core.services import campaigns
 from tests.api.conftest import auth
+from tests.helpers.data import make_comparisons
 
 
 def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob):
@@ -12,7 +15,8 @@ def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob)
     assert made.status_code == 201, made.text
     assert made.json() | {"created_at": None} == {"name": "hands", "description": "Which hands look right?",
                                                   "open_to_all": False, "labelers": 0, "created_by": "root",
-                                                  "created_at": None, "archived_at": None}  # fmt: skip
+                                                  "created_at": None, "archived_at": None, "prompts": 0,
+                                                  "ready_pairs": 0, "votes": 0}  # fmt: skip
     taken = client.post(api, headers=auth(admin), json={"name": "hands"})
     assert taken.status_code == 409 and "exists" in taken.json()["detail"]
 
@@ -68,3 +72,48 @@ def test_bad_campaign_input_gets_a_clear_4xx(client, admin, alice):
     assert client.get(f"{api}/Not%20A%20Name", headers=auth(admin)).status_code == 422
     assert client.get("/api/v1/guidelines?campaign=BAD", headers=auth(alice)).status_code == 422
     assert client.post(f"{api}/default/archive", headers=auth(admin)).status_code == 409
+
+
+def test_a_campaigns_prompts_pairs_and_votes_over_rest(client, admin, alice, bob):
+    api = "/api/v1/admin/campaigns"
+    client.post(api, headers=auth(admin), json={"name": "hands"})
+    client.put(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin), json={})
+    added = client.post("/api/v1/admin/prompts?campaign=hands", headers=auth(admin), json={"prompts": ["two hands"]})
+    assert added.status_code == 201 and added.json() == {"added": 1, "skipped": 0}
+    listed = client.get("/api/v1/admin/prompts?campaign=hands", headers=auth(admin)).json()
+    assert [p["text"] for p in listed] == ["two hands"]
+    assert "two hands" not in [p["text"] for p in client.get("/api/v1/admin/prompts", headers=auth(admin)).json()]
+    unknown = client.post("/api/v1/admin/prompts?campaign=nope", headers=auth(admin), json={"prompts": ["x"]})
+    assert unknown.status_code == 404 and "no campaign is named 'nope'" in unknown.json()["detail"]
+    assert client.get("/api/v1/admin/prompts?campaign=Bad Name", headers=auth(admin)).status_code == 422
+
+    with session_scope() as session:
+        hands = campaigns.by_name(session, "hands").id
+    make_comparisons(2, campaign_id=hands)  # alice holds one, then bob may take the other
+    counts = client.get(f"{api}/hands", headers=auth(admin)).json()
+    assert (counts["prompts"], counts["ready_pairs"], counts["votes"]) == (1, 2, 0)
+    assert client.get("/api/v1/comparisons/next", headers=auth(bob)).status_code == 204  # not his campaign
+    shown = client.get("/api/v1/comparisons/next", headers=auth(alice))
+    assert shown.status_code == 200 and shown.json()["campaign"] == "hands"
+    client.delete(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin))
+    late = client.post(f"/api/v1/comparisons/{shown.json()['id']}/vote", headers=auth(alice), json={"choice": "left"})
+    assert late.status_code == 403 and "not a labeler of campaign 'hands'" in late.json()["detail"]
+
+    votes = client.get("/api/v1/admin/export?form=votes&format=csv&campaign=hands", headers=auth(admin))
+    assert votes.status_code == 200 and votes.text.startswith("\"vote_id\"")  # none cast yet: the header
+    nope = client.get("/api/v1/admin/export?campaign=nope", headers=auth(admin))
+    assert nope.status_code == 404 and "no campaign is named 'nope'" in nope.json()["detail"]
+
+    # An admin closes or opens a campaign, and edits what it says it is for.
+    patched = client.patch(f"{api}/hands", headers=auth(admin), json={"open_to_all": True, "description": "Hands."})
+    assert patched.status_code == 200 and (patched.json()["open_to_all"], patched.json()["description"]) == (
+        True, "Hands.")  # fmt: skip
+    assert client.get("/api/v1/comparisons/next", headers=auth(bob)).status_code == 200
+    for bad in ({"open_to_all": "maybe"}, {"name": "other"}, {"description": "d" * 501}):
+        assert client.patch(f"{api}/hands", headers=auth(admin), json=bad).status_code == 422, bad
+    assert client.patch(f"{api}/nope", headers=auth(admin), json={}).status_code == 404
+    client.post(f"{api}/hands/archive", headers=auth(admin))
+    archived = client.patch(f"{api}/hands", headers=auth(admin), json={"description": "x"})
+    assert archived.status_code == 409 and "archived" in archived.json()["detail"]
+    gone = client.post("/api/v1/admin/prompts?campaign=hands", headers=auth(admin), json={"prompts": ["x"]})
+    assert gone.status_code == 409

@@ -13,7 +13,7 @@ from tests.helpers.data import make_comparisons, pair_of, serve
 def test_next_comparison_reveals_nothing_but_prompt_and_images(client, alice):
     make_comparisons(1)
     body = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
-    assert set(body) == {"id", "prompt", "left", "right"}
+    assert set(body) == {"id", "campaign", "prompt", "left", "right"} and body["campaign"] == "default"
     assert set(body["left"]) == {"url"} and body["left"]["url"] != body["right"]["url"]
     for side in ("left", "right"):
         image = client.get(body[side]["url"])

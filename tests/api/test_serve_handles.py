@@ -86,7 +86,8 @@ def test_gold_evaluation_and_train_pairs_look_alike_to_a_labeler(api, monkeypatc
     bodies = [r.json() for r in served]
     handles = [b["id"] for b in bodies]
     for body, answer in zip(bodies, answers, strict=True):
-        assert set(body) == {"id", "prompt", "left", "right"} and isinstance(body["id"], str)
+        assert set(body) == {"id", "prompt", "left", "right", "campaign"} and isinstance(body["id"], str)
+        assert body["campaign"] == "default"  # gold, evaluation and train pairs alike
         assert HANDLE.fullmatch(body["id"]) and not body["id"].isdigit()
         assert IMAGE_URL.fullmatch(body["left"]["url"]) and IMAGE_URL.fullmatch(body["right"]["url"])
         assert answer.status_code == 201 and answer.json()["comparison_id"] == body["id"]

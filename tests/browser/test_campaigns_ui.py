@@ -1,11 +1,16 @@
-"""Campaigns in the console: an admin creates one, assigns a labeler with a share, writes its own
-guidelines through the page's campaign switcher, takes the labeler out and archives it."""
+"""Campaigns in the browser: an admin creates one in the console, assigns a labeler with a share, writes its
+own guidelines through the page's campaign switcher, takes the labeler out and archives it; a labeler is
+shown the question and guidelines of the campaign of the pair on screen, and votes under them."""
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-from core.services import campaigns, guidelines
+from core.db.models import Comparison, Vote
+from core.db.session import session_scope
+from core.services import campaigns, guidelines, prompts
 from tests.browser.conftest import screenshot
-from tests.helpers.data import make_labeler
+from tests.helpers.data import make_comparisons, make_labeler
+from tests.helpers.stack import wait_until
 
 
 def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
@@ -45,10 +50,61 @@ def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
     expect(console.get_by_label("The question over each pair")).to_have_value("Which image matches the prompt better?")
 
     console.get_by_role("link", name="Campaigns").click()
+    console.get_by_test_id("campaign-hands").get_by_role("link", name="prompts").click()
+    expect(console.get_by_label("Campaign")).to_have_value("hands")
+    console.get_by_label("prompts to add").fill("two hands\na waving hand")
+    console.get_by_role("button", name="Add prompts").click()
+    console.get_by_text("Added 2, 0 already there.").wait_for()
+    expect(console.get_by_role("cell", name="two hands")).to_be_visible()
+    console.get_by_role("link", name="Campaigns").click()
+    expect(console.get_by_test_id("campaign-counts-hands")).to_have_text("2 prompts, 0 pairs ready, 0 votes")
+    assert sorted(p.prompt.text for p in prompts.list_prompts(campaign="hands")) == ["a waving hand", "two hands"]
+    assert "two hands" not in [p.prompt.text for p in prompts.list_prompts()]
+
+    console.get_by_role("link", name="Campaigns").click()
     hands = console.get_by_test_id("campaign-hands")
+    hands.get_by_role("button", name="Open to every labeler").click()
+    expect(hands).to_contain_text("open to every labeler")
+    assert campaigns.get("hands").open_to_all
+    hands.get_by_role("button", name="Close to assigned labelers").click()
+    expect(hands).to_contain_text("1 labeler")
     hands.get_by_role("button", name="remove alice").click()
     expect(console.get_by_test_id("campaign-members-hands")).to_contain_text("No labelers yet.")
     hands.get_by_role("button", name="Archive").click()
     expect(hands).to_contain_text("archived")
     assert [c.name for c in campaigns.list_campaigns()] == ["default"]
     assert [m.name for m in campaigns.campaigns_of(alice)] == ["default"]
+
+
+def test_a_labeler_sees_the_question_and_guidelines_of_the_pairs_campaign(api_only, browser):
+    base = api_only
+    bob, token = make_labeler("bob")
+    campaigns.create("hands", "", open_to_all=False, by="root")
+    campaigns.assign("hands", bob, 1.0, by="root")
+    campaigns.update("default", open_to_all=False)  # bob labels hands alone
+    guidelines.set_guidelines("Which image matches the prompt better?", "", "root")
+    saved = guidelines.set_guidelines("Which hands look right?", "Count the **fingers**.", "root", "hands")
+    with session_scope() as session:
+        hands = campaigns.by_name(session, "hands").id
+    make_comparisons(2)
+    make_comparisons(2, seed=1, campaign_id=hands)
+
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(f"{base}/#token={token}")
+    dialog = page.get_by_test_id("guidelines")
+    dialog.wait_for(state="visible")
+    assert "Which hands look right?" in dialog.inner_text() and dialog.locator("strong").inner_text() == "fingers"
+    page.get_by_role("button", name="Got it").click()
+    expect(page.get_by_test_id("question")).to_have_text("Which hands look right?")
+    page.get_by_test_id("prompt").wait_for()
+    page.keyboard.press("1")
+    expect(page.locator("#vote-count")).to_have_text("1")
+
+    def cast():
+        with session_scope() as session:
+            return session.execute(select(Comparison.campaign_id, Vote.guidelines_version)
+                                   .join(Comparison, Comparison.id == Vote.comparison_id)
+                                   .where(Vote.labeler_id == bob)).all()  # fmt: skip
+
+    wait_until(cast, 10, "the vote")
+    assert cast() == [(hands, saved.version)]

@@ -32,7 +32,7 @@ def real_size(image, size: int, rng: random.Random):
 
 
 def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing: str | None = None,
-                     size: int | None = None) -> list[int]:
+                     size: int | None = None, campaign_id: int = 1) -> list[int]:
     """Ready train comparisons, each two rendered scenes of one caption, with files on disk; `pairing`:
     the strategy recorded as having chosen them; `size`: images of that many pixels a side (scaled up, with
     noise so that they weigh what real generations weigh) instead of the scenes' own 64."""
@@ -64,6 +64,7 @@ def make_comparisons(count: int, checkpoint_id: int = 1, seed: int = 0, pairing:
                 state=ComparisonState.ready,
                 checkpoint_id=checkpoint_id,
                 pairing=pairing,
+                campaign_id=campaign_id,
             )
             session.add(comparison)
             session.flush()

@@ -99,6 +99,11 @@ def test_the_commands_manage_campaigns(any_db):
     listed = runner.invoke(cli, ["campaigns", "list"]).output
     assert "default" in listed and "open to all" in listed and "1 labeler " in listed
     assert "alice" in runner.invoke(cli, ["campaigns", "labelers", "hands"]).output
+    edited = runner.invoke(cli, ["campaigns", "edit", "hands", "--open", "--description", "Hands."])
+    assert edited.exit_code == 0 and "hands: open to all" in edited.output
+    assert (campaigns.get("hands").open_to_all, campaigns.get("hands").description) == (True, "Hands.")
+    assert runner.invoke(cli, ["campaigns", "edit", "hands", "--closed"]).exit_code == 0
+    assert campaigns.get("hands").open_to_all is False
     again = runner.invoke(cli, ["campaigns", "create", "hands"])
     assert again.exit_code == 1 and "exists" in again.output
     assert runner.invoke(cli, ["campaigns", "archive", "default"]).exit_code == 1

@@ -23,7 +23,7 @@ def test_gold_pairs_show_the_caption_against_the_least_alike_prompt(sqlite_db, m
 
     apply_settings(monkeypatch, gold_both_bad_share=0.5, pool_batch=8)
     seed_shipped_prompts()
-    batch = pool.plan_gold(get_settings())
+    batch = pool.plan_gold(get_settings(), rng=random.Random(3))  # both answers among 8 (unseeded: 1 in 128 not)
     assert len(batch.comparisons) == 8
     for pair in batch.comparisons:
         good, damaged = (p.prompt for p in pair.params)

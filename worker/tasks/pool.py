@@ -82,11 +82,11 @@ def fill_pool_once() -> int:
         for generation, result in zip(batch.generations, results, strict=True):
             save_files(generation, result)
         if rewards is None and any(_by_reward(batch, candidates)):  # the reward failed: the farthest pair is shown
-            batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
+            batch = replace(batch, comparisons=[replace(p, pairing="diverse") if p.pairing == "uncertain" else p
                                           for p in batch.comparisons])  # fmt: skip
         scores = _preference_scores(batch, candidates, settings)  # after the model lock: no generator needed
         if scores is None and any(_by_preference(batch, candidates)):
-            batch = replace(batch, pairs=[replace(p, pairing="diverse") if p.pairing == "reward" else p
+            batch = replace(batch, comparisons=[replace(p, pairing="diverse") if p.pairing == "reward" else p
                                           for p in batch.comparisons])  # fmt: skip
         if scores is not None:  # each pair ranked by what its strategy names: implicit reward or preference model
             implicit = rewards or [None] * len(scores)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from app.api.deps import Admin, Id
-from app.api.schemas.campaigns import CAMPAIGN_NAME, CampaignIn, MemberIn
+from app.api.schemas.campaigns import CAMPAIGN_NAME, CampaignIn, CampaignPatch, MemberIn
 from core.services import campaigns
 from core.services.campaigns import CampaignView, Member
 
@@ -43,6 +43,17 @@ def read(name: Name, _: Admin) -> CampaignView:
     try:
         return campaigns.get(name)
     except campaigns.UnknownCampaign as exc:
+        raise refused(exc) from exc
+
+
+@router.patch("/{name}", response_model=CampaignView,
+              responses={409: {"description": "The campaign is archived."}})  # fmt: skip
+def update(name: Name, body: CampaignPatch, _: Admin) -> CampaignView:
+    """Changes its description, or whether every labeler takes part (closing `default` leaves it to the
+    labelers assigned to it)."""
+    try:
+        return campaigns.update(name, body.description, body.open_to_all)
+    except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
         raise refused(exc) from exc
 
 

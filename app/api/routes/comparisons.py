@@ -46,6 +46,7 @@ def next_comparison(
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return ComparisonOut(
         id=served.handle,
+        campaign=served.campaign,
         prompt=served.prompt,
         left=ImageOut(url=media_url(served.left_image)),
         right=ImageOut(url=media_url(served.right_image)),
@@ -59,6 +60,7 @@ def next_comparison(
     responses={
         200: {"description": "Already voted: the first vote, unchanged."},
         404: {"description": "No pair was served under this handle."},
+        403: {"description": "Not a labeler of the pair's campaign (any more)."},
         409: {"description": "Not served to this labeler (another labeler's handle), or no longer open for votes."},
     },
 )
@@ -74,6 +76,8 @@ def vote(handle: Handle, body: VoteIn, labeler: CurrentLabeler, settings: AppSet
         raise capped(exc) from exc
     except labeling.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except labeling.NotInCampaign as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except labeling.NotOpen as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     if not outcome.created:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import Admin, AppSettings
 from app.api.errors import unprocessable
+from app.api.schemas.campaigns import CampaignQuery
+from core.services import campaigns
 from core.services import export as export_service
 from core.services.export import ExportFilter
 
@@ -17,7 +19,8 @@ router = APIRouter(prefix="/admin/export", tags=["admin"])
 
 
 @router.get("", response_class=StreamingResponse,
-            responses={200: {"content": {"application/vnd.apache.parquet": {}, "text/csv": {}}}})  # fmt: skip
+            responses={200: {"content": {"application/vnd.apache.parquet": {}, "text/csv": {}}},
+                       404: {"description": "No campaign has this name."}})  # fmt: skip
 def export(
     _: Admin,
     settings: AppSettings,
@@ -28,6 +31,7 @@ def export(
     include_ties: bool = False,
     exclude_disabled: bool = False,
     latents: bool = False,
+    campaign: CampaignQuery = campaigns.DEFAULT,
 ) -> StreamingResponse:
     """The votes as one parquet file, written while it is sent: `pairs` in the layout the
     Diffusion-DPO reference trainer reads (caption, jpg_0, jpg_1, label_0, label_1, ...; image bytes
@@ -37,7 +41,11 @@ def export(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)  # a time without a zone is UTC here
     flt = ExportFilter(since=since, kind=kind, include_ties=include_ties, exclude_disabled=exclude_disabled,
-                       latents=latents)  # fmt: skip
+                       latents=latents, campaign=campaign)  # fmt: skip
+    try:
+        export_service.campaign_of(flt)
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
     name = f"dpoloop-{form}.{format}"
     return StreamingResponse(export_service.stream(settings, flt, form, format), media_type=media,

@@ -3,18 +3,14 @@ change); admins set them, each save a new version."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, CurrentLabeler
-from app.api.schemas.campaigns import CAMPAIGN_NAME
+from app.api.schemas.campaigns import CampaignQuery
 from app.api.schemas.guidelines import GuidelinesIn
 from core.services import campaigns, guidelines
 from core.services.guidelines import CurrentGuidelines
 from core.states import Role
-
-CampaignQuery = Annotated[str, Query(pattern=CAMPAIGN_NAME, description="The campaign whose guidelines these are.")]
 
 router = APIRouter(tags=["labeling"])
 

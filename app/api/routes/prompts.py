@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, Id
 from app.api.errors import unprocessable
+from app.api.schemas.campaigns import CampaignQuery
 from app.api.schemas.prompts import PromptOut, PromptPatch, PromptsAdded, PromptsIn
 from core.repo.prompts import PromptUsage
-from core.services import prompts
+from core.services import campaigns, prompts
 from core.services.prompt_filter import ClassifierUnavailable
 from core.states import PromptSource
 
@@ -16,10 +17,14 @@ router = APIRouter(prefix="/admin/prompts", tags=["admin"])
 
 
 @router.post("", response_model=PromptsAdded, status_code=status.HTTP_201_CREATED)
-def add_prompts(body: PromptsIn, _: Admin) -> PromptsAdded:
+def add_prompts(body: PromptsIn, _: Admin, campaign: CampaignQuery = campaigns.DEFAULT) -> PromptsAdded:
+    """Prompts for a campaign's pool (or its evaluation set); ones it has are skipped."""
     try:
-        added, skipped = prompts.add_prompts(body.prompts, source=PromptSource.admin, for_eval=body.for_eval)
-    except prompts.PromptsBusy as exc:
+        added, skipped = prompts.add_prompts(body.prompts, source=PromptSource.admin, for_eval=body.for_eval,
+                                             campaign=campaign)  # fmt: skip
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except (prompts.PromptsBusy, campaigns.CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except ValueError as exc:  # a prompt too long, empty, or refused by the prompt filter (named)
         raise unprocessable(str(exc), "body", "prompts") from exc
@@ -36,10 +41,14 @@ def prompt_out(usage: PromptUsage) -> PromptOut:
 
 @router.get("", response_model=list[PromptOut])
 def list_prompts(
-    _: Admin, limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0, le=10**9)
+    _: Admin, limit: int = Query(500, ge=1, le=10_000), offset: int = Query(0, ge=0, le=10**9),
+    campaign: CampaignQuery = campaigns.DEFAULT,
 ) -> list[PromptOut]:
-    """Prompts, newest first, with the pairs made from them and the votes on those."""
-    return [prompt_out(u) for u in prompts.list_prompts(limit, offset)]
+    """A campaign's prompts, newest first, with the pairs made from them and the votes on those."""
+    try:
+        return [prompt_out(u) for u in prompts.list_prompts(limit, offset, campaign)]
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.patch("/{prompt_id}", response_model=PromptOut)

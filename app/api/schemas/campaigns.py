@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.schemas.text import storable_text
 from core.services.campaigns import NAME_PATTERN as CAMPAIGN_NAME
 
-__all__ = ["CAMPAIGN_NAME", "CampaignIn", "CampaignName", "MemberIn"]
+__all__ = ["CAMPAIGN_NAME", "CampaignIn", "CampaignName", "CampaignPatch", "CampaignQuery", "MemberIn"]
 CampaignName = Annotated[str, Field(pattern=CAMPAIGN_NAME, description="lowercase letters, digits and '-'",
                                     examples=["hands"])]  # fmt: skip
+
+
+# `?campaign=NAME` on a call that acts within one campaign (without it: default).
+CampaignQuery = Annotated[str, Query(pattern=CAMPAIGN_NAME, description="The campaign (default: `default`).")]
 
 
 class CampaignIn(BaseModel):
@@ -25,6 +30,20 @@ class CampaignIn(BaseModel):
     @classmethod
     def _storable(cls, value: str) -> str:
         return storable_text(value)
+
+
+class CampaignPatch(BaseModel):
+    """What an admin may change after creating a campaign: fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=500)
+    open_to_all: bool | None = Field(default=None, description="every labeler takes part without being assigned")
+
+    @field_validator("description")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return None if value is None else storable_text(value)
 
 
 class MemberIn(BaseModel):

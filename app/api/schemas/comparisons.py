@@ -24,6 +24,7 @@ class ComparisonOut(BaseModel):
     of pair it is."""
 
     id: Handle
+    campaign: str = Field(description="The campaign it belongs to: its question and guidelines apply.")
     prompt: str
     left: ImageOut
     right: ImageOut

@@ -68,12 +68,20 @@ export default async function campaigns(main) {
         try { await send("POST", `/admin/campaigns/${enc(c.name)}/archive`); } catch (error) { alert(error.message); }
         await refresh();
       };
+      const toggleOpen = async () => {
+        try { await send("PATCH", `/admin/campaigns/${enc(c.name)}`, { open_to_all: !c.open_to_all }); } catch (error) { alert(error.message); }
+        await refresh();
+      };
       show();
       return h("section", { "data-testid": `campaign-${c.name}`, "aria-label": `campaign ${c.name}` },
         h("h2", {}, c.name, c.archived_at ? h("span", { class: "muted" }, ` (archived ${fmt.ago(c.archived_at)})`) : ""),
         h("p", {}, c.description || h("span", { class: "muted" }, "no description"), " · ",
           c.open_to_all ? "open to every labeler" : `${c.labelers} labeler${c.labelers === 1 ? "" : "s"}`, " · ",
-          h("a", { href: `#/guidelines/${enc(c.name)}` }, "guidelines"),
+          h("span", { "data-testid": `campaign-counts-${c.name}` },
+            `${c.prompts} prompts, ${c.ready_pairs} pairs ready, ${c.votes} votes`), " · ",
+          h("a", { href: `#/guidelines/${enc(c.name)}` }, "guidelines"), " · ", h("a", { href: `#/prompts/${enc(c.name)}` }, "prompts"),
+          c.archived_at ? "" : [" · ", h("button", { class: "action", onclick: toggleOpen },
+            c.open_to_all ? "Close to assigned labelers" : "Open to every labeler")],
           c.name === "default" || c.archived_at ? "" : [" · ", h("button", { class: "action", onclick: archive }, "Archive")]),
         box, form);
     });
@@ -81,7 +89,7 @@ export default async function campaigns(main) {
   };
   main.append(h("h1", {}, "Campaigns"),
     h("p", { class: "muted" }, "Each campaign is a loop with its own question, guidelines and labelers. A labeler in several "
-      + "gets pairs from each by their share. Pools, rounds and serving per campaign come next; today they are default's."),
+      + "gets pairs from each by their share, and each campaign's pool draws from its own prompts. Rounds and serving per campaign come next; today they are default's."),
     list, createForm(refresh));
   await refresh();
 }

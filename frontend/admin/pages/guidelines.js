@@ -1,6 +1,7 @@
 // Guidelines: the question over each pair and the text labelers are shown on their first visit, after each
 // change, and behind "?". Each save is a new version; every vote records the version it was cast under.
 import { getJSON, send } from "../api.js";
+import campaignSwitch from "../campaign-switch.js";
 import { fill, fmt, h } from "../dom.js";
 
 const HELP = "Paragraphs are separated by a blank line; a line starting with \"- \" is a list item; **bold** and "
@@ -31,10 +32,7 @@ export default async function guidelines(main, ctx, campaign = "default") {
   };
   // Both before the form exists: a load never overwrites typing.
   const [current, all] = await Promise.all([getJSON(path("/guidelines")), getJSON("/admin/campaigns")]);
-  const pick = h("select", { id: "guidelines-campaign", onchange: () => { location.hash = `#/guidelines/${encodeURIComponent(pick.value)}`; } },
-    all.map((c) => h("option", { value: c.name, selected: c.name === campaign }, c.name)));
-  main.append(h("h1", {}, "Guidelines"),
-    h("p", {}, h("label", { for: "guidelines-campaign" }, "Campaign "), pick), version,
+  main.append(h("h1", {}, "Guidelines"), campaignSwitch("guidelines", campaign, all), version,
     h("form", { onsubmit: save },
       h("p", {}, h("label", { for: "guidelines-question-input" }, "The question over each pair"), h("br"), question),
       h("p", {}, h("label", { for: "guidelines-body-input" }, "Guidelines"), h("br"), body),

@@ -1,8 +1,11 @@
-// Prompts: the set the pool draws from and the fixed evaluation set; add, flag, retire.
+// Prompts: a campaign's set the pool draws from and the fixed evaluation set; add, flag, retire. The
+// prompt filter is the install's.
 import { getJSON, send } from "../api.js";
+import campaignSwitch from "../campaign-switch.js";
 import { fill, h, table } from "../dom.js";
 
-export default async function prompts(main, ctx) {
+export default async function prompts(main, ctx, campaign = "default") {
+  const path = (p) => `${p}${p.includes("?") ? "&" : "?"}campaign=${encodeURIComponent(campaign)}`;
   const text = h("textarea", { rows: 4, placeholder: "one prompt per line", "aria-label": "prompts to add" });
   const file = h("input", { type: "file", accept: ".txt,text/plain", "aria-label": "a text file of prompts" });
   const forEval = h("input", { type: "checkbox", "aria-label": "for evaluation" });
@@ -12,7 +15,7 @@ export default async function prompts(main, ctx) {
     if (file.files[0]) text.value = (text.value ? `${text.value}\n` : "") + (await file.files[0].text());
   });
   const refresh = async () => {
-    const all = await getJSON("/admin/prompts?limit=2000");
+    const all = await getJSON(path("/admin/prompts?limit=2000"));
     fill(list, h("p", { class: "muted" }, `${all.filter((p) => p.active).length} active, ${all.filter((p) => p.for_eval && p.active).length} in the evaluation set`),
       table(["prompt", "source", "pairs", "votes", "evaluation", ""], all.map((p) => h("tr", { class: p.active ? "" : "muted", "data-testid": `prompt-${p.id}` },
         h("td", {}, p.text, p.active ? "" : " (retired)"), h("td", {}, p.source), h("td", {}, p.pairs), h("td", {}, p.votes),
@@ -30,7 +33,7 @@ export default async function prompts(main, ctx) {
     const lines = text.value.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
     if (!lines.length) return;
     try {
-      const added = await send("POST", "/admin/prompts", { prompts: lines, for_eval: forEval.checked });
+      const added = await send("POST", path("/admin/prompts"), { prompts: lines, for_eval: forEval.checked });
       message.className = "";
       message.textContent = `Added ${added.added}, ${added.skipped} already there.`;
       text.value = "";
@@ -72,7 +75,8 @@ export default async function prompts(main, ctx) {
       filterMessage.textContent = e.message;
     }
   };
-  main.append(h("h1", {}, "Prompts"),
+  const campaigns = await getJSON("/admin/campaigns");
+  main.append(h("h1", {}, "Prompts"), campaignSwitch("prompts", campaign, campaigns),
     h("form", { onsubmit: add }, text, h("div", { class: "row" }, file, h("label", {}, forEval, " for evaluation"),
       h("button", { class: "action", type: "submit" }, "Add prompts"))), message,
     h("h2", {}, "Prompt filter"),

@@ -1,0 +1,159 @@
+"""Each campaign has its own prompts, pool pairs and votes, on SQLite and Postgres: the pool fills the
+campaign that lacks most from its own prompts, a labeler is served pairs only from their campaigns (in
+proportion to their shares), a vote outside one's campaigns is refused, and rounds and the preference
+model read only the default campaign's votes (the others train no adapter yet), and an export holds one
+campaign's."""
+
+import json
+import random
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import func, select
+
+from core.db.models import Vote
+from core.db.session import session_scope
+from core.repo.preferences import collect_preferences
+from core.repo.rounds import new_decisive_comparisons
+from core.services import campaigns, labeling, pool, prompts
+from core.services.export import ExportFilter, write_export
+from core.settings import get_settings
+from core.states import BASE_CHECKPOINT_ID, Choice, PromptSource
+from tests.conftest import apply_settings
+from tests.helpers.data import make_comparisons, make_labeler, serve
+from tests.services import test_people_measure
+
+any_db = test_people_measure.any_db  # the fixture: SQLite, then Postgres
+
+
+def campaign_id(name: str) -> int:
+    with session_scope() as session:
+        return campaigns.by_name(session, name).id
+
+
+def served_campaigns(labeler_id: int, times: int) -> Counter:
+    """The campaigns of the pairs a labeler is served, asking `times` times without voting."""
+    settings = get_settings()
+    seen, handles = Counter(), []
+    for _ in range(times):
+        shown = labeling.next_comparison(labeler_id, settings, exclude=handles)
+        if shown is None:
+            break
+        handles.append(shown.handle)
+        seen[shown.campaign] += 1
+    return seen
+
+
+def test_each_campaign_has_its_own_prompts(any_db):
+    campaigns.create("hands", "", open_to_all=False, by="root")
+    assert prompts.add_prompts(["a red circle", "a blue square"], PromptSource.admin) == (2, 0)
+    # The same text in another campaign is another prompt; a repeat within one is skipped.
+    assert prompts.add_prompts(["a red circle", "two hands"], PromptSource.admin, campaign="hands") == (2, 0)
+    assert prompts.add_prompts(["two hands"], PromptSource.admin, campaign="hands") == (0, 1)
+    assert sorted(p.prompt.text for p in prompts.list_prompts(campaign="hands")) == ["a red circle", "two hands"]
+    assert sorted(p.prompt.text for p in prompts.list_prompts()) == ["a blue square", "a red circle"]
+    with pytest.raises(campaigns.UnknownCampaign):
+        prompts.list_prompts(campaign="nope")
+    campaigns.archive("hands")
+    with pytest.raises(campaigns.CampaignRefused, match="archived"):
+        prompts.add_prompts(["more hands"], PromptSource.admin, campaign="hands")
+
+
+def test_the_pool_fills_the_campaign_that_lacks_most_from_its_own_prompts(any_db, monkeypatch):
+    # The preference model ranks pairs by the default campaign's people: another campaign's are diverse.
+    apply_settings(monkeypatch, pool_target=2, pool_batch=2, pairing="reward", pairing_random_share=0.0)
+    settings = get_settings()
+    prompts.add_prompts(["a red circle"], PromptSource.admin)
+    make_comparisons(2)  # the default campaign's pool is full
+    campaigns.create("hands", "", open_to_all=False, by="root")
+    prompts.add_prompts(["two hands", "a waving hand"], PromptSource.admin, campaign="hands")
+    assert pool.plan_batch(settings) is None  # nobody labels "hands" yet: no pairs are made for it
+
+    alice, _ = make_labeler("alice")
+    campaigns.assign("hands", alice, 1.0, by="root")
+    batch = pool.plan_batch(settings)
+    assert batch.campaign_id == campaign_id("hands") and batch.checkpoint.id == BASE_CHECKPOINT_ID
+    assert {p.prompt for p in batch.comparisons} <= {"two hands", "a waving hand"} and len(batch.comparisons) == 1
+    assert {p.pairing for p in batch.comparisons} == {"diverse"}
+    pool.record_batch(batch, per_image_ms=5.0)
+    second = pool.plan_batch(settings)
+    assert second.campaign_id == campaign_id("hands") and len(second.comparisons) == 1  # 1 ready of 2
+    pool.record_batch(second, per_image_ms=5.0)
+    assert pool.plan_batch(settings) is None  # both pools full
+    assert served_campaigns(alice, 10) == {"default": 2, "hands": 2}
+
+
+def test_labelers_are_served_only_their_campaigns_pairs_in_proportion_to_their_shares(any_db):
+    campaigns.create("hands", "", open_to_all=False, by="root")
+    alice, _ = make_labeler("alice")
+    bob, _ = make_labeler("bob")
+    campaigns.assign("hands", alice, 0.25, by="root")
+    make_comparisons(3)
+    make_comparisons(3, seed=1, campaign_id=campaign_id("hands"))
+    assert served_campaigns(bob, 10) == {"default": 3}  # he holds them now
+    make_comparisons(2, seed=2)
+    assert served_campaigns(alice, 10) == {"default": 2, "hands": 3}  # an empty pool never leaves one waiting
+
+    # The first campaign looked in is drawn by share: 1 (default, open to all) against 0.25.
+    with session_scope() as session:
+        rng = random.Random(0)
+        firsts = Counter(campaigns.draw_order(session, alice, rng)[0][0] for _ in range(4000))
+        assert [c for c, _ in campaigns.draw_order(session, alice, rng)] in ([1, campaign_id("hands")],
+                                                                             [campaign_id("hands"), 1])  # fmt: skip
+        assert campaigns.draw_order(session, bob, rng) == [(1, BASE_CHECKPOINT_ID)]
+    assert 0.17 < firsts[campaign_id("hands")] / 4000 < 0.23  # 0.25 / 1.25 = 0.2
+
+    # A closed default campaign leaves it to those assigned to it; someone in no campaign gets nothing.
+    campaigns.update("default", open_to_all=False)
+    assert [m.name for m in campaigns.campaigns_of(alice)] == ["hands"]
+    assert labeling.next_comparison(bob, get_settings()) is None
+
+
+def test_a_vote_outside_ones_campaigns_is_refused_and_a_recorded_one_stays(any_db):
+    settings = get_settings()
+    campaigns.create("hands", "", open_to_all=False, by="root")
+    alice, _ = make_labeler("alice")
+    campaigns.assign("hands", alice, 1.0, by="root")
+    first, second = make_comparisons(2, campaign_id=campaign_id("hands"))
+    serve(first, alice)
+    serve(second, alice)
+    assert labeling.vote(first, alice, Choice.left, 900, settings).created
+    campaigns.unassign("hands", alice)  # while the second pair is on her screen
+    with pytest.raises(campaigns.NotInCampaign, match="not a labeler of campaign 'hands'"):
+        labeling.vote(second, alice, Choice.left, 900, settings)
+    with session_scope() as session:
+        assert session.scalar(select(func.count(Vote.id)).where(Vote.comparison_id == first)) == 1
+
+
+def test_rounds_and_the_preference_model_read_only_the_default_campaigns_votes(any_db):
+    settings = get_settings()
+    campaigns.create("hands", "", open_to_all=True, by="root")
+    alice, _ = make_labeler("alice")
+    ours = make_comparisons(2)
+    theirs = make_comparisons(3, seed=1, campaign_id=campaign_id("hands"))
+    for comparison in ours + theirs:
+        serve(comparison, alice)
+        labeling.vote(comparison, alice, Choice.left, 900, settings)
+    with session_scope() as session:
+        assert new_decisive_comparisons(session) == 2
+        assert {pair.comparison_id for pair in collect_preferences(session).pairs} == set(ours)
+
+
+def test_an_export_holds_one_campaigns_votes(any_db, tmp_path):
+    settings = get_settings()
+    campaigns.create("hands", "", open_to_all=True, by="root")
+    alice, _ = make_labeler("alice")
+    ours = make_comparisons(2)
+    theirs = make_comparisons(1, seed=1, campaign_id=campaign_id("hands"))
+    for comparison in ours + theirs:
+        serve(comparison, alice)
+        labeling.vote(comparison, alice, Choice.left, 900, settings)
+    write_export(settings, tmp_path / "default", ExportFilter())
+    write_export(settings, tmp_path / "hands", ExportFilter(campaign="hands"))
+    exported = {name: [row["comparison_id"] for row in pq.read_table(sorted((tmp_path / name).glob("pairs-*")))
+                       .to_pylist()] for name in ("default", "hands")}  # fmt: skip
+    assert exported == {"default": ours, "hands": theirs}
+    assert json.loads((tmp_path / "hands" / "export.json").read_text())["filters"]["campaign"] == "hands"
+    with pytest.raises(campaigns.UnknownCampaign):
+        write_export(settings, tmp_path / "nope", ExportFilter(campaign="nope"))
