@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Checkpoint, Comparison, Deployment
+from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, Comparison, Deployment
 from core.paths import resolve_stored, stored_path
 from core.refs import CheckpointRef
 from core.settings import get_settings
@@ -84,8 +84,9 @@ def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
 def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
     """Make this checkpoint the served one (rollback is promoting an older one); in the caller's transaction.
 
-    Ready comparisons of other checkpoints leave the pool (train ones: their votes stay training
-    data; eval ones: a newer evaluation replaces them); arena matches stay, whatever serves."""
+    Ready comparisons of other checkpoints leave the default campaign's pool (train ones: their votes stay
+    training data; eval ones: a newer evaluation replaces them); arena matches stay, whatever serves, and
+    so do other campaigns' pairs (drawn from their own checkpoint, the base for now)."""
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
         raise LookupError(f"checkpoint {checkpoint_id} does not exist")
@@ -99,7 +100,7 @@ def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = 
     session.execute(
         update(Comparison)
         .where(Comparison.state == ComparisonState.ready, Comparison.checkpoint_id != checkpoint_id,
-               Comparison.kind != ComparisonKind.match)
+               Comparison.kind != ComparisonKind.match, Comparison.campaign_id == DEFAULT_CAMPAIGN_ID)
         .values(state=ComparisonState.retired)
     )
     session.flush()

@@ -1,8 +1,8 @@
 """Each campaign has its own prompts, pool pairs and votes, on SQLite and Postgres: the pool fills the
 campaign that lacks most from its own prompts, a labeler is served pairs only from their campaigns (in
 proportion to their shares), a vote outside one's campaigns is refused, and rounds and the preference
-model read only the default campaign's votes (the others train no adapter yet), and an export holds one
-campaign's."""
+model read only the default campaign's votes (the others train no adapter yet), a promotion in default
+leaves the others' pools alone, and an export holds one campaign's."""
 
 import json
 import random
@@ -12,14 +12,16 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from core.db.models import Vote
+from core.db.models import Comparison, Vote
 from core.db.session import session_scope
+from core.repo.checkpoints import promote
 from core.repo.preferences import collect_preferences
 from core.repo.rounds import new_decisive_comparisons
 from core.services import campaigns, labeling, pool, prompts
 from core.services.export import ExportFilter, write_export
 from core.settings import get_settings
-from core.states import BASE_CHECKPOINT_ID, Choice, PromptSource
+from core.states import BASE_CHECKPOINT_ID, Choice, ComparisonState, PromptSource
+from tests.api.test_evaluations_api import new_checkpoint
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler, serve
 from tests.services import test_people_measure
@@ -157,3 +159,20 @@ def test_an_export_holds_one_campaigns_votes(any_db, tmp_path):
     assert json.loads((tmp_path / "hands" / "export.json").read_text())["filters"]["campaign"] == "hands"
     with pytest.raises(campaigns.UnknownCampaign):
         write_export(settings, tmp_path / "nope", ExportFilter(campaign="nope"))
+
+
+
+def test_a_promotion_in_default_leaves_another_campaigns_pool_as_it_is(any_db, tmp_path):
+    campaigns.create("hands", "", open_to_all=True, by="root")
+    hands = campaign_id("hands")
+    ours = make_comparisons(2)
+    theirs = make_comparisons(2, seed=1, campaign_id=hands)
+    new = new_checkpoint(tmp_path, "new")
+    with session_scope() as session:
+        promote(session, new, by="test")
+    with session_scope() as session:
+        states = dict(session.execute(select(Comparison.id, Comparison.state)).all())
+        assert (campaigns.serving_checkpoint_id(session, 1), campaigns.serving_checkpoint_id(session, hands)) == (
+            new, BASE_CHECKPOINT_ID)  # fmt: skip
+    assert [states[c] for c in ours] == [ComparisonState.retired] * 2  # drawn from what served before
+    assert [states[c] for c in theirs] == [ComparisonState.ready] * 2  # drawn from hands' own checkpoint
