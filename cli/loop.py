@@ -15,6 +15,7 @@ from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
 from core.repo.evaluations import describe
 from core.services import checkpoints, rounds
+from core.services.campaigns import CampaignRefused
 from core.settings import get_settings
 from core.states import ROUND_FINISHED, RoundState, RoundTrigger
 
@@ -26,15 +27,16 @@ checkpoints_cli = typer.Typer(no_args_is_help=True, help="List checkpoints; prom
 def rounds_start(
     config: Annotated[str, typer.Option(help="DPO settings over the defaults, JSON: '{\"steps\": 100}'.")] = "{}",
     wait: bool = typer.Option(False, help="Follow the round until it ends; exit 1 unless it succeeded."),
+    campaign: str = typer.Option("default", help="Whose votes it trains on, from what serves that campaign."),
 ) -> None:
     """Queue a training round now (one at a time)."""
     try:
         overrides = json.loads(config)
-        row = rounds.start_round(get_settings(), RoundTrigger.admin, overrides, requested_by="cli")
+        row = rounds.start_round(get_settings(), RoundTrigger.admin, overrides, requested_by="cli", campaign=campaign)
     except (json.JSONDecodeError, rounds.InvalidRoundConfig) as exc:
         typer.echo(f"invalid --config: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except (rounds.RoundBusy, QueueUnavailable) as exc:
+    except (rounds.RoundBusy, QueueUnavailable, LookupError, CampaignRefused) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"round {row.id} queued")
@@ -103,12 +105,13 @@ def checkpoints_clear_broken(checkpoint_id: int) -> None:
 
 @checkpoints_cli.command("promote")
 def checkpoints_promote(
-    checkpoint_id: int, reason: str = typer.Option("cli", help="Recorded with the promotion.")
+    checkpoint_id: int, reason: str = typer.Option("cli", help="Recorded with the promotion."),
+    campaign: str | None = typer.Option(None, help="The campaign it serves (default: its lineage's; the base: any)."),
 ) -> None:
     """Serve this checkpoint (an older one: a rollback); workers swap within about a second."""
-    with exit_when_refused(LookupError, checkpoints.PromotionRefused):
-        checkpoints.promote(checkpoint_id, by="cli", reason=reason)
-    typer.echo(f"checkpoint {checkpoint_id} promoted")
+    with exit_when_refused(LookupError, checkpoints.PromotionRefused, CampaignRefused):
+        checkpoints.promote(checkpoint_id, by="cli", reason=reason, campaign=campaign)
+    typer.echo(f"checkpoint {checkpoint_id} promoted" + (f" in {campaign}" if campaign else ""))
 
 
 @checkpoints_cli.command("reject")

@@ -125,6 +125,9 @@ class Checkpoint(Base):
     __tablename__ = "checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Whose lineage (the base, id 1, is every campaign's root; it counts as default's).
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True, default=DEFAULT_CAMPAIGN_ID,
+                                             server_default="1")  # fmt: skip
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[CheckpointKind] = mapped_column(_enum(CheckpointKind, "checkpoint_kind"))
     path: Mapped[str | None] = mapped_column(String(1000))  # None for the base: settings.base_model
@@ -139,11 +142,13 @@ class Checkpoint(Base):
 
 
 class Deployment(Base):
-    """One row per promotion: which checkpoint served from when. The newest row is the active one."""
+    """One row per promotion: which checkpoint served a campaign from when. Its newest row is the active one."""
 
     __tablename__ = "deployments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True, default=DEFAULT_CAMPAIGN_ID,
+                                             server_default="1")  # fmt: skip
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     promoted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     promoted_by: Mapped[str] = mapped_column(String(100), default="system")
@@ -372,6 +377,8 @@ class TrainingRound(Base):
     __tablename__ = "training_rounds"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True, default=DEFAULT_CAMPAIGN_ID,
+                                             server_default="1")  # fmt: skip
     state: Mapped[RoundState] = mapped_column(_enum(RoundState, "round_state"))
     # 1 while queued or running, NULL once finished: the unique index makes "one round at a time" a
     # database fact, whatever number of API processes, beats or admins race to start one.

@@ -23,11 +23,11 @@ from core.storage import NotPublished, storage
 log = logging.getLogger(__name__)
 
 
-def active_checkpoint_id(session: Session) -> int:
-    """The newest deployment row is the one serving (rollback is just a newer row)."""
-    return (
-        session.scalar(select(Deployment.checkpoint_id).order_by(Deployment.id.desc()).limit(1)) or BASE_CHECKPOINT_ID
-    )
+def active_checkpoint_id(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> int:
+    """A campaign's newest deployment row is the one serving it (rollback is just a newer row); the base
+    serves a campaign that has none."""
+    newest = select(Deployment.checkpoint_id).where(Deployment.campaign_id == campaign_id)
+    return session.scalar(newest.order_by(Deployment.id.desc()).limit(1)) or BASE_CHECKPOINT_ID
 
 
 def list_checkpoints(session: Session) -> list[Checkpoint]:
@@ -82,25 +82,37 @@ def checkpoint_files_ok(checkpoint: Checkpoint) -> str | None:
 
 
 def promote(session: Session, checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
-    """Make this checkpoint the served one (rollback is promoting an older one); in the caller's transaction.
-
-    Ready comparisons of other checkpoints leave the default campaign's pool (train ones: their votes stay
-    training data; eval ones: a newer evaluation replaces them); arena matches stay, whatever serves, and
-    so do other campaigns' pairs (drawn from their own checkpoint, the base for now)."""
+    """Make this checkpoint the one serving its campaign (rollback is promoting an older one; the base may
+    serve any campaign: see promote_in); in the caller's transaction."""
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
         raise LookupError(f"checkpoint {checkpoint_id} does not exist")
+    return promote_in(session, checkpoint.campaign_id, checkpoint_id, by, reason)
+
+
+def promote_in(session: Session, campaign_id: int, checkpoint_id: int, by: str, reason: str | None = None
+               ) -> Deployment:  # fmt: skip
+    """Make this checkpoint serve the campaign: one of its own lineage, or the base.
+
+    Ready comparisons of the campaign drawn from other checkpoints leave its pool (train ones: their votes
+    stay training data; eval ones: a newer evaluation replaces them); arena matches stay, whatever serves,
+    and so do other campaigns' pairs."""
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    if checkpoint is None:
+        raise LookupError(f"checkpoint {checkpoint_id} does not exist")
+    if checkpoint.campaign_id != campaign_id and checkpoint_id != BASE_CHECKPOINT_ID:
+        raise PromotionRefused(f"checkpoint {checkpoint_id} belongs to another campaign's lineage")
     if checkpoint.status == CheckpointStatus.broken:
         raise PromotionRefused(f"checkpoint {checkpoint_id} is broken: {checkpoint.status_reason}")
     problem = checkpoint_files_ok(checkpoint)
     if problem:
         raise PromotionRefused(f"checkpoint {checkpoint_id} cannot be loaded: {problem}")
-    deployment = Deployment(checkpoint_id=checkpoint_id, promoted_by=by, reason=reason)
+    deployment = Deployment(checkpoint_id=checkpoint_id, campaign_id=campaign_id, promoted_by=by, reason=reason)
     session.add(deployment)
     session.execute(
         update(Comparison)
         .where(Comparison.state == ComparisonState.ready, Comparison.checkpoint_id != checkpoint_id,
-               Comparison.kind != ComparisonKind.match, Comparison.campaign_id == DEFAULT_CAMPAIGN_ID)
+               Comparison.kind != ComparisonKind.match, Comparison.campaign_id == campaign_id)
         .values(state=ComparisonState.retired)
     )
     session.flush()
@@ -115,12 +127,14 @@ def mark_broken(session: Session, checkpoint_id: int, reason: str) -> None:
     if checkpoint is None or checkpoint.status == CheckpointStatus.broken:
         return
     checkpoint.status, checkpoint.status_reason = CheckpointStatus.broken, reason
-    if active_checkpoint_id(session) != checkpoint_id:
+    campaign_id = checkpoint.campaign_id
+    if active_checkpoint_id(session, campaign_id) != checkpoint_id:
         return
     previous = session.scalar(
         select(Deployment.checkpoint_id)
         .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
-        .where(Checkpoint.status != CheckpointStatus.broken, Deployment.checkpoint_id != checkpoint_id)
+        .where(Checkpoint.status != CheckpointStatus.broken, Deployment.checkpoint_id != checkpoint_id,
+               Deployment.campaign_id == campaign_id)
         .order_by(Deployment.id.desc())
         .limit(1)
     )
@@ -130,7 +144,7 @@ def mark_broken(session: Session, checkpoint_id: int, reason: str) -> None:
         log.error("checkpoint %s is broken and serves, and no checkpoint is left to roll back to (the base is "
                   "broken too): nothing can generate until an admin clears or promotes one", checkpoint_id)  # fmt: skip
         return
-    session.add(Deployment(checkpoint_id=previous, promoted_by="system",
+    session.add(Deployment(checkpoint_id=previous, campaign_id=campaign_id, promoted_by="system",
                            reason=f"automatic rollback: checkpoint {checkpoint_id} failed to load"))  # fmt: skip
 
 
@@ -166,6 +180,7 @@ class NewCheckpoint:
     passed_gate: bool
     gate_summary: str
     metrics: dict
+    campaign_id: int = DEFAULT_CAMPAIGN_ID  # whose lineage: the round's campaign
 
 
 def register(session: Session, new: NewCheckpoint) -> int:
@@ -173,8 +188,8 @@ def register(session: Session, new: NewCheckpoint) -> int:
     status = CheckpointStatus.ready if new.passed_gate else CheckpointStatus.rejected
     path = stored_path(get_settings().data_dir, Path(new.path))
     checkpoint = Checkpoint(name=new.name, kind=new.kind, path=path, parent_id=new.parent_id,
-                            round_id=new.round_id, status=status, status_reason=new.gate_summary,
-                            metrics=new.metrics)  # fmt: skip
+                            campaign_id=new.campaign_id, round_id=new.round_id, status=status,
+                            status_reason=new.gate_summary, metrics=new.metrics)  # fmt: skip
     session.add(checkpoint)
     session.flush()
     return checkpoint.id

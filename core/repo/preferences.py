@@ -17,9 +17,10 @@ def collect_preferences(
     up_to_vote_id: int | None = None,
     ai_votes: str = "exclude",
     excluded: frozenset[int] = frozenset(),
+    campaign_id: int = DEFAULT_CAMPAIGN_ID,
 ) -> Preferences:
-    """Aggregate the votes on the default campaign's train comparisons (the others train no adapter yet)
-    with id <= up_to_vote_id (a round's snapshot); AI labelers' votes are left out, counted with the
+    """Aggregate the votes on a campaign's train comparisons (each trains its own lineage) with id <=
+    up_to_vote_id (a round's snapshot); AI labelers' votes are left out, counted with the
     others ("include") or alone ("only"); votes of `excluded` labelers (not in good standing), a
     reporter's own vote on the pair they reported, and every vote on a pair whose report an admin
     confirmed are counted, not used."""
@@ -39,7 +40,7 @@ def collect_preferences(
         .join(Comparison, Comparison.id == Vote.comparison_id)
         .join(a, a.id == Comparison.generation_a_id)
         .join(b, b.id == Comparison.generation_b_id)
-        .where(Comparison.kind == ComparisonKind.train, Comparison.campaign_id == DEFAULT_CAMPAIGN_ID)
+        .where(Comparison.kind == ComparisonKind.train, Comparison.campaign_id == campaign_id)
         .order_by(Vote.comparison_id, Vote.id)
     )
     if ai_votes != "include":

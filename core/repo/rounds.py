@@ -26,10 +26,12 @@ def running_round(session: Session) -> TrainingRound | None:
     return session.scalar(select(TrainingRound).where(TrainingRound.active_slot == ACTIVE))
 
 
-def add_round(session: Session, trigger: RoundTrigger, config: dict, requested_by: str | None = None) -> TrainingRound:
-    """Insert a queued round holding the slot; the flush raises IntegrityError if one is active."""
+def add_round(session: Session, trigger: RoundTrigger, config: dict, requested_by: str | None = None,
+              campaign_id: int = DEFAULT_CAMPAIGN_ID) -> TrainingRound:  # fmt: skip
+    """Insert a queued round of a campaign holding the slot (one round at a time in the install, whatever
+    the campaign: one train queue); the flush raises IntegrityError if one is active."""
     row = TrainingRound(state=RoundState.queued, active_slot=ACTIVE, trigger=trigger, config=config,
-                        requested_by=requested_by, counts={}, metrics={})  # fmt: skip
+                        requested_by=requested_by, counts={}, metrics={}, campaign_id=campaign_id)  # fmt: skip
     session.add(row)
     session.flush()
     return row
@@ -96,27 +98,28 @@ def steps_of(session: Session, round_id: int, after: int = 0) -> list[RoundStep]
     )
 
 
-def last_trained_vote_id(session: Session) -> int:
-    """The newest vote a successful round has trained on (0 before the first)."""
+def last_trained_vote_id(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> int:
+    """The newest vote a successful round of the campaign has trained on (0 before the first)."""
     return (
         session.scalar(
-            select(func.max(TrainingRound.snapshot_vote_id)).where(TrainingRound.state == RoundState.succeeded)
+            select(func.max(TrainingRound.snapshot_vote_id))
+            .where(TrainingRound.state == RoundState.succeeded, TrainingRound.campaign_id == campaign_id)
         )
         or 0
-    )
+    )  # fmt: skip
 
 
-def new_decisive_comparisons(session: Session) -> int:
-    """Train comparisons with a decisive vote newer than what the last successful round used."""
+def new_decisive_comparisons(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> int:
+    """The campaign's train comparisons with a decisive vote newer than what its last successful round used."""
     return (
         session.scalar(
             select(func.count(func.distinct(Vote.comparison_id)))
             .join(Comparison, Comparison.id == Vote.comparison_id)
             .where(
-                Vote.id > last_trained_vote_id(session),
+                Vote.id > last_trained_vote_id(session, campaign_id),
                 Vote.choice.in_(DECISIVE),
                 Comparison.kind == ComparisonKind.train,
-                Comparison.campaign_id == DEFAULT_CAMPAIGN_ID,
+                Comparison.campaign_id == campaign_id,
             )
         )
         or 0

@@ -17,7 +17,6 @@ from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, CampaignMember, Compar
 from core.db.session import read_scope, session_scope
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.comparisons import ready_pool_count
-from core.states import BASE_CHECKPOINT_ID
 
 DEFAULT = "default"
 # Lowercase words joined by hyphens: safe in a URL path, a file name and a Prometheus label.
@@ -48,6 +47,7 @@ class NotInCampaign(PermissionError):
 class CampaignView:
     """A campaign as admins see it."""
 
+    id: int  # what rounds, checkpoints and deployments name it by
     name: str
     description: str
     open_to_all: bool  # every labeler takes part, no assignment needed
@@ -96,7 +96,7 @@ def _view(session: Session, campaign: Campaign) -> CampaignView:
     votes = session.scalar(select(func.count(Vote.id)).join(Comparison, Comparison.id == Vote.comparison_id)
                            .where(Comparison.campaign_id == campaign.id))  # fmt: skip
     ready = ready_pool_count(session, serving_checkpoint_id(session, campaign.id), campaign.id)
-    return CampaignView(campaign.name, campaign.description, campaign.open_to_all, assigned or 0,
+    return CampaignView(campaign.id, campaign.name, campaign.description, campaign.open_to_all, assigned or 0,
                         campaign.created_by, campaign.created_at, campaign.archived_at, prompts or 0, ready,
                         votes or 0)  # fmt: skip
 
@@ -211,9 +211,9 @@ def labeled(session: Session, campaign: Campaign) -> bool:
 
 
 def serving_checkpoint_id(session: Session, campaign_id: int) -> int:
-    """The checkpoint a campaign's pool pairs come from: for `default`, what serves; the others train no
-    adapter of their own yet, so the base."""
-    return active_checkpoint_id(session) if campaign_id == DEFAULT_CAMPAIGN_ID else BASE_CHECKPOINT_ID
+    """The checkpoint a campaign's pool pairs come from: what serves it (the base until one of its own
+    lineage is promoted)."""
+    return active_checkpoint_id(session, campaign_id)
 
 
 def draw_order(session: Session, labeler_id: int, rng: random.Random | None = None) -> list[tuple[int, int]]:

@@ -19,9 +19,19 @@ from typing import Self
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
+from core.db.models import (
+    DEFAULT_CAMPAIGN_ID,
+    Candidacy,
+    Checkpoint,
+    Comparison,
+    Deployment,
+    Evaluation,
+    Generation,
+    Vote,
+)
 from core.db.session import session_scope
 from core.repo import checkpoints as checkpoints_repo
+from core.services import campaigns
 from core.services.evaluations import uncounted_voters
 from core.settings import Settings
 from core.states import CandidateState, CheckpointStatus, Choice, ComparisonKind, ComparisonState
@@ -111,18 +121,26 @@ def review(settings: Settings) -> CandidateState | None:
         return decided
 
 
-def promote_by_admin(checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
-    """An admin serves this checkpoint (an older one: a rollback). The judged candidacy ends: promoted
-    when it is this checkpoint's, undecided otherwise (what serves changed). LookupError, or
+def promote_by_admin(checkpoint_id: int, by: str, reason: str | None = None, campaign: str | None = None
+                     ) -> Deployment:  # fmt: skip
+    """An admin serves this checkpoint to its campaign (an older one: a rollback; the base: to `campaign`).
+    In default, the judged candidacy ends: promoted when it is this checkpoint's, undecided otherwise (what
+    serves changed). LookupError (UnknownCampaign among them), CampaignRefused for an archived campaign, or
     checkpoints' PromotionRefused (then nothing changes)."""
     with session_scope() as session:
+        checkpoint = session.get(Checkpoint, checkpoint_id)
+        if checkpoint is None:
+            raise LookupError(f"checkpoint {checkpoint_id} does not exist")
+        campaign_id = campaigns.by_name(session, campaign, active=True).id if campaign else checkpoint.campaign_id
+        if campaign_id != DEFAULT_CAMPAIGN_ID:  # candidacies are default's
+            return checkpoints_repo.promote_in(session, campaign_id, checkpoint_id, by=by, reason=reason)
         candidacy = session.scalars(_judging().with_for_update()).first()
         if candidacy is not None and candidacy.checkpoint_id == checkpoint_id:
             _decide(session, candidacy, CandidateState.promoted, f"promoted by {by}: {reason or 'admin'}", by)
         elif candidacy is not None:
             ended = f"what serves changed: {by} promoted checkpoint {checkpoint_id}"
             _decide(session, candidacy, CandidateState.undecided, ended, by)
-        return checkpoints_repo.promote(session, checkpoint_id, by=by, reason=reason)
+        return checkpoints_repo.promote_in(session, campaign_id, checkpoint_id, by=by, reason=reason)
 
 
 def reject_by_admin(checkpoint_id: int, by: str, reason: str | None = None) -> Candidacy:

@@ -60,11 +60,12 @@ def active_ref() -> CheckpointRef:
         return repo.checkpoint_ref(session, repo.active_checkpoint_id(session))
 
 
-def promote(checkpoint_id: int, by: str, reason: str | None = None) -> Deployment:
-    """Serve this checkpoint (an older one: a rollback). LookupError, or PromotionRefused for a
-    broken one or one whose files are gone; a rejected one may be promoted by hand. The candidate
+def promote(checkpoint_id: int, by: str, reason: str | None = None, campaign: str | None = None) -> Deployment:
+    """Serve this checkpoint to its campaign (an older one: a rollback; the base to `campaign`). LookupError,
+    CampaignRefused for an archived campaign, or PromotionRefused for a broken one, one whose files are gone
+    or one of another campaign's lineage; a rejected one may be promoted by hand. In default, the candidate
     under judgement ends: promoted if it is this one, undecided otherwise (what serves changed)."""
-    return candidates.promote_by_admin(checkpoint_id, by, reason)
+    return candidates.promote_by_admin(checkpoint_id, by, reason, campaign)
 
 
 def reject(checkpoint_id: int, by: str, reason: str | None = None) -> Candidacy:

@@ -8,7 +8,7 @@ One round at a time is a database fact: a queued or running round holds a unique
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.db.models import RoundStep, TrainingRound, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, RoundStep, TrainingRound, Vote
 from core.db.session import session_scope
 from core.family import UnsupportedModel, model_family
 from core.preferences import Preferences
@@ -27,7 +27,7 @@ from core.repo.checkpoints import NewCheckpoint, UnusableCheckpoint, active_chec
 from core.repo.checkpoints import register as register_checkpoint
 from core.repo.preferences import add_imported, collect_preferences
 from core.schemas.rounds import DPOConfig, round_config
-from core.services import candidates, imports, quality, reward
+from core.services import campaigns, candidates, imports, quality, reward
 from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID, ROUND_ACTIVE, ROUND_FINISHED, Promotion, RoundState, RoundTrigger
 from core.training_memory import memory_refusal
@@ -69,10 +69,11 @@ def resolve_config(settings: Settings, overrides: dict | None = None) -> DPOConf
     return config
 
 
-def _add_round(trigger: RoundTrigger, config: dict, requested_by: str | None) -> TrainingRound:
+def _add_round(trigger: RoundTrigger, config: dict, requested_by: str | None,
+               campaign_id: int = DEFAULT_CAMPAIGN_ID) -> TrainingRound:  # fmt: skip
     try:
         with session_scope() as session:
-            return repo.add_round(session, trigger, config, requested_by)
+            return repo.add_round(session, trigger, config, requested_by, campaign_id)
     except IntegrityError as exc:
         with session_scope() as session:
             busy = repo.running_round(session)
@@ -80,20 +81,27 @@ def _add_round(trigger: RoundTrigger, config: dict, requested_by: str | None) ->
 
 
 def start_round(
-    settings: Settings, trigger: RoundTrigger, overrides: dict | None = None, requested_by: str | None = None
+    settings: Settings, trigger: RoundTrigger, overrides: dict | None = None, requested_by: str | None = None,
+    campaign: str = campaigns.DEFAULT,
 ) -> TrainingRound:
-    """Validate the config, take the slot, then queue the task. InvalidRoundConfig, RoundBusy, or
+    """Validate the config, take the slot, then queue the task: a round of the campaign, on its votes, from
+    what serves it. UnknownCampaign, CampaignRefused (archived), InvalidRoundConfig, RoundBusy, or
     QueueUnavailable (then the round is failed, so it never holds the slot)."""
+    with session_scope() as session:
+        campaign_id = campaigns.by_name(session, campaign, active=True).id
     config = resolve_config(settings, overrides)
     try:
         imports.check_sources(config.sources)
         if "reward" in config.sources:
+            if campaign_id != DEFAULT_CAMPAIGN_ID:
+                raise ValueError("sources: the preference model learns the default campaign's votes: "
+                                 "'reward' pairs are for its rounds only")  # fmt: skip
             reward.check_source(settings)
         if config.start_from is not None:
-            _check_start(config.start_from)
+            _check_start(config.start_from, campaign_id)
     except ValueError as exc:
         raise InvalidRoundConfig(f"invalid round config: {exc}") from exc
-    row = _add_round(trigger, config.model_dump(), requested_by)
+    row = _add_round(trigger, config.model_dump(), requested_by, campaign_id)
     try:
         send(TRAIN_ROUND, row.id)
     except QueueUnavailable as exc:
@@ -102,12 +110,14 @@ def start_round(
     return row
 
 
-def _check_start(checkpoint_id: int) -> None:
+def _check_start(checkpoint_id: int, campaign_id: int) -> None:
     with session_scope() as session:
         try:
             checkpoint_ref(session, checkpoint_id)
         except (LookupError, UnusableCheckpoint) as exc:
             raise ValueError(f"start_from: {exc}") from exc
+        if checkpoint_id != BASE_CHECKPOINT_ID and session.get(Checkpoint, checkpoint_id).campaign_id != campaign_id:
+            raise ValueError(f"start_from: checkpoint {checkpoint_id} belongs to another campaign's lineage")
 
 
 def list_rounds(limit: int = 50) -> list[TrainingRound]:
@@ -184,6 +194,7 @@ class RoundClaim:
     snapshot_vote_id: int
     start: CheckpointRef
     reference: CheckpointRef
+    campaign_id: int = DEFAULT_CAMPAIGN_ID  # whose votes it trains on, and whose lineage it extends
 
 
 class RoundLost(RuntimeError):
@@ -212,7 +223,8 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
         row.claim_token = secrets.token_hex(16)
         if row.snapshot_vote_id is None:
             row.snapshot_vote_id = session.scalar(select(func.max(Vote.id))) or 0
-        active = (row.config or {}).get("start_from") or active_checkpoint_id(session)  # a rebuild starts elsewhere
+        # What serves the campaign (a rebuild starts elsewhere).
+        active = (row.config or {}).get("start_from") or active_checkpoint_id(session, row.campaign_id)
         if row.start_checkpoint_id is None:
             row.start_checkpoint_id = active if settings.round_start_from == "active" else BASE_CHECKPOINT_ID
         if row.reference_checkpoint_id is None:
@@ -224,17 +236,17 @@ def claim_round(round_id: int, settings: Settings) -> RoundClaim | None:
         except (UnusableCheckpoint, ValidationError) as exc:
             repo.finish_round(session, row, RoundState.failed, str(exc))
             return None
-        return RoundClaim(round_id, row.claim_token, config, row.snapshot_vote_id, start, reference)
+        return RoundClaim(round_id, row.claim_token, config, row.snapshot_vote_id, start, reference, row.campaign_id)
 
 
 def preferences_of(claim: RoundClaim, settings: Settings) -> Preferences:
-    """The round's sources as preference pairs: the votes of its snapshot, aggregated (only those of
-    labelers in good standing), and the imported sets it names."""
+    """The round's sources as preference pairs: its campaign's votes of its snapshot, aggregated (only those
+    of labelers in good standing), and the imported sets it names."""
     sources = claim.config.sources
     excluded = frozenset(quality.excluded_labelers(settings)) if "votes" in sources else frozenset()
     with session_scope() as session:
-        found = (collect_preferences(session, claim.snapshot_vote_id, claim.config.ai_votes, excluded)
-                 if "votes" in sources else Preferences())  # fmt: skip
+        found = (collect_preferences(session, claim.snapshot_vote_id, claim.config.ai_votes, excluded,
+                                     claim.campaign_id) if "votes" in sources else Preferences())  # fmt: skip
         for source in sources:
             if source.startswith(imports.IMPORT_PREFIX):
                 add_imported(session, found, source)
@@ -280,18 +292,21 @@ def end_claimed(claim: RoundClaim, state: RoundState, reason: str | None = None)
 
 
 def publish(claim: RoundClaim, new: NewCheckpoint, settings: Settings) -> int:
-    """Register the round's checkpoint (rejected when it failed the gate) and end the round as succeeded:
-    one transaction, under the claim. One that passed the gate becomes the candidate the labelers judge
-    (DPOLOOP_PROMOTION=labelers), or serves at once (gate, with DPOLOOP_AUTO_PROMOTE). A lost round
-    registers and promotes nothing (RoundLost)."""
+    """Register the round's checkpoint in its campaign's lineage (rejected when it failed the gate) and end
+    the round as succeeded: one transaction, under the claim. In default, one that passed the gate becomes
+    the candidate the labelers judge (DPOLOOP_PROMOTION=labelers), or serves at once (gate, with
+    DPOLOOP_AUTO_PROMOTE); another campaign's waits for an admin to promote it (its labelers do not judge
+    candidates yet). A lost round registers and promotes nothing (RoundLost)."""
+    new = replace(new, campaign_id=claim.campaign_id)
     with session_scope() as session:
         if not repo.beat(session, claim.round_id, claim.token):  # locks the row until the commit
             raise RoundLost(f"round {claim.round_id} was declared lost; its checkpoint is not registered")
         checkpoint_id = register_checkpoint(session, new)
         session.get(TrainingRound, claim.round_id).metrics = new.metrics
-        if new.passed_gate and settings.promotion == Promotion.labelers:
+        passed = new.passed_gate and claim.campaign_id == DEFAULT_CAMPAIGN_ID  # others wait for an admin
+        if passed and settings.promotion == Promotion.labelers:
             candidates.nominate(session, checkpoint_id)
-        elif new.passed_gate and settings.auto_promote:
+        elif passed and settings.auto_promote:
             promote(session, checkpoint_id, by="gate", reason=f"round {claim.round_id} passed the gate")
         repo.end_claimed(session, claim.round_id, claim.token, RoundState.succeeded, checkpoint_id=checkpoint_id)
         return checkpoint_id

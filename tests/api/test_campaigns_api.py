@@ -13,7 +13,7 @@ def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob)
     assert [c["name"] for c in client.get(api, headers=auth(admin)).json()] == ["default"]
     made = client.post(api, headers=auth(admin), json={"name": "hands", "description": "Which hands look right?"})
     assert made.status_code == 201, made.text
-    assert made.json() | {"created_at": None} == {"name": "hands", "description": "Which hands look right?",
+    assert made.json() | {"created_at": None} == {"id": 2, "name": "hands", "description": "Which hands look right?",
                                                   "open_to_all": False, "labelers": 0, "created_by": "root",
                                                   "created_at": None, "archived_at": None, "prompts": 0,
                                                   "ready_pairs": 0, "votes": 0}  # fmt: skip

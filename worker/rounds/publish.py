@@ -27,7 +27,8 @@ def publish(claim: RoundClaim, model: RoundModel, metrics: dict, counts: dict, s
     metrics = metrics | {"gate": {"passed": gate.passed, "checks": gate.checks, "reasons": gate.reasons,
                                   "rules": gate.rules}}  # fmt: skip
     name = f"round-{claim.round_id:04d}-{secrets.token_hex(3)}"
-    card = {"name": name, "round_id": claim.round_id, "parent_id": claim.start.id, "reference_id": claim.reference.id,
+    card = {"name": name, "round_id": claim.round_id, "campaign_id": claim.campaign_id, "parent_id": claim.start.id,
+            "reference_id": claim.reference.id,
             "base_model": settings.base_model, "family": model.family.value, "method": claim.config.method,
             "config": claim.config.model_dump(), "metrics": metrics, "counts": counts,
             "created_at": datetime.now(UTC).isoformat()}  # fmt: skip

@@ -13,6 +13,7 @@ from app.api.schemas.deployments import DeploymentOut
 from app.api.schemas.evaluations import EvaluationOut
 from core.db.models import Candidacy, Checkpoint
 from core.services import checkpoints
+from core.services.campaigns import CampaignRefused
 from core.services.candidates import Candidate
 from core.services.checkpoints import Registry
 from core.settings import Settings
@@ -35,6 +36,7 @@ def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> Checkp
     candidacy = registry.candidacies.get(c.id)
     return CheckpointOut(
         id=c.id, name=c.name, kind=c.kind, path=c.path if for_admin else None, parent_id=c.parent_id,
+        campaign_id=c.campaign_id,
         round_id=c.round_id, status=c.status, status_reason=c.status_reason, metrics=c.metrics or {},
         created_at=c.created_at, active=c.id == registry.active_id, human_eval=human_eval,
         candidate=candidate_out(candidacy, for_admin) if candidacy else None,
@@ -77,8 +79,9 @@ def promote(checkpoint_id: Id, admin: Admin, body: PromoteIn | None = None) -> D
     undecided (what it was judged against no longer serves)."""
     try:
         reason = (body.reason if body else None) or "admin"
-        deployment = checkpoints.promote(checkpoint_id, by=admin.name, reason=reason)
-    except checkpoints.PromotionRefused as exc:
+        deployment = checkpoints.promote(checkpoint_id, by=admin.name, reason=reason,
+                                         campaign=body.campaign if body else None)  # fmt: skip
+    except (checkpoints.PromotionRefused, CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc

@@ -9,7 +9,7 @@ from app.api.errors import unprocessable
 from app.api.schemas.rounds import RoundIn, RoundOut, RoundStepOut
 from core.db.models import RoundStep, TrainingRound
 from core.queue import QueueUnavailable
-from core.services import rounds
+from core.services import campaigns, rounds
 from core.states import RoundTrigger
 
 router = APIRouter(prefix="/admin/rounds", tags=["rounds"])
@@ -23,14 +23,19 @@ def round_out(row: TrainingRound, steps: list[RoundStep] | None = None) -> Round
     return out
 
 
-@router.post("", response_model=RoundOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post("", response_model=RoundOut, status_code=status.HTTP_202_ACCEPTED,
+             responses={404: {"description": "No campaign has this name."},
+                        409: {"description": "Another round is active, or the campaign is archived."}})  # fmt: skip
 def start(body: RoundIn, admin: Admin, settings: AppSettings) -> RoundOut:
-    """Queue a round now (one at a time: 409 while another is queued or running)."""
+    """Queue a round of a campaign now (one at a time in the install: 409 while another is queued or running)."""
     try:
-        row = rounds.start_round(settings, RoundTrigger.admin, body.config, requested_by=admin.name)
+        row = rounds.start_round(settings, RoundTrigger.admin, body.config, requested_by=admin.name,
+                                 campaign=body.campaign)  # fmt: skip
     except rounds.InvalidRoundConfig as exc:
         raise unprocessable(str(exc), "body", "config") from exc
-    except rounds.RoundBusy as exc:
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except (rounds.RoundBusy, campaigns.CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except QueueUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc

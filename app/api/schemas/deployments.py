@@ -10,6 +10,7 @@ from pydantic import BaseModel
 class DeploymentOut(BaseModel):
     id: int
     checkpoint_id: int
+    campaign_id: int  # whom it serves
     promoted_at: datetime
     promoted_by: str
     reason: str | None

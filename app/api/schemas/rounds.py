@@ -7,12 +7,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.schemas.campaigns import CAMPAIGN_NAME
+
 
 class RoundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     config: dict[str, Any] = Field(
         default_factory=dict, description="DPO settings for this round over the defaults (see DPOConfig)."
     )
+    campaign: str = Field(default="default", pattern=CAMPAIGN_NAME,
+                          description="whose votes it trains on, from what serves that campaign")  # fmt: skip
 
 
 class RoundStepOut(BaseModel):
@@ -22,6 +26,7 @@ class RoundStepOut(BaseModel):
 
 class RoundOut(BaseModel):
     id: int
+    campaign_id: int
     state: str
     trigger: str
     requested_by: str | None

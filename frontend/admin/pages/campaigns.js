@@ -89,7 +89,7 @@ export default async function campaigns(main) {
   };
   main.append(h("h1", {}, "Campaigns"),
     h("p", { class: "muted" }, "Each campaign is a loop with its own question, guidelines and labelers. A labeler in several "
-      + "gets pairs from each by their share, and each campaign's pool draws from its own prompts. Rounds and serving per campaign come next; today they are default's."),
+      + "gets pairs from each by their share, and each campaign's pool draws from its own prompts. A campaign's rounds train its own lineage; an admin promotes its checkpoints. The generation API serves default's."),
     list, createForm(refresh));
   await refresh();
 }

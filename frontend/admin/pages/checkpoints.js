@@ -27,15 +27,17 @@ function statusTag(c) {
   return h("span", { class: "tag bad", title: c.status_reason || "" }, c.status, c.status_reason ? `: ${c.status_reason}` : "");
 }
 
-function node(c, children) {
+function node(c, children, names) {
   const kids = children.get(c.id) || [];
+  const campaign = c.campaign_id !== 1 ? h("span", { class: "tag", "data-testid": "campaign" }, names.get(c.campaign_id) ?? c.campaign_id) : null;
   return h("li", { "data-testid": `lineage-${c.id}` },
-    h("a", { href: `#/checkpoints/${c.id}` }, label(c)), " ", h("span", { class: "tag" }, c.kind), " ",
+    h("a", { href: `#/checkpoints/${c.id}` }, label(c)), " ", h("span", { class: "tag" }, c.kind), " ", campaign, " ",
     c.active ? h("span", { class: "serving", "data-testid": "serving" }, "serving") : null, " ", statusTag(c), " ", humanEval(c),
-    kids.length ? h("ul", {}, kids.map((k) => node(k, children))) : null);
+    kids.length ? h("ul", {}, kids.map((k) => node(k, children, names))) : null);
 }
 
-export function lineage(all) {
+// `names`: campaign id → name, for checkpoints of a lineage other than default's.
+export function lineage(all, names = new Map()) {
   const children = new Map();
   const ids = new Set(all.map((c) => c.id));
   const roots = [];
@@ -45,13 +47,16 @@ export function lineage(all) {
       children.get(c.parent_id).push(c);
     } else roots.push(c);
   }
-  return h("ul", { class: "tree", "data-testid": "lineage" }, roots.map((c) => node(c, children)));
+  return h("ul", { class: "tree", "data-testid": "lineage" }, roots.map((c) => node(c, children, names)));
 }
 
 export async function checkpoints(main, ctx) {
   const tree = h("div", {}, h("p", { class: "muted" }, "loading…"));
-  main.append(h("h1", {}, "Checkpoints"), h("p", { class: "muted" }, "Parent → child; a round starts from the checkpoint that serves."), tree);
-  await ctx.every(5000, async () => fill(tree, lineage(await getJSON("/checkpoints"))));
+  main.append(h("h1", {}, "Checkpoints"), h("p", { class: "muted" },
+    "Parent → child; a round starts from the checkpoint that serves its campaign. \"serving\" marks default's; "
+    + "another campaign's checkpoints carry its name, and serve it once promoted."), tree);
+  const names = new Map((await getJSON("/admin/campaigns?archived=true")).map((c) => [c.id, c.name]));
+  await ctx.every(5000, async () => fill(tree, lineage(await getJSON("/checkpoints"), names)));
 }
 
 function promoteButton(c, serving, refresh) {

@@ -41,6 +41,10 @@ export async function rounds(main, ctx) {
   const error = h("p", { class: "error", role: "alert", "data-testid": "round-error" });
   const config = h("textarea", { rows: 5, "aria-label": "round config (JSON)", "data-testid": "round-config" }, '{\n  "steps": 100\n}');
   const list = h("div", {}, h("p", { class: "muted" }, "loading…"));
+  const known = await getJSON("/admin/campaigns?archived=true");
+  const names = new Map(known.map((c) => [c.id, c.name]));
+  const campaign = h("select", { id: "round-campaign" },
+    known.filter((c) => !c.archived_at).map((c) => h("option", { value: c.name }, c.name)));
   const start = async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -52,7 +56,7 @@ export async function rounds(main, ctx) {
       return;
     }
     try {
-      const round = await send("POST", "/admin/rounds", { config: parsed });
+      const round = await send("POST", "/admin/rounds", { config: parsed, campaign: campaign.value });
       location.hash = `#/rounds/${round.id}`;
     } catch (e) {
       error.textContent = e.message;
@@ -60,14 +64,17 @@ export async function rounds(main, ctx) {
   };
   main.append(h("h1", {}, "Rounds"),
     h("form", { onsubmit: start }, h("h2", {}, "Start a round"),
-      h("p", { class: "muted" }, "Config as JSON (e.g. steps, beta, learning_rate, method); empty means the defaults."),
-      config, h("div", { class: "row" }, h("button", { class: "action", type: "submit" }, "Start round")), error),
+      h("p", { class: "muted" }, "Config as JSON (e.g. steps, beta, learning_rate, method); empty means the defaults. "
+        + "A round trains on its campaign's votes, from the checkpoint serving that campaign."),
+      config, h("div", { class: "row" }, h("label", { for: "round-campaign" }, "Campaign"), campaign,
+        h("button", { class: "action", type: "submit" }, "Start round")), error),
     h("h2", {}, "All rounds"), list);
   await ctx.every(REFRESH_MS * 2, async () => {
     const all = await getJSON("/admin/rounds?limit=100");
-    fill(list, all.length ? table(["round", "trigger", "state", "pairs used", "counted out", "duration", "result", ""],
+    fill(list, all.length ? table(["round", "campaign", "trigger", "state", "pairs used", "counted out", "duration", "result", ""],
       all.map((r) => h("tr", { "data-testid": `round-row-${r.id}` },
-        h("td", {}, h("a", { href: `#/rounds/${r.id}` }, `#${r.id}`)), h("td", {}, r.trigger, r.requested_by ? ` (${r.requested_by})` : ""),
+        h("td", {}, h("a", { href: `#/rounds/${r.id}` }, `#${r.id}`)), h("td", {}, names.get(r.campaign_id) ?? r.campaign_id),
+        h("td", {}, r.trigger, r.requested_by ? ` (${r.requested_by})` : ""),
         h("td", {}, r.state), h("td", {}, pairsUsed(r)), h("td", {}, countedOut(r)),
         h("td", {}, fmt.duration(r.started_at, r.finished_at)), h("td", {}, result(r)),
         h("td", {}, ACTIVE.includes(r.state) ? cancelButton(r.id) : null))))
