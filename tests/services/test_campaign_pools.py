@@ -1,8 +1,8 @@
 """Each campaign has its own prompts, pool pairs and votes, on SQLite and Postgres: the pool fills the
 campaign that lacks most from its own prompts, a labeler is served pairs only from their campaigns (in
 proportion to their shares), a vote outside one's campaigns is refused, and rounds and the preference
-model read only the default campaign's votes (the others train no adapter yet), a promotion in default
-leaves the others' pools alone, and an export holds one campaign's."""
+model read only the default campaign's votes (another's rounds: test_campaign_lineage.py), a promotion in
+default leaves the others' pools alone, and an export holds one campaign's."""
 
 import json
 import random
@@ -128,15 +128,19 @@ def test_a_vote_outside_ones_campaigns_is_refused_and_a_recorded_one_stays(any_d
         assert session.scalar(select(func.count(Vote.id)).where(Vote.comparison_id == first)) == 1
 
 
-def test_rounds_and_the_preference_model_read_only_the_default_campaigns_votes(any_db):
-    settings = get_settings()
+def votes_in_two_campaigns(ours: int, theirs: int) -> tuple[list[int], list[int]]:
+    """A labeler's votes on `ours` pairs of default and `theirs` of an open campaign "hands"."""
     campaigns.create("hands", "", open_to_all=True, by="root")
     alice, _ = make_labeler("alice")
-    ours = make_comparisons(2)
-    theirs = make_comparisons(3, seed=1, campaign_id=campaign_id("hands"))
-    for comparison in ours + theirs:
+    mine, other = make_comparisons(ours), make_comparisons(theirs, seed=1, campaign_id=campaign_id("hands"))
+    for comparison in mine + other:
         serve(comparison, alice)
-        labeling.vote(comparison, alice, Choice.left, 900, settings)
+        labeling.vote(comparison, alice, Choice.left, 900, get_settings())
+    return mine, other
+
+
+def test_default_rounds_and_the_preference_model_read_only_default_votes(any_db):
+    ours, _ = votes_in_two_campaigns(2, 3)
     with session_scope() as session:
         assert new_decisive_comparisons(session) == 2
         assert {pair.comparison_id for pair in collect_preferences(session).pairs} == set(ours)
@@ -144,13 +148,7 @@ def test_rounds_and_the_preference_model_read_only_the_default_campaigns_votes(a
 
 def test_an_export_holds_one_campaigns_votes(any_db, tmp_path):
     settings = get_settings()
-    campaigns.create("hands", "", open_to_all=True, by="root")
-    alice, _ = make_labeler("alice")
-    ours = make_comparisons(2)
-    theirs = make_comparisons(1, seed=1, campaign_id=campaign_id("hands"))
-    for comparison in ours + theirs:
-        serve(comparison, alice)
-        labeling.vote(comparison, alice, Choice.left, 900, settings)
+    ours, theirs = votes_in_two_campaigns(2, 1)
     write_export(settings, tmp_path / "default", ExportFilter())
     write_export(settings, tmp_path / "hands", ExportFilter(campaign="hands"))
     exported = {name: [row["comparison_id"] for row in pq.read_table(sorted((tmp_path / name).glob("pairs-*")))
