@@ -126,9 +126,9 @@ def new_decisive_comparisons(session: Session, campaign_id: int = DEFAULT_CAMPAI
     )
 
 
-def last_scheduled_start(session: Session) -> datetime | None:
-    scheduled = TrainingRound.trigger == RoundTrigger.schedule
-    return session.scalar(select(func.max(TrainingRound.created_at)).where(scheduled))
+def last_scheduled_start(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> datetime | None:
+    scheduled = TrainingRound.trigger == RoundTrigger.schedule, TrainingRound.campaign_id == campaign_id
+    return session.scalar(select(func.max(TrainingRound.created_at)).where(*scheduled))
 
 
 def fail_stale_rounds(session: Session, stale_s: float) -> list[int]:

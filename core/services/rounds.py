@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, RoundStep, TrainingRound, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Checkpoint, RoundStep, TrainingRound, Vote
 from core.db.session import session_scope
 from core.family import UnsupportedModel, model_family
 from core.preferences import Preferences
@@ -153,33 +153,42 @@ def fail_stale_rounds(settings: Settings) -> list[int]:
         return repo.fail_stale_rounds(session, settings.round_stale_s)
 
 
-def scheduled_round_due(settings: Settings) -> bool:
-    """No round active, the minimum interval passed, and enough new decisive pairs wait."""
+def scheduled_round_due(settings: Settings) -> tuple[int, str] | None:
+    """(id, name) of the campaign whose round is due, if any: no round active, and for that campaign the
+    minimum interval passed since its last scheduled round and enough new decisive pairs wait (the one
+    with most, when several are due: one round at a time)."""
     with session_scope() as session:
         if repo.running_round(session) is not None:
-            return False
-        last = repo.last_scheduled_start(session)
-        if last is not None and datetime.now(UTC) - last < timedelta(seconds=settings.round_min_interval_s):
-            return False
-        return repo.new_decisive_comparisons(session) >= settings.round_min_pairs
+            return None
+        due = []
+        for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
+            last = repo.last_scheduled_start(session, campaign.id)
+            if last is not None and datetime.now(UTC) - last < timedelta(seconds=settings.round_min_interval_s):
+                continue
+            waiting = repo.new_decisive_comparisons(session, campaign.id)
+            if waiting >= settings.round_min_pairs:
+                due.append((-waiting, campaign.id, campaign.name))
+        return min(due)[1:] if due else None
 
 
 def start_scheduled_round(settings: Settings) -> int | None:
-    """Start a round when one is due; an invalid DPOLOOP_DPO_OVERRIDES is recorded as a failed round,
-    so the admin sees why rounds do not train. Returns the round id, or None."""
-    if not settings.round_schedule or not scheduled_round_due(settings):
+    """Start a round of the campaign whose round is due; an invalid DPOLOOP_DPO_OVERRIDES is recorded as a
+    failed round, so the admin sees why rounds do not train. Returns the round id, or None."""
+    due = scheduled_round_due(settings) if settings.round_schedule else None
+    if due is None:
         return None
+    campaign_id, name = due
     try:
-        return start_round(settings, RoundTrigger.schedule).id
+        return start_round(settings, RoundTrigger.schedule, campaign=name).id
     except InvalidRoundConfig as exc:
         try:
-            row = _add_round(RoundTrigger.schedule, {}, None)
+            row = _add_round(RoundTrigger.schedule, {}, None, campaign_id)
         except RoundBusy:
             return None
         finish_round(row.id, RoundState.failed, f"invalid DPOLOOP_DPO_OVERRIDES: {exc}")
         return None
-    except (RoundBusy, QueueUnavailable):
-        return None
+    except (RoundBusy, QueueUnavailable, campaigns.UnknownCampaign, campaigns.CampaignRefused):
+        return None  # busy, unreachable, or archived since: the next beat looks again
 
 
 # ---- the train worker ---------------------------------------------------------------------------

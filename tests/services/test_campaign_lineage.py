@@ -131,3 +131,21 @@ def test_bad_campaign_rounds_and_promotions_are_refused(any_db, outbox, tmp_path
     with pytest.raises(campaigns.CampaignRefused, match="archived"):
         checkpoints.promote(BASE_CHECKPOINT_ID, by="root", campaign="hands")
     assert rounds.list_rounds() == []
+
+
+def test_the_schedule_starts_the_round_of_the_campaign_whose_votes_wait(any_db, outbox, monkeypatch):
+    apply_settings(monkeypatch, round_min_pairs=3, round_min_interval_s=3600)
+    campaigns.create("hands", "", open_to_all=True, by="root")
+    hands = campaign_id("hands")
+    alice, _ = make_labeler("alice")
+    voted(2, alice, seed=0)  # default: fewer than round_min_pairs
+    voted(3, alice, seed=1, campaign=hands)
+    first = rounds.start_scheduled_round(get_settings())
+    assert rounds.get_round(first)[0].campaign_id == hands
+    assert rounds.start_scheduled_round(get_settings()) is None  # one round at a time
+    rounds.cancel_round(first)
+    voted(1, alice, seed=2)  # default's turn; hands waits out its interval since its scheduled start
+    second = rounds.start_scheduled_round(get_settings())
+    assert rounds.get_round(second)[0].campaign_id == 1
+    rounds.cancel_round(second)
+    assert rounds.start_scheduled_round(get_settings()) is None  # both within their interval
