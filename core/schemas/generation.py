@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.schemas.text import MAX_DB_INT, storable_text
+from core.schemas.text import CAMPAIGN_NAME_PATTERN, MAX_DB_INT, storable_text
 
 MAX_PROMPT_CHARS = 1000
 MAX_SEED = 2**63 - 1
@@ -41,3 +41,11 @@ class GenerationRequest(GenerationParams):
     checkpoint_id: int | None = Field(
         default=None, ge=1, le=MAX_DB_INT, description="Admins only: the checkpoint to use (default: the served one)."
     )
+    campaign: str | None = Field(default=None, pattern=CAMPAIGN_NAME_PATTERN,
+                                 description="The campaign whose serving checkpoint makes it (default: `default`'s).")
+
+    @model_validator(mode="after")
+    def one_choice_of_weights(self) -> GenerationRequest:
+        if self.checkpoint_id is not None and self.campaign is not None:
+            raise ValueError("give checkpoint_id or campaign, not both")
+        return self

@@ -13,3 +13,7 @@ def storable_text(value: str) -> str:
     except UnicodeEncodeError as exc:
         raise ValueError("text must be valid UTF-8 (no lone surrogates)") from exc
     return value
+
+
+# A campaign's name: lowercase words joined by hyphens, safe in a URL path, a file name and a Prometheus label.
+CAMPAIGN_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"

@@ -17,10 +17,10 @@ from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, CampaignMember, Compar
 from core.db.session import read_scope, session_scope
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.comparisons import ready_pool_count
+from core.schemas.text import CAMPAIGN_NAME_PATTERN
 
 DEFAULT = "default"
-# Lowercase words joined by hyphens: safe in a URL path, a file name and a Prometheus label.
-NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+NAME_PATTERN = CAMPAIGN_NAME_PATTERN
 
 
 class UnknownCampaign(LookupError):

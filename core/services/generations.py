@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from core.db.models import Checkpoint, Generation, Labeler
+from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, Generation, Labeler
 from core.db.session import session_scope
 from core.queue import GENERATE_IMAGE, send
 from core.refs import CheckpointRef
 from core.repo import generations as repo
-from core.repo.checkpoints import UnusableCheckpoint, checkpoint_ref
+from core.repo.checkpoints import UnusableCheckpoint, active_checkpoint_id, checkpoint_ref
 from core.repo.generations import StartedGeneration
 from core.schemas.generation import GenerationParams, GenerationRequest
-from core.services import candidates, prompt_filter
+from core.services import campaigns, candidates, prompt_filter
 from core.settings import Settings
 from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role
 
@@ -42,19 +43,24 @@ class PromptRefused(ValueError):
     """The prompt filter (or classifier) refuses this prompt; the message names the rule."""
 
 
+class UnusableCampaign(ValueError):
+    """The request names a campaign that does not exist or is archived."""
+
+
 def request_generation(request: GenerationRequest, labeler: Labeler, settings: Settings) -> Generation:
     """Record a client's request and queue it. PinningForbidden when a labeler pins a checkpoint (it
     would let them render any checkpoint at any seed, and so unblind evaluation pairs);
     UnusableCheckpoint for a pinned checkpoint that does not exist, is broken, is the candidate under
     judgement or a rejected one no admin promoted since; PromptRefused by the
-    prompt filter (ClassifierUnavailable if its classifier hook fails); QueueUnavailable
+    prompt filter (ClassifierUnavailable if its classifier hook fails); UnusableCampaign for a `campaign`
+    that does not exist or is archived (else its serving checkpoint makes it); QueueUnavailable
     when the broker is down (the row is then failed, so nothing waits forever)."""
     if request.checkpoint_id is not None and labeler.role != Role.admin:
         raise PinningForbidden("only admins may pin a generation to a checkpoint")
     reason = prompt_filter.refusal(request.prompt, settings)  # not the negative prompt: "no gore" is fine there
     if reason:
         raise PromptRefused(reason)
-    values = request.model_dump(exclude={"checkpoint_id"})
+    values = request.model_dump(exclude={"checkpoint_id", "campaign"})
     if "num_inference_steps" not in request.model_fields_set:
         values["num_inference_steps"] = settings.default_steps
     if "guidance_scale" not in request.model_fields_set:
@@ -76,9 +82,10 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
             refusal = candidates.generation_refusal(session, request.checkpoint_id)
             if refusal:  # the candidate serves no client before its verdict (nor after a rejection)
                 raise UnusableCheckpoint(refusal)
+        pinned = request.checkpoint_id if request.campaign is None else _serving(session, request.campaign)
         generation = repo.create_generation(
             session, GenerationParams(**values), purpose=GenerationPurpose.api, requested_by=labeler.id,
-            requested_checkpoint_id=request.checkpoint_id,
+            requested_checkpoint_id=pinned,
         )  # fmt: skip
     try:
         send(GENERATE_IMAGE, generation.id)
@@ -87,6 +94,16 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
         generation.status = GenerationStatus.failed
         raise
     return generation
+
+
+def _serving(session: Session, campaign: str) -> int | None:
+    """What serves the campaign now (None for default's: whatever serves it when the image is made);
+    UnusableCampaign for an unknown or archived one."""
+    try:
+        found = campaigns.by_name(session, campaign, active=True)
+    except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
+        raise UnusableCampaign(str(exc)) from exc
+    return None if found.id == DEFAULT_CAMPAIGN_ID else active_checkpoint_id(session, found.id)
 
 
 def load(generation_id: int) -> Generation | None:

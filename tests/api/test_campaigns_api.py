@@ -117,3 +117,35 @@ def test_a_campaigns_prompts_pairs_and_votes_over_rest(client, admin, alice, bob
     assert archived.status_code == 409 and "archived" in archived.json()["detail"]
     gone = client.post("/api/v1/admin/prompts?campaign=hands", headers=auth(admin), json={"prompts": ["x"]})
     assert gone.status_code == 409
+
+
+def test_a_client_asks_for_a_campaigns_serving_checkpoint(client, admin, alice, tmp_path):
+    from sqlalchemy import update
+
+    from core.db.models import Checkpoint, Generation
+    from tests.api.test_evaluations_api import new_checkpoint
+
+    client.post("/api/v1/admin/campaigns", headers=auth(admin), json={"name": "hands"})
+    with session_scope() as session:
+        hands = campaigns.by_name(session, "hands").id
+    adapter = new_checkpoint(tmp_path, "hands-1")
+    with session_scope() as session:
+        session.execute(update(Checkpoint).where(Checkpoint.id == adapter).values(campaign_id=hands))
+    promoted = client.post(f"/api/v1/admin/checkpoints/{adapter}/promote", headers=auth(admin), json={})
+    assert promoted.status_code == 200 and promoted.json()["campaign_id"] == hands
+
+    def pinned(body: dict) -> int | None:
+        made = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", **body})
+        assert made.status_code == 202, made.text
+        with session_scope() as session:
+            return session.get(Generation, made.json()["id"]).requested_checkpoint_id
+
+    assert pinned({"campaign": "hands"}) == adapter  # any client, no admin needed: what serves hands
+    assert pinned({"campaign": "default"}) is None and pinned({}) is None  # whatever serves default then
+    for body, why in (({"campaign": "nope"}, "no campaign is named 'nope'"),
+                      ({"campaign": "hands", "checkpoint_id": 1}, "not both"), ({"campaign": "Hands"}, "pattern")):
+        r = client.post("/api/v1/generations", headers=auth(admin), json={"prompt": "a red circle", **body})
+        assert r.status_code == 422 and why in r.text, (body, r.text)
+    client.post("/api/v1/admin/campaigns/hands/archive", headers=auth(admin))
+    late = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", "campaign": "hands"})
+    assert late.status_code == 422 and "archived" in late.text

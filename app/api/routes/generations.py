@@ -60,6 +60,8 @@ async def create(
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     except UnusableCheckpoint as exc:
         raise unprocessable(str(exc), "body", "checkpoint_id") from exc
+    except generations.UnusableCampaign as exc:
+        raise unprocessable(str(exc), "body", "campaign") from exc
     except QueueUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
     if wait:
