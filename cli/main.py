@@ -199,9 +199,11 @@ def labelers_lineage(labeler_id: int) -> None:
         found = lineage.lineage(labeler_id)
     trained = ", ".join(f"#{c} ({n} votes)" for c, n in found.trained_on.items()) or "none"
     typer.echo(f"trained on their votes: {trained}; built on them: {found.built_on or 'none'}")
-    if found.serving_affected:
-        typer.echo(f"the serving checkpoint is built on them: rebuild with "
-                   f"`dpoloop rounds start --config '{{\"start_from\": {found.rebuild_from}}}'`")  # fmt: skip
+    for rebuild in found.rebuilds:
+        campaign = "" if rebuild.campaign == "default" else f" --campaign {rebuild.campaign}"
+        start = f"{{\"start_from\": {rebuild.rebuild_from}}}"
+        typer.echo(f"what serves {rebuild.campaign} (#{rebuild.serving_id}) is built on them: rebuild with "
+                   f"`dpoloop rounds start{campaign} --config '{start}'`")  # fmt: skip
 
 
 @labelers_cli.command("rotate")

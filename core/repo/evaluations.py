@@ -19,7 +19,16 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
+from core.db.models import (
+    DEFAULT_CAMPAIGN_ID,
+    Candidacy,
+    Checkpoint,
+    Comparison,
+    Deployment,
+    Evaluation,
+    Generation,
+    Vote,
+)
 from core.db.session import insert_for
 from core.repo.generations import params_of
 from core.repo.install import keyed_digest
@@ -124,12 +133,13 @@ def _made(session: Session, checkpoint_id: int, requests: list[EvaluationRequest
     return [found.get(r.params.model_dump_json()) for r in requests]
 
 
-def previous_checkpoint_id(session: Session, active: int) -> int | None:
-    """The checkpoint that served before `active` (None while the first one still serves)."""
+def previous_checkpoint_id(session: Session, active: int, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> int | None:
+    """The checkpoint that served the campaign before `active` (None while the first one still serves)."""
     return session.scalar(
         select(Deployment.checkpoint_id)
         .join(Checkpoint, Checkpoint.id == Deployment.checkpoint_id)
-        .where(Deployment.checkpoint_id != active, Checkpoint.status != CheckpointStatus.broken)
+        .where(Deployment.checkpoint_id != active, Checkpoint.status != CheckpointStatus.broken,
+               Deployment.campaign_id == campaign_id)
         .order_by(Deployment.id.desc())
         .limit(1)
     )

@@ -92,7 +92,8 @@ def by_name(session: Session, name: str, *, active: bool = False) -> Campaign:
 def _view(session: Session, campaign: Campaign) -> CampaignView:
     assigned = session.scalar(select(func.count()).select_from(CampaignMember)
                               .where(CampaignMember.campaign_id == campaign.id))  # fmt: skip
-    prompts = session.scalar(select(func.count(Prompt.id)).where(Prompt.campaign_id == campaign.id, Prompt.active))
+    prompts = session.scalar(select(func.count(Prompt.id)).where(Prompt.campaign_id == campaign.id, Prompt.active,
+                                                                 Prompt.for_eval.is_(False)))  # fmt: skip
     votes = session.scalar(select(func.count(Vote.id)).join(Comparison, Comparison.id == Vote.comparison_id)
                            .where(Comparison.campaign_id == campaign.id))  # fmt: skip
     ready = ready_pool_count(session, serving_checkpoint_id(session, campaign.id), campaign.id)

@@ -12,21 +12,33 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core.db.models import Checkpoint, Labeler
+from core.db.models import Campaign, Checkpoint, Labeler
 from core.db.session import session_scope
 from core.repo.checkpoints import active_checkpoint_id
+from core.services.campaigns import DEFAULT
 from core.states import BASE_CHECKPOINT_ID
 
 
 @dataclass(frozen=True)
+class Rebuild:
+    """A campaign whose serving checkpoint is built on the labeler's votes, and where its rebuild starts."""
+
+    campaign: str
+    serving_id: int
+    rebuild_from: int  # the newest untouched checkpoint on its serving one's line
+
+
+@dataclass(frozen=True)
 class Lineage:
-    """Where a labeler's votes went: retract them by rebuilding from `rebuild_from`."""
+    """Where a labeler's votes went: retract them by rebuilding from `rebuild_from` (the default campaign;
+    `rebuilds` lists every campaign whose serving checkpoint is affected, default included)."""
 
     labeler_id: int
     trained_on: dict[int, int]  # checkpoint id → this labeler's votes it trained on
     built_on: list[int]  # those and their descendants
-    serving_affected: bool
-    rebuild_from: int  # the newest untouched checkpoint on the serving one's line
+    serving_affected: bool  # what serves the default campaign
+    rebuild_from: int  # the newest untouched checkpoint on the default campaign's serving one's line
+    rebuilds: list[Rebuild]
 
 
 def lineage(labeler_id: int) -> Lineage:
@@ -35,7 +47,9 @@ def lineage(labeler_id: int) -> Lineage:
         if session.get(Labeler, labeler_id) is None:
             raise LookupError(f"labeler {labeler_id} does not exist")
         rows = session.execute(select(Checkpoint.id, Checkpoint.parent_id, Checkpoint.metrics)).all()
-        active = active_checkpoint_id(session)
+        active_campaigns = select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)
+        serving = {c.name: active_checkpoint_id(session, c.id) for c in session.scalars(active_campaigns)}
+    active = serving[DEFAULT]
     parent = {c: p for c, p, _ in rows}
     trained_on = {c: int((m or {}).get("labeler_votes", {}).get(str(labeler_id), 0)) for c, _, m in rows}
     trained_on = {c: n for c, n in trained_on.items() if n}
@@ -49,8 +63,12 @@ def lineage(labeler_id: int) -> Lineage:
             checkpoint_id = parent.get(checkpoint_id)
         return False
 
+    def untouched_ancestor(checkpoint_id: int) -> int:
+        while checkpoint_id is not None and touched(checkpoint_id):
+            checkpoint_id = parent.get(checkpoint_id)
+        return checkpoint_id or BASE_CHECKPOINT_ID
+
     built_on = sorted(c for c in parent if touched(c))
-    rebuild_from = active
-    while rebuild_from is not None and touched(rebuild_from):
-        rebuild_from = parent.get(rebuild_from)
-    return Lineage(labeler_id, trained_on, built_on, active in built_on, rebuild_from or BASE_CHECKPOINT_ID)
+    rebuilds = [Rebuild(name, checkpoint_id, untouched_ancestor(checkpoint_id))
+                for name, checkpoint_id in serving.items() if checkpoint_id in built_on]  # fmt: skip
+    return Lineage(labeler_id, trained_on, built_on, active in built_on, untouched_ancestor(active), rebuilds)

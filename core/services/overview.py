@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import (
+    DEFAULT_CAMPAIGN_ID,
     Checkpoint,
     Comparison,
     Deployment,
@@ -110,7 +111,8 @@ def overview(settings: Settings) -> Overview:
     now = datetime.now(UTC)
     with session_scope() as session:
         active = active_checkpoint_id(session)
-        since = session.scalar(select(func.max(Deployment.promoted_at)).where(Deployment.checkpoint_id == active))
+        since = session.scalar(select(func.max(Deployment.promoted_at)).where(
+            Deployment.checkpoint_id == active, Deployment.campaign_id == DEFAULT_CAMPAIGN_ID))  # fmt: skip
         ready = select(func.count(Comparison.id)).where(Comparison.state == ComparisonState.ready)
         pool_ready = ready_pool_count(session, active)  # the default campaign's
         eval_ready = session.scalar(ready.where(measuring(active)))  # a promotion's evaluation and arena matches

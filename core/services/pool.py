@@ -27,7 +27,7 @@ from core.refs import CheckpointRef
 from core.repo import generations as generations_repo
 from core.repo import gold as gold_repo
 from core.repo import reward_models
-from core.repo.checkpoints import active_checkpoint_id, checkpoint_ref
+from core.repo.checkpoints import UnusableCheckpoint, active_checkpoint_id, checkpoint_ref
 from core.repo.comparisons import ready_pool_count
 from core.repo.generations import StartedGeneration
 from core.repo.prompts import active_prompts
@@ -112,9 +112,10 @@ def _spares(session: Session, settings: Settings, checkpoint_id: int, prompt_id:
     return tuple(StartedGeneration(row.id, row.image_path, row.latents_path) for row in rows)
 
 
-def _most_lacking(session: Session, settings: Settings) -> tuple[int, int, int] | None:
-    """(campaign id, its serving checkpoint id, ready pairs) of the pool furthest below DPOLOOP_POOL_TARGET:
-    the default campaign's, or that of another active campaign with prompts and someone to label it."""
+def _lacking(session: Session, settings: Settings) -> list[tuple[int, int, int]]:
+    """(campaign id, its serving checkpoint id, ready pairs) of the pools below DPOLOOP_POOL_TARGET, furthest
+    below first: the default campaign's, and those of other active campaigns with prompts and someone to
+    label them."""
     lacking = []
     for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
         default = campaign.id == DEFAULT_CAMPAIGN_ID
@@ -128,7 +129,19 @@ def _most_lacking(session: Session, settings: Settings) -> tuple[int, int, int] 
                 continue
             lacking.append((no_prompts, ready - settings.pool_target, campaign.id, serving, ready))
     # A default campaign without prompts comes last: its empty batch says so, but must not starve the others.
-    return min(lacking)[2:] if lacking else None
+    return [found[2:] for found in sorted(lacking)]
+
+
+def _usable(session: Session, settings: Settings) -> tuple[CheckpointRef, int, int] | None:
+    """(serving checkpoint, campaign id, ready pairs) of the pool to fill next. Another campaign whose
+    checkpoint cannot serve (broken, its rollback on the way) waits; default's raises UnusableCheckpoint."""
+    for campaign_id, serving, ready in _lacking(session, settings):
+        try:
+            return checkpoint_ref(session, serving), campaign_id, ready
+        except UnusableCheckpoint:
+            if campaign_id == DEFAULT_CAMPAIGN_ID:
+                raise
+    return None
 
 
 def plan_batch(settings: Settings) -> PoolBatch | None:
@@ -136,11 +149,10 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
     rows marked running; None when every pool is full (a batch without pairs: there are no active
     prompts). UnusableCheckpoint while a broken checkpoint still serves."""
     with session_scope() as session:
-        found = _most_lacking(session, settings)
+        found = _usable(session, settings)
         if found is None:
             return None
-        campaign_id, serving, ready = found
-        checkpoint = checkpoint_ref(session, serving)
+        checkpoint, campaign_id, ready = found
         size = 1 if ready == 0 else min(settings.pool_target - ready, settings.pool_batch)
         candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
         # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none;

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Prompt
 from core.db.session import session_scope
 from core.repo import prompts as repo
 from core.repo.prompts import PromptUsage
 from core.services import campaigns, prompt_filter
 from core.settings import Settings, get_settings
 from core.states import PromptSource
+
+NO_EVALUATION = ("campaign {campaign!r} has no evaluation set: only the default campaign's candidates are "
+                 "evaluated (for now)")
 
 
 class PromptsBusy(RuntimeError):
@@ -20,7 +25,9 @@ def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False, 
                 campaign: str = campaigns.DEFAULT) -> tuple[int, int]:  # fmt: skip
     """Add prompts to a campaign, skipping ones it has; (added, skipped). ValueError names a bad prompt, or
     the prompt filter's rule that refuses one (nothing is added then); UnknownCampaign, or CampaignRefused
-    for an archived campaign."""
+    for an archived campaign or evaluation prompts outside `default` (only its candidates are evaluated)."""
+    if for_eval and campaign != campaigns.DEFAULT:
+        raise campaigns.CampaignRefused(NO_EVALUATION.format(campaign=campaign))
     found, settings = prompt_filter.rules(), settings or get_settings()
     for text in texts:
         reason = prompt_filter.refusal(text, settings, found, show_pattern=True)  # admins add prompts
@@ -47,8 +54,13 @@ def list_prompts(limit: int = 500, offset: int = 0, campaign: str = campaigns.DE
 
 
 def update_prompt(prompt_id: int, active: bool | None = None, for_eval: bool | None = None) -> PromptUsage:
-    """Retire/restore a prompt or flag it for evaluation; LookupError when it does not exist."""
+    """Retire/restore a prompt or flag it for evaluation; LookupError when it does not exist, CampaignRefused
+    for an evaluation flag outside `default`."""
     with session_scope() as session:
+        campaign = session.scalar(select(Campaign).join(Prompt, Prompt.campaign_id == Campaign.id)
+                                  .where(Prompt.id == prompt_id))  # fmt: skip
+        if for_eval and campaign is not None and campaign.id != DEFAULT_CAMPAIGN_ID:
+            raise campaigns.CampaignRefused(NO_EVALUATION.format(campaign=campaign.name))
         repo.update_prompt(session, prompt_id, active, for_eval)
         return repo.prompt_usage(session, limit=1, prompt_id=prompt_id)[0]
 

@@ -174,7 +174,7 @@ def test_quality_and_lineage_over_rest(client, admin, alice):
     assert next(r for r in again if r["name"] == "alice")["reasons"] == ["excluded by an admin"]
     lineage = client.get(f"/api/v1/admin/labelers/{row['labeler_id']}/lineage", headers=admin).json()
     assert lineage == {"labeler_id": row["labeler_id"], "trained_on": {}, "built_on": [], "serving_affected": False,
-                       "rebuild_from": 1}  # fmt: skip
+                       "rebuild_from": 1, "rebuilds": []}  # fmt: skip
     assert client.patch(f"/api/v1/admin/labelers/{row['labeler_id']}", headers=admin, json={}).status_code == 422
     assert client.get("/api/v1/admin/labelers/9999/lineage", headers=admin).status_code == 404
     with session_scope() as session:

@@ -10,10 +10,18 @@ from core.db.models import Candidacy, Comparison
 from core.db.session import session_scope
 from core.repo.checkpoints import active_checkpoint_id
 from core.repo.rounds import new_decisive_comparisons
-from core.services import campaigns, checkpoints, labeling, rounds
+from core.services import campaigns, checkpoints, evaluations, labeling, prompts, rounds
 from core.services.checkpoints import NewCheckpoint
 from core.settings import get_settings
-from core.states import BASE_CHECKPOINT_ID, CheckpointKind, Choice, ComparisonState, RoundState, RoundTrigger
+from core.states import (
+    BASE_CHECKPOINT_ID,
+    CheckpointKind,
+    Choice,
+    ComparisonState,
+    PromptSource,
+    RoundState,
+    RoundTrigger,
+)
 from tests.api.test_evaluations_api import new_checkpoint
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler, serve
@@ -75,6 +83,10 @@ def test_a_campaigns_round_trains_its_votes_into_its_lineage_and_serves_it_once_
     ours_waiting = make_comparisons(1, seed=3)
     deployment = checkpoints.promote(made, by="root", reason="looks right")
     assert deployment.campaign_id == hands
+    # Default's promotion evaluation (what serves it against what served it before) is not hands' business.
+    apply_settings(monkeypatch, eval_seeds_per_prompt=1)
+    prompts.add_prompts(["a red circle on the left, white background"], PromptSource.admin, for_eval=True)
+    assert evaluations.plan_step(get_settings()) is None
     with session_scope() as session:
         assert (active_checkpoint_id(session), active_checkpoint_id(session, hands)) == (1, made)
         assert campaigns.serving_checkpoint_id(session, hands) == made

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from core.db.models import Comparison, Vote
+from core.db.models import Checkpoint, Comparison, Vote
 from core.db.session import session_scope
 from core.repo.checkpoints import promote
 from core.repo.preferences import collect_preferences
@@ -20,7 +20,7 @@ from core.repo.rounds import new_decisive_comparisons
 from core.services import campaigns, labeling, pool, prompts
 from core.services.export import ExportFilter, write_export
 from core.settings import get_settings
-from core.states import BASE_CHECKPOINT_ID, Choice, ComparisonState, PromptSource
+from core.states import BASE_CHECKPOINT_ID, CheckpointStatus, Choice, ComparisonState, PromptSource
 from tests.api.test_evaluations_api import new_checkpoint
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler, serve
@@ -57,6 +57,14 @@ def test_each_campaign_has_its_own_prompts(any_db):
     assert sorted(p.prompt.text for p in prompts.list_prompts()) == ["a blue square", "a red circle"]
     with pytest.raises(campaigns.UnknownCampaign):
         prompts.list_prompts(campaign="nope")
+    # Only default's candidates are evaluated: another campaign has no evaluation set (yet).
+    with pytest.raises(campaigns.CampaignRefused, match="no evaluation set"):
+        prompts.add_prompts(["two open hands"], PromptSource.admin, for_eval=True, campaign="hands")
+    (hand,) = [p.prompt.id for p in prompts.list_prompts(campaign="hands") if p.prompt.text == "two hands"]
+    with pytest.raises(campaigns.CampaignRefused, match="no evaluation set"):
+        prompts.update_prompt(hand, for_eval=True)
+    prompts.add_prompts(["a small red circle"], PromptSource.admin, for_eval=True)
+    assert (campaigns.get("default").prompts, campaigns.get("hands").prompts) == (2, 2)  # pool prompts
     campaigns.archive("hands")
     with pytest.raises(campaigns.CampaignRefused, match="archived"):
         prompts.add_prompts(["more hands"], PromptSource.admin, campaign="hands")
@@ -174,3 +182,18 @@ def test_a_promotion_in_default_leaves_another_campaigns_pool_as_it_is(any_db, t
             new, BASE_CHECKPOINT_ID)  # fmt: skip
     assert [states[c] for c in ours] == [ComparisonState.retired] * 2  # drawn from what served before
     assert [states[c] for c in theirs] == [ComparisonState.ready] * 2  # drawn from hands' own checkpoint
+
+
+def test_a_campaign_whose_checkpoint_cannot_serve_does_not_stop_the_others_pools(any_db, monkeypatch, tmp_path):
+    apply_settings(monkeypatch, pool_target=2, pool_batch=2)
+    prompts.add_prompts(["a red circle"], PromptSource.admin)
+    make_comparisons(1)  # default lacks one pair, hands two
+    campaigns.create("hands", "", open_to_all=True, by="root")
+    prompts.add_prompts(["two hands"], PromptSource.admin, campaign="hands")
+    adapter = new_checkpoint(tmp_path, "hands-1")
+    with session_scope() as session:
+        session.execute(update(Checkpoint).where(Checkpoint.id == adapter).values(campaign_id=campaign_id("hands")))
+        promote(session, adapter, by="test")
+        # Broken while it serves: the moment before its rollback commits.
+        session.execute(update(Checkpoint).where(Checkpoint.id == adapter).values(status=CheckpointStatus.broken))
+    assert pool.plan_batch(get_settings()).campaign_id == 1

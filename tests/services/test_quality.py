@@ -6,12 +6,14 @@ import random
 
 import pytest
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
+from cli.main import cli
 from core.db.models import Checkpoint, Comparison, Deployment
 from core.db.session import session_scope
 from core.repo.comparisons import left_is_a, next_for_labeler
 from core.repo.preferences import collect_preferences
-from core.services import labeling, lineage, pool, quality
+from core.services import campaigns, labeling, lineage, pool, quality
 from core.settings import get_settings
 from core.states import Choice, ComparisonKind, GoldAnswer
 from tests.conftest import apply_settings
@@ -144,6 +146,18 @@ def test_the_checkpoints_built_on_a_labeler_and_where_to_rebuild_from(sqlite_db)
     found = lineage.lineage(dave)
     assert found.trained_on == {second: 3} and found.built_on == [second, third]
     assert found.serving_affected and found.rebuild_from == first
+    assert found.rebuilds == [lineage.Rebuild("default", third, first)]
     assert lineage.lineage(erin).rebuild_from == 1  # every checkpoint holds erin's votes: the base
+
+    # Another campaign's serving checkpoint built on dave's votes is named with its own rebuild point.
+    hands = campaigns.create("hands", "", open_to_all=True, by="root").id
+    with session_scope() as session:
+        theirs = add(1, {dave: 2})
+        session.get(Checkpoint, theirs).campaign_id = hands
+        session.add(Deployment(checkpoint_id=theirs, campaign_id=hands, promoted_by="test"))
+    assert lineage.lineage(dave).rebuilds == [lineage.Rebuild("default", third, first),
+                                              lineage.Rebuild("hands", theirs, 1)]  # fmt: skip
+    shown = CliRunner().invoke(cli, ["labelers", "lineage", str(dave)]).output
+    assert "dpoloop rounds start --campaign hands --config '{\"start_from\": 1}'" in shown
     with pytest.raises(LookupError):
         lineage.lineage(999)

@@ -61,3 +61,5 @@ def update_prompt(prompt_id: Id, body: PromptPatch, _: Admin) -> PromptOut:
         return prompt_out(prompts.update_prompt(prompt_id, body.active, body.for_eval))
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except campaigns.CampaignRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -19,10 +19,12 @@ function standingSelect(labelerId, override, refresh, lineageBox) {
     fill(lineageBox, h("div", { class: "card", "data-testid": "lineage" },
       h("div", { class: "label" }, `Checkpoints built on labeler ${labelerId}'s votes`),
       found.built_on.length ? `#${found.built_on.join(", #")}` : "none",
-      found.serving_affected ? h("div", { class: "row" }, h("button", { class: "action", onclick: async () => {
-        const round = await send("POST", "/admin/rounds", { config: { start_from: found.rebuild_from } }).catch((e) => alert(e.message));
+      // One button per campaign whose serving checkpoint holds their votes.
+      found.rebuilds.map((r) => h("div", { class: "row" }, h("button", { class: "action", onclick: async () => {
+        const body = { config: { start_from: r.rebuild_from }, campaign: r.campaign };
+        const round = await send("POST", "/admin/rounds", body).catch((e) => alert(e.message));
         if (round) location.hash = `#/rounds/${round.id}`;
-      } }, `Rebuild from #${found.rebuild_from}`)) : null));
+      } }, r.campaign === "default" ? `Rebuild from #${r.rebuild_from}` : `Rebuild ${r.campaign} from #${r.rebuild_from}`)))));
     await refresh();
   });
   return select;
