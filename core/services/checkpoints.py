@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.db.models import Candidacy, Checkpoint, Deployment, Evaluation
+from sqlalchemy import select
+
+from core.db.models import Campaign, Candidacy, Checkpoint, Deployment, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import candidacies
@@ -25,9 +27,10 @@ class Registry:
     for) its newest human evaluation."""
 
     checkpoints: list[Checkpoint]
-    active_id: int
+    active_id: int  # what serves the default campaign
     evaluations: dict[int, tuple[Evaluation, EvaluationTally]]
     candidacies: dict[int, Candidacy]
+    serves: dict[int, list[str]]  # checkpoint id → the active campaigns it serves now
 
 
 def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings: Settings | None = None) -> Registry:
@@ -44,7 +47,10 @@ def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings:
         if with_evaluations:
             uncounted = uncounted_voters(session, settings or get_settings())
             evaluations = latest_evaluations(session, checkpoint_id, uncounted)
-        return Registry(rows, active, evaluations, candidacies.of_checkpoints(session, [r.id for r in rows]))
+        serves: dict[int, list[str]] = {}
+        for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
+            serves.setdefault(repo.active_checkpoint_id(session, campaign.id), []).append(campaign.name)
+        return Registry(rows, active, evaluations, candidacies.of_checkpoints(session, [r.id for r in rows]), serves)
 
 
 def active_registry(with_evaluations: bool, settings: Settings | None = None) -> Registry:

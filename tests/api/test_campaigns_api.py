@@ -133,6 +133,10 @@ def test_a_client_asks_for_a_campaigns_serving_checkpoint(client, admin, alice, 
         session.execute(update(Checkpoint).where(Checkpoint.id == adapter).values(campaign_id=hands))
     promoted = client.post(f"/api/v1/admin/checkpoints/{adapter}/promote", headers=auth(admin), json={})
     assert promoted.status_code == 200 and promoted.json()["campaign_id"] == hands
+    listed = {c["id"]: c for c in client.get("/api/v1/checkpoints", headers=auth(admin)).json()}
+    assert (listed[adapter]["serves"], listed[1]["serves"], listed[adapter]["campaign_id"]) == (["hands"], ["default"],
+                                                                                               hands)  # fmt: skip
+    assert all(c["serves"] == [] for c in client.get("/api/v1/checkpoints", headers=auth(alice)).json())
 
     def pinned(body: dict) -> int | None:
         made = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", **body})

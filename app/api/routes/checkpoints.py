@@ -39,6 +39,7 @@ def checkpoint_out(c: Checkpoint, registry: Registry, for_admin: bool) -> Checkp
         campaign_id=c.campaign_id,
         round_id=c.round_id, status=c.status, status_reason=c.status_reason, metrics=c.metrics or {},
         created_at=c.created_at, active=c.id == registry.active_id, human_eval=human_eval,
+        serves=registry.serves.get(c.id, []) if for_admin else [],
         candidate=candidate_out(candidacy, for_admin) if candidacy else None,
     )  # fmt: skip
 

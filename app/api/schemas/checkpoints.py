@@ -31,6 +31,7 @@ class CheckpointOut(BaseModel):
     metrics: dict
     created_at: datetime
     active: bool  # serves the default campaign
+    serves: list[str] = Field(default_factory=list, description="Admins only: the campaigns it serves now.")
     # Its newest evaluation against the checkpoint it replaced; admins only (live counts would tell a
     # labeler which side of an eval pair was the new checkpoint).
     human_eval: EvaluationOut | None = None

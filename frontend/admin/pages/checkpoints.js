@@ -59,11 +59,12 @@ export async function checkpoints(main, ctx) {
   await ctx.every(5000, async () => fill(tree, lineage(await getJSON("/checkpoints"), names)));
 }
 
-function promoteButton(c, serving, refresh) {
+// `serving`: what serves the checkpoint's campaign (named `campaign`) now.
+function promoteButton(c, serving, campaign, refresh) {
   const older = serving && c.id < serving.id;
   const text = older ? "Roll back to this" : "Promote (serve this)";
   return h("button", { class: "action", "data-testid": "promote", onclick: async (event) => {
-    const question = `Serve ${label(c)} instead of ${serving ? label(serving) : "the current one"}? Workers swap within seconds.`;
+    const question = `Serve ${label(c)} to ${campaign} instead of ${serving ? label(serving) : "the current one"}? Workers swap within seconds.`;
     if (!confirm(question)) return;
     event.target.disabled = true;
     try {
@@ -97,21 +98,26 @@ export async function checkpoint(main, ctx, id) {
   main.append(h("h1", {}, `Checkpoint ${id}`), head, h("h2", {}, "Gate"), gate, h("h2", {}, "Labelers' verdict"), verdict,
               h("h2", {}, "Metrics"), metrics,
               h("h2", {}, "Same-seed image grid"), grid);
+  const names = new Map((await getJSON("/admin/campaigns?archived=true")).map((x) => [x.id, x.name]));
   const refresh = async () => {
     const all = await getJSON("/checkpoints");
     const c = all.find((x) => String(x.id) === id);
     if (!c) return fill(head, h("p", { class: "error" }, `No checkpoint ${id}.`));
-    const serving = all.find((x) => x.active);
+    const campaign = names.get(c.campaign_id) ?? "default";
+    const serving = all.find((x) => x.serves.includes(campaign));
     const parent = all.find((x) => x.id === c.parent_id);
+    const others = c.serves.filter((name) => name !== "default");
     fill(head,
       h("p", {}, h("strong", {}, c.name), " ", h("span", { class: "tag" }, c.kind), " ",
-        c.active ? h("span", { class: "serving", "data-testid": "serving" }, "serving") : null, " ", statusTag(c)),
+        campaign !== "default" ? h("span", { class: "tag" }, `campaign ${campaign}`) : null, " ",
+        c.active ? h("span", { class: "serving", "data-testid": "serving" }, "serving") : null, " ",
+        others.length ? h("span", { class: "serving" }, `serving ${others.join(", ")}`) : null, " ", statusTag(c)),
       h("p", {}, "Parent: ", parent ? h("a", { href: `#/checkpoints/${parent.id}` }, label(parent)) : "none",
         c.round_id ? [" · made by ", h("a", { href: `#/rounds/${c.round_id}` }, `round ${c.round_id}`)] : "",
         ` · created ${fmt.time(c.created_at)}`, c.path ? [" · ", h("code", {}, c.path)] : ""),
       h("p", {}, humanEval(c) || h("span", { class: "muted" }, "no human evaluation yet")),
-      h("div", { class: "row" }, c.active ? h("span", { class: "muted" }, "This checkpoint serves.")
-        : c.status === "broken" ? h("span", { class: "muted" }, "Broken checkpoints cannot serve.") : promoteButton(c, serving, refresh),
+      h("div", { class: "row" }, c.serves.includes(campaign) ? h("span", { class: "muted" }, `This checkpoint serves ${campaign}.`)
+        : c.status === "broken" ? h("span", { class: "muted" }, "Broken checkpoints cannot serve.") : promoteButton(c, serving, campaign, refresh),
         c.candidate?.state === "judging" ? [" ", rejectButton(c, refresh)] : null));
     fill(gate, gateTable(c));
     // The rule (margin, cap) comes with the overview's candidate: only the one being judged needs it.
