@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 
+DEFAULT_CAMPAIGN_ID = 1  # campaign 1 is `default`: an install's data from before campaigns (migration 0021)
 BASE_CHECKPOINT_ID = 1  # checkpoint 1 is the base model (settings.base_model); the first migration makes it
 
 

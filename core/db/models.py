@@ -23,6 +23,7 @@ from sqlalchemy.sql import false
 
 from core.db.types import UTCDateTime
 from core.states import (
+    DEFAULT_CAMPAIGN_ID,
     CandidateState,
     CheckpointKind,
     CheckpointStatus,
@@ -58,14 +59,9 @@ def _enum(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
     return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=length)
 
 
-# The campaign that holds an install's data from before campaigns (migration 0021); the one a request means
-# when it names none.
-DEFAULT_CAMPAIGN_ID = 1
-
-
 class Campaign(Base):
-    """One preference loop on the install's base model: its question and guidelines, its labelers and (in
-    later steps) its prompts, pool and adapter lineage. `default` (id 1) is open to every labeler."""
+    """One preference loop on the install's base model: its question and guidelines, its labelers, prompts,
+    pool, votes and adapter lineage. `default` (id 1, DEFAULT_CAMPAIGN_ID) is open to every labeler."""
 
     __tablename__ = "campaigns"
 

@@ -19,16 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import (
-    DEFAULT_CAMPAIGN_ID,
-    Candidacy,
-    Checkpoint,
-    Comparison,
-    Deployment,
-    Evaluation,
-    Generation,
-    Vote,
-)
+from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import insert_for
 from core.repo.generations import params_of
 from core.repo.install import keyed_digest
@@ -36,6 +27,7 @@ from core.repo.prompts import active_prompts
 from core.schemas.generation import MAX_SEED, GenerationParams
 from core.settings import Settings
 from core.states import (
+    DEFAULT_CAMPAIGN_ID,
     CandidateState,
     CheckpointStatus,
     Choice,

@@ -19,22 +19,13 @@ from typing import Self
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import (
-    DEFAULT_CAMPAIGN_ID,
-    Candidacy,
-    Checkpoint,
-    Comparison,
-    Deployment,
-    Evaluation,
-    Generation,
-    Vote,
-)
+from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import session_scope
 from core.repo import checkpoints as checkpoints_repo
 from core.services import campaigns
 from core.services.evaluations import uncounted_voters
 from core.settings import Settings
-from core.states import CandidateState, CheckpointStatus, Choice, ComparisonKind, ComparisonState
+from core.states import DEFAULT_CAMPAIGN_ID, CandidateState, CheckpointStatus, Choice, ComparisonKind, ComparisonState
 from core.verdict import Outcome, Verdict, VerdictRule, judge
 
 log = logging.getLogger(__name__)
