@@ -21,13 +21,15 @@ async function download(params, button) {
 export default async function data(main, ctx) {
   const kind = h("select", { "aria-label": "which comparisons" }, ["train", "eval", "all"].map((k) => h("option", { value: k }, k)));
   const ties = h("input", { type: "checkbox", "aria-label": "include ties" });
+  const campaign = h("select", { "aria-label": "whose votes (campaign)" },
+    (await getJSON("/admin/campaigns?archived=true")).map((c) => h("option", { value: c.name }, c.name)));
   const path = h("input", { required: true, placeholder: "picks.parquet (in the import folder)", "aria-label": "path on the server", size: 40 });
   const name = h("input", { placeholder: "name (default: the file's)", "aria-label": "set name" });
   const error = h("p", { class: "error", role: "alert" });
   const sets = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const exportButton = (form, format, label) => {
     const button = h("button", { class: "action", type: "button" }, label);
-    button.addEventListener("click", () => download({ form, format, kind: kind.value, include_ties: ties.checked }, button));
+    button.addEventListener("click", () => download({ form, format, kind: kind.value, include_ties: ties.checked, campaign: campaign.value }, button));
     return button;
   };
   const start = async (event) => {
@@ -43,7 +45,7 @@ export default async function data(main, ctx) {
   main.append(h("h1", {}, "Data"),
     h("h2", {}, "Export"),
     h("p", { class: "muted" }, "Pairs: one row per decided comparison in the Pick-a-Pic v2 layout, images included. Votes: one row per vote."),
-    h("div", { class: "row" }, kind, h("label", {}, ties, " include ties"), exportButton("pairs", "parquet", "Pairs (parquet)"),
+    h("div", { class: "row" }, campaign, kind, h("label", {}, ties, " include ties"), exportButton("pairs", "parquet", "Pairs (parquet)"),
       exportButton("votes", "parquet", "Votes (parquet)"), exportButton("votes", "csv", "Votes (CSV)")),
     h("h2", {}, "Import"),
     h("p", { class: "muted" }, "A Pick-a-Pic parquet file or folder, a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl, in the server's import folder (DPOLOOP_IMPORT_ROOT, by default imports/ in the data dir; a relative path is inside it, nothing outside it is read). Images are bytes in the rows or files in the folder, never paths or URLs. Rounds use it with \"sources\": [\"votes\", \"import:NAME\"]."),
