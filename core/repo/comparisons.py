@@ -154,7 +154,8 @@ def next_for_labeler(
     the labeler's `campaigns`, (campaign id, the checkpoint its pairs come from) in the order to try
     them (None: the default campaign alone). Measuring and gold pairs are the default campaign's."""
     now = datetime.now(UTC)
-    active = active_checkpoint_id(session)
+    # What serves default: the caller's order names it when the labeler is in default (one query less).
+    active = dict(campaigns or ()).get(DEFAULT_CAMPAIGN_ID) or active_checkpoint_id(session)
     order = [(DEFAULT_CAMPAIGN_ID, active)] if campaigns is None else campaigns
     stages = [_training(campaign_id, serving) for campaign_id, serving in order]
     in_default = any(campaign_id == DEFAULT_CAMPAIGN_ID for campaign_id, _ in order)

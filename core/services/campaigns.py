@@ -96,7 +96,7 @@ def _view(session: Session, campaign: Campaign) -> CampaignView:
                                                                  Prompt.for_eval.is_(False)))  # fmt: skip
     votes = session.scalar(select(func.count(Vote.id)).join(Comparison, Comparison.id == Vote.comparison_id)
                            .where(Comparison.campaign_id == campaign.id))  # fmt: skip
-    ready = ready_pool_count(session, serving_checkpoint_id(session, campaign.id), campaign.id)
+    ready = ready_pool_count(session, active_checkpoint_id(session, campaign.id), campaign.id)
     return CampaignView(campaign.id, campaign.name, campaign.description, campaign.open_to_all, assigned or 0,
                         campaign.created_by, campaign.created_at, campaign.archived_at, prompts or 0, ready,
                         votes or 0)  # fmt: skip
@@ -211,10 +211,14 @@ def labeled(session: Session, campaign: Campaign) -> bool:
         select(CampaignMember.labeler_id).where(CampaignMember.campaign_id == campaign.id).limit(1)) is not None
 
 
-def serving_checkpoint_id(session: Session, campaign_id: int) -> int:
-    """The checkpoint a campaign's pool pairs come from: what serves it (the base until one of its own
-    lineage is promoted)."""
-    return active_checkpoint_id(session, campaign_id)
+def active_campaigns(session: Session) -> list[Campaign]:
+    """The campaigns not archived, oldest first."""
+    return list(session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)))
+
+
+def serving_checkpoints(session: Session) -> dict[str, int]:
+    """Each active campaign's name → the checkpoint serving it (the base until one of its lineage is promoted)."""
+    return {c.name: active_checkpoint_id(session, c.id) for c in active_campaigns(session)}
 
 
 def draw_order(session: Session, labeler_id: int, rng: random.Random | None = None) -> list[tuple[int, int]]:
@@ -222,17 +226,9 @@ def draw_order(session: Session, labeler_id: int, rng: random.Random | None = No
     pair: drawn one after another, each with probability in proportion to its share (so the first is the
     one their share picks, and an empty pool in one never leaves them waiting while another has pairs)."""
     rng = rng or random.Random()
-    left = [(c.id, share) for c, share in memberships(session, labeler_id)]
-    order = []
-    while left:
-        pick = rng.random() * sum(share for _, share in left)
-        index = 0
-        while index < len(left) - 1 and pick >= left[index][1]:
-            pick -= left[index][1]
-            index += 1
-        campaign_id, _ = left.pop(index)
-        order.append((campaign_id, serving_checkpoint_id(session, campaign_id)))
-    return order
+    # Sorting by u ** (1 / share), u uniform, is a weighted draw without replacement (Efraimidis–Spirakis).
+    drawn = sorted(memberships(session, labeler_id), key=lambda found: rng.random() ** (1 / found[1]), reverse=True)
+    return [(campaign.id, active_checkpoint_id(session, campaign.id)) for campaign, _ in drawn]
 
 
 def check_voter(session: Session, comparison_id: int, labeler_id: int) -> None:

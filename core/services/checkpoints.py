@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from core.db.models import Campaign, Candidacy, Checkpoint, Deployment, Evaluation
+from core.db.models import Candidacy, Checkpoint, Deployment, Evaluation
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import candidacies
 from core.repo import checkpoints as repo
 from core.repo.checkpoints import NewCheckpoint, PromotionRefused, UnusableCheckpoint
 from core.repo.evaluations import EvaluationTally, latest_evaluations
-from core.services import candidates
+from core.services import campaigns, candidates
 from core.services.candidates import NotJudged
 from core.services.evaluations import uncounted_voters
 from core.settings import Settings, get_settings
@@ -48,8 +46,8 @@ def registry(with_evaluations: bool, checkpoint_id: int | None = None, settings:
             uncounted = uncounted_voters(session, settings or get_settings())
             evaluations = latest_evaluations(session, checkpoint_id, uncounted)
         serves: dict[int, list[str]] = {}
-        for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
-            serves.setdefault(repo.active_checkpoint_id(session, campaign.id), []).append(campaign.name)
+        for name, serving in campaigns.serving_checkpoints(session).items():
+            serves.setdefault(serving, []).append(name)
         return Registry(rows, active, evaluations, candidacies.of_checkpoints(session, [r.id for r in rows]), serves)
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core.db.models import Campaign, Checkpoint, Labeler
+from core.db.models import Checkpoint, Labeler
 from core.db.session import session_scope
-from core.repo.checkpoints import active_checkpoint_id
+from core.services import campaigns
 from core.services.campaigns import DEFAULT
 from core.states import BASE_CHECKPOINT_ID
 
@@ -47,8 +47,7 @@ def lineage(labeler_id: int) -> Lineage:
         if session.get(Labeler, labeler_id) is None:
             raise LookupError(f"labeler {labeler_id} does not exist")
         rows = session.execute(select(Checkpoint.id, Checkpoint.parent_id, Checkpoint.metrics)).all()
-        active_campaigns = select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)
-        serving = {c.name: active_checkpoint_id(session, c.id) for c in session.scalars(active_campaigns)}
+        serving = campaigns.serving_checkpoints(session)
     active = serving[DEFAULT]
     parent = {c: p for c, p, _ in rows}
     trained_on = {c: int((m or {}).get("labeler_votes", {}).get(str(labeler_id), 0)) for c, _, m in rows}

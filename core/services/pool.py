@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Comparison, Generation, Prompt
+from core.db.models import DEFAULT_CAMPAIGN_ID, Comparison, Generation, Prompt
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import generations as generations_repo
@@ -117,11 +117,11 @@ def _lacking(session: Session, settings: Settings) -> list[tuple[int, int, int]]
     below first: the default campaign's, and those of other active campaigns with prompts and someone to
     label them."""
     lacking = []
-    for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
+    for campaign in campaigns.active_campaigns(session):
         default = campaign.id == DEFAULT_CAMPAIGN_ID
         if not default and not campaigns.labeled(session, campaign):
             continue
-        serving = campaigns.serving_checkpoint_id(session, campaign.id)
+        serving = active_checkpoint_id(session, campaign.id)
         ready = ready_pool_count(session, serving, campaign.id)
         if ready < settings.pool_target:
             no_prompts = not active_prompts(session, campaign_id=campaign.id)

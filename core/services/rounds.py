@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Checkpoint, RoundStep, TrainingRound, Vote
+from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, RoundStep, TrainingRound, Vote
 from core.db.session import session_scope
 from core.family import UnsupportedModel, model_family
 from core.preferences import Preferences
@@ -161,7 +161,7 @@ def scheduled_round_due(settings: Settings) -> tuple[int, str] | None:
         if repo.running_round(session) is not None:
             return None
         due = []
-        for campaign in session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)):
+        for campaign in campaigns.active_campaigns(session):
             last = repo.last_scheduled_start(session, campaign.id)
             if last is not None and datetime.now(UTC) - last < timedelta(seconds=settings.round_min_interval_s):
                 continue

@@ -89,7 +89,7 @@ def test_a_campaigns_round_trains_its_votes_into_its_lineage_and_serves_it_once_
     assert evaluations.plan_step(get_settings()) is None
     with session_scope() as session:
         assert (active_checkpoint_id(session), active_checkpoint_id(session, hands)) == (1, made)
-        assert campaigns.serving_checkpoint_id(session, hands) == made
+        assert campaigns.serving_checkpoints(session)["hands"] == made
         states = dict(session.execute(select(Comparison.id, Comparison.state)).all())
     assert [states[c] for c in waiting] == [ComparisonState.retired] * 2  # hands' pool now comes from its own
     assert states[ours_waiting[0]] == ComparisonState.ready  # default's stays

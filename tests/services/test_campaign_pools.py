@@ -178,8 +178,7 @@ def test_a_promotion_in_default_leaves_another_campaigns_pool_as_it_is(any_db, t
         promote(session, new, by="test")
     with session_scope() as session:
         states = dict(session.execute(select(Comparison.id, Comparison.state)).all())
-        assert (campaigns.serving_checkpoint_id(session, 1), campaigns.serving_checkpoint_id(session, hands)) == (
-            new, BASE_CHECKPOINT_ID)  # fmt: skip
+        assert campaigns.serving_checkpoints(session) == {"default": new, "hands": BASE_CHECKPOINT_ID}
     assert [states[c] for c in ours] == [ComparisonState.retired] * 2  # drawn from what served before
     assert [states[c] for c in theirs] == [ComparisonState.ready] * 2  # drawn from hands' own checkpoint
 
