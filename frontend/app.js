@@ -27,8 +27,10 @@ const unreadable = new Set();  // pairs whose images failed to load: never asked
 // Each campaign has its question and guidelines (GET /guidelines?campaign=): those of the pair on screen
 // are shown, and its votes are cast under them.
 let campaign = "default";
-let guidelines = { version: 0, question: "", blocks: [] };
 const guidelinesOf = new Map();  // campaign -> {guidelines, checkedAt}
+const loadingGuidelines = new Set();  // campaigns whose guidelines are being fetched: one request each
+const NO_GUIDELINES = { version: 0, question: "", blocks: [] };
+const guidelines = () => guidelinesOf.get(campaign)?.guidelines ?? NO_GUIDELINES;  // the pair on screen's
 const GUIDELINES_RECHECK_MS = 30_000;
 
 // ---- the outbox ------------------------------------------------------------------------------
@@ -185,14 +187,15 @@ async function advance() {
 const seenKey = (name) => `dpoloop.guidelines-seen:${tokenHash(token)}${name === "default" ? "" : `:${name}`}`;
 
 function showGuidelines() {
-  $("guidelines-question").textContent = guidelines.question;
-  dpoloopGuidelines.render($("guidelines-body"), guidelines.blocks);
-  if (!guidelines.blocks.length) $("guidelines-body").textContent = "No further guidelines: judge by the question.";
+  const { question, blocks } = guidelines();
+  $("guidelines-question").textContent = question;
+  dpoloopGuidelines.render($("guidelines-body"), blocks);
+  if (!blocks.length) $("guidelines-body").textContent = "No further guidelines: judge by the question.";
   if (!$("guidelines-dialog").open) $("guidelines-dialog").showModal();
 }
 
 $("guidelines-dialog").addEventListener("close", () => {
-  if (token) localStorage.setItem(seenKey(campaign), String(guidelines.version));
+  if (token) localStorage.setItem(seenKey(campaign), String(guidelines().version));
 });
 
 // The pair on screen belongs to `name`: its question shows, and its guidelines if not seen in this version.
@@ -205,23 +208,26 @@ function enterCampaign(name) {
 }
 
 function adopt(found) {
-  guidelines = found;
   $("question").textContent = found.question;
   const seen = Number(localStorage.getItem(seenKey(campaign)) || 0);
   if (found.version > seen) showGuidelines();
 }
 
 async function loadGuidelines(name) {
+  if (loadingGuidelines.has(name)) return;
   const known = guidelinesOf.get(name);
-  if (known) known.checkedAt = Date.now();  // one request at a time
-  let response;
+  if (known) known.checkedAt = Date.now();  // a failed recheck waits for the next one
+  loadingGuidelines.add(name);
+  let found;
   try {
-    response = await api(`/guidelines?campaign=${encodeURIComponent(name)}`);
+    const response = await api(`/guidelines?campaign=${encodeURIComponent(name)}`);
+    if (!response.ok) return;
+    found = await response.json();
   } catch {
     return;  // offline or logged out: the ones on screen stay
+  } finally {
+    loadingGuidelines.delete(name);
   }
-  if (!response.ok) return;
-  const found = await response.json();
   guidelinesOf.set(name, { guidelines: found, checkedAt: Date.now() });
   if (name === campaign) adopt(found);
 }
