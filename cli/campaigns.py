@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from cli.refusals import exit_when_refused
-from core.services import campaigns
+from core.schemas.generation import BlendIn
+from core.services import blends, campaigns
 
 campaigns_cli = typer.Typer(no_args_is_help=True, help="Campaigns: several loops on one install.")
 Name = Annotated[str, typer.Argument(help="The campaign's name (lowercase letters, digits and '-').")]
@@ -86,3 +87,22 @@ def members(name: Name) -> None:
         found = campaigns.members(name)
     for m in found:
         typer.echo(f"{m.labeler_id:5d} {m.name:20} share {m.share:g}  added by {m.added_by} {m.added_at:%Y-%m-%d}")
+
+
+@campaigns_cli.command("blend")
+def blend(
+    weights: Annotated[list[str] | None, typer.Argument(help="NAME=WEIGHT for each campaign in the new blend.")] = None,
+) -> None:
+    """The install's default blend (what a generation naming no campaign gets); with NAME=WEIGHT pairs,
+    set it (campaigns not named leave it)."""
+    if weights:
+        try:
+            pairs = (w.partition("=") for w in weights)
+            adapters = BlendIn(adapters={name: float(weight) for name, _, weight in pairs})
+        except ValueError as exc:  # pydantic's ValidationError is one: a weight out of range, a malformed name
+            typer.echo(f"not a blend: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        with exit_when_refused(blends.UnusableBlend):
+            blends.set_default(adapters.adapters)
+    for name, weight in blends.read_default().items():
+        typer.echo(f"{name:24} {weight:g}")

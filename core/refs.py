@@ -18,3 +18,16 @@ class CheckpointRef:
 
 
 BASE_CHECKPOINT = CheckpointRef(id=BASE_CHECKPOINT_ID, kind=CheckpointKind.base, path=None)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """LoRA checkpoints worn together over the base, each at a weight (a weighted sum of their low-rank
+    updates). No parts: the base. A full fine-tune is never a part: it replaces the denoiser and so
+    cannot be mixed."""
+
+    parts: tuple[tuple[CheckpointRef, float], ...]
+
+    def describe(self) -> dict[str, float]:
+        """{checkpoint id: weight}, as a generation records it (JSON keys are strings)."""
+        return {str(ref.id): weight for ref, weight in self.parts}

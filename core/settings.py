@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=None, description="torch device for workers (default: cuda if present, else cpu)."
     )
     torch_threads: int = Field(default=2, ge=1, description="CPU threads per worker process.")
+    adapters_held: int = Field(
+        default=4, ge=1, le=32,
+        description="LoRA checkpoints a generate worker keeps loaded at once (campaigns' adapters, blends' parts); "
+        "switching among them needs no file read. The least recently used is dropped for a new one.",
+    )  # fmt: skip
     train_processes: int = Field(
         default=1, ge=1, le=1024,
         description="Processes a round trains on, data-parallel through accelerate (one per GPU; gloo on CPU).",

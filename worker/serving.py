@@ -1,9 +1,13 @@
-"""The model a worker process serves: one pipeline, the checkpoint it wears, and the lock around both.
+"""The model a worker process serves: one pipeline, the weights it holds, and the lock around both.
 
+A worker holds several campaigns' LoRA checkpoints at once, each a named adapter (up to
+DPOLOOP_ADAPTERS_HELD, the least recently used dropped for a new one), and switches among them, or
+blends them, per batch without reading a file; a full fine-tune replaces the denoiser and is worn alone.
 A diffusers pipeline is not thread-safe, and a generation must never see half of a weight change,
-so generation and every weight change happen under one lock. A swap to a newly promoted
-checkpoint reads its files (or builds its UNet) beside the running model first, outside the lock,
-then changes weights under the lock and checks one tiny generation before any request sees them.
+so generation and every weight change happen under one lock. Loading a checkpoint (a promotion the
+watcher follows, or one a request names) reads its files (or builds its UNet) beside the running model
+first, outside the lock, then changes weights under the lock and checks one tiny generation before any
+request sees them.
 A checkpoint that fails either half is marked broken (which rolls the deployment back) and the
 previous weights go on serving. A failure may be passing (out of GPU memory, a file system
 hiccup): a checkpoint is retried with backoff and marked broken only when it fails LOAD_ATTEMPTS
@@ -14,11 +18,13 @@ the swap is tried again and the checkpoint is not marked.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
+from collections import OrderedDict
 
-from core.refs import BASE_CHECKPOINT, CheckpointRef
+from core.refs import BASE_CHECKPOINT, Blend, CheckpointRef
 from core.schemas.generation import GenerationParams
 from core.services import checkpoints
 from core.services.checkpoints import UnusableCheckpoint
@@ -36,14 +42,32 @@ class RetryLater(RuntimeError):
     """The checkpoint failed to load lately; it is tried again after a backoff."""
 
 
+Look = CheckpointRef | Blend  # the weights a batch is made with
+
+
+def _parts(look: Look) -> list[CheckpointRef]:
+    return [ref for ref, _ in look.parts] if isinstance(look, Blend) else [look]
+
+
+def _key(look: Look) -> tuple:
+    """Equal for looks that generate alike (the base is the empty blend)."""
+    if isinstance(look, Blend):
+        return tuple(sorted((ref.id, weight) for ref, weight in look.parts))
+    return () if look.kind == CheckpointKind.base else ((look.id, 1.0),)
+
+
 class ModelServer:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.lock = threading.Lock()  # the pipeline: generation and weight changes
-        self.swap_lock = threading.Lock()  # one swap at a time (the watcher and tasks may both try)
+        self.swap_lock = threading.Lock()  # one load at a time (the watcher and tasks may both try)
         self.generator = None
-        self.current: CheckpointRef | None = None
+        self.current: CheckpointRef | None = None  # what serves default, as this worker follows promotions
         self.failures: dict[int, tuple[int, float]] = {}  # checkpoint → (failures in a row, next try at)
+        self.held: OrderedDict[int, str] = OrderedDict()  # LoRA checkpoint → its adapter; least recently used first
+        self.full: CheckpointRef | None = None  # a full fine-tune on instead of the base's denoiser (no LoRA then)
+        self.worn: tuple | None = None  # _key of what the pipeline generates with now (None: to be set)
+        self._slots = itertools.count()
 
     @property
     def checkpoint_id(self) -> int | None:
@@ -59,54 +83,75 @@ class ModelServer:
             torch.set_num_threads(self.settings.torch_threads)
             device = torch.device(self.settings.device) if self.settings.device else None
             self.generator = Generator(self.settings.base_model, device=device)
-            self.current = BASE_CHECKPOINT
+            self.current, self.worn = BASE_CHECKPOINT, ()
 
-    # ---- weights ---------------------------------------------------------------------------
+    # ---- loading weights ---------------------------------------------------------------------
     def _read(self, checkpoint: CheckpointRef):
-        """The slow, fallible half of a swap: no pipeline state is touched."""
-        if checkpoint.kind == CheckpointKind.base:
-            return None
+        """The slow, fallible half of a load: no pipeline state is touched."""
         if checkpoint.kind == CheckpointKind.lora:
             return self.generator.read_lora(local_folder(self.settings, checkpoint.path))
         if checkpoint.kind == CheckpointKind.full:
             return self.generator.read_denoiser(local_folder(self.settings, checkpoint.path))
         raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
 
-    def _put_on(self, checkpoint: CheckpointRef, prepared) -> None:
-        """The fast half, under self.lock."""
+    def _loaded(self, checkpoint: CheckpointRef) -> bool:
+        """Wearable without a file read. Caller holds lock or swap_lock (only loads change this)."""
         if checkpoint.kind == CheckpointKind.base:
-            self.generator.unload_overlays()
-        elif checkpoint.kind == CheckpointKind.lora:
-            self.generator.wear_lora(prepared, checkpoint.path)
-        else:
-            self.generator.wear_denoiser(prepared, checkpoint.path)
+            return True
+        if checkpoint.kind == CheckpointKind.lora:
+            return checkpoint.id in self.held
+        return self.full is not None and self.full.id == checkpoint.id
 
-    def _swap(self, checkpoint: CheckpointRef) -> None:
-        """Wear checkpoint, or raise leaving the previous weights on. Caller holds swap_lock, not lock."""
+    def _slot(self) -> str:
+        """An adapter name for a new LoRA: a fresh one, or (all taken) the least recently used one's, which
+        is dropped (and its slot refilled in place)."""
+        if len(self.held) < self.settings.adapters_held:
+            return f"c{next(self._slots)}"
+        dropped, slot = self.held.popitem(last=False)
+        log.info("checkpoint %s leaves this worker's adapters for a newer one", dropped)
+        return slot
+
+    def _load(self, checkpoint: CheckpointRef) -> None:
+        """Make the checkpoint wearable, checked by one tiny generation, or raise leaving it not loaded.
+        Caller holds swap_lock, not lock."""
         prepared = self._read(checkpoint)
         with self.lock:
-            previous = self.current
-            self.current = None  # until the new weights are fully on and checked
-            try:
-                self._put_on(checkpoint, prepared)
-                self.generator.smoke_test()
-            except Exception:
-                self._put_on(previous, self._read(previous))
-                self.current = previous
-                raise
-            self.current = checkpoint
-        log.info("now serving checkpoint %s", checkpoint.id)
+            self.worn = None  # until what a batch wants is put on again
+            if checkpoint.kind == CheckpointKind.lora:
+                slot = self._slot()
+                try:
+                    self.generator.hold_lora(prepared, slot)
+                    self.full = None  # hold_lora took any full fine-tune off
+                    self.generator.use_loras({slot: 1.0}, f"lora:{checkpoint.path}")
+                    self.generator.smoke_test()
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        self.generator.drop_lora(slot)
+                    raise
+                self.held[checkpoint.id] = slot
+            else:
+                self.held.clear()  # a full fine-tune's denoiser wears no LoRA: wear_denoiser unloads them
+                self.full = None
+                try:
+                    self.generator.wear_denoiser(prepared, checkpoint.path)
+                    self.generator.smoke_test()
+                except Exception:
+                    self.generator.unload_overlays()
+                    raise
+                self.full = checkpoint
+        log.info("checkpoint %s loaded", checkpoint.id)
 
-    def _wear(self, checkpoint: CheckpointRef) -> None:
+    def _ensure(self, checkpoint: CheckpointRef) -> None:
+        """Load the checkpoint unless it is; failures count toward broken, with backoff."""
         with self.swap_lock:
-            if checkpoint.id == self.checkpoint_id:
+            if self._loaded(checkpoint):
                 return
             waiting = self.failures.get(checkpoint.id)
             if waiting is not None and time.monotonic() < waiting[1]:
                 raise RetryLater(f"checkpoint {checkpoint.id} failed to load; next try in "
                                  f"{waiting[1] - time.monotonic():.1f} s")  # fmt: skip
             try:
-                self._swap(checkpoint)
+                self._load(checkpoint)
             except StoreUnavailable:
                 log.warning("checkpoint %s waits for the object store to answer", checkpoint.id)
                 raise  # the store's outage, not the checkpoint's fault: never counted toward broken
@@ -129,7 +174,8 @@ class ModelServer:
             log.exception("could not mark checkpoint %s broken", checkpoint.id)
 
     def sync_to_active(self) -> None:
-        """Wear the promoted checkpoint if this worker does not yet (the watcher calls this twice a second)."""
+        """Follow default's promotions: load what serves default now, which requests naming no checkpoint then
+        get (the watcher calls this twice a second). Until it loads, the previous one goes on serving."""
         try:
             target = checkpoints.active_ref()
         except UnusableCheckpoint:
@@ -137,32 +183,64 @@ class ModelServer:
         if target.id == self.checkpoint_id:
             return
         with contextlib.suppress(Exception):  # retried later, or marked broken; the previous weights still serve
-            self._wear(target)
+            self._ensure(target)
+            self.current = target
+            log.info("now serving checkpoint %s", target.id)
 
     # ---- serving ---------------------------------------------------------------------------
     def warm(self) -> None:
         with self.lock:
             self._ensure_loaded()
 
-    def generate(self, requests: list[GenerationParams], checkpoint: CheckpointRef | None = None):
-        """Generate with exactly this checkpoint's weights, or (None) with the promoted one.
+    def generate(self, requests: list[GenerationParams], checkpoint: Look | None = None):
+        """Generate with exactly these weights (a checkpoint, or a blend), or (None) with what serves default.
 
-        Returns (results, id of the checkpoint that made them)."""
+        Returns (results, id of the checkpoint that made them; None for a blend)."""
         return self.wearing(checkpoint, lambda generator: generator.generate(requests))
 
-    def wearing(self, checkpoint: CheckpointRef | None, work):
-        """work(generator) with exactly this checkpoint's weights on (None: the promoted one), under the
-        lock, so no swap comes between its steps; returns (its result, the id of the checkpoint worn)."""
+    def wearing(self, look: Look | None, work):
+        """work(generator) with exactly these weights on (None: what serves default), under the lock, so no
+        change comes between its steps; returns (its result, the id of the checkpoint worn; None for a blend)."""
         self.warm()
-        for _ in range(3):  # the watcher may swap back to the promoted checkpoint in between: wear again
-            if checkpoint is None:
+        loras = [ref for ref in _parts(look) if ref.kind == CheckpointKind.lora] if look is not None else []
+        if len(loras) > self.settings.adapters_held:
+            raise ValueError(f"a blend of {len(loras)} adapters; this worker holds at most "
+                             f"{self.settings.adapters_held} (DPOLOOP_ADAPTERS_HELD)")  # fmt: skip
+        for _ in range(3):  # another batch's load may drop one of ours in between: load again
+            if look is None:
                 self.sync_to_active()
-            else:
-                self._wear(checkpoint)
+            target = look or self.current
+            for ref in _parts(target):
+                self._ensure(ref)
             with self.lock:
-                if self.current is not None and (checkpoint is None or self.current.id == checkpoint.id):
-                    return work(self.generator), self.current.id
-        raise RuntimeError(f"could not keep checkpoint {checkpoint.id if checkpoint else '?'} on")
+                if all(self._loaded(ref) for ref in _parts(target)):
+                    self._put_on(target)
+                    return work(self.generator), (None if isinstance(target, Blend) else target.id)
+        raise RuntimeError(f"could not keep the weights of {_key(look) if look else 'default'} on")
+
+    def _put_on(self, look: Look) -> None:
+        """Switch the pipeline to these loaded weights (no file read). Caller holds lock."""
+        key = _key(look)
+        if key == self.worn:
+            return
+        if isinstance(look, CheckpointRef) and look.kind == CheckpointKind.full:
+            self.worn = key  # it is on: loading put it on, and nothing else is held beside it
+            return
+        if self.full is not None:  # the base's denoiser back (it holds no adapters)
+            self.generator.unload_overlays()
+            self.full = None
+        parts = look.parts if isinstance(look, Blend) else [] if key == () else [(look, 1.0)]
+        for ref, _ in parts:
+            self.held.move_to_end(ref.id)  # recently used: the last to be dropped for a new one
+        self.generator.use_loras({self.held[ref.id]: weight for ref, weight in parts}, _label(look))
+        self.worn = key
+
+
+def _label(look: Look) -> str:
+    """What GeneratedImage.weights says made an image."""
+    if isinstance(look, Blend):
+        return "blend:" + ",".join(f"{ref.id}={weight:g}" for ref, weight in look.parts) if look.parts else "base"
+    return "base" if look.kind == CheckpointKind.base else f"lora:{look.path}"
 
 
 _server: ModelServer | None = None

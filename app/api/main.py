@@ -25,6 +25,7 @@ from app.api.metrics import router as metrics_router
 from app.api.routes import (
     alerts,
     arena,
+    blend,
     campaigns,
     checkpoints,
     comparisons,
@@ -111,7 +112,7 @@ def create_app() -> FastAPI:
     api.add_middleware(RequestMetrics)  # outermost: times everything the process answers
     resources = (comparisons, me, guidelines, generations, checkpoints, evaluations, arena, grid, deployments,
                  labelers, prompts, rounds, overview, pairing, export, imports, reports, prompt_filter, alerts,
-                 reward, campaigns, health)  # fmt: skip
+                 reward, campaigns, blend, health)  # fmt: skip
     for resource in resources:  # one routes module each
         api.include_router(resource.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     api.include_router(media_router)  # signed, expiring image links

@@ -73,6 +73,8 @@ class Campaign(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its adapter's weight in the install's default blend (what a generation naming no campaign gets).
+    blend_weight: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class CampaignMember(Base):
@@ -164,6 +166,8 @@ class Generation(Base):
     seed: Mapped[int] = mapped_column(BigInteger)
     checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))  # set by the worker
     requested_checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"))
+    requested_adapters: Mapped[dict | None] = mapped_column(JSON)  # a blend asked for: campaign name → weight
+    blend: Mapped[dict | None] = mapped_column(JSON)  # the blend that made it (by the worker): checkpoint id → weight
     purpose: Mapped[GenerationPurpose] = mapped_column(
         _enum(GenerationPurpose, "generation_purpose"), default=GenerationPurpose.api
     )

@@ -55,7 +55,7 @@ def latents_relpath(generation: Generation) -> str | None:
     return None if generation.purpose == GenerationPurpose.api else f"{generation.public_id}.npy"
 
 
-def mark_done(generation: Generation, checkpoint_id: int, duration_ms: float) -> None:
+def mark_done(generation: Generation, checkpoint_id: int | None, duration_ms: float) -> None:
     generation.status = GenerationStatus.done
     generation.checkpoint_id = checkpoint_id
     generation.image_path = image_relpath(generation)

@@ -58,6 +58,7 @@ class CampaignView:
     prompts: int = 0  # active ones, which its pool draws from
     ready_pairs: int = 0  # its pool: train pairs waiting for votes, not on anyone's screen
     votes: int = 0  # cast on its pairs
+    blend_weight: float = 0.0  # its adapter's weight in the install's default blend
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _view(session: Session, campaign: Campaign) -> CampaignView:
     ready = ready_pool_count(session, active_checkpoint_id(session, campaign.id), campaign.id)
     return CampaignView(campaign.id, campaign.name, campaign.description, campaign.open_to_all, assigned or 0,
                         campaign.created_by, campaign.created_at, campaign.archived_at, prompts or 0, ready,
-                        votes or 0)  # fmt: skip
+                        votes or 0, campaign.blend_weight)  # fmt: skip
 
 
 def list_campaigns(archived: bool = False) -> list[CampaignView]:

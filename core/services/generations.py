@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from core.db.models import DEFAULT_CAMPAIGN_ID, Checkpoint, Generation, Labeler
 from core.db.session import session_scope
 from core.queue import GENERATE_IMAGE, send
-from core.refs import CheckpointRef
+from core.refs import BASE_CHECKPOINT, Blend, CheckpointRef
 from core.repo import generations as repo
 from core.repo.checkpoints import UnusableCheckpoint, active_checkpoint_id, checkpoint_ref
 from core.repo.generations import StartedGeneration
 from core.schemas.generation import GenerationParams, GenerationRequest
-from core.services import campaigns, candidates, prompt_filter
+from core.services import blends, campaigns, candidates, prompt_filter
+from core.services.blends import UnusableBlend
 from core.settings import Settings
 from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role
 
@@ -53,14 +54,16 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
     UnusableCheckpoint for a pinned checkpoint that does not exist, is broken, is the candidate under
     judgement or a rejected one no admin promoted since; PromptRefused by the
     prompt filter (ClassifierUnavailable if its classifier hook fails); UnusableCampaign for a `campaign`
-    that does not exist or is archived (else its serving checkpoint makes it); QueueUnavailable
+    that does not exist or is archived (else its serving checkpoint makes it); UnusableBlend for `adapters`
+    naming such a campaign or one serving a full fine-tune (a request naming neither gets the install's
+    default blend); QueueUnavailable
     when the broker is down (the row is then failed, so nothing waits forever)."""
     if request.checkpoint_id is not None and labeler.role != Role.admin:
         raise PinningForbidden("only admins may pin a generation to a checkpoint")
     reason = prompt_filter.refusal(request.prompt, settings)  # not the negative prompt: "no gore" is fine there
     if reason:
         raise PromptRefused(reason)
-    values = request.model_dump(exclude={"checkpoint_id", "campaign"})
+    values = request.model_dump(exclude={"checkpoint_id", "campaign", "adapters"})
     if "num_inference_steps" not in request.model_fields_set:
         values["num_inference_steps"] = settings.default_steps
     if "guidance_scale" not in request.model_fields_set:
@@ -83,10 +86,18 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
             if refusal:  # the candidate serves no client before its verdict (nor after a rejection)
                 raise UnusableCheckpoint(refusal)
         pinned = request.checkpoint_id if request.campaign is None else _serving(session, request.campaign)
+        adapters = request.adapters
+        if adapters is None and request.checkpoint_id is None and request.campaign is None:
+            adapters = blends.default_blend(session)
+        if adapters is not None and blends.follows_default(adapters):
+            adapters = None  # default's serving checkpoint when the image is made, as without blends
+        if adapters is not None:
+            blends.check(session, adapters)
         generation = repo.create_generation(
             session, GenerationParams(**values), purpose=GenerationPurpose.api, requested_by=labeler.id,
             requested_checkpoint_id=pinned,
         )  # fmt: skip
+        generation.requested_adapters = adapters
     try:
         send(GENERATE_IMAGE, generation.id)
     except Exception as exc:
@@ -151,12 +162,18 @@ class GenerationJob:
 
     started: StartedGeneration
     params: GenerationParams
-    checkpoint: CheckpointRef | None  # None: whatever is promoted when it runs
+    checkpoint: CheckpointRef | Blend | None  # None: whatever serves default when it runs
+
+    @property
+    def blend(self) -> dict[str, float] | None:
+        """What to record as the blend that made it (None when one checkpoint did)."""
+        return self.checkpoint.describe() if isinstance(self.checkpoint, Blend) else None
 
 
 def claim_generation(generation_id: int) -> GenerationJob | None:
     """Mark a queued request running; None when there is nothing to make (gone, a redelivery of
-    finished work, or pinned to a checkpoint that cannot serve: then it is failed with the reason)."""
+    finished work, or pinned to a checkpoint or blend that cannot serve: then it is failed with the reason).
+    A blend's campaigns are resolved to what serves each now."""
     with session_scope() as session:
         generation = session.get(Generation, generation_id)
         if generation is None or generation.status == GenerationStatus.done:
@@ -168,14 +185,34 @@ def claim_generation(generation_id: int) -> GenerationJob | None:
             except UnusableCheckpoint as exc:
                 repo.mark_failed(generation, str(exc))
                 return None
+        elif generation.requested_adapters:
+            try:
+                checkpoint = _one_checkpoint(blends.resolve(session, generation.requested_adapters))
+            except (UnusableBlend, UnusableCheckpoint) as exc:
+                repo.mark_failed(generation, f"the blend cannot be made: {exc}")
+                return None
         return GenerationJob(repo.start(generation), repo.params_of(generation), checkpoint)
 
 
-def finish_generations(ids: list[int], checkpoint_id: int, duration_ms: float) -> None:
-    """Mark images done whose files the worker has written (files first: a done row has files)."""
+def _one_checkpoint(blend: Blend) -> CheckpointRef | Blend:
+    """A blend that is one checkpoint at full weight (or the base) is made and recorded as that checkpoint."""
+    if not blend.parts:
+        return BASE_CHECKPOINT
+    if len(blend.parts) == 1 and blend.parts[0][1] == 1.0:
+        return blend.parts[0][0]
+    return blend
+
+
+def finish_generations(
+    ids: list[int], checkpoint_id: int | None, duration_ms: float, blend: dict[str, float] | None = None
+) -> None:
+    """Mark images done whose files the worker has written (files first: a done row has files). A blend
+    made them when `blend` is given (checkpoint id → weight; checkpoint_id is then None)."""
     with session_scope() as session:
         for generation_id in ids:
-            repo.mark_done(session.get(Generation, generation_id), checkpoint_id, duration_ms)
+            generation = session.get(Generation, generation_id)
+            repo.mark_done(generation, checkpoint_id, duration_ms)
+            generation.blend = blend
 
 
 def fail_generations(ids: list[int], error: str) -> None:

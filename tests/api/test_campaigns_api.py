@@ -16,7 +16,7 @@ def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob)
     assert made.json() | {"created_at": None} == {"id": 2, "name": "hands", "description": "Which hands look right?",
                                                   "open_to_all": False, "labelers": 0, "created_by": "root",
                                                   "created_at": None, "archived_at": None, "prompts": 0,
-                                                  "ready_pairs": 0, "votes": 0}  # fmt: skip
+                                                  "ready_pairs": 0, "votes": 0, "blend_weight": 0.0}  # fmt: skip
     taken = client.post(api, headers=auth(admin), json={"name": "hands"})
     assert taken.status_code == 409 and "exists" in taken.json()["detail"]
 
@@ -147,9 +147,53 @@ def test_a_client_asks_for_a_campaigns_serving_checkpoint(client, admin, alice, 
     assert pinned({"campaign": "hands"}) == adapter  # any client, no admin needed: what serves hands
     assert pinned({"campaign": "default"}) is None and pinned({}) is None  # whatever serves default then
     for body, why in (({"campaign": "nope"}, "no campaign is named 'nope'"),
-                      ({"campaign": "hands", "checkpoint_id": 1}, "not both"), ({"campaign": "Hands"}, "pattern")):
+                      ({"campaign": "hands", "checkpoint_id": 1}, "one of checkpoint_id"),
+                      ({"campaign": "Hands"}, "pattern")):
         r = client.post("/api/v1/generations", headers=auth(admin), json={"prompt": "a red circle", **body})
         assert r.status_code == 422 and why in r.text, (body, r.text)
     client.post("/api/v1/admin/campaigns/hands/archive", headers=auth(admin))
     late = client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", "campaign": "hands"})
     assert late.status_code == 422 and "archived" in late.text
+
+
+def test_blends_over_rest(client, admin, alice, tmp_path):
+    from sqlalchemy import update
+
+    from core.db.models import Checkpoint
+    from tests.api.test_evaluations_api import new_checkpoint
+
+    api = "/api/v1/admin/blend"
+    assert client.get(api, headers=auth(alice)).status_code == 403
+    assert client.put(api, headers=auth(alice), json={"adapters": {"default": 1}}).status_code == 403
+    assert client.get(api, headers=auth(admin)).json() == {"adapters": {"default": 1.0}}
+    client.post("/api/v1/admin/campaigns", headers=auth(admin), json={"name": "hands"})
+    adapter = new_checkpoint(tmp_path, "hands-1")
+    with session_scope() as session:
+        hands = campaigns.by_name(session, "hands").id
+        session.execute(update(Checkpoint).where(Checkpoint.id == adapter).values(campaign_id=hands))
+    client.post(f"/api/v1/admin/checkpoints/{adapter}/promote", headers=auth(admin), json={})
+
+    put = client.put(api, headers=auth(admin), json={"adapters": {"default": 0.5, "hands": 0.5}})
+    assert put.status_code == 200 and put.json() == {"adapters": {"default": 0.5, "hands": 0.5}}
+    assert client.get("/api/v1/admin/campaigns/hands", headers=auth(admin)).json()["blend_weight"] == 0.5
+
+    def made(body: dict):
+        return client.post("/api/v1/generations", headers=auth(alice), json={"prompt": "a red circle", **body})
+
+    assert made({}).json()["adapters"] == {"default": 0.5, "hands": 0.5}  # the install's default blend
+    assert made({"adapters": {"hands": 1}}).json()["adapters"] == {"hands": 1.0}
+    assert made({"campaign": "hands"}).json()["adapters"] is None
+    for body, why in (({"adapters": {"nope": 1}}, "no campaign is named 'nope'"),
+                      ({"adapters": {"hands": 5}}, "less than"), ({"adapters": {"hands": 0}}, "above 0"),
+                      ({"adapters": {}}, "1 to 8"),
+                      ({"adapters": {"hands": 1}, "campaign": "hands"}, "one of checkpoint_id"),
+                      ({"adapters": {"Hands": 1}}, "pattern"), ({"adapters": ["hands"]}, "dict")):  # fmt: skip
+        refused = made(body)
+        assert refused.status_code == 422 and why in refused.text, (body, refused.text)
+    unknown = made({"adapters": {"nope": 1}}).json()["detail"][0]
+    assert unknown["loc"] == ["body", "adapters"]
+    for body, why in (({"adapters": {"nope": 1}}, "no campaign"), ({"adapters": {"default": 3}}, "less than"),
+                      ({"adapters": {}}, "1 to 8"), ({}, "adapters"), ({"adapters": {"default": 1}, "x": 1}, "extra")):
+        refused = client.put(api, headers=auth(admin), json=body)
+        assert refused.status_code == 422 and why in refused.text, (body, refused.text)
+    assert client.get(api, headers=auth(admin)).json() == {"adapters": {"default": 0.5, "hands": 0.5}}  # unchanged

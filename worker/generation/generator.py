@@ -33,13 +33,14 @@ class Generator:
         self.pipe, self.family = load_pipeline(model, device, dtype)
         self.weights = "base"
         self._base_denoiser = None
+        self._loras_on = True  # adapters held are switched on (use_loras({}) switches them off: the base)
 
     @classmethod
     def from_pipeline(cls, pipe, family: ModelFamily = ModelFamily.sd, model: str = "(in memory)") -> Generator:
         """Wrap a pipeline that is already built (the training script evaluates this way)."""
         self = cls.__new__(cls)
         self.model, self.pipe, self.family = model, pipe, family
-        self.weights, self._base_denoiser = "base", None
+        self.weights, self._base_denoiser, self._loras_on = "base", None, True
         pipe.set_progress_bar_config(disable=True)
         return self
 
@@ -87,6 +88,40 @@ class Generator:
         self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name)
         self.weights = f"lora:{label}"
 
+    # Several LoRAs held at once, each a named adapter ("slot"), worn alone or blended: switching among
+    # them changes a scale per layer and reads no file.
+    def hold_lora(self, state: dict, slot: str) -> None:
+        """Load LoRA weights as adapter `slot` beside those held (in place when the slot holds a LoRA of the
+        same shape); a full fine-tune's denoiser, if on, is taken off first."""
+        if self._base_denoiser is not None:
+            self.unload_overlays()
+        if slot in self.held_slots():
+            try:
+                self.pipe.load_lora_weights(dict(state), adapter_name=slot, hotswap=True)
+                return
+            except (RuntimeError, ValueError):  # another rank or other targets: load it afresh
+                self.drop_lora(slot)
+        self.pipe.load_lora_weights(dict(state), adapter_name=slot)
+
+    def held_slots(self) -> set[str]:
+        return set(getattr(self.denoiser, "peft_config", None) or {})
+
+    def drop_lora(self, slot: str) -> None:
+        if slot in self.held_slots():
+            self.pipe.delete_adapters(slot)
+
+    def use_loras(self, weights: dict[str, float], label: str) -> None:
+        """Generate with these held adapters at these weights from now on (none: the base's weights)."""
+        if not weights:
+            if self.held_slots():
+                self.denoiser.disable_adapters()
+            self._loras_on = False
+        else:
+            self.pipe.set_adapters(list(weights), adapter_weights=list(weights.values()))
+            self.denoiser.enable_adapters()
+            self._loras_on = True
+        self.weights = label
+
     def read_denoiser(self, checkpoint: str | Path):
         """A fully fine-tuned denoiser (the checkpoint's unet/ or transformer/), built beside the served one."""
         base = self._base_denoiser or self.denoiser
@@ -127,7 +162,7 @@ class Generator:
                 yield
             finally:
                 setattr(self.pipe, self.family.denoiser, worn)
-        elif getattr(self.denoiser, "peft_config", None):
+        elif self._loras_on and getattr(self.denoiser, "peft_config", None):
             self.denoiser.disable_adapters()
             try:
                 yield
@@ -143,7 +178,7 @@ class Generator:
             self._base_denoiser = None
         if getattr(self.denoiser, "peft_config", None):
             self.pipe.unload_lora_weights()
-        self.weights = "base"
+        self.weights, self._loras_on = "base", True
 
     # ---- generation -----------------------------------------------------------------------
     def resolve(self, params: GenerationParams) -> GenerationParams:

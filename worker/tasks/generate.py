@@ -28,4 +28,5 @@ def generate_image(generation_id: int) -> None:
         log.exception("generation %s failed", generation_id)
         generations.fail_generations([generation_id], f"{type(exc).__name__}: {exc}")
         return
-    generations.finish_generations([generation_id], checkpoint_id, (time.perf_counter() - started) * 1e3)
+    duration_ms = (time.perf_counter() - started) * 1e3
+    generations.finish_generations([generation_id], checkpoint_id, duration_ms, blend=job.blend)

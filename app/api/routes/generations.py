@@ -26,6 +26,7 @@ router = APIRouter(tags=["generations"])
 def generation_out(g: Generation) -> GenerationOut:
     return GenerationOut(
         id=g.id, status=g.status, prompt=g.prompt, seed=g.seed, params=g.params, checkpoint_id=g.checkpoint_id,
+        adapters=g.requested_adapters, blend=g.blend,
         image_url=media_url(g.image_path) if g.image_path else None, error=g.error, created_at=g.created_at,
         finished_at=g.finished_at, duration_ms=g.duration_ms,
     )  # fmt: skip
@@ -62,6 +63,8 @@ async def create(
         raise unprocessable(str(exc), "body", "checkpoint_id") from exc
     except generations.UnusableCampaign as exc:
         raise unprocessable(str(exc), "body", "campaign") from exc
+    except generations.UnusableBlend as exc:
+        raise unprocessable(str(exc), "body", "adapters") from exc
     except QueueUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the task queue is unreachable; try again") from exc
     if wait:

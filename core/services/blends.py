@@ -1,0 +1,85 @@
+"""Blends: several campaigns' serving adapters worn at once, each at a weight (a weighted sum of their
+LoRA updates over the base). A client asks for one by campaign name (`adapters` in a generation); the
+install's default blend, an admin's setting, is what a request naming no campaign gets. Names are
+resolved to checkpoints when the image is made, so a promotion in one campaign reaches the blends that
+include it, and a full fine-tune, which replaces the denoiser, cannot be part of one."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core.db.models import Campaign, Checkpoint
+from core.db.session import read_scope, session_scope
+from core.refs import Blend, CheckpointRef
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_ref
+from core.schemas.generation import check_blend
+from core.services import campaigns
+from core.states import CheckpointKind
+
+FOLLOW_DEFAULT = {campaigns.DEFAULT: 1.0}  # the blend of an install that never set one
+
+
+class UnusableBlend(ValueError):
+    """A blend names a campaign that does not exist, is archived, or serves a full fine-tune."""
+
+
+def _campaigns(session: Session, adapters: dict[str, float]) -> list[tuple[Campaign, float]]:
+    """The named campaigns with their weights; UnusableBlend for one that cannot be part of a blend now."""
+    found = []
+    for name, weight in adapters.items():
+        try:
+            campaign = campaigns.by_name(session, name, active=True)
+        except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
+            raise UnusableBlend(str(exc)) from exc
+        serving = session.get(Checkpoint, active_checkpoint_id(session, campaign.id))
+        if serving.kind == CheckpointKind.full:
+            raise UnusableBlend(f"campaign {name!r} serves checkpoint {serving.id}, a full fine-tune, "
+                                f"which replaces the model and cannot be blended")  # fmt: skip
+        found.append((campaign, weight))
+    return found
+
+
+def check(session: Session, adapters: dict[str, float]) -> None:
+    """UnusableBlend unless every named campaign can take part in a blend now."""
+    _campaigns(session, adapters)
+
+
+def resolve(session: Session, adapters: dict[str, float]) -> Blend:
+    """What each named campaign serves now, at its weight (campaigns serving the base add nothing);
+    UnusableBlend, or UnusableCheckpoint for a serving checkpoint marked broken."""
+    parts: list[tuple[CheckpointRef, float]] = []
+    for campaign, weight in _campaigns(session, adapters):
+        ref = checkpoint_ref(session, active_checkpoint_id(session, campaign.id))
+        if ref.kind == CheckpointKind.lora and weight > 0:
+            parts.append((ref, weight))
+    return Blend(tuple(parts))
+
+
+# ---- the install's default blend ----------------------------------------------------------------------
+def default_blend(session: Session) -> dict[str, float]:
+    """Campaign name → weight for the active campaigns in the default blend ({"default": 1} until an admin
+    sets one)."""
+    blend = {c.name: c.blend_weight for c in campaigns.active_campaigns(session) if c.blend_weight > 0}
+    return blend or dict(FOLLOW_DEFAULT)
+
+
+def read_default() -> dict[str, float]:
+    with read_scope() as session:
+        return default_blend(session)
+
+
+def set_default(adapters: dict[str, float]) -> dict[str, float]:
+    """Make this the default blend (campaigns not named leave it); ValueError for a malformed blend,
+    UnusableBlend for a campaign that cannot take part."""
+    check_blend(adapters)
+    with session_scope() as session:
+        named = {campaign.id: weight for campaign, weight in _campaigns(session, adapters)}
+        for campaign in campaigns.active_campaigns(session):
+            campaign.blend_weight = named.get(campaign.id, 0.0)
+        return default_blend(session)
+
+
+def follows_default(adapters: dict[str, float]) -> bool:
+    """True for the blend that is just `default`'s serving checkpoint at full weight: such a request is made
+    by whatever serves default when it runs, exactly as before blends existed."""
+    return adapters == FOLLOW_DEFAULT
