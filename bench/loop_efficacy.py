@@ -305,10 +305,12 @@ def train_reward_model(base: str, headers: dict, processes: list[subprocess.Pope
     return out
 
 
-def run_round(base: str, headers: dict, config: dict, processes: list[subprocess.Popen] = ()) -> dict:
-    """Start a round over the API, wait for its end; its figures and whether its checkpoint now serves.
-    Raises if one of the services' processes dies meanwhile (the round would never end)."""
-    response = httpx.post(f"{base}/api/v1/admin/rounds", json={"config": config}, headers=headers)
+def run_round(base: str, headers: dict, config: dict, processes: list[subprocess.Popen] = (),
+              campaign: str = "default") -> dict:  # fmt: skip
+    """Start a round of the campaign over the API, wait for its end; its figures and whether its checkpoint
+    now serves. Raises if one of the services' processes dies meanwhile (the round would never end)."""
+    body = {"config": config, "campaign": campaign}
+    response = httpx.post(f"{base}/api/v1/admin/rounds", json=body, headers=headers)
     if response.status_code != 202:
         raise RuntimeError(f"the round was refused: {response.status_code} {response.text}")
     round_id = response.json()["id"]

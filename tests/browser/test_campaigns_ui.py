@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.db.models import Comparison, Vote
 from core.db.session import session_scope
-from core.services import campaigns, guidelines, prompts
+from core.services import blends, campaigns, guidelines, prompts
 from tests.browser.conftest import screenshot
 from tests.helpers.data import make_comparisons, make_labeler
 from tests.helpers.stack import wait_until
@@ -33,6 +33,18 @@ def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
     hands.get_by_role("button", name="Assign").click()
     expect(console.get_by_test_id("campaign-members-hands")).to_contain_text("alice")
     assert [(m.name, m.share) for m in campaigns.members("hands")] == [("alice", 0.5)]
+    blend = console.get_by_test_id("default-blend")  # what a generation naming no campaign is made with
+    expect(blend.locator("#blend-default")).to_have_value("1")
+    blend.locator("#blend-default").fill("0.5")
+    blend.locator("#blend-hands").fill("0.5")
+    blend.get_by_role("button", name="Save blend").click()
+    expect(blend).to_contain_text("Saved: default 0.5, hands 0.5.")
+    assert blends.read_default() == {"default": 0.5, "hands": 0.5}
+    blend.locator("#blend-default").fill("0")
+    blend.locator("#blend-hands").fill("0")
+    blend.get_by_role("button", name="Save blend").click()
+    expect(blend).to_contain_text("Not saved")  # the server's reason: a blend needs a campaign in it
+    assert blends.read_default() == {"default": 0.5, "hands": 0.5}
     screenshot(console, "console-campaigns")
 
     console.get_by_label("Name (lowercase letters, digits and -)").fill("Bad Name")

@@ -57,6 +57,31 @@ function membersOf(campaign, labelers, refresh) {
     h("button", { type: "submit", class: "action" }, "Assign")), show];
 }
 
+// The install's default blend: each active campaign's serving adapter at a weight (0: left out); a
+// generation naming no campaign gets it.
+function blendForm(active) {
+  const inputs = active.map((c) => h("input", { type: "number", min: 0, max: 2, step: 0.05, value: c.blend_weight,
+    class: "narrow", id: `blend-${c.name}`, "data-campaign": c.name }));
+  const result = h("p", { role: "status" });
+  const save = async (event) => {
+    event.preventDefault();
+    const adapters = Object.fromEntries(inputs.filter((i) => Number(i.value) > 0).map((i) => [i.dataset.campaign, Number(i.value)]));
+    try {
+      const saved = await send("PUT", "/admin/blend", { adapters });
+      fill(result, `Saved: ${Object.entries(saved.adapters).map(([n, w]) => `${n} ${w}`).join(", ")}.`);
+    } catch (error) {
+      fill(result, h("span", { class: "bad" }, `Not saved: ${error.message}`));
+    }
+  };
+  return h("form", { onsubmit: save, "data-testid": "default-blend" },
+    h("h2", {}, "Default blend"),
+    h("p", { class: "muted" }, "What a generation naming no campaign is made with: each campaign's serving adapter at "
+      + "this weight (0 leaves it out; a campaign serving a full fine-tune cannot take part). Clients may ask for "
+      + "their own blend with adapters in the request."),
+    active.map((c, i) => h("p", {}, h("label", { for: `blend-${c.name}` }, c.name), " ", inputs[i])),
+    h("button", { type: "submit", class: "action" }, "Save blend"), result);
+}
+
 export default async function campaigns(main) {
   const list = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const refresh = async () => {
@@ -85,11 +110,11 @@ export default async function campaigns(main) {
           c.name === "default" || c.archived_at ? "" : [" · ", h("button", { class: "action", onclick: archive }, "Archive")]),
         box, form);
     });
-    fill(list, sections);
+    fill(list, sections, blendForm(all.filter((c) => !c.archived_at)));
   };
   main.append(h("h1", {}, "Campaigns"),
     h("p", { class: "muted" }, "Each campaign is a loop with its own question, guidelines and labelers. A labeler in several "
-      + "gets pairs from each by their share, and each campaign's pool draws from its own prompts. A campaign's rounds train its own lineage; an admin promotes its checkpoints. The generation API serves default's."),
+      + "gets pairs from each by their share, and each campaign's pool draws from its own prompts. A campaign's rounds train its own lineage; an admin promotes its checkpoints. A generation names a campaign, a blend of several, or gets the default blend."),
     list, createForm(refresh));
   await refresh();
 }
