@@ -114,6 +114,7 @@ def one_run(seed: int, votes: int, eval_pairs: int) -> dict:
     tokens = set_up_campaigns()
     _, admin_token = create_labeler("admin", admin=True)
     headers = {"Authorization": f"Bearer {admin_token}"}
+    (data_dir / "logs").mkdir()
     processes = start_services(env, settings, data_dir / "logs")
     base = f"http://127.0.0.1:{port}"
     try:

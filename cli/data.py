@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
-from core.services import imports
+from core.services import campaigns, imports
 from core.services.campaigns import UnknownCampaign
 from core.settings import get_settings
 from core.states import ImportState
@@ -65,11 +65,13 @@ def import_pairs(
     path: Annotated[Path, typer.Argument(help=IMPORT_PATH_HELP)],
     name: Annotated[str | None, typer.Option(help="The set's name (default: the file's); see import:NAME.")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the train worker's progress until it ends.")] = True,
+    campaign: Annotated[str, typer.Option(help="The campaign whose rounds may train on the set.")] = "default",
 ) -> None:
-    """Import preference pairs: the train worker encodes them to latents; a round trains on them
-    when its config says "sources": ["votes", "import:NAME"]."""
-    with exit_when_refused(imports.ImportRefused, QueueUnavailable, prefix="cannot import: "):
-        row = imports.start_import(path, name)
+    """Import preference pairs: the train worker encodes them to latents; a round of the campaign trains
+    on them when its config says "sources": ["votes", "import:NAME"]."""
+    refusals = (imports.ImportRefused, QueueUnavailable, campaigns.UnknownCampaign, campaigns.CampaignRefused)
+    with exit_when_refused(*refusals, prefix="cannot import: "):
+        row = imports.start_import(path, name, campaign=campaign)
     typer.echo(f"import {row.name!r} ({row.format}) queued on the train worker")
     if wait:
         _follow(row.name)

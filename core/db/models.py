@@ -415,13 +415,14 @@ class RoundStep(Base):
 
 
 class PreferenceSet(Base):
-    """Pairs from outside dpoloop (`dpoloop import`): a round trains on them when its config names
-    the set (`"sources": ["votes", "import:NAME"]`)."""
+    """Pairs from outside dpoloop (`dpoloop import`): a round of its campaign trains on them when its config
+    names the set (`"sources": ["votes", "import:NAME"]`)."""
 
     __tablename__ = "preference_sets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), default=DEFAULT_CAMPAIGN_ID)  # its rounds
     source: Mapped[str] = mapped_column(String(1000))  # the path it was read from
     format: Mapped[str] = mapped_column(String(16))  # parquet | datasets | folder
     state: Mapped[ImportState] = mapped_column(_enum(ImportState, "import_state"), default=ImportState.queued)

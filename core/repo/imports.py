@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import ImportedPair, PreferenceSet
 from core.db.session import insert_for
-from core.states import ImportState
+from core.states import DEFAULT_CAMPAIGN_ID, ImportState
 
 BAD_ROWS_KEPT = 100  # the report lists the first ones; the count covers all
 
@@ -19,11 +19,12 @@ class SetNameTaken(ValueError):
     pass
 
 
-def create_set(session: Session, name: str, source: str, fmt: str, by: str) -> PreferenceSet:
+def create_set(session: Session, name: str, source: str, fmt: str, by: str,
+               campaign_id: int = DEFAULT_CAMPAIGN_ID) -> PreferenceSet:  # fmt: skip
     if session.scalar(select(PreferenceSet.id).where(PreferenceSet.name == name)) is not None:
         raise SetNameTaken(f"a preference set named {name!r} exists; choose another --name")
     row = PreferenceSet(name=name, source=source, format=fmt, state=ImportState.queued, counts={}, bad_rows=[],
-                        requested_by=by)  # fmt: skip
+                        requested_by=by, campaign_id=campaign_id)  # fmt: skip
     session.add(row)
     session.flush()
     return row

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from core.db.models import PreferenceSet
+from core.db.models import Campaign, PreferenceSet
 from core.db.session import session_scope
 from core.files import files_in
 from core.paths import resolve_within
 from core.queue import IMPORT_SET, QueueUnavailable, send
 from core.repo import imports as repo
 from core.repo.imports import NewPair, SetNameTaken
+from core.services import campaigns
 from core.settings import get_settings
-from core.states import ImportState
+from core.states import DEFAULT_CAMPAIGN_ID, ImportState
 from core.storage import IMPORTS, check_key, storage
 
 FORMATS = ("parquet", "datasets", "folder")
@@ -82,10 +83,13 @@ def store_key(path: Path) -> str:
         return ""
 
 
-def start_import(path: Path, name: str | None = None, by: str = "cli") -> PreferenceSet:
-    """Register the set and queue the import on the train worker. ImportRefused for a path outside the
-    import root (a relative one is under it), not importable, or a name in use; QueueUnavailable (the
-    set is then marked failed)."""
+def start_import(path: Path, name: str | None = None, by: str = "cli", campaign: str = campaigns.DEFAULT
+                 ) -> PreferenceSet:  # fmt: skip
+    """Register the set, for the campaign's rounds, and queue the import on the train worker. UnknownCampaign
+    or CampaignRefused (archived); ImportRefused for a path outside the import root (a relative one is under
+    it), not importable, or a name in use; QueueUnavailable (the set is then marked failed)."""
+    with session_scope() as session:
+        campaign_id = campaigns.by_name(session, campaign, active=True).id
     store = storage(get_settings())
     if store.local:
         path = in_import_root(path, get_settings().imports_dir)
@@ -102,7 +106,7 @@ def start_import(path: Path, name: str | None = None, by: str = "cli") -> Prefer
     name = name or Path(path).stem
     try:
         with session_scope() as session:
-            row = repo.create_set(session, name, source, fmt, by)
+            row = repo.create_set(session, name, source, fmt, by, campaign_id)
     except SetNameTaken as exc:
         raise ImportRefused(str(exc)) from exc
     try:
@@ -144,14 +148,18 @@ def list_sets() -> list[PreferenceSet]:
         return repo.list_sets(session)
 
 
-def check_sources(sources: list[str]) -> None:
-    """ValueError naming a source a round cannot use: an unknown set, or one not fully imported."""
+def check_sources(sources: list[str], campaign_id: int = DEFAULT_CAMPAIGN_ID) -> None:
+    """ValueError naming a source a round of the campaign cannot use: an unknown set, one not fully
+    imported, or another campaign's."""
     names = [s.removeprefix(IMPORT_PREFIX) for s in sources if s.startswith(IMPORT_PREFIX)]
     with session_scope() as session:
         for name in names:
             row = repo.set_by_name(session, name)
             if row is None:
                 raise ValueError(f"sources: no preference set named {name!r} (see dpoloop imports list)")
+            if row.campaign_id != campaign_id:
+                owner = session.get(Campaign, row.campaign_id).name
+                raise ValueError(f"sources: set {name!r} was imported for campaign {owner!r}, not this round's")
             if row.state != ImportState.done:
                 raise ValueError(f"sources: set {name!r} is {row.state.value} ({row.rows_done} of "
                                  f"{row.rows_total or '?'} rows read)")  # fmt: skip

@@ -91,7 +91,7 @@ def start_round(
         campaign_id = campaigns.by_name(session, campaign, active=True).id
     config = resolve_config(settings, overrides)
     try:
-        imports.check_sources(config.sources)
+        imports.check_sources(config.sources, campaign_id)
         if "reward" in config.sources:
             if campaign_id != DEFAULT_CAMPAIGN_ID:
                 raise ValueError("sources: the preference model learns the default campaign's votes: "

@@ -75,6 +75,12 @@ def test_imports_over_rest(client, admin, alice, tmp_path):
     bad_name = client.post("/api/v1/admin/imports", headers=admin, json={"path": str(root), "name": "bad name!"})
     assert bad_name.status_code == 422
     assert client.get("/api/v1/admin/imports", headers=auth(alice)).status_code == 403
+    assert body["campaign_id"] == 1  # default's rounds train on it unless another campaign is named
+    for campaign, why in (("nope", "no campaign is named 'nope'"), ("Bad", "pattern")):
+        refused = client.post("/api/v1/admin/imports", headers=admin,
+                              json={"path": "one.parquet", "name": f"x-{campaign}", "campaign": campaign})  # fmt: skip
+        assert refused.status_code == 422 and why in refused.text, refused.text
+        assert refused.json()["detail"][0]["loc"][-1] == "campaign"
 
     # Outside the root, a file that exists and one that does not are refused alike.
     pq.write_table(pa.Table.from_pylist([{"caption": "x"}]), tmp_path / "outside.parquet")

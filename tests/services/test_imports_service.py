@@ -12,7 +12,7 @@ import pytest
 from core.queue import IMPORT_SET, QueueUnavailable, sending_to
 from core.services import imports
 from core.settings import get_settings
-from core.states import ImportState
+from core.states import ImportState, RoundTrigger
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -86,3 +86,32 @@ def test_a_resume_the_broker_refuses_fails_the_set(any_db, broker_down):
         imports.resume_import("picks")
     found = imports.get_set("picks")
     assert found.state == ImportState.failed and "could not queue" in found.error
+
+
+def test_a_set_is_imported_for_one_campaign_and_only_its_rounds_train_on_it(any_db, outbox):
+    from core.db.models import PreferenceSet
+    from core.db.session import session_scope
+    from core.services import campaigns, rounds
+
+    campaigns.create("hands", "", True, "test")
+    root = in_root("").resolve()
+    one_row_file(root / "picks.parquet")
+    assert imports.start_import(root / "picks.parquet", "for-default").campaign_id == 1
+    hands = imports.start_import(root / "picks.parquet", "for-hands", campaign="hands")
+    assert hands.campaign_id == campaigns.get("hands").id
+    for campaign, refusal in (("nope", campaigns.UnknownCampaign), ("hands-2", campaigns.UnknownCampaign)):
+        with pytest.raises(refusal):
+            imports.start_import(root / "picks.parquet", f"x-{campaign}", campaign=campaign)
+    with session_scope() as session:  # as if the train worker had read them
+        for row in session.query(PreferenceSet):
+            row.state = ImportState.done
+    imports.check_sources(["votes", "import:for-hands"], hands.campaign_id)
+    imports.check_sources(["votes", "import:for-default"])
+    with pytest.raises(ValueError, match="imported for campaign 'hands', not this round's"):
+        imports.check_sources(["votes", "import:for-hands"])
+    with pytest.raises(rounds.InvalidRoundConfig, match="imported for campaign 'default'"):
+        rounds.start_round(get_settings(), RoundTrigger.admin, {"sources": ["votes", "import:for-default"]},
+                           campaign="hands")
+    campaigns.archive("hands")
+    with pytest.raises(campaigns.CampaignRefused, match="archived"):
+        imports.start_import(root / "picks.parquet", "late", campaign="hands")

@@ -12,7 +12,7 @@ from app.api.deps import Admin
 from app.api.errors import unprocessable
 from app.api.schemas.imports import ImportIn, PreferenceSetOut
 from core.queue import QueueUnavailable
-from core.services import imports
+from core.services import campaigns, imports
 
 router = APIRouter(prefix="/admin/imports", tags=["admin"])
 
@@ -28,10 +28,12 @@ def start_import(body: ImportIn, admin: Admin) -> PreferenceSetOut:
     """Import preference pairs from a path in the server's import root (DPOLOOP_IMPORT_ROOT; a relative
     path is inside it, one outside is refused alike whether or not it exists): Pick-a-Pic-layout parquet
     (a file or a folder), a `datasets` save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl.
-    The train worker encodes them; follow with GET /admin/imports/{name}. A round trains on them
-    with `"sources": ["votes", "import:NAME"]` in its config."""
+    The train worker encodes them; follow with GET /admin/imports/{name}. A round of the set's
+    `campaign` trains on them with `"sources": ["votes", "import:NAME"]` in its config."""
     try:
-        row = imports.start_import(Path(body.path), body.name, by=admin.name)
+        row = imports.start_import(Path(body.path), body.name, by=admin.name, campaign=body.campaign)
+    except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
+        raise unprocessable(str(exc), "body", "campaign") from exc
     except imports.ImportRefused as exc:
         raise unprocessable(str(exc), "body", "path") from exc
     except QueueUnavailable as exc:

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.schemas.text import CAMPAIGN_NAME_PATTERN
+
 
 class ImportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -14,6 +16,8 @@ class ImportIn(BaseModel):
         min_length=1, max_length=1000, description="A path in the import root (DPOLOOP_IMPORT_ROOT; relative: in it)."
     )
     name: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+    campaign: str = Field(default="default", pattern=CAMPAIGN_NAME_PATTERN,
+                          description="The campaign whose rounds may train on the set.")
 
 
 class PreferenceSetOut(BaseModel):
@@ -22,6 +26,7 @@ class PreferenceSetOut(BaseModel):
 
     id: int
     name: str
+    campaign_id: int = Field(description="The campaign whose rounds may train on it.")
     source: str
     format: str
     state: str
