@@ -3,13 +3,15 @@ labelers to them (the same rules as the console and /api/v1/admin/campaigns)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
 from cli.refusals import exit_when_refused
 from core.schemas.generation import BlendIn
-from core.services import blends, campaigns
+from core.services import blends, campaigns, rounds
+from core.settings import get_settings
 
 campaigns_cli = typer.Typer(no_args_is_help=True, help="Campaigns: several loops on one install.")
 Name = Annotated[str, typer.Argument(help="The campaign's name (lowercase letters, digits and '-').")]
@@ -43,9 +45,20 @@ def edit(
     description: Annotated[str | None, typer.Option(help="What it asks and why.")] = None,
     open_to_all: Annotated[bool | None, typer.Option("--open/--closed",
                                                      help="Every labeler takes part, or only those assigned.")] = None,
+    round_defaults: Annotated[str | None, typer.Option(
+        help='DPO settings its rounds start from, as JSON (e.g. \'{"beta": 1000}\'; \'{}\' clears them).')] = None,
 ) -> None:
-    """Change a campaign's description or who takes part."""
-    with exit_when_refused(campaigns.UnknownCampaign, campaigns.CampaignRefused):
+    """Change a campaign's description, who takes part, or its round defaults."""
+    with exit_when_refused(campaigns.UnknownCampaign, campaigns.CampaignRefused, rounds.InvalidRoundConfig):
+        if round_defaults is not None:
+            try:
+                parsed = json.loads(round_defaults)
+            except json.JSONDecodeError as exc:
+                raise rounds.InvalidRoundConfig(f"--round-defaults is not JSON: {exc}") from exc
+            if not isinstance(parsed, dict):
+                raise rounds.InvalidRoundConfig("--round-defaults is a JSON object of DPO settings")
+            saved = rounds.set_round_defaults(get_settings(), name, parsed)
+            typer.echo(f"campaign {name}: rounds start from {json.dumps(saved) if saved else 'the install defaults'}")
         changed = campaigns.update(name, description, open_to_all)
     typer.echo(f"campaign {changed.name}: {'open to all' if changed.open_to_all else 'assigned labelers only'}")
 

@@ -75,6 +75,8 @@ class Campaign(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Its adapter's weight in the install's default blend (what a generation naming no campaign gets).
     blend_weight: Mapped[float] = mapped_column(Float, default=0.0)
+    # DPO settings its rounds start from, over the install's (DPOLOOP_DPO_OVERRIDES); a round's config wins.
+    round_defaults: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class CampaignMember(Base):

@@ -59,6 +59,7 @@ class CampaignView:
     ready_pairs: int = 0  # its pool: train pairs waiting for votes, not on anyone's screen
     votes: int = 0  # cast on its pairs
     blend_weight: float = 0.0  # its adapter's weight in the install's default blend
+    round_defaults: dict | None = None  # DPO settings its rounds start from (a round's own config wins)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _view(session: Session, campaign: Campaign) -> CampaignView:
     ready = ready_pool_count(session, active_checkpoint_id(session, campaign.id), campaign.id)
     return CampaignView(campaign.id, campaign.name, campaign.description, campaign.open_to_all, assigned or 0,
                         campaign.created_by, campaign.created_at, campaign.archived_at, prompts or 0, ready,
-                        votes or 0, campaign.blend_weight)  # fmt: skip
+                        votes or 0, campaign.blend_weight, dict(campaign.round_defaults or {}))  # fmt: skip
 
 
 def list_campaigns(archived: bool = False) -> list[CampaignView]:

@@ -88,8 +88,9 @@ def start_round(
     what serves it. UnknownCampaign, CampaignRefused (archived), InvalidRoundConfig, RoundBusy, or
     QueueUnavailable (then the round is failed, so it never holds the slot)."""
     with session_scope() as session:
-        campaign_id = campaigns.by_name(session, campaign, active=True).id
-    config = resolve_config(settings, overrides)
+        found = campaigns.by_name(session, campaign, active=True)
+        campaign_id, defaults = found.id, dict(found.round_defaults or {})
+    config = resolve_config(settings, defaults | (overrides or {}))
     try:
         imports.check_sources(config.sources, campaign_id)
         if "reward" in config.sources:
@@ -144,6 +145,21 @@ def cancel_round(round_id: int) -> TrainingRound:
             raise RoundEnded(f"round {round_id} already ended ({row.state.value})")
         repo.request_cancel(session, row)
         return row
+
+
+def set_round_defaults(settings: Settings, campaign: str, defaults: dict) -> dict:
+    """The DPO settings the campaign's rounds start from (over the install's; a round's config wins);
+    InvalidRoundConfig for settings no round could run with, or a start_from (it names one checkpoint:
+    a round's own choice). UnknownCampaign, CampaignRefused (archived)."""
+    if "start_from" in defaults:
+        raise InvalidRoundConfig("invalid round defaults: start_from names one checkpoint; give it per round")
+    resolve_config(settings, defaults)
+    with session_scope() as session:
+        found = campaigns.by_name(session, campaign, active=True)
+        if "reward" in defaults.get("sources", []) and found.id != DEFAULT_CAMPAIGN_ID:
+            raise InvalidRoundConfig("invalid round defaults: 'reward' pairs are for the default campaign's rounds")
+        found.round_defaults = dict(defaults)
+        return dict(found.round_defaults)
 
 
 # ---- the schedule (beat, on the generate queue) ----------------------------------------------------

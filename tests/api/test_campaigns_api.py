@@ -16,7 +16,8 @@ def test_admins_run_campaigns_and_labelers_see_theirs(client, admin, alice, bob)
     assert made.json() | {"created_at": None} == {"id": 2, "name": "hands", "description": "Which hands look right?",
                                                   "open_to_all": False, "labelers": 0, "created_by": "root",
                                                   "created_at": None, "archived_at": None, "prompts": 0,
-                                                  "ready_pairs": 0, "votes": 0, "blend_weight": 0.0}  # fmt: skip
+                                                  "ready_pairs": 0, "votes": 0, "blend_weight": 0.0,
+                                                  "round_defaults": {}}  # fmt: skip
     taken = client.post(api, headers=auth(admin), json={"name": "hands"})
     assert taken.status_code == 409 and "exists" in taken.json()["detail"]
 
@@ -197,3 +198,17 @@ def test_blends_over_rest(client, admin, alice, tmp_path):
         refused = client.put(api, headers=auth(admin), json=body)
         assert refused.status_code == 422 and why in refused.text, (body, refused.text)
     assert client.get(api, headers=auth(admin)).json() == {"adapters": {"default": 0.5, "hands": 0.5}}  # unchanged
+
+
+def test_round_defaults_over_rest(client, admin):
+    api = "/api/v1/admin/campaigns"
+    client.post(api, headers=auth(admin), json={"name": "hands"})
+    saved = client.patch(f"{api}/hands", headers=auth(admin), json={"round_defaults": {"beta": 1000}})
+    assert saved.status_code == 200 and saved.json()["round_defaults"] == {"beta": 1000}, saved.text
+    for bad, why in (({"beta": "high"}, "beta"), ({"start_from": 1}, "per round"), ({"steps": 0}, "steps")):
+        refused = client.patch(f"{api}/hands", headers=auth(admin), json={"round_defaults": bad})
+        assert refused.status_code == 422 and why in refused.text, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "round_defaults"]
+    assert client.patch(f"{api}/hands", headers=auth(admin), json={"round_defaults": [1]}).status_code == 422
+    assert client.get(f"{api}/hands", headers=auth(admin)).json()["round_defaults"] == {"beta": 1000}
+    assert client.patch(f"{api}/nope", headers=auth(admin), json={"round_defaults": {}}).status_code == 404

@@ -109,3 +109,39 @@ def test_the_commands_manage_campaigns(any_db):
     assert runner.invoke(cli, ["campaigns", "archive", "default"]).exit_code == 1
     assert runner.invoke(cli, ["campaigns", "archive", "hands"]).exit_code == 0
     assert "hands" not in runner.invoke(cli, ["campaigns", "list"]).output
+
+
+def test_a_campaigns_rounds_start_from_its_round_defaults(any_db, outbox):
+    from core.db.models import TrainingRound
+    from core.db.session import session_scope
+    from core.services import rounds
+    from core.settings import get_settings
+    from core.states import RoundState, RoundTrigger
+
+    settings = get_settings()
+    campaigns.create("hands", "", True, "test")
+    assert rounds.set_round_defaults(settings, "hands", {"beta": 1234, "steps": 30}) == {"beta": 1234, "steps": 30}
+    assert campaigns.get("hands").round_defaults == {"beta": 1234, "steps": 30}
+
+    def started(overrides: dict | None, campaign: str) -> dict:
+        row = rounds.start_round(settings, RoundTrigger.admin, overrides, campaign=campaign)
+        rounds.finish_round(row.id, RoundState.cancelled, "test: the config is what is checked")
+        with session_scope() as session:
+            return session.get(TrainingRound, row.id).config
+
+    assert (started(None, "hands")["beta"], started(None, "hands")["steps"]) == (1234, 30)
+    assert started({"beta": 99}, "hands")["beta"] == 99  # a round's own config wins
+    assert started(None, "default")["beta"] == rounds.resolve_config(settings).beta  # default's untouched
+    for bad, why in (({"beta": -1}, "beta"), ({"nope": 1}, "nope"), ({"start_from": 1}, "per round"),
+                     ({"sources": ["votes", "reward"], "reward_pairs": 8}, "default campaign's rounds")):  # fmt: skip
+        with pytest.raises(rounds.InvalidRoundConfig, match=why):
+            rounds.set_round_defaults(settings, "hands", bad)
+    assert campaigns.get("hands").round_defaults == {"beta": 1234, "steps": 30}  # unchanged by a refusal
+    assert rounds.set_round_defaults(settings, "hands", {}) == {}
+
+    result = CliRunner().invoke(cli, ["campaigns", "edit", "hands", "--round-defaults", '{"beta": 500}'])
+    assert result.exit_code == 0 and "rounds start from {\"beta\": 500}" in result.output, result.output
+    for bad in ("[1]", "{beta", '{"beta": "x"}'):
+        refused = CliRunner().invoke(cli, ["campaigns", "edit", "hands", "--round-defaults", bad])
+        assert refused.exit_code == 1 and "round" in refused.output, (bad, refused.output)
+    assert campaigns.get("hands").round_defaults == {"beta": 500}

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from app.api.deps import Admin, Id
+from app.api.deps import Admin, AppSettings, Id
+from app.api.errors import unprocessable
 from app.api.schemas.campaigns import CAMPAIGN_NAME, CampaignIn, CampaignPatch, MemberIn
-from core.services import campaigns
+from core.services import campaigns, rounds
 from core.services.campaigns import CampaignView, Member
 
 router = APIRouter(prefix="/admin/campaigns", tags=["admin"])
@@ -48,11 +49,15 @@ def read(name: Name, _: Admin) -> CampaignView:
 
 @router.patch("/{name}", response_model=CampaignView,
               responses={409: {"description": "The campaign is archived."}})  # fmt: skip
-def update(name: Name, body: CampaignPatch, _: Admin) -> CampaignView:
-    """Changes its description, or whether every labeler takes part (closing `default` leaves it to the
-    labelers assigned to it)."""
+def update(name: Name, body: CampaignPatch, _: Admin, settings: AppSettings) -> CampaignView:
+    """Changes its description, whether every labeler takes part (closing `default` leaves it to the
+    labelers assigned to it), or the DPO settings its rounds start from (checked as a round's config is)."""
     try:
+        if body.round_defaults is not None:
+            rounds.set_round_defaults(settings, name, body.round_defaults)
         return campaigns.update(name, body.description, body.open_to_all)
+    except rounds.InvalidRoundConfig as exc:
+        raise unprocessable(str(exc), "body", "round_defaults") from exc
     except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
         raise refused(exc) from exc
 

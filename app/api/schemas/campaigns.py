@@ -39,6 +39,10 @@ class CampaignPatch(BaseModel):
 
     description: str | None = Field(default=None, max_length=500)
     open_to_all: bool | None = Field(default=None, description="every labeler takes part without being assigned")
+    round_defaults: dict | None = Field(
+        default=None, description="DPO settings its rounds start from, over the install's (a round's own config "
+        'wins), e.g. {"beta": 1000}; {} clears them.', examples=[{"beta": 1000, "steps": 200}],
+    )  # fmt: skip
 
     @field_validator("description")
     @classmethod
