@@ -2,17 +2,17 @@
 campaign's adapter learn its own group's taste, without harming the other's, and what does a 50/50
 blend of the two do?
 
-Run: .venv/bin/python bench/campaign_efficacy.py [--repeats 3] [--votes 200] [--eval-pairs 128]
-         [--out bench/results/campaigns.json]
+Run: .venv/bin/python bench/campaign_efficacy.py [--policies larger left] [--repeats 3] [--votes 200]
+         [--eval-pairs 128] [--out bench/results/campaigns.json]
 
 Per run, as production runs it (API, generate worker, train worker and beat as separate processes on
-SQLite and the file broker): `default` is closed to its assigned group, which votes by the "larger"
-policy; the campaign `follow` has the same pool prompts and its own group, voting by "prompt" (the
-image that shows more of its caption). Both groups vote at once, each on its campaign's pairs; then
-one round per campaign trains on its own votes. Each resulting adapter, and the blend of both at 0.5
-each, is judged against the base by both policies on held-out prompts (same seeds for both sides; a tie
-counts half). "Harmed" means the interval's top is below 0.45: a loss of more than the gate's 0.05
-tolerance on the other group's taste.
+SQLite and the file broker): `default` is closed to its assigned group, which votes by the first
+policy ("larger"); a second campaign, named after the second policy ("left": the object further left),
+has the same pool prompts and its own group, voting by that policy. Both groups vote at once, each on
+its campaign's pairs; then one round per campaign trains on its own votes. Each resulting adapter, and
+the blend of both at 0.5 each, is judged against the base by both policies on held-out prompts (same
+seeds for both sides; a tie counts half). "Harmed" means the interval's top is below 0.45: a loss of
+more than the gate's 0.05 tolerance on the other group's taste.
 """
 
 from __future__ import annotations
@@ -34,20 +34,22 @@ from loop_efficacy import _bench_env, fresh_install, run_round, start_services, 
 from core.win_rate import wilson  # noqa: E402
 from worker.scenes.policies import get_policy  # noqa: E402
 
-GROUPS = {"default": "larger", "follow": "prompt"}  # campaign → its labelers' policy
+GROUPS: dict[str, str] = {}  # campaign → its labelers' policy (set from --policies)
 HARM_BELOW = 0.45  # a cross-policy interval top below this is a loss beyond the gate's 0.05 tolerance
 
 
 def set_up_campaigns() -> dict[str, str]:
-    """`follow` with default's pool prompts; each campaign taken by one labeler of its own. Tokens by campaign."""
+    """The second campaign with default's pool prompts; each campaign taken by one labeler of its own.
+    Tokens by campaign."""
     from core.services import campaigns, labelers, prompts
     from core.states import PromptSource
 
-    campaigns.create("follow", "Which image shows more of its caption?", False, "bench")
+    second = [c for c in GROUPS if c != "default"][0]
+    campaigns.create(second, get_policy(GROUPS[second]).description, False, "bench")
     campaigns.update("default", None, False)  # closed: only its assigned group labels it
     pool = [u.prompt for u in prompts.list_prompts(limit=100_000)]
     prompts.add_prompts([p.text for p in pool if p.active and not p.for_eval], source=PromptSource.admin,
-                        campaign="follow")  # fmt: skip
+                        campaign=second)  # fmt: skip
     tokens = {}
     for campaign in GROUPS:
         labeler, tokens[campaign] = labelers.create_labeler(f"sim-{campaign}")
@@ -138,7 +140,8 @@ def one_run(seed: int, votes: int, eval_pairs: int) -> dict:
         judged[name] = {policy: score(images, base_images, requests, policy) for policy in GROUPS.values()}
         print(f"  {name}: " + ", ".join(f"{p} {j['win_rate']:.3f} ({j['wins']}/{j['losses']}/{j['ties']})"
                                          for p, j in judged[name].items()), flush=True)  # fmt: skip
-    return {"seed": seed, "votes": voted, "rounds": rounds, "eval_pairs": eval_pairs, "judged": judged}
+    return {"seed": seed, "groups": dict(GROUPS), "votes": voted, "rounds": rounds, "eval_pairs": eval_pairs,
+            "judged": judged}
 
 
 def report(runs: list[dict]) -> None:
@@ -154,11 +157,16 @@ def report(runs: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policies", nargs=2, default=["larger", "left"], metavar=("DEFAULT", "SECOND"),
+                        help="the two groups' policies; the second campaign is named after its policy")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--votes", type=int, default=200, help="votes per group (campaign)")
     parser.add_argument("--eval-pairs", type=int, default=128)
     parser.add_argument("--out", type=Path, help="every run's figures (JSON); an existing file is resumed")
     args = parser.parse_args()
+    if args.policies[0] == args.policies[1]:
+        parser.error("two different policies")
+    GROUPS.update({"default": args.policies[0], args.policies[1]: args.policies[1]})
     runs = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
     for seed in range(len(runs), args.repeats):
         print(f"run {seed + 1} of {args.repeats}", flush=True)
