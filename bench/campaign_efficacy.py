@@ -3,7 +3,7 @@ campaign's adapter learn its own group's taste, without harming the other's, and
 blend of the two do?
 
 Run: .venv/bin/python bench/campaign_efficacy.py [--policies larger left] [--repeats 3] [--votes 200]
-         [--eval-pairs 128] [--out bench/results/campaigns.json]
+         [--eval-pairs 128] [--config '{"steps": 200}'] [--out bench/results/campaigns.json]
 
 Per run, as production runs it (API, generate worker, train worker and beat as separate processes on
 SQLite and the file broker): `default` is closed to its assigned group, which votes by the first
@@ -105,7 +105,7 @@ def score(new: list, base: list, requests: list, policy_name: str) -> dict:
             "win_rate": wins / pairs, "ci95": (low, high)}  # fmt: skip
 
 
-def one_run(seed: int, votes: int, eval_pairs: int) -> dict:
+def one_run(seed: int, votes: int, eval_pairs: int, config: dict) -> dict:
     import torch
 
     from core.paths import resolve_stored
@@ -123,7 +123,7 @@ def one_run(seed: int, votes: int, eval_pairs: int) -> dict:
         wait_healthy(base)
         voted = vote(base, tokens, votes)
         print(f"  votes: {json.dumps(voted)}", flush=True)
-        rounds = {c: run_round(base, headers, {}, processes, campaign=c) for c in GROUPS}
+        rounds = {c: run_round(base, headers, config, processes, campaign=c) for c in GROUPS}
         listed = {c["id"]: c for c in httpx.get(f"{base}/api/v1/checkpoints", headers=headers).json()}
     finally:
         stop_services(processes)
@@ -140,8 +140,8 @@ def one_run(seed: int, votes: int, eval_pairs: int) -> dict:
         judged[name] = {policy: score(images, base_images, requests, policy) for policy in GROUPS.values()}
         print(f"  {name}: " + ", ".join(f"{p} {j['win_rate']:.3f} ({j['wins']}/{j['losses']}/{j['ties']})"
                                          for p, j in judged[name].items()), flush=True)  # fmt: skip
-    return {"seed": seed, "groups": dict(GROUPS), "votes": voted, "rounds": rounds, "eval_pairs": eval_pairs,
-            "judged": judged}
+    return {"seed": seed, "groups": dict(GROUPS), "votes": voted, "config": config, "rounds": rounds,
+            "eval_pairs": eval_pairs, "judged": judged}
 
 
 def report(runs: list[dict]) -> None:
@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--votes", type=int, default=200, help="votes per group (campaign)")
     parser.add_argument("--eval-pairs", type=int, default=128)
+    parser.add_argument("--config", type=json.loads, default={}, help="DPO settings over the defaults (JSON)")
     parser.add_argument("--out", type=Path, help="every run's figures (JSON); an existing file is resumed")
     args = parser.parse_args()
     if args.policies[0] == args.policies[1]:
@@ -170,7 +171,7 @@ def main() -> None:
     runs = json.loads(args.out.read_text()) if args.out and args.out.exists() else []
     for seed in range(len(runs), args.repeats):
         print(f"run {seed + 1} of {args.repeats}", flush=True)
-        runs.append(one_run(seed, args.votes, args.eval_pairs))
+        runs.append(one_run(seed, args.votes, args.eval_pairs, args.config))
         if args.out:
             args.out.write_text(json.dumps(runs, indent=1, default=str))
     report(runs)

@@ -95,7 +95,8 @@ class ModelServer:
         raise ValueError(f"unknown checkpoint kind {checkpoint.kind!r}")
 
     def _loaded(self, checkpoint: CheckpointRef) -> bool:
-        """Wearable without a file read. Caller holds lock or swap_lock (only loads change this)."""
+        """Wearable without a file read. Under swap_lock alone the answer may go stale (a batch may take a
+        full fine-tune off): wearing() checks again under lock."""
         if checkpoint.kind == CheckpointKind.base:
             return True
         if checkpoint.kind == CheckpointKind.lora:
@@ -119,9 +120,9 @@ class ModelServer:
             self.worn = None  # until what a batch wants is put on again
             if checkpoint.kind == CheckpointKind.lora:
                 slot = self._slot()
+                self.full = None  # hold_lora takes any full fine-tune off first
                 try:
                     self.generator.hold_lora(prepared, slot)
-                    self.full = None  # hold_lora took any full fine-tune off
                     self.generator.use_loras({slot: 1.0}, f"lora:{checkpoint.path}")
                     self.generator.smoke_test()
                 except Exception:
@@ -203,6 +204,8 @@ class ModelServer:
         change comes between its steps; returns (its result, the id of the checkpoint worn; None for a blend)."""
         self.warm()
         loras = [ref for ref in _parts(look) if ref.kind == CheckpointKind.lora] if look is not None else []
+        if isinstance(look, Blend) and len(loras) < len(look.parts):
+            raise ValueError("a blend is of LoRA checkpoints: a full fine-tune replaces the model")
         if len(loras) > self.settings.adapters_held:
             raise ValueError(f"a blend of {len(loras)} adapters; this worker holds at most "
                              f"{self.settings.adapters_held} (DPOLOOP_ADAPTERS_HELD)")  # fmt: skip

@@ -1,9 +1,20 @@
-// The campaign switcher of a page whose content is one campaign's (#/PAGE/NAME): choosing another
-// campaign goes to the same page for it.
+// The campaign the console looks at: one switcher in the header, for every page, kept for the tab's
+// session. Pages whose content is one campaign's (Guidelines and Prompts, #/PAGE/NAME) show the chosen
+// one; Rounds starts its rounds and lists theirs, Data exports its votes; the other pages are the
+// install's (what serves default, all checkpoints, all labelers).
 import { h } from "./dom.js";
 
-export default function campaignSwitch(page, campaign, all) {
-  const pick = h("select", { id: `${page}-campaign`, onchange: () => { location.hash = `#/${page}/${encodeURIComponent(pick.value)}`; } },
-    all.map((c) => h("option", { value: c.name, selected: c.name === campaign }, c.name)));
-  return h("p", {}, h("label", { for: `${page}-campaign` }, "Campaign "), pick);
+const KEY = "dpoloop.console.campaign";
+export const PER_CAMPAIGN = new Set(["guidelines", "prompts"]);  // pages addressed as #/PAGE/NAME
+
+export const currentCampaign = () => sessionStorage.getItem(KEY) || "default";
+export const chooseCampaign = (name) => sessionStorage.setItem(KEY, name);
+
+// Fill the header's select with the active campaigns, the current one chosen (back to default when
+// the current one was archived or never existed).
+export function showCampaigns(select, campaigns) {
+  const names = campaigns.filter((c) => !c.archived_at).map((c) => c.name);
+  if (!names.includes(currentCampaign())) chooseCampaign("default");
+  select.replaceChildren(...names.map((n) => h("option", { value: n, selected: n === currentCampaign() }, n)));
+  select.value = currentCampaign();
 }

@@ -2,6 +2,7 @@
 // admin REST API. A page renders its frame at once and fills each part as its call answers; polls
 // stop when the page is left.
 import { Forbidden, Unauthorized, getJSON, session } from "./api.js";
+import { PER_CAMPAIGN, chooseCampaign, currentCampaign, showCampaigns } from "./campaign-switch.js";
 import { $, fill } from "./dom.js";
 import arena from "./pages/arena.js";
 import campaigns from "./pages/campaigns.js";
@@ -60,7 +61,7 @@ function context() {
 
 function show(section) {
   for (const id of ["login", "admins-only", "page"]) $(id).hidden = id !== section;
-  $("nav").hidden = $("who").hidden = section !== "page";
+  $("nav").hidden = $("who").hidden = $("campaign-box").hidden = section !== "page";
 }
 
 function logout(message = "") {
@@ -95,6 +96,14 @@ async function route() {
   $("admin-name").textContent = me.name;
   const [, name = "overview", arg] = location.hash.split("/");
   const key = arg && DETAIL[name] ? DETAIL[name] : name in PAGES ? name : "overview";
+  if (PER_CAMPAIGN.has(key) && arg) chooseCampaign(decodeURIComponent(arg));  // a link to one campaign's page
+  try {
+    const known = await getJSON("/admin/campaigns");
+    if (visit !== visits) return;
+    showCampaigns($("campaign-global"), known);
+  } catch (error) {
+    return report(error);
+  }
   for (const link of $("nav").querySelectorAll("a")) link.classList.toggle("current", link.hash === `#/${name}`);
   page?.close();
   page = context();
@@ -106,7 +115,7 @@ async function route() {
   fill($("page"), view);
   document.title = `dpoloop · ${name}`;
   try {
-    await PAGES[key](view, page, arg && decodeURIComponent(arg));
+    await PAGES[key](view, page, PER_CAMPAIGN.has(key) ? currentCampaign() : arg && decodeURIComponent(arg));
   } catch (error) {
     report(error);
   }
@@ -117,6 +126,12 @@ $("login-form").addEventListener("submit", (event) => {
   session.save($("token-input").value.trim());
   $("token-input").value = "";
   route();
+});
+$("campaign-global").addEventListener("change", (event) => {
+  chooseCampaign(event.target.value);
+  const [, name] = location.hash.split("/");
+  if (PER_CAMPAIGN.has(name)) location.hash = `#/${name}/${encodeURIComponent(event.target.value)}`;
+  else route();  // the same page again, for the chosen campaign
 });
 $("logout").addEventListener("click", () => logout());
 $("switch-token").addEventListener("click", () => logout());

@@ -52,18 +52,18 @@ def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
     assert [c.name for c in campaigns.list_campaigns()] == ["default", "hands"]
 
     hands.get_by_role("link", name="guidelines").click()
-    expect(console.get_by_label("Campaign")).to_have_value("hands")
+    expect(console.get_by_label("Campaign", exact=True)).to_have_value("hands")
     console.get_by_label("The question over each pair").fill("Which hands look right?")
     console.get_by_role("button", name="Save as a new version").click()
     console.get_by_text("Saved: labelers see the new version").wait_for()
     assert guidelines.current("hands").question == "Which hands look right?"
     assert guidelines.current("default").version == 0  # the other campaign's stay as they were
-    console.get_by_label("Campaign").select_option("default")
+    console.get_by_label("Campaign", exact=True).select_option("default")
     expect(console.get_by_label("The question over each pair")).to_have_value("Which image matches the prompt better?")
 
     console.get_by_role("link", name="Campaigns").click()
     console.get_by_test_id("campaign-hands").get_by_role("link", name="prompts").click()
-    expect(console.get_by_label("Campaign")).to_have_value("hands")
+    expect(console.get_by_label("Campaign", exact=True)).to_have_value("hands")
     console.get_by_label("prompts to add").fill("two hands\na waving hand")
     console.get_by_role("button", name="Add prompts").click()
     console.get_by_text("Added 2, 0 already there.").wait_for()
@@ -72,6 +72,15 @@ def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
     expect(console.get_by_test_id("campaign-counts-hands")).to_have_text("2 prompts, 0 pairs ready, 0 votes")
     assert sorted(p.prompt.text for p in prompts.list_prompts(campaign="hands")) == ["a waving hand", "two hands"]
     assert "two hands" not in [p.prompt.text for p in prompts.list_prompts()]
+
+    console.get_by_role("link", name="Rounds").click()  # the header's switcher holds from page to page
+    expect(console.get_by_role("heading", name="Start a round of hands")).to_be_visible()
+    console.get_by_role("link", name="Data").click()
+    expect(console.get_by_label("whose votes (campaign)")).to_have_value("hands")
+    console.get_by_label("Campaign", exact=True).select_option("default")  # on a page of the install's: it draws again
+    expect(console.get_by_label("whose votes (campaign)")).to_have_value("default")
+    console.get_by_role("link", name="Guidelines").click()
+    expect(console.get_by_role("heading", name="Guidelines of default")).to_be_visible()
 
     console.get_by_role("link", name="Campaigns").click()
     hands = console.get_by_test_id("campaign-hands")

@@ -93,6 +93,9 @@ def test_the_least_recently_used_adapter_leaves_for_a_new_one(server, loras):
     assert list(server.held) == [c.id, b.id] and len(server.reads) == 4
     with pytest.raises(ValueError, match="holds at most 2"):
         server.generate([REQUEST], Blend(((a, 0.3), (b, 0.3), (c, 0.3))))
+    full = CheckpointRef(a.id, CheckpointKind.full, a.path)
+    with pytest.raises(ValueError, match="full fine-tune"):
+        server.generate([REQUEST], Blend(((full, 0.5), (b, 0.5))))
 
 
 def test_a_promotion_in_default_never_disturbs_another_campaigns_requests(server, loras):

@@ -1,5 +1,6 @@
 // Data: the votes out (Pick-a-Pic parquet, or the flat votes table) and pairs in (imports).
 import { api, getJSON, reason, send } from "../api.js";
+import { currentCampaign } from "../campaign-switch.js";
 import { fill, fmt, h, table } from "../dom.js";
 
 async function download(params, button) {
@@ -22,7 +23,7 @@ export default async function data(main, ctx) {
   const kind = h("select", { "aria-label": "which comparisons" }, ["train", "eval", "all"].map((k) => h("option", { value: k }, k)));
   const ties = h("input", { type: "checkbox", "aria-label": "include ties" });
   const campaign = h("select", { "aria-label": "whose votes (campaign)" },
-    (await getJSON("/admin/campaigns?archived=true")).map((c) => h("option", { value: c.name }, c.name)));
+    (await getJSON("/admin/campaigns?archived=true")).map((c) => h("option", { value: c.name, selected: c.name === currentCampaign() }, c.name)));
   const path = h("input", { required: true, placeholder: "picks.parquet (in the import folder)", "aria-label": "path on the server", size: 40 });
   const name = h("input", { placeholder: "name (default: the file's)", "aria-label": "set name" });
   const error = h("p", { class: "error", role: "alert" });

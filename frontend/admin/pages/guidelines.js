@@ -1,7 +1,6 @@
 // Guidelines: the question over each pair and the text labelers are shown on their first visit, after each
 // change, and behind "?". Each save is a new version; every vote records the version it was cast under.
 import { getJSON, send } from "../api.js";
-import campaignSwitch from "../campaign-switch.js";
 import { fill, fmt, h } from "../dom.js";
 
 const HELP = "Paragraphs are separated by a blank line; a line starting with \"- \" is a list item; **bold** and "
@@ -31,8 +30,8 @@ export default async function guidelines(main, ctx, campaign = "default") {
     }
   };
   // Both before the form exists: a load never overwrites typing.
-  const [current, all] = await Promise.all([getJSON(path("/guidelines")), getJSON("/admin/campaigns")]);
-  main.append(h("h1", {}, "Guidelines"), campaignSwitch("guidelines", campaign, all), version,
+  const current = await getJSON(path("/guidelines"));
+  main.append(h("h1", {}, `Guidelines of ${campaign}`), version,
     h("form", { onsubmit: save },
       h("p", {}, h("label", { for: "guidelines-question-input" }, "The question over each pair"), h("br"), question),
       h("p", {}, h("label", { for: "guidelines-body-input" }, "Guidelines"), h("br"), body),

@@ -1,7 +1,6 @@
 // Prompts: a campaign's set the pool draws from and the fixed evaluation set; add, flag, retire. The
 // prompt filter is the install's.
 import { getJSON, send } from "../api.js";
-import campaignSwitch from "../campaign-switch.js";
 import { fill, h, table } from "../dom.js";
 
 export default async function prompts(main, ctx, campaign = "default") {
@@ -75,8 +74,7 @@ export default async function prompts(main, ctx, campaign = "default") {
       filterMessage.textContent = e.message;
     }
   };
-  const campaigns = await getJSON("/admin/campaigns");
-  main.append(h("h1", {}, "Prompts"), campaignSwitch("prompts", campaign, campaigns),
+  main.append(h("h1", {}, `Prompts of ${campaign}`),
     h("form", { onsubmit: add }, text, h("div", { class: "row" }, file, h("label", {}, forEval, " for evaluation"),
       h("button", { class: "action", type: "submit" }, "Add prompts"))), message,
     h("h2", {}, "Prompt filter"),

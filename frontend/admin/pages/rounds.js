@@ -1,6 +1,7 @@
 // Training rounds: the list, starting one (config checked by the API before it is queued), and one
 // round's page with its curves as they come in, its gate and its config.
 import { getJSON, send } from "../api.js";
+import { currentCampaign } from "../campaign-switch.js";
 import { fill, fmt, h, table } from "../dom.js";
 import { gateTable } from "./gate.js";
 
@@ -43,8 +44,8 @@ export async function rounds(main, ctx) {
   const list = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const known = await getJSON("/admin/campaigns?archived=true");
   const names = new Map(known.map((c) => [c.id, c.name]));
-  const campaign = h("select", { id: "round-campaign" },
-    known.filter((c) => !c.archived_at).map((c) => h("option", { value: c.name }, c.name)));
+  const chosen = currentCampaign();
+  const chosenId = known.find((c) => c.name === chosen)?.id;
   const start = async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -56,21 +57,22 @@ export async function rounds(main, ctx) {
       return;
     }
     try {
-      const round = await send("POST", "/admin/rounds", { config: parsed, campaign: campaign.value });
+      const round = await send("POST", "/admin/rounds", { config: parsed, campaign: chosen });
       location.hash = `#/rounds/${round.id}`;
     } catch (e) {
       error.textContent = e.message;
     }
   };
   main.append(h("h1", {}, "Rounds"),
-    h("form", { onsubmit: start }, h("h2", {}, "Start a round"),
+    h("form", { onsubmit: start }, h("h2", {}, `Start a round of ${chosen}`),
       h("p", { class: "muted" }, "Config as JSON (e.g. steps, beta, learning_rate, method); empty means the defaults. "
-        + "A round trains on its campaign's votes, from the checkpoint serving that campaign."),
-      config, h("div", { class: "row" }, h("label", { for: "round-campaign" }, "Campaign"), campaign,
-        h("button", { class: "action", type: "submit" }, "Start round")), error),
-    h("h2", {}, "All rounds"), list);
+        + "A round trains on its campaign's votes, from the checkpoint serving that campaign; the campaign "
+        + "switcher at the top picks which."),
+      config, h("div", { class: "row" }, h("button", { class: "action", type: "submit" }, "Start round")),
+      error),
+    h("h2", {}, `Rounds of ${chosen}`), list);
   await ctx.every(REFRESH_MS * 2, async () => {
-    const all = await getJSON("/admin/rounds?limit=100");
+    const all = (await getJSON("/admin/rounds?limit=100")).filter((r) => r.campaign_id === chosenId);
     fill(list, all.length ? table(["round", "campaign", "trigger", "state", "pairs used", "counted out", "duration", "result", ""],
       all.map((r) => h("tr", { "data-testid": `round-row-${r.id}` },
         h("td", {}, h("a", { href: `#/rounds/${r.id}` }, `#${r.id}`)), h("td", {}, names.get(r.campaign_id) ?? r.campaign_id),
