@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+
 from PIL import Image
 
 from core.db.session import session_scope
@@ -11,6 +15,35 @@ from core.services import labeling
 from core.settings import get_settings
 from core.states import Choice
 from worker.scenes.policies import get_policy
+
+
+@contextlib.contextmanager
+def generating_while_watched(server, request, look=None):
+    """A client generating `request` back to back (with `look`'s weights; None: what serves default) while
+    the promotion watcher runs; yields (made, errors), made growing by (time, checkpoint id, latents) per
+    image. Both threads stop on leaving."""
+    from worker.serving import watch_promotions
+
+    stop, made, errors = threading.Event(), [], []
+
+    def stream():
+        while not stop.is_set():
+            try:
+                results, checkpoint_id = server.generate([request], look)
+                made.append((time.monotonic(), checkpoint_id, results[0].latents))
+            except Exception as exc:  # noqa: BLE001 - the test counts failures
+                errors.append(exc)
+
+    threads = [threading.Thread(target=watch_promotions, args=(server, stop), daemon=True),
+               threading.Thread(target=stream, daemon=True)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    try:
+        yield made, errors
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
 
 
 def fresh_model_server(monkeypatch):

@@ -2,7 +2,7 @@
 without reading a file, wears a blend at its weights, drops the least recently used for a new one, and a
 promotion in one campaign never disturbs another's requests."""
 
-import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from core.schemas.generation import GenerationParams
 from core.states import CheckpointKind
 from tests.conftest import EMBEDDED_MODEL, apply_settings
 from tests.helpers.checkpoints import register, trained_checkpoint
-from tests.helpers.loop import fresh_model_server
+from tests.helpers.loop import fresh_model_server, generating_while_watched
 
 REQUEST = GenerationParams(prompt="a blue square", seed=5, num_inference_steps=2, guidance_scale=4.0)
 
@@ -99,35 +99,18 @@ def test_the_least_recently_used_adapter_leaves_for_a_new_one(server, loras):
 
 
 def test_a_promotion_in_default_never_disturbs_another_campaigns_requests(server, loras):
-    from worker.serving import watch_promotions
-
     a, b, _ = refs(loras)  # a: default's next checkpoint; b: another campaign's serving adapter
     expected = server.generate([REQUEST], b)[0][0].latents
-    stop, made, errors = threading.Event(), [], []
-
-    def stream():
-        while not stop.is_set():
-            try:
-                made.append(server.generate([REQUEST], b)[0][0].latents)
-            except Exception as exc:  # noqa: BLE001 - the test counts failures
-                errors.append(exc)
-
-    watcher = threading.Thread(target=watch_promotions, args=(server, stop), daemon=True)
-    client = threading.Thread(target=stream, daemon=True)
-    watcher.start()
-    client.start()
-    with session_scope() as session:
-        promote(session, a.id, by="test")
-    for _ in range(200):
-        if server.checkpoint_id == a.id:
-            break
-        stop.wait(0.05)
-    served_default = server.generate([REQUEST])
-    stop.set()
-    client.join(10)
-    watcher.join(10)
+    with generating_while_watched(server, REQUEST, b) as (made, errors):
+        with session_scope() as session:
+            promote(session, a.id, by="test")
+        for _ in range(200):
+            if server.checkpoint_id == a.id:
+                break
+            time.sleep(0.05)
+        served_default = server.generate([REQUEST])
     assert errors == [] and len(made) >= 2
-    assert all(np.array_equal(latents, expected) for latents in made)  # b's requests: b's weights throughout
+    assert all(np.array_equal(latents, expected) for _, _, latents in made)  # b's weights throughout
     assert served_default[1] == a.id and set(server.held) == {a.id, b.id} and len(server.reads) == 2
 
 

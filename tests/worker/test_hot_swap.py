@@ -1,7 +1,6 @@
 """Hot swap in a serving process: a promotion reaches the model within about a second, no request
 fails or sees half-loaded weights, and a checkpoint that cannot load is marked broken and rolled back."""
 
-import threading
 import time
 
 import numpy as np
@@ -14,7 +13,7 @@ from core.repo.checkpoints import active_checkpoint_id, promote
 from core.schemas.generation import GenerationParams
 from tests.conftest import apply_settings
 from tests.helpers.checkpoints import register, trained_checkpoint
-from tests.helpers.loop import fresh_model_server
+from tests.helpers.loop import fresh_model_server, generating_while_watched
 
 REQUEST = GenerationParams(prompt="a blue square", seed=5, num_inference_steps=6, guidance_scale=4.0)
 
@@ -37,38 +36,21 @@ def promote_now(checkpoint_id: int) -> None:
 
 
 def test_a_stream_of_generations_spans_lora_and_full_promotions_without_a_failure(server, tmp_path, embedded_model):
-    from worker.serving import watch_promotions
-
     lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
     full = register(trained_checkpoint(embedded_model, tmp_path / "full", method="full"), "full")
     base_latents = server.generate([REQUEST])[0][0].latents
 
-    stop, served, errors = threading.Event(), [], []
-
-    def stream():
-        while not stop.is_set():
-            try:
-                results, checkpoint_id = server.generate([REQUEST])
-                served.append((time.monotonic(), checkpoint_id, results[0].latents))
-            except Exception as exc:  # noqa: BLE001 - the test counts failures
-                errors.append(exc)
-
-    watcher = threading.Thread(target=watch_promotions, args=(server, stop), daemon=True)
-    client = threading.Thread(target=stream, daemon=True)
-    watcher.start()
-    client.start()
     swap_times = {}
-    for checkpoint_id in (lora, full, 1):
-        time.sleep(0.5)
-        promoted_at = time.monotonic()
-        promote_now(checkpoint_id)
-        deadline = promoted_at + 10
-        while not any(c == checkpoint_id and t > promoted_at for t, c, _ in served) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        swap_times[checkpoint_id] = time.monotonic() - promoted_at
-    stop.set()
-    client.join(10)
-    watcher.join(10)
+    with generating_while_watched(server, REQUEST) as (served, errors):
+        for checkpoint_id in (lora, full, 1):
+            time.sleep(0.5)
+            promoted_at = time.monotonic()
+            promote_now(checkpoint_id)
+            deadline = promoted_at + 10
+            while (not any(c == checkpoint_id and t > promoted_at for t, c, _ in served)
+                   and time.monotonic() < deadline):  # fmt: skip
+                time.sleep(0.02)
+            swap_times[checkpoint_id] = time.monotonic() - promoted_at
 
     assert errors == []
     order = [c for _, c, _ in served]
