@@ -103,23 +103,24 @@ class ModelServer:
             return checkpoint.id in self.held
         return self.full is not None and self.full.id == checkpoint.id
 
-    def _slot(self) -> str:
-        """An adapter name for a new LoRA: a fresh one, or (all taken) the least recently used one's, which
-        is dropped (and its slot refilled in place)."""
-        if len(self.held) < self.settings.adapters_held:
-            return f"c{next(self._slots)}"
-        dropped, slot = self.held.popitem(last=False)
-        log.info("checkpoint %s leaves this worker's adapters for a newer one", dropped)
-        return slot
+    def _drop_beyond_capacity(self, keep: set[int]) -> None:
+        """Drop the least recently used adapters not in `keep` until at most DPOLOOP_ADAPTERS_HELD are held.
+        Caller holds lock."""
+        for checkpoint_id in [i for i in self.held if i not in keep]:
+            if len(self.held) <= self.settings.adapters_held:
+                return
+            self.generator.drop_lora(self.held.pop(checkpoint_id))
+            log.info("checkpoint %s leaves this worker's adapters for a newer one", checkpoint_id)
 
-    def _load(self, checkpoint: CheckpointRef) -> None:
-        """Make the checkpoint wearable, checked by one tiny generation, or raise leaving it not loaded.
-        Caller holds swap_lock, not lock."""
+    def _load(self, checkpoint: CheckpointRef, keep: set[int]) -> None:
+        """Make the checkpoint wearable, checked by one tiny generation, or raise leaving it not loaded and
+        the held adapters as they were; then drop the least recently used beyond capacity, never one in
+        `keep` (the batch's own). Caller holds swap_lock, not lock."""
         prepared = self._read(checkpoint)
         with self.lock:
             self.worn = None  # until what a batch wants is put on again
             if checkpoint.kind == CheckpointKind.lora:
-                slot = self._slot()
+                slot = f"a{next(self._slots):06d}"  # fixed width: no name is a substring of another
                 self.full = None  # hold_lora takes any full fine-tune off first
                 try:
                     self.generator.hold_lora(prepared, slot)
@@ -130,6 +131,7 @@ class ModelServer:
                         self.generator.drop_lora(slot)
                     raise
                 self.held[checkpoint.id] = slot
+                self._drop_beyond_capacity(keep | {checkpoint.id})
             else:
                 self.held.clear()  # a full fine-tune's denoiser wears no LoRA: wear_denoiser unloads them
                 self.full = None
@@ -142,17 +144,22 @@ class ModelServer:
                 self.full = checkpoint
         log.info("checkpoint %s loaded", checkpoint.id)
 
-    def _ensure(self, checkpoint: CheckpointRef) -> None:
-        """Load the checkpoint unless it is; failures count toward broken, with backoff."""
+    def _ensure(self, checkpoint: CheckpointRef, keep: frozenset[int] = frozenset()) -> None:
+        """Load the checkpoint unless it is (without waiting for another's load); failures count toward
+        broken, with backoff. A load never drops an adapter in `keep`."""
+        if self._loaded(checkpoint):
+            self._touch(checkpoint)
+            return
         with self.swap_lock:
             if self._loaded(checkpoint):
+                self._touch(checkpoint)
                 return
             waiting = self.failures.get(checkpoint.id)
             if waiting is not None and time.monotonic() < waiting[1]:
                 raise RetryLater(f"checkpoint {checkpoint.id} failed to load; next try in "
                                  f"{waiting[1] - time.monotonic():.1f} s")  # fmt: skip
             try:
-                self._load(checkpoint)
+                self._load(checkpoint, set(keep))
             except StoreUnavailable:
                 log.warning("checkpoint %s waits for the object store to answer", checkpoint.id)
                 raise  # the store's outage, not the checkpoint's fault: never counted toward broken
@@ -160,6 +167,11 @@ class ModelServer:
                 self._failed(checkpoint, exc)
                 raise
             self.failures.pop(checkpoint.id, None)
+
+    def _touch(self, checkpoint: CheckpointRef) -> None:
+        """Mark a held adapter recently used: the last to be dropped for a new one."""
+        with contextlib.suppress(KeyError):  # dropped meanwhile: wearing() checks again under lock
+            self.held.move_to_end(checkpoint.id)
 
     def _failed(self, checkpoint: CheckpointRef, exc: Exception) -> None:
         count = self.failures.get(checkpoint.id, (0, 0.0))[0] + 1
@@ -184,9 +196,11 @@ class ModelServer:
         if target.id == self.checkpoint_id:
             return
         with contextlib.suppress(Exception):  # retried later, or marked broken; the previous weights still serve
-            self._ensure(target)
-            self.current = target
-            log.info("now serving checkpoint %s", target.id)
+            self._ensure(target, frozenset({target.id}))
+            with self.swap_lock:  # a slower caller with an older answer must not move it back
+                if checkpoints.active_ref().id == target.id:
+                    self.current = target
+                    log.info("now serving checkpoint %s", target.id)
 
     # ---- serving ---------------------------------------------------------------------------
     def warm(self) -> None:
@@ -213,8 +227,9 @@ class ModelServer:
             if look is None:
                 self.sync_to_active()
             target = look or self.current
+            keep = frozenset(ref.id for ref in _parts(target))
             for ref in _parts(target):
-                self._ensure(ref)
+                self._ensure(ref, keep)
             with self.lock:
                 if all(self._loaded(ref) for ref in _parts(target)):
                     self._put_on(target)
@@ -229,6 +244,7 @@ class ModelServer:
         if isinstance(look, CheckpointRef) and look.kind == CheckpointKind.full:
             self.worn = key  # it is on: loading put it on, and nothing else is held beside it
             return
+        self.worn = None  # until the switch is whole: a failure half-way must not look like a done switch
         if self.full is not None:  # the base's denoiser back (it holds no adapters)
             self.generator.unload_overlays()
             self.full = None

@@ -14,6 +14,7 @@ from core.refs import Blend, CheckpointRef
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_ref
 from core.schemas.generation import check_blend
 from core.services import campaigns
+from core.settings import get_settings
 from core.states import CheckpointKind
 
 FOLLOW_DEFAULT = {campaigns.DEFAULT: 1.0}  # the blend of an install that never set one
@@ -39,9 +40,22 @@ def _campaigns(session: Session, adapters: dict[str, float]) -> list[tuple[Campa
     return found
 
 
-def check(session: Session, adapters: dict[str, float]) -> None:
-    """UnusableBlend unless every named campaign can take part in a blend now."""
+def check(session: Session, adapters: dict[str, float], held: int) -> None:
+    """UnusableBlend unless every named campaign can take part in a blend now, and the workers, holding
+    `held` adapters each (DPOLOOP_ADAPTERS_HELD), can wear them all at once."""
+    parts = sum(weight > 0 for weight in adapters.values())
+    if parts > held:
+        raise UnusableBlend(f"a blend of {parts} campaigns; this install's workers hold at most {held} adapters "
+                            f"at once (DPOLOOP_ADAPTERS_HELD)")  # fmt: skip
     _campaigns(session, adapters)
+
+
+def usable(session: Session, adapters: dict[str, float], held: int) -> bool:
+    try:
+        check(session, adapters, held)
+    except UnusableBlend:
+        return False
+    return True
 
 
 def resolve(session: Session, adapters: dict[str, float]) -> Blend:
@@ -70,9 +84,10 @@ def read_default() -> dict[str, float]:
 
 def set_default(adapters: dict[str, float]) -> dict[str, float]:
     """Make this the default blend (campaigns not named leave it); ValueError for a malformed blend,
-    UnusableBlend for a campaign that cannot take part."""
+    UnusableBlend for a campaign that cannot take part or more campaigns than a worker holds."""
     check_blend(adapters)
     with session_scope() as session:
+        check(session, adapters, get_settings().adapters_held)
         named = {campaign.id: weight for campaign, weight in _campaigns(session, adapters)}
         for campaign in campaigns.active_campaigns(session):
             campaign.blend_weight = named.get(campaign.id, 0.0)

@@ -4,6 +4,7 @@ that finishes what a lost worker left behind."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from core.services.blends import UnusableBlend
 from core.settings import Settings
 from core.states import GENERATION_FINISHED, CheckpointStatus, GenerationPurpose, GenerationStatus, Role
 
+log = logging.getLogger(__name__)
 REQUEUE_AFTER = timedelta(minutes=3)  # a client request still unfinished this long is sent again
 GIVE_UP_AFTER = timedelta(minutes=30)  # and failed after this long
 WAIT_FIRST_POLL_S, WAIT_LONGEST_POLL_S = 0.05, 1.0  # a waiter looks often at first, then less and less
@@ -89,10 +91,15 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
         adapters = request.adapters
         if adapters is None and request.checkpoint_id is None and request.campaign is None:
             adapters = blends.default_blend(session)
+            if not blends.usable(session, adapters, settings.adapters_held):
+                # A campaign in it now serves a full fine-tune (which cannot be blended): until an admin
+                # changes the blend, plain requests get what serves default rather than a refusal.
+                log.warning("the default blend %s cannot be made now; serving default's checkpoint", adapters)
+                adapters = None
         if adapters is not None and blends.follows_default(adapters):
             adapters = None  # default's serving checkpoint when the image is made, as without blends
         if adapters is not None:
-            blends.check(session, adapters)
+            blends.check(session, adapters, settings.adapters_held)
         generation = repo.create_generation(
             session, GenerationParams(**values), purpose=GenerationPurpose.api, requested_by=labeler.id,
             requested_checkpoint_id=pinned,

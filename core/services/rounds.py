@@ -156,8 +156,13 @@ def set_round_defaults(settings: Settings, campaign: str, defaults: dict) -> dic
     resolve_config(settings, defaults)
     with session_scope() as session:
         found = campaigns.by_name(session, campaign, active=True)
-        if "reward" in defaults.get("sources", []) and found.id != DEFAULT_CAMPAIGN_ID:
+        sources = defaults.get("sources", [])
+        if "reward" in sources and found.id != DEFAULT_CAMPAIGN_ID:
             raise InvalidRoundConfig("invalid round defaults: 'reward' pairs are for the default campaign's rounds")
+        try:
+            imports.check_sources(sources, found.id)
+        except ValueError as exc:
+            raise InvalidRoundConfig(f"invalid round defaults: {exc}") from exc
         found.round_defaults = dict(defaults)
         return dict(found.round_defaults)
 

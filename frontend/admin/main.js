@@ -96,8 +96,8 @@ async function route() {
   $("admin-name").textContent = me.name;
   const [, name = "overview", arg] = location.hash.split("/");
   const key = arg && DETAIL[name] ? DETAIL[name] : name in PAGES ? name : "overview";
-  if (PER_CAMPAIGN.has(key) && arg) chooseCampaign(decodeURIComponent(arg));  // a link to one campaign's page
   try {
+    if (PER_CAMPAIGN.has(key) && arg) chooseCampaign(decodeURIComponent(arg));  // a link to one campaign's page
     const known = await getJSON("/admin/campaigns");
     if (visit !== visits) return;
     showCampaigns($("campaign-global"), known);

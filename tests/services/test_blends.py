@@ -3,6 +3,8 @@ image is made by what serves each when it runs; the install's default blend is w
 no campaign gets (default's serving checkpoint alone until an admin sets one); a full fine-tune, an
 unknown or archived campaign, or weights out of range are refused with the reason."""
 
+import itertools
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import update
@@ -18,6 +20,7 @@ from tests.api.test_evaluations_api import new_checkpoint
 from tests.services import test_people_measure
 
 any_db = test_people_measure.any_db  # the fixture: SQLite, then Postgres
+CLIENTS = itertools.count()  # a fresh labeler name for each request
 
 
 def adapter_of(tmp_path, campaign: str, kind: str = "lora") -> int:
@@ -46,7 +49,7 @@ def ref(checkpoint_id: int) -> CheckpointRef:
 def requested(_db, **body) -> Generation:
     from core.settings import get_settings
 
-    client, _ = labelers.create_labeler(f"client-{len(body)}-{id(body)}")
+    client, _ = labelers.create_labeler(f"client-{next(CLIENTS)}")
     return generations.request_generation(GenerationRequest(prompt="a red circle", **body), client, get_settings())
 
 
@@ -88,8 +91,14 @@ def test_the_default_blend_is_what_a_request_naming_no_campaign_gets(any_db, out
     assert blends.read_default() == {"default": 1.0}  # nothing left: default's serving checkpoint again
     assert requested(any_db).requested_adapters is None
 
+    for name in ("c1", "c2", "c3", "c4"):
+        campaigns.create(name, "", True, "test")
+    five = {name: 0.2 for name in ("default", "c1", "c2", "c3", "c4")}
+    with pytest.raises(blends.UnusableBlend, match="hold at most 4 adapters"):  # DPOLOOP_ADAPTERS_HELD
+        requested(any_db, adapters=five)
     for bad, refusal in (({"nope": 1}, blends.UnusableBlend), ({"hands": 1}, blends.UnusableBlend),
-                         ({"default": 3}, ValueError), ({"default": 0}, ValueError), ({}, ValueError)):  # fmt: skip
+                         (five, blends.UnusableBlend), ({"default": 3}, ValueError), ({"default": 0}, ValueError),
+                         ({}, ValueError)):  # fmt: skip
         with pytest.raises(refusal):
             blends.set_default(bad)
     assert blends.read_default() == {"default": 1.0}
@@ -97,10 +106,12 @@ def test_the_default_blend_is_what_a_request_naming_no_campaign_gets(any_db, out
 
 def test_a_full_fine_tune_cannot_be_blended(any_db, outbox, tmp_path):
     adapter_of(tmp_path, "hands")
+    blends.set_default({"default": 0.5, "hands": 0.5})
     queued = requested(any_db, adapters={"default": 0.5, "hands": 0.5})
     full = adapter_of(tmp_path, "default", kind=CheckpointKind.full)
     with pytest.raises(blends.UnusableBlend, match="full fine-tune"):
         requested(any_db, adapters={"default": 0.5, "hands": 0.5})
+    assert requested(any_db).requested_adapters is None  # the default blend cannot be made: default's checkpoint
     assert generations.claim_generation(queued.id) is None  # queued before the promotion: failed, with why
     with session_scope() as session:
         row = session.get(Generation, queued.id)

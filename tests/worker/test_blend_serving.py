@@ -149,3 +149,11 @@ def test_the_generate_task_makes_the_default_blend_and_records_it(server, loras)
 
     expected = server.generate([REQUEST], Blend(((a, 0.5), (b, 0.5))))[0][0].image
     assert np.array_equal(np.asarray(Image.open(media_file(get_settings(), image_path))), np.asarray(expected))
+
+
+def test_a_blend_never_drops_its_own_parts_to_load_another(server, loras):
+    a, b, c = refs(loras)
+    for ref in (a, b):
+        server.generate([REQUEST], ref)  # held, least recently used first: a, b
+    server.generate([REQUEST], Blend(((c, 0.5), (a, 0.5))))  # loading c drops b, not a (the older, but a part)
+    assert set(server.held) == {a.id, c.id} and len(server.reads) == 3

@@ -91,24 +91,25 @@ class Generator:
     # Several LoRAs held at once, each a named adapter ("slot"), worn alone or blended: switching among
     # them changes a scale per layer and reads no file.
     def hold_lora(self, state: dict, slot: str) -> None:
-        """Load LoRA weights as adapter `slot` beside those held (in place when the slot holds a LoRA of the
-        same shape); a full fine-tune's denoiser, if on, is taken off first."""
+        """Load LoRA weights as a new adapter named `slot` beside those held (a full fine-tune's denoiser, if
+        on, is taken off first). A name is never reused: hotswapping into a held name keeps the old LoRA in
+        layers the new one does not target, and peft matches names by substring."""
         if self._base_denoiser is not None:
             self.unload_overlays()
-        if slot in self.held_slots():
-            try:
-                self.pipe.load_lora_weights(dict(state), adapter_name=slot, hotswap=True)
-                return
-            except (RuntimeError, ValueError):  # another rank or other targets: load it afresh
-                self.drop_lora(slot)
         self.pipe.load_lora_weights(dict(state), adapter_name=slot)
 
     def held_slots(self) -> set[str]:
         return set(getattr(self.denoiser, "peft_config", None) or {})
 
     def drop_lora(self, slot: str) -> None:
+        """Remove adapter `slot` from every layer, also after a load that failed half-way (which may leave
+        layers behind without a config entry)."""
+        from diffusers.utils.peft_utils import delete_adapter_layers
+
         if slot in self.held_slots():
             self.pipe.delete_adapters(slot)
+        else:
+            delete_adapter_layers(self.denoiser, slot)
 
     def use_loras(self, weights: dict[str, float], label: str) -> None:
         """Generate with these held adapters at these weights from now on (none: the base's weights)."""

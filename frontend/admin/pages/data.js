@@ -37,7 +37,8 @@ export default async function data(main, ctx) {
     event.preventDefault();
     error.textContent = "";
     try {
-      await send("POST", "/admin/imports", { path: path.value.trim(), ...(name.value.trim() ? { name: name.value.trim() } : {}) });
+      await send("POST", "/admin/imports", { path: path.value.trim(), campaign: currentCampaign(),
+                                             ...(name.value.trim() ? { name: name.value.trim() } : {}) });
       path.value = name.value = "";
     } catch (e) {
       error.textContent = e.message;
@@ -48,8 +49,8 @@ export default async function data(main, ctx) {
     h("p", { class: "muted" }, "Pairs: one row per decided comparison in the Pick-a-Pic v2 layout, images included. Votes: one row per vote."),
     h("div", { class: "row" }, campaign, kind, h("label", {}, ties, " include ties"), exportButton("pairs", "parquet", "Pairs (parquet)"),
       exportButton("votes", "parquet", "Votes (parquet)"), exportButton("votes", "csv", "Votes (CSV)")),
-    h("h2", {}, "Import"),
-    h("p", { class: "muted" }, "A Pick-a-Pic parquet file or folder, a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl, in the server's import folder (DPOLOOP_IMPORT_ROOT, by default imports/ in the data dir; a relative path is inside it, nothing outside it is read). Images are bytes in the rows or files in the folder, never paths or URLs. Rounds use it with \"sources\": [\"votes\", \"import:NAME\"]."),
+    h("h2", {}, `Import for ${currentCampaign()}`),
+    h("p", { class: "muted" }, "A Pick-a-Pic parquet file or folder, a datasets save_to_disk folder, or a folder of NAME_0.png/NAME_1.png with a .jsonl, in the server's import folder (DPOLOOP_IMPORT_ROOT, by default imports/ in the data dir; a relative path is inside it, nothing outside it is read). Images are bytes in the rows or files in the folder, never paths or URLs. The campaign's rounds (the switcher at the top picks it) use it with \"sources\": [\"votes\", \"import:NAME\"]."),
     h("form", { class: "row", onsubmit: start }, path, name, h("button", { class: "action", type: "submit" }, "Import")), error,
     sets);
   await ctx.every(2000, async () => {
