@@ -37,8 +37,11 @@ def add_round(session: Session, trigger: RoundTrigger, config: dict, requested_b
     return row
 
 
-def list_rounds(session: Session, limit: int) -> list[TrainingRound]:
-    return list(session.scalars(select(TrainingRound).order_by(TrainingRound.id.desc()).limit(limit)))
+def list_rounds(session: Session, limit: int, campaign_id: int | None = None) -> list[TrainingRound]:
+    query = select(TrainingRound).order_by(TrainingRound.id.desc()).limit(limit)
+    if campaign_id is not None:
+        query = query.where(TrainingRound.campaign_id == campaign_id)
+    return list(session.scalars(query))
 
 
 def finish_round(session: Session, row: TrainingRound, state: RoundState, error: str | None = None) -> None:

@@ -121,9 +121,11 @@ def _check_start(checkpoint_id: int, campaign_id: int) -> None:
             raise ValueError(f"start_from: checkpoint {checkpoint_id} belongs to another campaign's lineage")
 
 
-def list_rounds(limit: int = 50) -> list[TrainingRound]:
+def list_rounds(limit: int = 50, campaign: str | None = None) -> list[TrainingRound]:
+    """The newest rounds (of one campaign: UnknownCampaign if none has that name)."""
     with session_scope() as session:
-        return repo.list_rounds(session, limit)
+        campaign_id = campaigns.by_name(session, campaign).id if campaign else None
+        return repo.list_rounds(session, limit, campaign_id)
 
 
 def get_round(round_id: int, after_step: int = 0) -> tuple[TrainingRound, list[RoundStep]]:

@@ -212,3 +212,10 @@ def test_round_defaults_over_rest(client, admin):
     assert client.patch(f"{api}/hands", headers=auth(admin), json={"round_defaults": [1]}).status_code == 422
     assert client.get(f"{api}/hands", headers=auth(admin)).json()["round_defaults"] == {"beta": 1000}
     assert client.patch(f"{api}/nope", headers=auth(admin), json={"round_defaults": {}}).status_code == 404
+    started = client.post("/api/v1/admin/rounds", headers=auth(admin), json={"config": {}, "campaign": "hands"})
+    assert started.status_code == 202 and started.json()["config"]["beta"] == 1000, started.text  # its defaults
+    listed = client.get("/api/v1/admin/rounds?campaign=hands", headers=auth(admin)).json()
+    assert [r["id"] for r in listed] == [started.json()["id"]]
+    assert client.get("/api/v1/admin/rounds?campaign=default", headers=auth(admin)).json() == []
+    assert client.get("/api/v1/admin/rounds?campaign=nope", headers=auth(admin)).status_code == 404
+    assert client.get("/api/v1/admin/rounds?campaign=Bad", headers=auth(admin)).status_code == 422

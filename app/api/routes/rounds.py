@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
+from app.api.schemas.campaigns import CampaignName
 from app.api.schemas.rounds import RoundIn, RoundOut, RoundStepOut
 from core.db.models import RoundStep, TrainingRound
 from core.queue import QueueUnavailable
@@ -43,8 +44,13 @@ def start(body: RoundIn, admin: Admin, settings: AppSettings) -> RoundOut:
 
 
 @router.get("", response_model=list[RoundOut])
-def list_rounds(_: Admin, limit: int = Query(50, ge=1, le=1000)) -> list[RoundOut]:
-    return [round_out(r) for r in rounds.list_rounds(limit)]
+def list_rounds(_: Admin, limit: int = Query(50, ge=1, le=1000), campaign: CampaignName | None = None
+                ) -> list[RoundOut]:  # fmt: skip
+    """The newest rounds, of one campaign when `campaign` names it (404 for an unknown one)."""
+    try:
+        return [round_out(r) for r in rounds.list_rounds(limit, campaign)]
+    except campaigns.UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.get("/{round_id}", response_model=RoundOut)

@@ -45,7 +45,6 @@ export async function rounds(main, ctx) {
   const known = await getJSON("/admin/campaigns?archived=true");
   const names = new Map(known.map((c) => [c.id, c.name]));
   const chosen = currentCampaign();
-  const chosenId = known.find((c) => c.name === chosen)?.id;
   const start = async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -72,7 +71,7 @@ export async function rounds(main, ctx) {
       error),
     h("h2", {}, `Rounds of ${chosen}`), list);
   await ctx.every(REFRESH_MS * 2, async () => {
-    const all = (await getJSON("/admin/rounds?limit=100")).filter((r) => r.campaign_id === chosenId);
+    const all = await getJSON(`/admin/rounds?limit=100&campaign=${encodeURIComponent(chosen)}`);
     fill(list, all.length ? table(["round", "campaign", "trigger", "state", "pairs used", "counted out", "duration", "result", ""],
       all.map((r) => h("tr", { "data-testid": `round-row-${r.id}` },
         h("td", {}, h("a", { href: `#/rounds/${r.id}` }, `#${r.id}`)), h("td", {}, names.get(r.campaign_id) ?? r.campaign_id),
