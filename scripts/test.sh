@@ -10,4 +10,5 @@ bash scripts/setup.sh
 service_env=$(bash scripts/services.sh)  # fails here, loudly, if a service cannot be started
 eval "$service_env"
 export DPOLOOP_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
-exec .venv/bin/python -m pytest "$@"
+# On CI (CI set) the log names the slowest tests, to keep the run short.
+exec .venv/bin/python -m pytest ${CI:+--durations=30} "$@"
