@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from core.schemas.text import CAMPAIGN_NAME_PATTERN, MAX_DB_INT, storable_text
 
@@ -57,20 +57,18 @@ def check_blend(adapters: dict[str, float]) -> dict[str, float]:
     return adapters
 
 
+Adapters = Annotated[dict[CampaignName, BlendWeight], AfterValidator(check_blend)]  # campaign name → weight
+
+
 class BlendIn(BaseModel):
     """A blend of campaigns' serving adapters: campaign name → weight."""
 
     model_config = ConfigDict(extra="forbid")
 
-    adapters: dict[CampaignName, BlendWeight] = Field(
+    adapters: Adapters = Field(
         description=f"Campaign name → weight (0 to {MAX_BLEND_WEIGHT:g}, at most {MAX_BLEND_PARTS} campaigns, "
         f"one weight above 0)."
     )
-
-    @field_validator("adapters")
-    @classmethod
-    def blend_is_sane(cls, value: dict[str, float]) -> dict[str, float]:
-        return check_blend(value)
 
 
 class GenerationRequest(GenerationParams):
@@ -79,16 +77,11 @@ class GenerationRequest(GenerationParams):
     )
     campaign: str | None = Field(default=None, pattern=CAMPAIGN_NAME_PATTERN,
                                  description="The campaign whose serving checkpoint makes it (default: `default`'s).")
-    adapters: dict[CampaignName, BlendWeight] | None = Field(
+    adapters: Adapters | None = Field(
         default=None,
         description=f"A blend of campaigns' serving adapters, campaign name → weight (0 to {MAX_BLEND_WEIGHT:g}, "
         f"at most {MAX_BLEND_PARTS}), e.g. {{\"default\": 0.5, \"hands\": 0.5}}. Default: the install's default blend.",
     )
-
-    @field_validator("adapters")
-    @classmethod
-    def blend_is_sane(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        return None if value is None else check_blend(value)
 
     @model_validator(mode="after")
     def one_choice_of_weights(self) -> GenerationRequest:

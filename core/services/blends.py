@@ -24,8 +24,9 @@ class UnusableBlend(ValueError):
     """A blend names a campaign that does not exist, is archived, or serves a full fine-tune."""
 
 
-def _campaigns(session: Session, adapters: dict[str, float]) -> list[tuple[Campaign, float]]:
-    """The named campaigns with their weights; UnusableBlend for one that cannot be part of a blend now."""
+def _serving(session: Session, adapters: dict[str, float]) -> list[tuple[Campaign, Checkpoint, float]]:
+    """The named campaigns with what serves each and their weights; UnusableBlend for one that cannot be
+    part of a blend now."""
     found = []
     for name, weight in adapters.items():
         try:
@@ -36,18 +37,19 @@ def _campaigns(session: Session, adapters: dict[str, float]) -> list[tuple[Campa
         if serving.kind == CheckpointKind.full:
             raise UnusableBlend(f"campaign {name!r} serves checkpoint {serving.id}, a full fine-tune, "
                                 f"which replaces the model and cannot be blended")  # fmt: skip
-        found.append((campaign, weight))
+        found.append((campaign, serving, weight))
     return found
 
 
-def check(session: Session, adapters: dict[str, float], held: int) -> None:
-    """UnusableBlend unless every named campaign can take part in a blend now, and the workers, holding
-    `held` adapters each (DPOLOOP_ADAPTERS_HELD), can wear them all at once."""
+def check(session: Session, adapters: dict[str, float], held: int) -> list[tuple[Campaign, Checkpoint, float]]:
+    """The named campaigns with what serves each and their weights; UnusableBlend unless every one can take
+    part in a blend now, and the workers, holding `held` adapters each (DPOLOOP_ADAPTERS_HELD), can wear
+    them all at once."""
     parts = sum(weight > 0 for weight in adapters.values())
     if parts > held:
         raise UnusableBlend(f"a blend of {parts} campaigns; this install's workers hold at most {held} adapters "
                             f"at once (DPOLOOP_ADAPTERS_HELD)")  # fmt: skip
-    _campaigns(session, adapters)
+    return _serving(session, adapters)
 
 
 def usable(session: Session, adapters: dict[str, float], held: int) -> bool:
@@ -62,8 +64,8 @@ def resolve(session: Session, adapters: dict[str, float]) -> Blend:
     """What each named campaign serves now, at its weight (campaigns serving the base add nothing);
     UnusableBlend, or UnusableCheckpoint for a serving checkpoint marked broken."""
     parts: list[tuple[CheckpointRef, float]] = []
-    for campaign, weight in _campaigns(session, adapters):
-        ref = checkpoint_ref(session, active_checkpoint_id(session, campaign.id))
+    for _, serving, weight in _serving(session, adapters):
+        ref = checkpoint_ref(session, serving.id)  # the row _serving read: refused if broken
         if ref.kind == CheckpointKind.lora and weight > 0:
             parts.append((ref, weight))
     return Blend(tuple(parts))
@@ -87,8 +89,7 @@ def set_default(adapters: dict[str, float]) -> dict[str, float]:
     UnusableBlend for a campaign that cannot take part or more campaigns than a worker holds."""
     check_blend(adapters)
     with session_scope() as session:
-        check(session, adapters, get_settings().adapters_held)
-        named = {campaign.id: weight for campaign, weight in _campaigns(session, adapters)}
+        named = {campaign.id: weight for campaign, _, weight in check(session, adapters, get_settings().adapters_held)}
         for campaign in campaigns.active_campaigns(session):
             campaign.blend_weight = named.get(campaign.id, 0.0)
         return default_blend(session)

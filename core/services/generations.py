@@ -96,10 +96,10 @@ def request_generation(request: GenerationRequest, labeler: Labeler, settings: S
                 # changes the blend, plain requests get what serves default rather than a refusal.
                 log.warning("the default blend %s cannot be made now; serving default's checkpoint", adapters)
                 adapters = None
+        elif adapters is not None and not blends.follows_default(adapters):
+            blends.check(session, adapters, settings.adapters_held)
         if adapters is not None and blends.follows_default(adapters):
             adapters = None  # default's serving checkpoint when the image is made, as without blends
-        if adapters is not None:
-            blends.check(session, adapters, settings.adapters_held)
         generation = repo.create_generation(
             session, GenerationParams(**values), purpose=GenerationPurpose.api, requested_by=labeler.id,
             requested_checkpoint_id=pinned,

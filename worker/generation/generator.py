@@ -75,19 +75,6 @@ class Generator:
 
         return load_file(str(Path(path) / "pytorch_lora_weights.safetensors"))
 
-    def wear_lora(self, state: dict, label: str, adapter_name: str = "checkpoint") -> None:
-        """Swap to these LoRA weights: in place (diffusers hotswap) when a LoRA of the same shape is on."""
-        if self._base_denoiser is None and adapter_name in (getattr(self.denoiser, "peft_config", None) or {}):
-            try:
-                self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name, hotswap=True)
-                self.weights = f"lora:{label}"
-                return
-            except (RuntimeError, ValueError):  # another rank or other targets: load it afresh
-                pass
-        self.unload_overlays()
-        self.pipe.load_lora_weights(dict(state), adapter_name=adapter_name)
-        self.weights = f"lora:{label}"
-
     # Several LoRAs held at once, each a named adapter ("slot"), worn alone or blended: switching among
     # them changes a scale per layer and reads no file.
     def hold_lora(self, state: dict, slot: str) -> None:
@@ -136,8 +123,12 @@ class Generator:
         self.weights = f"{self.family.denoiser}:{label}"
 
     def load_lora(self, path: str | Path, adapter_name: str = "checkpoint") -> None:
-        """Put LoRA weights (a directory with pytorch_lora_weights.safetensors) on top of the base."""
-        self.wear_lora(self.read_lora(path), str(path), adapter_name)
+        """Put LoRA weights (a directory with pytorch_lora_weights.safetensors) on top of the base, in place
+        of any overlay."""
+        state = self.read_lora(path)
+        self.unload_overlays()
+        self.pipe.load_lora_weights(state, adapter_name=adapter_name)
+        self.weights = f"lora:{path}"
 
     def load_denoiser(self, checkpoint: str | Path) -> None:
         """Serve a full checkpoint's fine-tuned UNet or transformer instead of the base's."""
