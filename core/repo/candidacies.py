@@ -1,29 +1,52 @@
-"""Candidacies: checkpoints that passed the gate and wait for the labelers' verdict (core/verdict.py).
+"""Candidacies: checkpoints that passed the gate and wait for their campaign's labelers' verdict
+(core/verdict.py).
 
-At most one is judged at a time: a newer candidate ends the older one's candidacy as undecided."""
+At most one per campaign is judged at a time: a newer candidate of the campaign ends the older one's
+candidacy as undecided. A candidacy's campaign is its checkpoint's (the lineage it extends)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Candidacy
-from core.states import CandidateState
+from core.db.models import Candidacy, Checkpoint
+from core.states import DEFAULT_CAMPAIGN_ID, CandidateState
 
 
-def judging(session: Session) -> Candidacy | None:
-    """The candidacy being judged now, if any (the newest, should two ever be open)."""
-    return session.scalar(
-        select(Candidacy).where(Candidacy.state == CandidateState.judging).order_by(Candidacy.id.desc()).limit(1)
+def judging_query(campaign_id: int | None = DEFAULT_CAMPAIGN_ID) -> Select:
+    """The judging candidacies of one campaign (None: of every campaign), newest first. A subquery, not
+    a join: the callers lock the rows it selects (FOR UPDATE of candidacies alone)."""
+    query = select(Candidacy).where(Candidacy.state == CandidateState.judging)
+    if campaign_id is not None:
+        lineage = select(Checkpoint.id).where(Checkpoint.campaign_id == campaign_id)
+        query = query.where(Candidacy.checkpoint_id.in_(lineage.scalar_subquery()))
+    return query.order_by(Candidacy.id.desc())
+
+
+def judging(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> Candidacy | None:
+    """The campaign's candidacy being judged now, if any (the newest, should two ever be open)."""
+    return session.scalar(judging_query(campaign_id).limit(1))
+
+
+def judging_campaigns(session: Session) -> dict[int, Candidacy]:
+    """Each campaign's candidacy judged now (campaign id → candidacy), by campaign id."""
+    rows = session.execute(
+        select(Checkpoint.campaign_id, Candidacy)
+        .join(Checkpoint, Checkpoint.id == Candidacy.checkpoint_id)
+        .where(Candidacy.state == CandidateState.judging)
+        .order_by(Checkpoint.campaign_id, Candidacy.id.desc())
     )
+    found: dict[int, Candidacy] = {}
+    for campaign_id, candidacy in rows:
+        found.setdefault(campaign_id, candidacy)
+    return found
 
 
-def judging_checkpoint_id(session: Session) -> int | None:
-    """The checkpoint being judged now, if any."""
-    candidacy = judging(session)
-    return candidacy.checkpoint_id if candidacy else None
+def campaign_of(session: Session, candidacy: Candidacy) -> int:
+    """The campaign that judges the candidacy: its checkpoint's."""
+    return session.get(Checkpoint, candidacy.checkpoint_id).campaign_id
 
 
 def of_checkpoints(session: Session, checkpoint_ids: Collection[int] | None = None) -> dict[int, Candidacy]:

@@ -30,6 +30,14 @@ def active_checkpoint_id(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_I
     return session.scalar(newest.order_by(Deployment.id.desc()).limit(1)) or BASE_CHECKPOINT_ID
 
 
+def lineage_campaign(session: Session, *checkpoint_ids: int) -> int:
+    """The campaign whose lineage holds these checkpoints (the base is every lineage's root: the others
+    decide; default when all are the base). Two checkpoints compared are always of one lineage."""
+    others = [c for c in checkpoint_ids if c != BASE_CHECKPOINT_ID]
+    found = session.scalar(select(Checkpoint.campaign_id).where(Checkpoint.id.in_(others)).limit(1)) if others else None
+    return found or DEFAULT_CAMPAIGN_ID
+
+
 def list_checkpoints(session: Session) -> list[Checkpoint]:
     return list(session.scalars(select(Checkpoint).order_by(Checkpoint.id)))
 

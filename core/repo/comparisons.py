@@ -78,16 +78,20 @@ def _free_for(labeler_id: int, now: datetime):
     return or_(Comparison.leased_until.is_(None), Comparison.leased_until < now, Comparison.leased_by == labeler_id)
 
 
-def measuring(active: int):
-    """Pairs that rate checkpoints: the serving checkpoint's evaluation, the judging candidate's (it serves
-    nothing else, and its verdict waits on them), and arena matches whatever serves."""
+def measuring(campaign_id: int, active: int):
+    """A campaign's pairs that rate checkpoints: the evaluation of what serves it (`active`), its judging
+    candidate's (it serves nothing else, and its verdict waits on them), and its arena matches whatever
+    serves."""
     judging = select(Candidacy.checkpoint_id).where(Candidacy.state == CandidateState.judging)
-    return or_(
-        and_(
-            Comparison.kind == ComparisonKind.eval,
-            or_(Comparison.checkpoint_id == active, Comparison.checkpoint_id.in_(judging)),
+    return and_(
+        Comparison.campaign_id == campaign_id,
+        or_(
+            and_(
+                Comparison.kind == ComparisonKind.eval,
+                or_(Comparison.checkpoint_id == active, Comparison.checkpoint_id.in_(judging)),
+            ),
+            Comparison.kind == ComparisonKind.match,
         ),
-        Comparison.kind == ComparisonKind.match,
     )
 
 
@@ -148,19 +152,21 @@ def next_for_labeler(
     """Lease and return the next comparison this labeler should see, or None when there is none; the
     labeler then holds at most `max_held` pairs (however many ids they exclude).
 
-    Pairs that measure checkpoints (a promotion's evaluation, arena matches) come first, to those who
-    `may_measure` (asked only while such a pair is open to them: it costs a few queries); then, at
-    `gold_rate`, a gold pair (served like any other, so nobody can tell it apart); then train pairs of
-    the labeler's `campaigns`, (campaign id, the checkpoint its pairs come from) in the order to try
-    them (None: the default campaign alone). Measuring and gold pairs are the default campaign's."""
+    Pairs that measure checkpoints (a candidate's or a promotion's evaluation, arena matches) of the
+    labeler's campaigns come first, to those who `may_measure` (asked only while such a pair is open to
+    them: it costs a few queries); then, at `gold_rate`, a gold pair (served like any other, so nobody
+    can tell it apart; gold pairs are the default campaign's); then train pairs of the labeler's
+    `campaigns`, (campaign id, the checkpoint serving it) in the order to try them (None: the default
+    campaign alone)."""
     now = datetime.now(UTC)
     # What serves default: the caller's order names it when the labeler is in default (one query less).
     active = dict(campaigns or ()).get(DEFAULT_CAMPAIGN_ID) or active_checkpoint_id(session)
     order = [(DEFAULT_CAMPAIGN_ID, active)] if campaigns is None else campaigns
     stages = [_training(campaign_id, serving) for campaign_id, serving in order]
     in_default = any(campaign_id == DEFAULT_CAMPAIGN_ID for campaign_id, _ in order)
-    if in_default and _any_open(session, labeler_id, now, measuring(active), exclude) and may_measure():
-        stages.insert(0, measuring(active))
+    rating = or_(*(measuring(campaign_id, serving) for campaign_id, serving in order))
+    if _any_open(session, labeler_id, now, rating, exclude) and may_measure():
+        stages.insert(0, rating)
     drawn = in_default and gold_rate > 0 and random.random() < gold_rate
     if drawn and _any_open(session, labeler_id, now, _training(DEFAULT_CAMPAIGN_ID, active), exclude):
         # Only while train pairs wait: a labeler polling an empty pool would otherwise meet gold

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import insert_for
+from core.repo.checkpoints import lineage_campaign
 from core.repo.generations import params_of
 from core.repo.install import keyed_digest
 from core.repo.prompts import active_prompts
@@ -68,28 +69,34 @@ def evaluation_requests(
     session: Session, settings: Settings, checkpoint_id: int, baseline_id: int
 ) -> list[EvaluationRequest]:
     """Every image of one side of the evaluation of `checkpoint_id` against `baseline_id`: each active
-    eval prompt × eval_seeds_per_prompt seeds of that evaluation (both sides render them afresh)."""
+    eval prompt of their campaign × eval_seeds_per_prompt seeds of that evaluation (both sides render
+    them afresh)."""
     return _requests(session, settings, lambda prompt, k: evaluation_seed(session, checkpoint_id, baseline_id,
-                                                                          prompt, k))  # fmt: skip
+                                                                          prompt, k),
+                     campaign_id=lineage_campaign(session, checkpoint_id, baseline_id))  # fmt: skip
 
 
 def batch_requests(
     session: Session, settings: Settings, checkpoint_id: int, baseline_id: int, index: int
 ) -> list[EvaluationRequest]:
-    """One batch of a candidacy's evaluation (one side): each active eval prompt with seed `index` of
-    that evaluation. The caller passes the pairs made so far as the index: it rises with every batch,
-    so no prompt meets a seed twice even when the eval prompts change between batches."""
+    """One batch of a candidacy's evaluation (one side): each active eval prompt of its campaign with seed
+    `index` of that evaluation. The caller passes the pairs made so far as the index: it rises with every
+    batch, so no prompt meets a seed twice even when the eval prompts change between batches."""
     return _requests(session, settings, lambda prompt, k: evaluation_seed(session, checkpoint_id, baseline_id,
-                                                                          prompt, k), [index])  # fmt: skip
+                                                                          prompt, k), [index],
+                     campaign_id=lineage_campaign(session, checkpoint_id, baseline_id))  # fmt: skip
 
 
-def grid_requests(session: Session, settings: Settings) -> list[EvaluationRequest]:
-    """Every image of a same-seed grid column: each active eval prompt × eval_seeds_per_prompt fixed seeds."""
-    return _requests(session, settings, lambda prompt, k: grid_seed(session, prompt, k))
+def grid_requests(session: Session, settings: Settings, campaign_id: int = DEFAULT_CAMPAIGN_ID
+                  ) -> list[EvaluationRequest]:  # fmt: skip
+    """Every image of a same-seed grid column: each active eval prompt of the campaign (the lineage the
+    grid shows) × eval_seeds_per_prompt fixed seeds."""
+    return _requests(session, settings, lambda prompt, k: grid_seed(session, prompt, k), campaign_id=campaign_id)
 
 
 def _requests(
-    session: Session, settings: Settings, seed_of: Callable[[str, int], int], indices: Iterable[int] | None = None
+    session: Session, settings: Settings, seed_of: Callable[[str, int], int], indices: Iterable[int] | None = None,
+    campaign_id: int = DEFAULT_CAMPAIGN_ID,
 ) -> list[EvaluationRequest]:
     indices = list(range(settings.eval_seeds_per_prompt) if indices is None else indices)
     return [
@@ -97,7 +104,7 @@ def _requests(
             prompt=prompt.text, seed=seed_of(prompt.text, k),
             num_inference_steps=settings.default_steps, guidance_scale=settings.default_guidance,
         ))
-        for prompt in active_prompts(session, for_eval=True)
+        for prompt in active_prompts(session, for_eval=True, campaign_id=campaign_id)
         for k in indices
     ]  # fmt: skip
 
@@ -216,10 +223,12 @@ def _add_comparisons(
     kind: EvaluationKind,
 ) -> None:
     comparison_kind = ComparisonKind.match if kind == EvaluationKind.match else ComparisonKind.eval
+    evaluation = session.get(Evaluation, evaluation_id)
+    campaign_id = lineage_campaign(session, evaluation.checkpoint_id, evaluation.baseline_id)  # whose labelers
     session.add_all(
         Comparison(prompt_id=r.prompt_id, prompt=r.params.prompt, generation_a_id=new, generation_b_id=old,
                    kind=comparison_kind, state=ComparisonState.ready, checkpoint_id=checkpoint_id,
-                   evaluation_id=evaluation_id)
+                   evaluation_id=evaluation_id, campaign_id=campaign_id)
         for r, new, old in zip(requests, new_images, old_images, strict=True)
     )  # fmt: skip
     session.flush()

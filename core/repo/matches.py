@@ -1,4 +1,5 @@
-"""Arena matches: an admin asks for two checkpoints to be compared on the evaluation prompts.
+"""Arena matches: an admin asks for two checkpoints of one campaign's lineage to be compared on its
+evaluation prompts.
 
 A match waits in `rendering` until the generate worker has rendered both checkpoints' images (afresh,
 with the match's own seeds), then becomes an evaluation of kind match (A against B) whose pairs
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import ArenaMatch, Checkpoint
 from core.repo.evaluations import evaluation_between
-from core.states import CheckpointStatus, MatchState
+from core.states import BASE_CHECKPOINT_ID, CheckpointStatus, MatchState
 
 
 class MatchRefused(ValueError):
@@ -32,6 +33,10 @@ def create_match(session: Session, a: int, b: int, by: str) -> ArenaMatch:
             raise LookupError(f"checkpoint {checkpoint_id} does not exist")
         if checkpoint.status == CheckpointStatus.broken:
             raise MatchRefused(f"checkpoint {checkpoint_id} is broken: {checkpoint.status_reason}")
+    lineages = {session.get(Checkpoint, c).campaign_id for c in (a, b) if c != BASE_CHECKPOINT_ID}
+    if len(lineages) > 1:
+        raise MatchRefused(f"checkpoints {a} and {b} are of two campaigns' lineages: an arena ranks one "
+                           "campaign's checkpoints, judged by its labelers")  # fmt: skip
     existing = evaluation_between(session, a, b)
     if existing is not None:
         raise MatchRefused(f"checkpoints {a} and {b} already have an evaluation ({existing}); its pairs are served")
@@ -64,5 +69,11 @@ def end_match(session: Session, match_id: int, evaluation_id: int | None, error:
     match.evaluation_id, match.error, match.finished_at = evaluation_id, error, datetime.now(UTC)
 
 
-def list_matches(session: Session, limit: int = 100) -> list[ArenaMatch]:
-    return list(session.scalars(select(ArenaMatch).order_by(ArenaMatch.id.desc()).limit(limit)))
+def list_matches(session: Session, limit: int = 100, campaign_id: int | None = None) -> list[ArenaMatch]:
+    """The newest matches (of one campaign's lineage: the campaign of its checkpoints other than the base)."""
+    query = select(ArenaMatch).order_by(ArenaMatch.id.desc()).limit(limit)
+    if campaign_id is not None:
+        lineage = select(Checkpoint.id).where(Checkpoint.campaign_id == campaign_id,
+                                              Checkpoint.id != BASE_CHECKPOINT_ID)  # fmt: skip
+        query = query.where(or_(ArenaMatch.checkpoint_a_id.in_(lineage), ArenaMatch.checkpoint_b_id.in_(lineage)))
+    return list(session.scalars(query))

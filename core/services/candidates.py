@@ -1,5 +1,6 @@
-"""Candidates: a round's checkpoint that passed the gate serves no client until the labelers, blind, on
-same-seed pairs against what serves, find it better (core/verdict.py), or an admin promotes it.
+"""Candidates: a round's checkpoint that passed the gate serves no client until its campaign's labelers,
+blind, on same-seed pairs against what serves the campaign, find it better (core/verdict.py), or an admin
+promotes it. Each campaign judges its own candidate; one campaign's verdict never touches another's.
 
 The one home of a candidacy's life: `nominate` (in the transaction that registers the checkpoint),
 `review` (after each counted vote on its pairs, and periodically as a backstop: the verdict from the
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import session_scope
+from core.repo import candidacies
 from core.repo import checkpoints as checkpoints_repo
 from core.services import campaigns
 from core.services.evaluations import uncounted_voters
@@ -66,26 +68,42 @@ class NotJudged(ValueError):
 
 
 def nominate(session: Session, checkpoint_id: int) -> Candidacy:
-    """Make a registered checkpoint the candidate, judged against what serves now; an older candidacy
-    still judged ends undecided. In the caller's transaction (rounds.publish)."""
-    for older in session.scalars(_judging().with_for_update()).all():
+    """Make a registered checkpoint its campaign's candidate, judged against what serves the campaign now;
+    the campaign's older candidacy still judged ends undecided. In the caller's transaction (rounds.publish)."""
+    campaign_id = session.get(Checkpoint, checkpoint_id).campaign_id
+    for older in session.scalars(candidacies.judging_query(campaign_id).with_for_update()).all():
         _decide(session, older, CandidateState.undecided, f"superseded by checkpoint {checkpoint_id}", SYSTEM)
-    candidacy = Candidacy(checkpoint_id=checkpoint_id, serving_id=checkpoints_repo.active_checkpoint_id(session))
+    candidacy = Candidacy(checkpoint_id=checkpoint_id,
+                          serving_id=checkpoints_repo.active_checkpoint_id(session, campaign_id))  # fmt: skip
     session.add(candidacy)
     session.flush()
-    log.info("checkpoint %s is a candidate, judged by the labelers against checkpoint %s", checkpoint_id,
-             candidacy.serving_id)  # fmt: skip
+    log.info("checkpoint %s is a candidate, judged by campaign %s's labelers against checkpoint %s", checkpoint_id,
+             campaign_id, candidacy.serving_id)  # fmt: skip
     return candidacy
 
 
-def review(settings: Settings) -> CandidateState | None:
-    """Recompute the judged candidacy's verdict from the counted votes on its pairs and act on a decision;
-    its state after (None when none is judged)."""
+def review_all(settings: Settings) -> dict[int, CandidateState | None]:
+    """Review every campaign's judged candidacy, each in its own transaction: campaign id → its state after
+    (a campaign whose review failed is logged and left to the next review)."""
     with session_scope() as session:
-        candidacy = session.scalars(_judging().limit(1).with_for_update()).first()
+        judged = list(candidacies.judging_campaigns(session))
+    states = {}
+    for campaign_id in judged:
+        try:
+            states[campaign_id] = review(settings, campaign_id)
+        except Exception:
+            log.exception("reviewing campaign %s's candidate failed; the next review retries", campaign_id)
+    return states
+
+
+def review(settings: Settings, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> CandidateState | None:
+    """Recompute the campaign's judged candidacy's verdict from the counted votes on its pairs and act on a
+    decision; its state after (None when none is judged)."""
+    with session_scope() as session:
+        candidacy = session.scalars(candidacies.judging_query(campaign_id).limit(1).with_for_update()).first()
         if candidacy is None:
             return None
-        serving = checkpoints_repo.active_checkpoint_id(session)
+        serving = checkpoints_repo.active_checkpoint_id(session, campaign_id)
         checkpoint = session.get(Checkpoint, candidacy.checkpoint_id)
         if serving != candidacy.serving_id:
             reason = f"what serves changed: checkpoint {serving} serves, not {candidacy.serving_id}"
@@ -115,7 +133,7 @@ def review(settings: Settings) -> CandidateState | None:
 def promote_by_admin(checkpoint_id: int, by: str, reason: str | None = None, campaign: str | None = None
                      ) -> Deployment:  # fmt: skip
     """An admin serves this checkpoint to its campaign (an older one: a rollback; the base: to `campaign`).
-    In default, the judged candidacy ends: promoted when it is this checkpoint's, undecided otherwise (what
+    The campaign's judged candidacy ends: promoted when it is this checkpoint's, undecided otherwise (what
     serves changed). LookupError (UnknownCampaign among them), CampaignRefused for an archived campaign, or
     checkpoints' PromotionRefused (then nothing changes)."""
     with session_scope() as session:
@@ -123,9 +141,7 @@ def promote_by_admin(checkpoint_id: int, by: str, reason: str | None = None, cam
         if checkpoint is None:
             raise LookupError(f"checkpoint {checkpoint_id} does not exist")
         campaign_id = campaigns.by_name(session, campaign, active=True).id if campaign else checkpoint.campaign_id
-        if campaign_id != DEFAULT_CAMPAIGN_ID:  # candidacies are default's
-            return checkpoints_repo.promote_in(session, campaign_id, checkpoint_id, by=by, reason=reason)
-        candidacy = session.scalars(_judging().with_for_update()).first()
+        candidacy = session.scalars(candidacies.judging_query(campaign_id).with_for_update()).first()
         if candidacy is not None and candidacy.checkpoint_id == checkpoint_id:
             _decide(session, candidacy, CandidateState.promoted, f"promoted by {by}: {reason or 'admin'}", by)
         elif candidacy is not None:
@@ -140,7 +156,7 @@ def reject_by_admin(checkpoint_id: int, by: str, reason: str | None = None) -> C
     with session_scope() as session:
         if session.get(Checkpoint, checkpoint_id) is None:
             raise LookupError(f"checkpoint {checkpoint_id} does not exist")
-        candidacy = session.scalars(_judging().where(Candidacy.checkpoint_id == checkpoint_id)
+        candidacy = session.scalars(candidacies.judging_query(None).where(Candidacy.checkpoint_id == checkpoint_id)
                                     .with_for_update()).first()  # fmt: skip
         if candidacy is None:
             ended = session.scalar(select(Candidacy.state).where(Candidacy.checkpoint_id == checkpoint_id))
@@ -164,28 +180,24 @@ def generation_refusal(session: Session, checkpoint_id: int) -> str | None:
 
 
 def review_after_vote(comparison_id: int, settings: Settings) -> None:
-    """After a vote's commit: review the judged candidacy when the vote was on one of its pairs. A failure
-    is logged and never touches the vote (the periodic review tries again)."""
+    """After a vote's commit: review the judged candidacy when the vote was on one of its pairs (in the
+    pair's campaign). A failure is logged and never touches the vote (the periodic review tries again)."""
     try:
         with session_scope() as session:
             on_candidate = session.scalar(
-                select(Candidacy.id)
-                .join(Comparison, Comparison.checkpoint_id == Candidacy.checkpoint_id)
+                select(Comparison.campaign_id)
+                .join(Candidacy, Comparison.checkpoint_id == Candidacy.checkpoint_id)
                 .where(Comparison.id == comparison_id, Comparison.kind == ComparisonKind.eval,
                        Candidacy.state == CandidateState.judging)
             )  # fmt: skip
         if on_candidate is not None:
-            review(settings)
+            review(settings, on_candidate)
     except Exception:
         log.exception("reviewing the candidate after a vote on comparison %s failed; the periodic review retries",
                       comparison_id)  # fmt: skip
 
 
 # ---- inside a transaction -----------------------------------------------------------------------------
-def _judging():
-    return select(Candidacy).where(Candidacy.state == CandidateState.judging).order_by(Candidacy.id.desc())
-
-
 def _outcomes(session: Session, candidacy: Candidacy, uncounted: set[int]) -> list[Outcome]:
     """The counted votes on the candidacy's evaluation pairs, in vote order, from the candidate's side."""
     winner = aliased(Generation)

@@ -36,12 +36,12 @@ from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import candidacies, matches
 from core.repo import evaluations as repo
-from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref
+from core.repo.checkpoints import active_checkpoint_id, checkpoint_files_ok, checkpoint_ref, lineage_campaign
 from core.repo.evaluations import EvaluationRequest, EvaluationTally
 from core.repo.prompts import active_prompts
-from core.services import quality
+from core.services import campaigns, quality
 from core.settings import Settings, get_settings
-from core.states import CheckpointStatus, EvaluationKind
+from core.states import DEFAULT_CAMPAIGN_ID, CheckpointStatus, EvaluationKind
 
 log = logging.getLogger(__name__)
 _warned: set[tuple[str, int, int]] = set()
@@ -61,6 +61,7 @@ class EvaluationStep:
     missing: list[EvaluationRequest]
     new_images: list[int | None]
     old_images: list[int | None]
+    campaign_id: int = DEFAULT_CAMPAIGN_ID  # whose evaluation prompts and labelers
     match_id: int | None = None
     candidacy_id: int | None = None
     pairs_before: int = 0
@@ -68,19 +69,17 @@ class EvaluationStep:
 
 def plan_step(settings: Settings) -> EvaluationStep | None:
     """The next step of the evaluation due now, or None when none is due (or it cannot be made). A
-    judging candidacy's next batch comes first (it decides whether the candidate will serve), then
-    the promotion's evaluation (gate mode, or a checkpoint promoted by hand), then arena matches."""
+    judging candidacy's next batch comes first (it decides whether the candidate will serve; campaign by
+    campaign), then a promotion's evaluation (gate mode, or a checkpoint promoted by hand), then arena
+    matches. Each is made on its campaign's evaluation prompts."""
     with session_scope() as session:
-        prompts = active_prompts(session, for_eval=True)
-        if not prompts:
-            return None
-        batch = _candidacy_due(session, settings, len(prompts))
-        if batch is not None:
-            candidacy, pairs_before = batch
-            requests = repo.batch_requests(session, settings, candidacy.checkpoint_id, candidacy.serving_id,
-                                           pairs_before)  # fmt: skip
-            return _next_step(session, settings, candidacy.checkpoint_id, candidacy.serving_id, requests,
-                              candidacy_id=candidacy.id, pairs_before=pairs_before)  # fmt: skip
+        for campaign_id, candidacy in candidacies.judging_campaigns(session).items():
+            pairs_before = _candidacy_due(session, settings, campaign_id, candidacy)
+            if pairs_before is not None:
+                requests = repo.batch_requests(session, settings, candidacy.checkpoint_id, candidacy.serving_id,
+                                               pairs_before)  # fmt: skip
+                return _next_step(session, settings, candidacy.checkpoint_id, candidacy.serving_id, requests,
+                                  campaign_id, candidacy_id=candidacy.id, pairs_before=pairs_before)  # fmt: skip
         if settings.eval_seeds_per_prompt == 0:
             return None
         due = _promotion_due(session)
@@ -90,7 +89,8 @@ def plan_step(settings: Settings) -> EvaluationStep | None:
             return None
         checkpoint_id, baseline_id, match_id = due
         requests = repo.evaluation_requests(session, settings, checkpoint_id, baseline_id)
-        return _next_step(session, settings, checkpoint_id, baseline_id, requests, match_id=match_id)
+        campaign_id = lineage_campaign(session, checkpoint_id, baseline_id)
+        return _next_step(session, settings, checkpoint_id, baseline_id, requests, campaign_id, match_id=match_id)
 
 
 def _next_step(
@@ -99,6 +99,7 @@ def _next_step(
     checkpoint_id: int,
     baseline_id: int,
     requests: list[EvaluationRequest],
+    campaign_id: int,
     **due: int | None,
 ) -> EvaluationStep:
     """A chunk of the images still missing (a promotion's serving side first: no swap), or the writing."""
@@ -109,20 +110,22 @@ def _next_step(
         if missing:
             chunk = missing[: 2 * settings.pool_batch]  # a pool batch's worth of images
             return EvaluationStep(checkpoint_id, baseline_id, requests, checkpoint, chunk, new_images, old_images,
-                                  **due)  # fmt: skip
-    return EvaluationStep(checkpoint_id, baseline_id, requests, None, [], new_images, old_images, **due)
+                                  campaign_id, **due)  # fmt: skip
+    return EvaluationStep(checkpoint_id, baseline_id, requests, None, [], new_images, old_images, campaign_id, **due)
 
 
-def _candidacy_due(session: Session, settings: Settings, batch: int) -> tuple[Candidacy, int] | None:
-    """(the judging candidacy, its evaluation's pairs so far) while its next batch (of `batch` pairs)
-    is due: its open pairs are fewer than a batch, and the pairs made could not yet carry
+def _candidacy_due(session: Session, settings: Settings, campaign_id: int, candidacy: Candidacy) -> int | None:
+    """The candidacy's evaluation's pairs so far while its next batch (one pair per evaluation prompt of
+    its campaign) is due: its open pairs are fewer than a batch, and the pairs made could not yet carry
     verdict_max_votes votes (each pair collects votes_per_comparison)."""
-    candidacy = candidacies.judging(session)
-    if candidacy is None or candidacy.serving_id != active_checkpoint_id(session):
-        return None  # none, or what serves changed: that candidacy is about to end
+    if candidacy.serving_id != active_checkpoint_id(session, campaign_id):
+        return None  # what serves changed: that candidacy is about to end
     candidate, serving = candidacy.checkpoint_id, candidacy.serving_id
+    batch = len(active_prompts(session, for_eval=True, campaign_id=campaign_id))
     problem = _unusable(session, candidate) or _unusable(session, serving)
     evaluation = repo.evaluation_of(session, candidate, serving)
+    if problem is None and batch == 0:
+        problem = f"campaign {campaign_id} has no evaluation prompts (`dpoloop prompts add --eval --campaign NAME`)"
     if problem is None and evaluation is not None and evaluation.kind != EvaluationKind.promotion:
         problem = f"arena match evaluation {evaluation.id} already holds the pair"
     if problem:
@@ -135,29 +138,36 @@ def _candidacy_due(session: Session, settings: Settings, batch: int) -> tuple[Ca
         return None  # enough pairs for the verdict's cap: the rest are votes, not images
     if evaluation is not None and repo.open_comparisons(session, evaluation.id) >= batch:
         return None  # labelers have a batch to vote on yet
-    return candidacy, made
+    return made
 
 
 def _promotion_due(session: Session) -> tuple[int, int, None] | None:
-    """(serving, the one it replaced) while that evaluation is missing and can be made."""
-    active = active_checkpoint_id(session)  # read once: the pair must not be (W, W)
-    baseline_id = repo.previous_checkpoint_id(session, active)
-    if baseline_id is None or baseline_id == active or repo.evaluation_exists(session, active, baseline_id):
-        return None
-    problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
-    if problem:
-        if ("promotion", active, baseline_id) not in _warned:  # once: every pool fill asks again
-            _warned.add(("promotion", active, baseline_id))
-            log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
-        return None
-    return active, baseline_id, None
+    """(what serves a campaign, the one it replaced) while that evaluation is missing and can be made on the
+    campaign's evaluation prompts; default's first."""
+    for campaign in campaigns.active_campaigns(session):
+        active = active_checkpoint_id(session, campaign.id)  # read once: the pair must not be (W, W)
+        baseline_id = repo.previous_checkpoint_id(session, active, campaign.id)
+        if baseline_id is None or baseline_id == active or repo.evaluation_exists(session, active, baseline_id):
+            continue
+        if not active_prompts(session, for_eval=True, campaign_id=campaign.id):
+            continue  # nothing to render it on: promoted in a campaign without an evaluation set
+        problem = checkpoint_files_ok(session.get(Checkpoint, baseline_id))
+        if problem:
+            if ("promotion", active, baseline_id) not in _warned:  # once: every pool fill asks again
+                _warned.add(("promotion", active, baseline_id))
+                log.warning("no evaluation of checkpoint %s against %s: %s", active, baseline_id, problem)
+            continue
+        return active, baseline_id, None
+    return None
 
 
 def _match_due(session: Session) -> ArenaMatch | None:
     """The oldest arena match waiting for images; one whose checkpoint cannot load fails with the reason."""
     while (match := matches.due_match(session)) is not None:
-        problem = next(filter(None, (_unusable(session, c) for c in (match.checkpoint_a_id, match.checkpoint_b_id))),
-                       None)  # fmt: skip
+        pair = (match.checkpoint_a_id, match.checkpoint_b_id)
+        problem = next(filter(None, (_unusable(session, c) for c in pair)), None)
+        if problem is None and not active_prompts(session, for_eval=True, campaign_id=lineage_campaign(session, *pair)):
+            problem = "their campaign has no evaluation prompts"
         if problem is None:
             return match
         log.warning("arena match %s failed: %s", match.id, problem)
@@ -190,7 +200,7 @@ def record(step: EvaluationStep) -> int | None:
             if evaluation_id is not None and not _still_judging(session, step):
                 session.rollback()
                 return None
-        elif active_checkpoint_id(session) != step.checkpoint_id:
+        elif active_checkpoint_id(session, step.campaign_id) != step.checkpoint_id:
             return None
         else:
             evaluation_id = repo.create_evaluation(session, step.checkpoint_id, step.baseline_id, step.requests,
@@ -203,9 +213,9 @@ def record(step: EvaluationStep) -> int | None:
 
 
 def _still_judging(session: Session, step: EvaluationStep) -> bool:
-    """Whether the step's candidacy is still judged against what serves."""
+    """Whether the step's candidacy is still judged against what serves its campaign."""
     return (repo.candidacy_judged_against(session, step.candidacy_id) == step.baseline_id
-            == active_checkpoint_id(session))  # fmt: skip
+            == active_checkpoint_id(session, step.campaign_id))  # fmt: skip
 
 
 def due_evaluation_written() -> bool:

@@ -18,7 +18,7 @@ from core.db.session import session_scope
 from core.queue import RENDER_GRID, send
 from core.refs import CheckpointRef
 from core.repo import evaluations as repo
-from core.repo.checkpoints import checkpoint_files_ok, checkpoint_ref
+from core.repo.checkpoints import checkpoint_files_ok, checkpoint_ref, lineage_campaign
 from core.repo.evaluations import EvaluationRequest
 from core.settings import Settings
 from core.states import BASE_CHECKPOINT_ID, CheckpointStatus
@@ -76,7 +76,7 @@ def grid(settings: Settings, checkpoint_id: int) -> Grid:
                 seen.add(column_id)
                 row = session.get(Checkpoint, column_id)
                 columns.insert(0, GridColumn(column_id, row.name, role, _problem(row)))
-        requests = repo.grid_requests(session, settings)
+        requests = repo.grid_requests(session, settings, lineage_campaign(session, checkpoint_id))  # its prompts
         made = [repo.made_image_paths(session, c.checkpoint_id, requests) for c in columns]
     rows = [GridRow(r.params.prompt, r.params.seed, [paths[i] for paths in made]) for i, r in enumerate(requests)]
     return Grid(columns, rows, queued=False)
@@ -100,7 +100,7 @@ class GridChunk:
 def next_chunk(settings: Settings, checkpoint_ids: list[int]) -> GridChunk | None:
     """The next images to render for these columns (a pool batch's worth), or None when all exist."""
     with session_scope() as session:
-        requests = repo.grid_requests(session, settings)
+        requests = repo.grid_requests(session, settings, lineage_campaign(session, *checkpoint_ids))
         for checkpoint_id in checkpoint_ids:
             row = session.get(Checkpoint, checkpoint_id)
             if row is None or _problem(row):

@@ -6,7 +6,7 @@ call, polled less often.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import (
     DEFAULT_CAMPAIGN_ID,
+    Campaign,
     Checkpoint,
     Comparison,
     Deployment,
@@ -65,11 +66,12 @@ class BrokenCheckpoint:
 
 @dataclass(frozen=True)
 class CurrentCandidate(Candidate):
-    """The candidate being judged now, for the admin's overview."""
+    """A candidate being judged now, for the admin's overview."""
 
     checkpoint_id: int
     name: str
     rule: VerdictRule
+    campaign: str = "default"  # whose labelers judge it, against what serves that campaign
 
 
 @dataclass
@@ -95,16 +97,17 @@ class Overview:
     failed_generations: list[Failure]
     broken_checkpoints: list[BrokenCheckpoint]
     failed_housekeeping: list[Failure]  # retention and the like; error: "<task>: <why>"
-    candidate: CurrentCandidate | None = None  # the checkpoint judged now, if any
+    candidate: CurrentCandidate | None = None  # default's checkpoint judged now, if any
+    candidates: list[CurrentCandidate] = field(default_factory=list)  # every campaign's, default's first
 
 
-def _current_candidate(session: Session, settings: Settings) -> CurrentCandidate | None:
-    judged = candidacies.judging(session)
-    if judged is None:
-        return None
-    name = session.get(Checkpoint, judged.checkpoint_id).name
-    return CurrentCandidate.of(judged, checkpoint_id=judged.checkpoint_id, name=name,
-                               rule=VerdictRule.from_settings(settings))  # fmt: skip
+def _current_candidates(session: Session, settings: Settings) -> dict[int, CurrentCandidate]:
+    """Each campaign's candidate judged now, by campaign id (default's first)."""
+    rule = VerdictRule.from_settings(settings)
+    return {campaign_id: CurrentCandidate.of(judged, checkpoint_id=judged.checkpoint_id, rule=rule,
+                                             name=session.get(Checkpoint, judged.checkpoint_id).name,
+                                             campaign=session.get(Campaign, campaign_id).name)
+            for campaign_id, judged in candidacies.judging_campaigns(session).items()}  # fmt: skip
 
 
 def overview(settings: Settings) -> Overview:
@@ -115,7 +118,8 @@ def overview(settings: Settings) -> Overview:
             Deployment.checkpoint_id == active, Deployment.campaign_id == DEFAULT_CAMPAIGN_ID))  # fmt: skip
         ready = select(func.count(Comparison.id)).where(Comparison.state == ComparisonState.ready)
         pool_ready = ready_pool_count(session, active)  # the default campaign's
-        eval_ready = session.scalar(ready.where(measuring(active)))  # a promotion's evaluation and arena matches
+        # Default's pairs that rate checkpoints: a candidate's or a promotion's evaluation, arena matches.
+        eval_ready = session.scalar(ready.where(measuring(DEFAULT_CAMPAIGN_ID, active)))
         refilled = session.scalar(select(func.count(Comparison.id)).where(
             Comparison.kind == ComparisonKind.train, Comparison.created_at >= now - REFILL_WINDOW))  # fmt: skip
         votes_total = session.scalar(select(func.count(Vote.id)))
@@ -142,7 +146,7 @@ def overview(settings: Settings) -> Overview:
                                for f in session.scalars(select(HousekeepingFailure)
                                .order_by(HousekeepingFailure.id.desc()).limit(FAILURES_SHOWN))]  # fmt: skip
         decisive = rounds_repo.new_decisive_comparisons(session)
-        candidate = _current_candidate(session, settings)
+        judged = _current_candidates(session, settings)
     next_at = last_scheduled + timedelta(seconds=settings.round_min_interval_s) if last_scheduled else now
     return Overview(
         active_checkpoint_id=active, active_since=since, pool_ready=pool_ready, pool_target=settings.pool_target,
@@ -152,5 +156,5 @@ def overview(settings: Settings) -> Overview:
         next_scheduled_round_at=max(next_at, now) if settings.round_schedule else None, running_round=running_out,
         workers=workers_seen(), queue_depths=queue_depths(), failed_rounds=failed_rounds,
         failed_generations=failed_generations, broken_checkpoints=broken, failed_housekeeping=failed_housekeeping,
-        candidate=candidate,
+        candidate=judged.get(DEFAULT_CAMPAIGN_ID), candidates=list(judged.values()),
     )  # fmt: skip

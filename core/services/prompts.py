@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Prompt
+from core.db.models import DEFAULT_CAMPAIGN_ID
 from core.db.session import session_scope
 from core.repo import prompts as repo
 from core.repo.prompts import PromptUsage
 from core.services import campaigns, prompt_filter
 from core.settings import Settings, get_settings
 from core.states import PromptSource
-
-NO_EVALUATION = ("campaign {campaign!r} has no evaluation set: only the default campaign's candidates are "
-                 "evaluated (for now)")
 
 
 class PromptsBusy(RuntimeError):
@@ -25,9 +21,8 @@ def add_prompts(texts: list[str], source: PromptSource, for_eval: bool = False, 
                 campaign: str = campaigns.DEFAULT) -> tuple[int, int]:  # fmt: skip
     """Add prompts to a campaign, skipping ones it has; (added, skipped). ValueError names a bad prompt, or
     the prompt filter's rule that refuses one (nothing is added then); UnknownCampaign, or CampaignRefused
-    for an archived campaign or evaluation prompts outside `default` (only its candidates are evaluated)."""
-    if for_eval and campaign != campaigns.DEFAULT:
-        raise campaigns.CampaignRefused(NO_EVALUATION.format(campaign=campaign))
+    for an archived campaign. Evaluation prompts (`for_eval`) are the campaign's evaluation set: its
+    candidates, promotions and arena matches are rendered on them."""
     found, settings = prompt_filter.rules(), settings or get_settings()
     for text in texts:
         reason = prompt_filter.refusal(text, settings, found, show_pattern=True)  # admins add prompts
@@ -54,18 +49,14 @@ def list_prompts(limit: int = 500, offset: int = 0, campaign: str = campaigns.DE
 
 
 def update_prompt(prompt_id: int, active: bool | None = None, for_eval: bool | None = None) -> PromptUsage:
-    """Retire/restore a prompt or flag it for evaluation; LookupError when it does not exist, CampaignRefused
-    for an evaluation flag outside `default`."""
+    """Retire/restore a prompt or move it in or out of its campaign's evaluation set; LookupError when it
+    does not exist."""
     with session_scope() as session:
-        campaign = session.scalar(select(Campaign).join(Prompt, Prompt.campaign_id == Campaign.id)
-                                  .where(Prompt.id == prompt_id))  # fmt: skip
-        if for_eval and campaign is not None and campaign.id != DEFAULT_CAMPAIGN_ID:
-            raise campaigns.CampaignRefused(NO_EVALUATION.format(campaign=campaign.name))
         repo.update_prompt(session, prompt_id, active, for_eval)
         return repo.prompt_usage(session, limit=1, prompt_id=prompt_id)[0]
 
 
-def evaluation_prompts() -> list[str]:
-    """The fixed evaluation set's prompts, in order."""
+def evaluation_prompts(campaign_id: int = DEFAULT_CAMPAIGN_ID) -> list[str]:
+    """A campaign's fixed evaluation set's prompts, in order."""
     with session_scope() as session:
-        return [p.text for p in repo.active_prompts(session, for_eval=True)]
+        return [p.text for p in repo.active_prompts(session, for_eval=True, campaign_id=campaign_id)]

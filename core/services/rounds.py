@@ -325,20 +325,18 @@ def end_claimed(claim: RoundClaim, state: RoundState, reason: str | None = None)
 
 def publish(claim: RoundClaim, new: NewCheckpoint, settings: Settings) -> int:
     """Register the round's checkpoint in its campaign's lineage (rejected when it failed the gate) and end
-    the round as succeeded: one transaction, under the claim. In default, one that passed the gate becomes
-    the candidate the labelers judge (DPOLOOP_PROMOTION=labelers), or serves at once (gate, with
-    DPOLOOP_AUTO_PROMOTE); another campaign's waits for an admin to promote it (its labelers do not judge
-    candidates yet). A lost round registers and promotes nothing (RoundLost)."""
+    the round as succeeded: one transaction, under the claim. One that passed the gate becomes the candidate
+    its campaign's labelers judge (DPOLOOP_PROMOTION=labelers), or serves its campaign at once (gate, with
+    DPOLOOP_AUTO_PROMOTE). A lost round registers and promotes nothing (RoundLost)."""
     new = replace(new, campaign_id=claim.campaign_id)
     with session_scope() as session:
         if not repo.beat(session, claim.round_id, claim.token):  # locks the row until the commit
             raise RoundLost(f"round {claim.round_id} was declared lost; its checkpoint is not registered")
         checkpoint_id = register_checkpoint(session, new)
         session.get(TrainingRound, claim.round_id).metrics = new.metrics
-        passed = new.passed_gate and claim.campaign_id == DEFAULT_CAMPAIGN_ID  # others wait for an admin
-        if passed and settings.promotion == Promotion.labelers:
+        if new.passed_gate and settings.promotion == Promotion.labelers:
             candidates.nominate(session, checkpoint_id)
-        elif passed and settings.auto_promote:
+        elif new.passed_gate and settings.auto_promote:
             promote(session, checkpoint_id, by="gate", reason=f"round {claim.round_id} passed the gate")
         repo.end_claimed(session, claim.round_id, claim.token, RoundState.succeeded, checkpoint_id=checkpoint_id)
         return checkpoint_id

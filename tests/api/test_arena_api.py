@@ -1,5 +1,8 @@
 """GET /admin/arena: checkpoints with human evaluation votes on one Bradley-Terry scale."""
 
+from sqlalchemy import select
+
+from core.db.models import Campaign
 from core.db.session import session_scope
 from core.repo.checkpoints import promote
 from tests.api.conftest import auth
@@ -50,3 +53,40 @@ def test_admins_queue_a_match_of_any_two_checkpoints_and_bad_ones_are_refused(cl
     labeler = client.post(url, headers=auth(alice), json={"checkpoint_a_id": 1, "checkpoint_b_id": first})
     assert labeler.status_code == 403
     assert [m["id"] for m in client.get(url, headers=admin).json()] == [body["id"]]
+
+
+def test_each_campaign_has_its_own_arena_and_matches_stay_in_one_lineage(client, admin, alice, tmp_path):
+    from sqlalchemy import update
+
+    from core.db.models import Checkpoint, Comparison
+
+    assert client.post("/api/v1/admin/campaigns", headers=admin, json={"name": "hands", "open_to_all": True}
+                       ).status_code == 201  # fmt: skip
+    ours, theirs = new_checkpoint(tmp_path, "ours"), new_checkpoint(tmp_path, "theirs")
+    with session_scope() as session:
+        hands = session.scalar(select(Campaign.id).where(Campaign.name == "hands"))
+        session.execute(update(Checkpoint).where(Checkpoint.id == theirs).values(campaign_id=hands))
+        promote(session, theirs, by="test")
+    _, eval_ids = evaluation(theirs, 1, 4)
+    with session_scope() as session:  # hands' evaluation pairs, as the worker writes them
+        session.execute(update(Comparison).where(Comparison.id.in_(eval_ids)).values(campaign_id=hands))
+    for _ in range(4):  # alice (open campaigns: in both) prefers hands' checkpoint every time
+        pair = client.get("/api/v1/comparisons/next", headers=auth(alice)).json()
+        assert pair["campaign"] == "hands"
+        new_side = "left" if sees_a_on_the_left(pair_of(pair["id"]), int(alice["id"])) else "right"
+        client.post(f"/api/v1/comparisons/{pair['id']}/vote", headers=auth(alice), json={"choice": new_side})
+
+    body = client.get("/api/v1/admin/arena?campaign=hands", headers=admin).json()
+    assert [(s["checkpoint_id"], s["wins"]) for s in body["standings"]] == [(theirs, 4), (1, 0)]
+    assert client.get("/api/v1/admin/arena", headers=admin).json()["standings"] == []  # default's: no votes
+    assert client.get("/api/v1/admin/arena?campaign=nope", headers=admin).status_code == 404
+    assert client.get("/api/v1/admin/arena?campaign=Not!", headers=admin).status_code == 422
+
+    url = "/api/v1/admin/arena/matches"
+    across = client.post(url, headers=admin, json={"checkpoint_a_id": ours, "checkpoint_b_id": theirs})
+    assert across.status_code == 409 and "two campaigns' lineages" in across.json()["detail"]
+    with_base = client.post(url, headers=admin, json={"checkpoint_a_id": 1, "checkpoint_b_id": ours})
+    assert with_base.status_code == 201
+    assert [m["id"] for m in client.get(f"{url}?campaign=default", headers=admin).json()] == [with_base.json()["id"]]
+    assert client.get(f"{url}?campaign=hands", headers=admin).json() == []
+    assert client.get(f"{url}?campaign=nope", headers=admin).status_code == 404

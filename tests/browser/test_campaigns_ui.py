@@ -75,6 +75,8 @@ def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
 
     console.get_by_role("link", name="Rounds").click()  # the header's switcher holds from page to page
     expect(console.get_by_role("heading", name="Start a round of hands")).to_be_visible()
+    console.get_by_role("link", name="Arena").click()  # hands' lineage, ranked by hands' labelers
+    expect(console.get_by_role("heading", name="Arena: hands")).to_be_visible()
     console.get_by_role("link", name="Data").click()
     expect(console.get_by_label("whose votes (campaign)")).to_have_value("hands")
     console.get_by_label("Campaign", exact=True).select_option("default")  # on a page of the install's: it draws again

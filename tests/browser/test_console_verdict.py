@@ -1,6 +1,6 @@
 """The console shows the labelers' verdict on a candidate (Chromium against the real API on Postgres):
-the overview names the candidate and its running verdict, the checkpoint page its votes, bounds and
-what happens next, and an admin rejects it there. Only the API runs: a worker would try to render the
+the overview names each campaign's candidate and its running verdict, the checkpoint page its votes,
+bounds and what happens next, and an admin rejects it there. Only the API runs: a worker would try to render the
 candidate's (empty) weights."""
 
 from sqlalchemy import select
@@ -49,4 +49,17 @@ def test_the_console_shows_the_running_verdict_and_an_admin_rejects_the_candidat
 
     page.goto(f"{api_only}/admin/")
     expect(page.get_by_text("none: the next checkpoint that passes the gate will be")).to_be_visible(timeout=10_000)
+
+    # Another campaign's candidate, judged by its own labelers, is shown with its campaign.
+    from core.services import campaigns
+
+    hands = campaigns.create("hands", "", open_to_all=False, by="boss").id
+    theirs = new_checkpoint(tmp_path, "hands-candidate")
+    with session_scope() as session:
+        session.get(Checkpoint, theirs).campaign_id = hands
+        session.add(Candidacy(checkpoint_id=theirs, serving_id=1))
+    page.reload()
+    expect(page.get_by_test_id("candidate-hands")).to_have_text(f"#{theirs} hands-candidate", timeout=10_000)
+    expect(page.get_by_text("is judged blind against what serves hands")).to_be_visible()
+    expect(page.get_by_test_id("candidate")).to_have_count(0)  # default has none now
     assert errors == []

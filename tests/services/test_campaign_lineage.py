@@ -1,7 +1,8 @@
 """Each campaign has its own lineage, on SQLite and Postgres: a campaign's round trains on its own votes,
 from what serves it, and registers its checkpoint in its lineage; that checkpoint serves the campaign
-once an admin promotes it (its pool then comes from it), and never serves another; default's loop —
-candidacies, what serves it, its pool — is untouched by another campaign's rounds and promotions."""
+once promoted (it is the campaign's candidate; an admin promotes it here), its pool then comes from it,
+and it never serves another; default's loop (candidacies, what serves it, its pool) is untouched by
+another campaign's rounds and promotions."""
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from core.services.checkpoints import NewCheckpoint
 from core.settings import get_settings
 from core.states import (
     BASE_CHECKPOINT_ID,
+    CandidateState,
     CheckpointKind,
     Choice,
     ComparisonState,
@@ -73,7 +75,8 @@ def test_a_campaigns_round_trains_its_votes_into_its_lineage_and_serves_it_once_
 
     made = published(claim, tmp_path, "hands-1")
     with session_scope() as session:
-        assert session.scalar(select(Candidacy.id)) is None  # its labelers judge no candidates yet: an admin does
+        candidacy = session.scalars(select(Candidacy)).one()  # hands' candidate, judged against what serves hands
+        assert (candidacy.checkpoint_id, candidacy.serving_id, candidacy.state) == (made, 1, CandidateState.judging)
         assert (active_checkpoint_id(session), active_checkpoint_id(session, hands)) == (1, 1)
         assert new_decisive_comparisons(session, hands) == 0 and new_decisive_comparisons(session) == 2
     registry = {c.id: c for c in checkpoints.registry(with_evaluations=False).checkpoints}
@@ -83,6 +86,8 @@ def test_a_campaigns_round_trains_its_votes_into_its_lineage_and_serves_it_once_
     ours_waiting = make_comparisons(1, seed=3)
     deployment = checkpoints.promote(made, by="root", reason="looks right")
     assert deployment.campaign_id == hands
+    with session_scope() as session:
+        assert session.get(Candidacy, candidacy.id).state == CandidateState.promoted  # the admin's word ends it
     # Default's promotion evaluation (what serves it against what served it before) is not hands' business.
     apply_settings(monkeypatch, eval_seeds_per_prompt=1)
     prompts.add_prompts(["a red circle on the left, white background"], PromptSource.admin, for_eval=True)

@@ -57,14 +57,14 @@ def test_each_campaign_has_its_own_prompts(any_db):
     assert sorted(p.prompt.text for p in prompts.list_prompts()) == ["a blue square", "a red circle"]
     with pytest.raises(campaigns.UnknownCampaign):
         prompts.list_prompts(campaign="nope")
-    # Only default's candidates are evaluated: another campaign has no evaluation set (yet).
-    with pytest.raises(campaigns.CampaignRefused, match="no evaluation set"):
-        prompts.add_prompts(["two open hands"], PromptSource.admin, for_eval=True, campaign="hands")
+    # Each campaign has its own evaluation set: its candidates are rendered on it.
+    prompts.add_prompts(["two open hands"], PromptSource.admin, for_eval=True, campaign="hands")
     (hand,) = [p.prompt.id for p in prompts.list_prompts(campaign="hands") if p.prompt.text == "two hands"]
-    with pytest.raises(campaigns.CampaignRefused, match="no evaluation set"):
-        prompts.update_prompt(hand, for_eval=True)
+    prompts.update_prompt(hand, for_eval=True)
     prompts.add_prompts(["a small red circle"], PromptSource.admin, for_eval=True)
-    assert (campaigns.get("default").prompts, campaigns.get("hands").prompts) == (2, 2)  # pool prompts
+    assert prompts.evaluation_prompts(campaigns.get("hands").id) == ["two hands", "two open hands"]
+    assert prompts.evaluation_prompts() == ["a small red circle"]
+    assert (campaigns.get("default").prompts, campaigns.get("hands").prompts) == (2, 1)  # pool prompts
     campaigns.archive("hands")
     with pytest.raises(campaigns.CampaignRefused, match="archived"):
         prompts.add_prompts(["more hands"], PromptSource.admin, campaign="hands")

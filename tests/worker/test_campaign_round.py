@@ -1,6 +1,7 @@
 """A campaign's loop in-process on the shipped model: the real pool task fills each campaign's pool from
 its prompts, a labeler of one campaign votes on its pairs only, that campaign's round trains on them into
-its lineage, and once an admin promotes the result its pool is rendered with it while default's is not."""
+its lineage, the result (past the gate, in gate mode) serves that campaign alone at once, and its pool is
+rendered with it while default's is not."""
 
 from sqlalchemy import select
 
@@ -9,9 +10,16 @@ from core.db.session import session_scope
 from core.queue import TRAIN_ROUND, sending_to
 from core.repo.checkpoints import active_checkpoint_id, checkpoint_folder
 from core.repo.comparisons import ready_pool_count
-from core.services import campaigns, checkpoints, prompts, rounds
+from core.services import campaigns, prompts, rounds
 from core.settings import get_settings
-from core.states import BASE_CHECKPOINT_ID, ComparisonState, PromptSource, RoundState, RoundTrigger
+from core.states import (
+    BASE_CHECKPOINT_ID,
+    CheckpointStatus,
+    ComparisonState,
+    PromptSource,
+    RoundState,
+    RoundTrigger,
+)
 from tests.conftest import apply_settings
 from tests.helpers.data import make_labeler
 from tests.helpers.loop import label_pool
@@ -70,12 +78,13 @@ def test_a_campaign_trains_its_own_adapter_and_renders_its_pool_with_it(loop_db,
     with session_scope() as session:
         made = session.get(Checkpoint, row.checkpoint_id)
         assert (made.campaign_id, made.parent_id) == (hands, BASE_CHECKPOINT_ID)
-        assert active_checkpoint_id(session, hands) == BASE_CHECKPOINT_ID  # not judged: an admin promotes it
-        assert active_checkpoint_id(session) == BASE_CHECKPOINT_ID  # gate mode's auto-promotion is default's
+        # Gate mode (the loop's fixture, its bars low): it passed, and serves hands at once; default, no.
+        assert made.status != CheckpointStatus.rejected
+        assert active_checkpoint_id(session, hands) == made.id
+        assert active_checkpoint_id(session) == BASE_CHECKPOINT_ID
         card = read_card(checkpoint_folder(made))
     assert card["campaign_id"] == hands
 
-    checkpoints.promote(made.id, by="root", reason="hands looks right")
     fill_both(hands)
     assert {checkpoint for _, checkpoint in ready_pairs(hands)} == {made.id}  # rendered with hands' adapter
     assert {checkpoint for _, checkpoint in ready_pairs(1)} == {BASE_CHECKPOINT_ID}

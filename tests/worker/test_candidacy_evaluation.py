@@ -206,3 +206,43 @@ def race(work, *args) -> list:
     for thread in threads:
         thread.join()
     return results
+
+
+HANDS_EVAL = ["a red circle on the left, white background", "a blue square on the right, black background"]
+
+
+def test_another_campaigns_candidate_is_rendered_on_its_evaluation_prompts_for_its_labelers(
+    any_eval_db, tmp_path, embedded_model
+):
+    from core.db.models import Checkpoint
+    from core.services import campaigns, labeling, prompts
+    from core.states import PromptSource
+
+    server = any_eval_db
+    campaigns.update("default", open_to_all=False)
+    hands = campaigns.create("hands", "Which hands look right?", open_to_all=False, by="root").id
+    prompts.add_prompts(HANDS_EVAL, PromptSource.admin, for_eval=True, campaign="hands")
+    lora, candidacy_id = candidate(embedded_model, tmp_path)
+    with session_scope() as session:  # hands' lineage: its candidate, judged against what serves hands
+        session.get(Checkpoint, lora).campaign_id = hands
+
+    # One batch: one pair per hands evaluation prompt (not default's 8), the candidate's images, then the base's.
+    assert steps(server, 4) == [2, 2, 2, 0]
+    evaluation = the_evaluation()
+    assert (evaluation.checkpoint_id, evaluation.baseline_id, evaluation.pairs) == (lora, 1, len(HANDS_EVAL))
+    with session_scope() as session:
+        rows = session.execute(select(Comparison.prompt, Comparison.campaign_id, Comparison.kind)).all()
+    assert sorted(rows) == sorted((text, hands, ComparisonKind.eval) for text in HANDS_EVAL)
+    for new, old, _ in eval_pairs(evaluation.id):
+        assert (new.checkpoint_id, old.checkpoint_id, new.seed) == (lora, 1, old.seed)
+
+    # Its pairs go to hands' labelers; default's get none of them.
+    settings = get_settings()
+    ours, theirs = make_labeler("ours")[0], make_labeler("theirs")[0]
+    campaigns.assign("default", ours, 1.0, by="root")
+    campaigns.assign("hands", theirs, 1.0, by="root")
+    assert labeling.next_comparison(ours, settings) is None
+    shown = labeling.next_comparison(theirs, settings)
+    assert (shown.campaign, shown.prompt in HANDS_EVAL) == ("hands", True)
+    with session_scope() as session:
+        assert session.get(Candidacy, candidacy_id).state == CandidateState.judging

@@ -73,7 +73,7 @@ def run_steps(claim: RoundClaim, settings: Settings) -> int:
         if claim.config.reward_pairs:
             add_reward_pairs(claim, model, data, settings)
         metrics |= train(claim, model, data)
-    metrics |= judge_after_training(model, settings)
+    metrics |= judge_after_training(claim, model, settings)
     if reward_gate:
         metrics |= reward_gate.measure(model.generator())
     return publish(claim, model, metrics | {"labeler_votes": data.labeler_votes}, data.counts, settings)

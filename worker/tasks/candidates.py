@@ -1,4 +1,4 @@
-"""Task: the periodic review of the candidate under judgement, a backstop of the review after each vote
+"""Task: the periodic review of each campaign's candidate under judgement, a backstop of the review after each vote
 on its pairs (a review that failed there, standing that changed since, what serves changed, the cap)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from core.settings import get_settings
 
 
 @celery_app.task(name=REVIEW_CANDIDATE)
-def review_candidate() -> str | None:
-    state = candidates.review(get_settings())
-    return state.value if state else None
+def review_candidate() -> dict[int, str | None]:
+    """Campaign id → its candidacy's state after the review."""
+    states = candidates.review_all(get_settings())
+    return {campaign_id: state.value if state else None for campaign_id, state in states.items()}

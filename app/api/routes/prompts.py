@@ -54,12 +54,10 @@ def list_prompts(
 @router.patch("/{prompt_id}", response_model=PromptOut)
 def update_prompt(prompt_id: Id, body: PromptPatch, _: Admin) -> PromptOut:
     """Retire (`active: false`: it leaves the pool, its votes stay) or restore a prompt, or move it
-    in or out of the fixed evaluation set (`for_eval`)."""
+    in or out of its campaign's fixed evaluation set (`for_eval`)."""
     if body.active is None and body.for_eval is None:
         raise unprocessable("give `active`, `for_eval` or both", "body")
     try:
         return prompt_out(prompts.update_prompt(prompt_id, body.active, body.for_eval))
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except campaigns.CampaignRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

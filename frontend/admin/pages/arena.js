@@ -1,6 +1,8 @@
-// The arena: every checkpoint with human evaluation votes on one Bradley-Terry scale with bootstrap
-// 95% intervals; and queueing a match of any two checkpoints.
+// The arena of the campaign the header's switcher chose: every checkpoint of its lineage with its
+// labelers' evaluation votes on one Bradley-Terry scale with bootstrap 95% intervals; and queueing a
+// match of two of its checkpoints (or one and the base).
 import { getJSON, send } from "../api.js";
+import { currentCampaign } from "../campaign-switch.js";
 import { fill, fmt, h, table } from "../dom.js";
 
 const REFRESH_MS = 4000;
@@ -23,6 +25,8 @@ function rankingChart(ctx, canvas) {
 }
 
 export default async function arena(main, ctx) {
+  const campaign = currentCampaign();
+  const query = `campaign=${encodeURIComponent(campaign)}`;
   const canvas = h("canvas", { role: "img", "aria-label": "ranking with intervals" });
   const standings = h("div", {}, h("p", { class: "muted" }, "loading…"));
   const first = h("select", { "aria-label": "checkpoint A", "data-testid": "match-a" });
@@ -39,21 +43,23 @@ export default async function arena(main, ctx) {
       error.textContent = e.message;
     }
   };
-  main.append(h("h1", {}, "Arena"), h("div", { class: "chart tall" }, canvas), standings,
+  main.append(h("h1", {}, `Arena: ${campaign}`), h("div", { class: "chart tall" }, canvas), standings,
     h("h2", {}, "Queue a match"),
-    h("p", { class: "muted" }, "Both checkpoints render the evaluation prompts with the same seeds; labelers see the pairs blind, before train pairs."),
+    h("p", { class: "muted" }, `Both checkpoints render ${campaign}'s evaluation prompts with the same seeds; its labelers see the pairs blind, before train pairs.`),
     h("form", { class: "row", onsubmit: queue }, first, " against ", second, h("button", { class: "action", type: "submit" }, "Queue match")),
     error, h("h2", {}, "Matches"), matches);
   const chart = rankingChart(ctx, canvas);
 
-  getJSON("/checkpoints").then((all) => {
-    const options = all.filter((c) => c.status !== "broken").map((c) => h("option", { value: c.id }, `#${c.id} ${c.name}`));
+  Promise.all([getJSON("/checkpoints"), getJSON("/admin/campaigns?archived=true")]).then(([all, known]) => {
+    const id = known.find((c) => c.name === campaign)?.id;
+    const lineage = all.filter((c) => c.status !== "broken" && (c.id === 1 || c.campaign_id === id));  // the base: every lineage's root
+    const options = lineage.map((c) => h("option", { value: c.id }, `#${c.id} ${c.name}`));
     fill(first, options);
     fill(second, options.map((o) => o.cloneNode(true)));
     if (options.length > 1) second.selectedIndex = 1;
   });
   const refreshMatches = async () => {
-    const all = await getJSON("/admin/arena/matches");
+    const all = await getJSON(`/admin/arena/matches?${query}`);
     fill(matches, all.length ? table(["match", "A", "B", "state", "by", "queued"], all.map((m) => h("tr", { "data-testid": `match-${m.id}` },
       h("td", {}, `#${m.id}`), h("td", {}, `#${m.checkpoint_a_id}`), h("td", {}, `#${m.checkpoint_b_id}`),
       h("td", { class: m.state === "failed" ? "bad" : "" }, m.state === "ready" ? `ready (evaluation ${m.evaluation_id})` : m.state, m.error ? `: ${m.error}` : ""),
@@ -61,7 +67,7 @@ export default async function arena(main, ctx) {
       : h("p", { class: "muted" }, "No match yet."));
   };
   await ctx.every(REFRESH_MS, async () => {
-    const [found] = await Promise.all([getJSON("/admin/arena"), refreshMatches()]);
+    const [found] = await Promise.all([getJSON(`/admin/arena?${query}`), refreshMatches()]);
     const rows = found.standings;
     chart.data.labels = rows.map((s) => `#${s.checkpoint_id} ${s.name}`);
     chart.data.datasets[0].data = rows.map((s) => s.interval);

@@ -39,11 +39,14 @@ export default async function overview(main, ctx) {
       card("Toward the next round", `${o.decisive_since_last_round} / ${o.round_min_pairs}`,
            o.schedule_on ? `decisive votes; next may start ${o.next_scheduled_round_at ? fmt.time(o.next_scheduled_round_at) : "when enough"}` : "schedule off",
            "decisive-since-round"));
-    const k = o.candidate;
-    fill(candidate, k
-      ? [h("p", {}, h("a", { href: `#/checkpoints/${k.checkpoint_id}`, "data-testid": "candidate" }, `#${k.checkpoint_id} ${k.name}`),
-           " is judged blind against what serves; it does not serve until the labelers' verdict promotes it."),
-         verdictBox(k, k.rule)]
+    // Each campaign's candidate, judged by its own labelers against what serves that campaign.
+    fill(candidate, o.candidates.length
+      ? o.candidates.flatMap((k) => [
+          h("p", {}, h("a", { href: `#/checkpoints/${k.checkpoint_id}`, "data-testid": k.campaign === "default" ? "candidate" : `candidate-${k.campaign}` },
+                       `#${k.checkpoint_id} ${k.name}`),
+            k.campaign === "default" ? "" : ` (${k.campaign})`,
+            ` is judged blind against what serves ${k.campaign}; it does not serve until its labelers' verdict promotes it.`),
+          verdictBox(k, k.rule)])
       : h("p", { class: "muted" }, "none: the next checkpoint that passes the gate will be"));
     const r = o.running_round;
     fill(running, r
