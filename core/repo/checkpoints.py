@@ -34,7 +34,8 @@ def lineage_campaign(session: Session, *checkpoint_ids: int) -> int:
     """The campaign whose lineage holds these checkpoints (the base is every lineage's root: the others
     decide; default when all are the base). Two checkpoints compared are always of one lineage."""
     others = [c for c in checkpoint_ids if c != BASE_CHECKPOINT_ID]
-    found = session.scalar(select(Checkpoint.campaign_id).where(Checkpoint.id.in_(others)).limit(1)) if others else None
+    query = select(Checkpoint.campaign_id).where(Checkpoint.id.in_(others)).order_by(Checkpoint.id).limit(1)
+    found = session.scalar(query) if others else None
     return found or DEFAULT_CAMPAIGN_ID
 
 

@@ -213,6 +213,12 @@ def labeled(session: Session, campaign: Campaign) -> bool:
         select(CampaignMember.labeler_id).where(CampaignMember.campaign_id == campaign.id).limit(1)) is not None
 
 
+def is_active(session: Session, campaign_id: int) -> bool:
+    """Whether the campaign exists and is not archived."""
+    campaign = session.get(Campaign, campaign_id)
+    return campaign is not None and campaign.archived_at is None
+
+
 def active_campaigns(session: Session) -> list[Campaign]:
     """The campaigns not archived, oldest first."""
     return list(session.scalars(select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.id)))

@@ -20,7 +20,7 @@ from typing import Self
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
-from core.db.models import Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
+from core.db.models import Campaign, Candidacy, Checkpoint, Comparison, Deployment, Evaluation, Generation, Vote
 from core.db.session import session_scope
 from core.repo import candidacies
 from core.repo import checkpoints as checkpoints_repo
@@ -105,6 +105,10 @@ def review(settings: Settings, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> Candid
             return None
         serving = checkpoints_repo.active_checkpoint_id(session, campaign_id)
         checkpoint = session.get(Checkpoint, candidacy.checkpoint_id)
+        campaign = session.get(Campaign, campaign_id)
+        if campaign.archived_at is not None:  # nobody labels it any more
+            return _decide(session, candidacy, CandidateState.undecided, f"campaign {campaign.name} was archived",
+                           SYSTEM)  # fmt: skip
         if serving != candidacy.serving_id:
             reason = f"what serves changed: checkpoint {serving} serves, not {candidacy.serving_id}"
             return _decide(session, candidacy, CandidateState.undecided, reason, SYSTEM)

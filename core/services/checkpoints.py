@@ -96,15 +96,23 @@ def mark_broken(checkpoint_id: int, reason: str) -> None:
 
 
 def cached_judge_score(checkpoint_id: int, images: int, judge: str = "scenes") -> float | None:
-    """A checkpoint's judge score from its registry row, when the same judge measured it on the same set."""
+    """A checkpoint's judge score from its registry row, when the same judge measured it on the same set:
+    one recorded before a round (`judge_scores`, one per judge and set: the base starts every campaign's
+    lineage), or its round's own."""
     with session_scope() as session:
         row = session.get(Checkpoint, checkpoint_id)
-        cached = (row.metrics or {}) if row else {}
-        same = cached.get("judge_images") == images and cached.get("judge", "scenes") == judge
-        return cached.get("judge_score") if same else None
+        metrics = (row.metrics or {}) if row else {}
+    recorded = metrics.get("judge_scores", {}).get(judge)
+    if recorded and recorded.get("images") == images:
+        return recorded["score"]
+    same = metrics.get("judge_images") == images and metrics.get("judge", "scenes") == judge
+    return metrics.get("judge_score") if same else None
 
 
 def record_judge_score(checkpoint_id: int, score: float, images: int, judge: str = "scenes") -> None:
+    """Keep a checkpoint's judge score on a judge's set beside those of other judges and sets."""
     with session_scope() as session:
         row = session.get(Checkpoint, checkpoint_id)
-        row.metrics = dict(row.metrics or {}) | {"judge_score": score, "judge_images": images, "judge": judge}
+        metrics = dict(row.metrics or {})
+        metrics["judge_scores"] = dict(metrics.get("judge_scores", {})) | {judge: {"score": score, "images": images}}
+        row.metrics = metrics

@@ -118,8 +118,9 @@ def _candidacy_due(session: Session, settings: Settings, campaign_id: int, candi
     """The candidacy's evaluation's pairs so far while its next batch (one pair per evaluation prompt of
     its campaign) is due: its open pairs are fewer than a batch, and the pairs made could not yet carry
     verdict_max_votes votes (each pair collects votes_per_comparison)."""
-    if candidacy.serving_id != active_checkpoint_id(session, campaign_id):
-        return None  # what serves changed: that candidacy is about to end
+    ending = candidacy.serving_id != active_checkpoint_id(session, campaign_id)
+    if ending or not campaigns.is_active(session, campaign_id):
+        return None  # what serves changed, or the campaign was archived: that candidacy is about to end
     candidate, serving = candidacy.checkpoint_id, candidacy.serving_id
     batch = len(active_prompts(session, for_eval=True, campaign_id=campaign_id))
     problem = _unusable(session, candidate) or _unusable(session, serving)

@@ -87,7 +87,9 @@ def request_grid(settings: Settings, checkpoint_id: int) -> Grid:
     found = grid(settings, checkpoint_id)
     missing = found.missing_for()
     if missing:
-        send(RENDER_GRID, missing)
+        with session_scope() as session:  # whose evaluation prompts: the base's column alone cannot tell
+            campaign_id = lineage_campaign(session, checkpoint_id)
+        send(RENDER_GRID, missing, campaign_id)
     return replace(found, queued=bool(missing))
 
 
@@ -97,10 +99,12 @@ class GridChunk:
     requests: list[EvaluationRequest]
 
 
-def next_chunk(settings: Settings, checkpoint_ids: list[int]) -> GridChunk | None:
-    """The next images to render for these columns (a pool batch's worth), or None when all exist."""
+def next_chunk(settings: Settings, checkpoint_ids: list[int], campaign_id: int | None = None) -> GridChunk | None:
+    """The next images to render for these columns (a pool batch's worth) on the evaluation prompts of the
+    grid's campaign (None: the columns' lineage), or None when all exist."""
     with session_scope() as session:
-        requests = repo.grid_requests(session, settings, lineage_campaign(session, *checkpoint_ids))
+        campaign_id = campaign_id or lineage_campaign(session, *checkpoint_ids)
+        requests = repo.grid_requests(session, settings, campaign_id)
         for checkpoint_id in checkpoint_ids:
             row = session.get(Checkpoint, checkpoint_id)
             if row is None or _problem(row):

@@ -169,3 +169,38 @@ def test_an_install_from_before_campaigns_becomes_the_default_campaign(database_
     downgrade("0020")
     upgrade()
     assert guidelines.current().version == 1 and guidelines.current().body == "Look **closely**."
+
+
+def test_an_upgrade_gives_each_evaluation_to_its_lineages_campaign(database_url):
+    """0027: an evaluation's pairs (and an arena match's) belong to the campaign whose lineage holds its
+    checkpoints; a match still rendering across two lineages fails, saying why."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from core.db.migrate import upgrade
+
+    upgrade("0026")
+    now = datetime.now(UTC)
+    with engine_for(database_url).begin() as conn:
+        insert(conn, "campaigns", id=2, name="hands", description="", open_to_all=False, created_by="root",
+               created_at=now)  # fmt: skip
+        for checkpoint, campaign in ((2, 1), (3, 2)):
+            insert(conn, "checkpoints", id=checkpoint, name=f"c{checkpoint}", kind="lora", path=f"c{checkpoint}",
+                   parent_id=1, status="ready", campaign_id=campaign, metrics="{}", created_at=now)  # fmt: skip
+        insert_pair(conn, now, state="ready", vote_count=0)  # comparison 3
+        for evaluation, first in ((5, 2), (6, 3)):  # default's checkpoint and hands' against the base
+            insert(conn, "evaluations", id=evaluation, checkpoint_id=first, baseline_id=1, kind="match", pairs=1,
+                   created_at=now)  # fmt: skip
+        conn.execute(text("UPDATE comparisons SET kind = 'match', evaluation_id = 6 WHERE id = 3"))
+        insert(conn, "arena_matches", id=8, checkpoint_a_id=2, checkpoint_b_id=3, state="rendering",
+               requested_by="root", created_at=now)  # fmt: skip
+        insert(conn, "arena_matches", id=9, checkpoint_a_id=3, checkpoint_b_id=1, state="rendering",
+               requested_by="root", created_at=now)  # fmt: skip
+    upgrade()
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(text("SELECT id, campaign_id FROM comparisons")).all() == [(3, 2)]
+        rows = conn.execute(text("SELECT id, state, error, finished_at IS NOT NULL FROM arena_matches ORDER BY id"))
+        (across, within) = rows.all()
+    assert (across[1], "two campaigns' lineages" in across[2], across[3]) == ("failed", True, True)
+    assert tuple(within) == (9, "rendering", None, False)

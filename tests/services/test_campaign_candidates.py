@@ -113,6 +113,11 @@ def test_a_newer_candidate_or_an_admin_ends_only_its_own_campaigns_candidacy(two
     assert candidates.reject_by_admin(third, by="root", reason="hands look wrong").state == CandidateState.rejected
     with pytest.raises(candidates.NotJudged):
         candidates.reject_by_admin(third, by="root")
+    # Archived, a campaign has nobody to judge its candidate: the next review ends it undecided.
+    fourth = published_in(tmp_path, "hands")
+    campaigns.archive("hands")
+    assert candidates.review_all(get_settings()) == {hands: CandidateState.undecided}
+    assert candidacy_of(fourth).reason == "campaign hands was archived"
 
 
 def test_a_checkpoints_same_seed_grid_shows_its_campaigns_evaluation_prompts(two_campaigns, tmp_path, monkeypatch):

@@ -78,6 +78,12 @@ def test_judge_scores_are_cached_per_evaluation_set(sqlite_db):
     checkpoints.record_judge_score(1, 0.9, 64)
     assert checkpoints.cached_judge_score(1, 64) == 0.9 and checkpoints.cached_judge_score(1, 32) is None
     assert checkpoints.cached_judge_score(1, 64, "pickscore:/models/ps") is None  # another judge's scale
+    # The base starts every campaign's lineage: a campaign's set is kept beside the others, not over them.
+    checkpoints.record_judge_score(1, 0.4, 64, "pickscore:/models/ps@campaign:2")
+    checkpoints.record_judge_score(1, 0.5, 64, "pickscore:/models/ps")
+    assert checkpoints.cached_judge_score(1, 64, "pickscore:/models/ps@campaign:2") == 0.4
+    assert checkpoints.cached_judge_score(1, 64, "pickscore:/models/ps") == 0.5
+    assert checkpoints.cached_judge_score(1, 64) == 0.9
 
 
 def test_times_read_back_aware_on_sqlite(sqlite_db):

@@ -93,3 +93,23 @@ def test_a_campaign_trains_its_own_adapter_and_renders_its_pool_with_it(loop_db,
 def _prompts_of(campaign_id: int) -> list[tuple[str]]:
     with session_scope() as session:
         return session.execute(select(Comparison.prompt).where(Comparison.campaign_id == campaign_id)).all()
+
+
+def test_a_judge_that_reads_evaluation_prompts_scores_a_campaigns_round_on_its_own_or_not_at_all(loop_db, monkeypatch):
+    from worker.rounds.judge import round_judge, set_key
+    from worker.rounds.model import load_round_model
+
+    apply_settings(monkeypatch, gate_judge="clip:/models/clip")
+    settings = get_settings()
+    campaigns.create("hands", "", open_to_all=True, by="root")
+    with sending_to(lambda *_: None):
+        round_id = rounds.start_round(settings, RoundTrigger.admin, QUICK, campaign="hands").id
+    claim = rounds.claim_round(round_id, settings)
+    model = load_round_model(claim, settings)
+    assert round_judge(claim, model, settings) is None  # hands has no evaluation prompts: the rule is skipped
+    prompts.add_prompts(HANDS_PROMPTS[:2], PromptSource.admin, for_eval=True, campaign="hands")
+    assert round_judge(claim, model, settings) == "clip:/models/clip"
+    # Its scores are kept apart from default's: the base's score on hands' set is another number.
+    assert set_key("clip:/models/clip", claim.campaign_id) == f"clip:/models/clip@campaign:{claim.campaign_id}"
+    assert set_key("clip:/models/clip", 1) == "clip:/models/clip" and set_key("scenes", claim.campaign_id) == "scenes"
+    rounds.end_claimed(claim, RoundState.cancelled, "test")

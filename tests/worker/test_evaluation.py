@@ -249,7 +249,7 @@ def test_the_image_grid_renders_its_own_images_a_chunk_per_task(eval_db, tmp_pat
     sent = []
     with sending_to(lambda name, args: sent.append((name, args))):
         request_grid(settings, lora)
-        assert sent == [(RENDER_GRID, [[1, lora]])]
+        assert sent == [(RENDER_GRID, [[1, lora], 1])]  # the columns, and whose evaluation prompts
         rendered = [render_grid(*sent[-1][1]) for _ in range(5)]  # each chunk queues the next
     assert rendered == [4, 4, 4, 4, 0] and len(sent) == 5
     full = grid(settings, lora)

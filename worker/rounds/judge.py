@@ -8,6 +8,8 @@ campaign's evaluation prompts. Without a judge the gate skips its rule.
 
 from __future__ import annotations
 
+import logging
+
 from core.schemas.generation import GenerationParams
 from core.services import checkpoints, prompts
 from core.services.rounds import RoundClaim
@@ -17,6 +19,8 @@ from worker.basemodel.evaluate import unseen_combination_prompts
 from worker.generation.generator import Generator
 from worker.judges.registry import cached_judge
 from worker.rounds.model import RoundModel
+
+log = logging.getLogger(__name__)
 
 JUDGE_STEPS, JUDGE_GUIDANCE, BATCH = 20, 4.0, 16
 
@@ -31,6 +35,17 @@ def judge_spec(model: RoundModel, settings: Settings) -> str | None:
 
 def judged(model: RoundModel, settings: Settings) -> bool:
     return judge_spec(model, settings) is not None
+
+
+def round_judge(claim: RoundClaim, model: RoundModel, settings: Settings) -> str | None:
+    """The round's judge: none for a judge that reads evaluation prompts when the round's campaign has
+    none (the gate then skips the judge rule, and the log says why)."""
+    spec = judge_spec(model, settings)
+    if spec is None or spec == "scenes" or prompts.evaluation_prompts(claim.campaign_id):
+        return spec
+    log.warning("round %s: campaign %s has no evaluation prompts for the judge %s; the gate skips its rule",
+                claim.round_id, claim.campaign_id, spec)  # fmt: skip
+    return None
 
 
 def set_key(spec: str, campaign_id: int) -> str:
@@ -64,7 +79,7 @@ def judge_before_training(claim: RoundClaim, model: RoundModel, settings: Settin
     """The bar the gate's judge rule measures from: the start checkpoint's score (from its registry
     row when the same judge measured it on the same set; else measured now, before training, and
     recorded) and the base's where known."""
-    spec = judge_spec(model, settings)
+    spec = round_judge(claim, model, settings)
     if spec is None:
         return {}
     images, key = settings.gate_eval_images, set_key(spec, claim.campaign_id)
@@ -80,7 +95,7 @@ def judge_before_training(claim: RoundClaim, model: RoundModel, settings: Settin
 
 
 def judge_after_training(claim: RoundClaim, model: RoundModel, settings: Settings) -> dict:
-    spec = judge_spec(model, settings)
+    spec = round_judge(claim, model, settings)
     if spec is None:
         return {}
     return {"judge_score": judge_score(model.generator(), settings.gate_eval_images, spec, claim.campaign_id),
