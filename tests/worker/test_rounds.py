@@ -84,7 +84,8 @@ def test_a_second_round_continues_the_promoted_lora(loop_db):
         checkpoint = session.get(Checkpoint, row.checkpoint_id)
         assert checkpoint.parent_id == parent
         # The gate's judge bar sees the base's score, measured once in the first round.
-        assert checkpoint.metrics["judge_score_base"] == session.get(Checkpoint, 1).metrics["judge_score"]
+        base_scores = session.get(Checkpoint, 1).metrics["judge_scores"]  # one per judge and set
+        assert checkpoint.metrics["judge_score_base"] == base_scores["scenes"]["score"]
 
 
 def test_a_rejected_checkpoint_is_registered_but_not_promoted(loop_db, monkeypatch):
@@ -179,9 +180,9 @@ def test_a_slow_phase_keeps_the_round_alive(loop_db, monkeypatch):
     apply_settings(monkeypatch, round_stale_s=1.0)
     real_judge = judge.judge_score
 
-    def slow_judge(generator, images, spec="scenes"):
+    def slow_judge(generator, images, spec="scenes", campaign_id=1):
         time.sleep(2.5)  # longer than the stale time, with no training step in between
-        return real_judge(generator, images, spec)
+        return real_judge(generator, images, spec, campaign_id)
 
     monkeypatch.setattr(judge, "judge_score", slow_judge)
     labeled_pool(8)
