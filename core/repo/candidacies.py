@@ -25,11 +25,6 @@ def judging_query(campaign_id: int | None = DEFAULT_CAMPAIGN_ID) -> Select:
     return query.order_by(Candidacy.id.desc())
 
 
-def judging(session: Session, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> Candidacy | None:
-    """The campaign's candidacy being judged now, if any (the newest, should two ever be open)."""
-    return session.scalar(judging_query(campaign_id).limit(1))
-
-
 def judging_campaigns(session: Session) -> dict[int, Candidacy]:
     """Each campaign's candidacy judged now (campaign id → candidacy), by campaign id."""
     rows = session.execute(
@@ -42,11 +37,6 @@ def judging_campaigns(session: Session) -> dict[int, Candidacy]:
     for campaign_id, candidacy in rows:
         found.setdefault(campaign_id, candidacy)
     return found
-
-
-def campaign_of(session: Session, candidacy: Candidacy) -> int:
-    """The campaign that judges the candidacy: its checkpoint's."""
-    return session.get(Checkpoint, candidacy.checkpoint_id).campaign_id
 
 
 def of_checkpoints(session: Session, checkpoint_ids: Collection[int] | None = None) -> dict[int, Candidacy]:

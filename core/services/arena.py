@@ -50,12 +50,12 @@ def outcomes(uncounted: Collection[int], campaign_id: int = DEFAULT_CAMPAIGN_ID)
 
 
 def _votes_key(settings: Settings, campaign_id: int) -> tuple:
-    """Changes whenever an evaluation vote is added or removed, whenever whose votes count changes (or
-    another database or campaign is read): the ranking is recomputed only then. Ends with the uncounted
-    labelers."""
+    """Changes whenever one of the campaign's evaluation votes is added or removed, whenever whose votes
+    count changes (or another database is read): the ranking is recomputed only then. Ends with the
+    uncounted labelers."""
     with session_scope() as session:
         uncounted = tuple(sorted(uncounted_voters(session, settings)))
-        return campaign_id, *session.execute(
+        return *session.execute(
             select(func.count(Vote.id), func.max(Vote.id), func.sum(Vote.comparison_id),
                    func.sum(func.coalesce(Vote.winner_generation_id, 0)), func.max(Comparison.checkpoint_id))
             .join(Comparison, Comparison.id == Vote.comparison_id)
