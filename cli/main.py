@@ -169,11 +169,15 @@ def labelers_create(name: str, admin: bool = typer.Option(False, help="Give the 
 
 
 @labelers_cli.command("quality")
-def labelers_quality() -> None:
+def labelers_quality(
+    campaign: Annotated[str | None, typer.Option(help="A campaign's labelers, on its pairs (default: all).")] = None,
+) -> None:
     """Per labeler: gold accuracy, side bias, agreement, and whether their votes train."""
-    report = quality.quality(get_settings())
+    with exit_when_refused(LookupError):
+        report = quality.quality(get_settings(), campaign)
     pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
-    typer.echo(f"Krippendorff's alpha, all labelers: {'-' if report.alpha is None else f'{report.alpha:.3f}'}")
+    whose = "all labelers" if campaign is None else f"campaign {campaign}"
+    typer.echo(f"Krippendorff's alpha, {whose}: {'-' if report.alpha is None else f'{report.alpha:.3f}'}")
     for r in report.labelers:
         standing = "good" if r.good_standing else "EXCLUDED: " + "; ".join(r.reasons)
         typer.echo(f"{r.labeler_id:4d} {r.name:16} votes {r.votes:5d}  gold {pct(r.gold_accuracy):>4} of "

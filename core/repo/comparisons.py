@@ -100,8 +100,9 @@ def _training(campaign_id: int, serving: int):
                 Comparison.checkpoint_id == serving)  # fmt: skip
 
 
-def _gold(active: int):
-    return and_(Comparison.kind == ComparisonKind.gold, Comparison.checkpoint_id == active)
+def _gold(campaign_id: int, serving: int):
+    return and_(Comparison.kind == ComparisonKind.gold, Comparison.checkpoint_id == serving,
+                Comparison.campaign_id == campaign_id)  # fmt: skip
 
 
 def _candidates(labeler_id: int, now: datetime, stage, exclude: list[int] | None):
@@ -154,24 +155,22 @@ def next_for_labeler(
 
     Pairs that measure checkpoints (a candidate's or a promotion's evaluation, arena matches) of the
     labeler's campaigns come first, to those who `may_measure` (asked only while such a pair is open to
-    them: it costs a few queries); then, at `gold_rate`, a gold pair (served like any other, so nobody
-    can tell it apart; gold pairs are the default campaign's); then train pairs of the labeler's
+    them: it costs a few queries); then, at `gold_rate`, a gold pair of their campaigns (served like any
+    other, so nobody can tell it apart); then train pairs of the labeler's
     `campaigns`, (campaign id, the checkpoint serving it) in the order to try them (None: the default
     campaign alone)."""
     now = datetime.now(UTC)
-    # What serves default: the caller's order names it when the labeler is in default (one query less).
-    active = dict(campaigns or ()).get(DEFAULT_CAMPAIGN_ID) or active_checkpoint_id(session)
-    order = [(DEFAULT_CAMPAIGN_ID, active)] if campaigns is None else campaigns
-    stages = [_training(campaign_id, serving) for campaign_id, serving in order]
-    in_default = any(campaign_id == DEFAULT_CAMPAIGN_ID for campaign_id, _ in order)
+    order = [(DEFAULT_CAMPAIGN_ID, active_checkpoint_id(session))] if campaigns is None else campaigns
+    training = [_training(campaign_id, serving) for campaign_id, serving in order]
+    stages = list(training)
     rating = or_(*(measuring(campaign_id, serving) for campaign_id, serving in order))
     if _any_open(session, labeler_id, now, rating, exclude) and may_measure():
         stages.insert(0, rating)
-    drawn = in_default and gold_rate > 0 and random.random() < gold_rate
-    if drawn and _any_open(session, labeler_id, now, _training(DEFAULT_CAMPAIGN_ID, active), exclude):
+    drawn = bool(order) and gold_rate > 0 and random.random() < gold_rate
+    if drawn and _any_open(session, labeler_id, now, or_(*training), exclude):
         # Only while train pairs wait: a labeler polling an empty pool would otherwise meet gold
         # pair after gold pair, far above the rate.
-        stages.insert(len(stages) - len(order), _gold(active))
+        stages.insert(len(stages) - len(training), or_(*(_gold(c, serving) for c, serving in order)))
     row = None
     for stage in stages:
         row = _lease(session, labeler_id, now, lease_s, _candidates(labeler_id, now, stage, exclude))

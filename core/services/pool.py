@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import DEFAULT_CAMPAIGN_ID, Comparison, Generation, Prompt
+from core.db.models import DEFAULT_CAMPAIGN_ID, Campaign, Comparison, Generation, Prompt
 from core.db.session import session_scope
 from core.refs import CheckpointRef
 from core.repo import generations as generations_repo
@@ -235,36 +235,56 @@ def plan_next(settings: Settings) -> PoolBatch | None:
 
 
 def plan_gold(settings: Settings, low_only: bool = False, rng: random.Random | None = None) -> PoolBatch | None:
-    """Gold pairs for the serving checkpoint while some active labeler has fewer than gold_pool_target
-    ready ones left to answer (with low_only: fewer than half): the caption's image against a damaged
-    one (answer: A), or two damaged ones (answer: both bad). A labeler never sees a pair twice, so a
-    fixed stock would run dry for whoever answered it all; pairs every active labeler has answered
-    leave the pool first, so it does not grow with the checkpoint's age."""
+    """Gold pairs for the first campaign (default first, then those with labelers) whose serving checkpoint
+    has fewer than gold_pool_target ready ones left to answer for one of its active labelers (with
+    low_only: fewer than half): the caption's image against a damaged one (answer: A), or two damaged
+    ones (answer: both bad), on the campaign's own prompts. A labeler never sees a pair twice, so a fixed
+    stock would run dry for whoever answered it all; pairs every active labeler has answered leave the
+    pool first, so it does not grow with the checkpoint's age. UnusableCheckpoint while a broken
+    checkpoint serves default; another campaign's waits."""
     if settings.gold_rate <= 0 or settings.gold_pool_target <= 0:
         return None
+    rng = rng or random.Random()
+    since = datetime.now(UTC) - timedelta(seconds=settings.gold_active_window_s)
     with session_scope() as session:
-        checkpoint = checkpoint_ref(session, active_checkpoint_id(session))
-        since = datetime.now(UTC) - timedelta(seconds=settings.gold_active_window_s)
-        labelers = gold_repo.active_labelers(session, since)
-        gold_repo.retire_answered_gold(session, checkpoint.id, labelers)
-        stock = gold_repo.gold_stock(session, checkpoint.id, labelers)
-        missing = settings.gold_pool_target - stock
-        prompts = active_prompts(session)
-        if missing <= 0 or len(prompts) < 3 or (low_only and stock >= settings.gold_pool_target / 2):
-            return None
-        rng = rng or random.Random()
-        planned = []
-        for _ in range(min(missing, settings.pool_batch)):
-            prompt = rng.choice(prompts)
-            wrong = _least_alike(prompt, prompts, rng, set())
-            both_bad = rng.random() < settings.gold_both_bad_share
-            first = _least_alike(prompt, prompts, rng, {wrong.id}) if both_bad else prompt
-            seed = secrets.randbelow(MAX_SEED)
-            params = tuple(GenerationParams(prompt=p.text, seed=seed, num_inference_steps=settings.default_steps,
-                                            guidance_scale=settings.default_guidance)
-                           for p in (first, wrong))  # fmt: skip
-            rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool) for p in params]
-            started = tuple(generations_repo.start(row) for row in rows)
-            answer = GoldAnswer.both_bad if both_bad else GoldAnswer.a
-            planned.append(PlannedComparison(prompt.id, prompt.text, params, started, answer))
-        return PoolBatch(checkpoint, planned)
+        for campaign in campaigns.active_campaigns(session):
+            default = campaign.id == DEFAULT_CAMPAIGN_ID
+            if not default and not campaigns.labeled(session, campaign):
+                continue
+            try:
+                checkpoint = checkpoint_ref(session, active_checkpoint_id(session, campaign.id))
+            except UnusableCheckpoint:
+                if default:
+                    raise
+                continue
+            planned = _gold_pairs(session, settings, checkpoint.id, campaign, since, low_only, rng)
+            if planned:
+                return PoolBatch(checkpoint, planned, campaign.id)
+    return None
+
+
+def _gold_pairs(session: Session, settings: Settings, checkpoint_id: int, campaign: Campaign, since: datetime,
+                low_only: bool, rng: random.Random) -> list[PlannedComparison]:  # fmt: skip
+    """The gold pairs this campaign's labelers lack (none while they have enough, or it has under 3 prompts)."""
+    labelers = gold_repo.active_labelers(session, since, campaign)
+    gold_repo.retire_answered_gold(session, checkpoint_id, campaign.id, labelers)
+    stock = gold_repo.gold_stock(session, checkpoint_id, campaign.id, labelers)
+    missing = settings.gold_pool_target - stock
+    prompts = active_prompts(session, campaign_id=campaign.id)
+    if missing <= 0 or len(prompts) < 3 or (low_only and stock >= settings.gold_pool_target / 2):
+        return []
+    planned = []
+    for _ in range(min(missing, settings.pool_batch)):
+        prompt = rng.choice(prompts)
+        wrong = _least_alike(prompt, prompts, rng, set())
+        both_bad = rng.random() < settings.gold_both_bad_share
+        first = _least_alike(prompt, prompts, rng, {wrong.id}) if both_bad else prompt
+        seed = secrets.randbelow(MAX_SEED)
+        params = tuple(GenerationParams(prompt=p.text, seed=seed, num_inference_steps=settings.default_steps,
+                                        guidance_scale=settings.default_guidance)
+                       for p in (first, wrong))  # fmt: skip
+        rows = [generations_repo.create_generation(session, p, purpose=GenerationPurpose.pool) for p in params]
+        started = tuple(generations_repo.start(row) for row in rows)
+        answer = GoldAnswer.both_bad if both_bad else GoldAnswer.a
+        planned.append(PlannedComparison(prompt.id, prompt.text, params, started, answer))
+    return planned

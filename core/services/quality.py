@@ -8,6 +8,9 @@ with enough evidence says no: gold accuracy whose whole 95% interval lies below 
 side bias beyond the limit once they have enough decisive votes. Too little evidence counts as good.
 Only people in good standing measure checkpoints (`uncounted`): judged whenever votes are read, so a
 labeler found out later stops counting in every win rate at once.
+
+A campaign's report gives its figures (its labelers, on its pairs: agreement on its question, its
+gold pairs); standing stays the person's, from every vote, since it decides whether any vote trains.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Comparison, Labeler, Vote
 from core.db.session import session_scope
-from core.services.labeler_stats import LabelerStats, labeler_stats
+from core.services.labeler_stats import LabelerStats, campaign_id_of, in_campaign, labeler_stats
 from core.settings import Settings
 from core.states import DECISIVE, Choice, ComparisonKind, GoldAnswer
 from core.win_rate import wilson
@@ -65,13 +68,14 @@ class QualityReport:
     alpha: float | None  # Krippendorff's alpha (nominal) over all labelers
 
 
-def _gold_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[int, list[int]]:
+def _gold_tallies(session, labeler_ids: Collection[int] | None = None,
+                  campaign_id: int | None = None) -> dict[int, list[int]]:  # fmt: skip
     """Per labeler (all, or these): [gold votes, correct] (skips are not answers, so not counted)."""
     query = (
         select(Vote.labeler_id, Vote.choice, Vote.winner_generation_id, Comparison.generation_a_id,
                Comparison.gold_answer)
         .join(Comparison, Comparison.id == Vote.comparison_id)
-        .where(Comparison.kind == ComparisonKind.gold, Vote.choice != Choice.skip)
+        .where(Comparison.kind == ComparisonKind.gold, Vote.choice != Choice.skip, in_campaign(campaign_id))
     )  # fmt: skip
     if labeler_ids is not None:
         query = query.where(Vote.labeler_id.in_(labeler_ids))
@@ -85,11 +89,12 @@ def _gold_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[i
     return tallies
 
 
-def _side_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[int, list[int]]:
+def _side_tallies(session, labeler_ids: Collection[int] | None = None,
+                  campaign_id: int | None = None) -> dict[int, list[int]]:  # fmt: skip
     """Per labeler (all, or these): [decisive votes, of them left]."""
     query = (
         select(Vote.labeler_id, func.count(Vote.id), func.sum(case((Vote.choice == Choice.left, 1), else_=0)))
-        .where(Vote.choice.in_(DECISIVE))
+        .where(Vote.choice.in_(DECISIVE), in_campaign(campaign_id))
         .group_by(Vote.labeler_id)
     )
     if labeler_ids is not None:
@@ -100,24 +105,25 @@ def _side_tallies(session, labeler_ids: Collection[int] | None = None) -> dict[i
     return tallies
 
 
-def _speed_tallies(session, fast_ms: int) -> dict[int, list[int]]:
+def _speed_tallies(session, fast_ms: int, campaign_id: int | None) -> dict[int, list[int]]:
     """Per labeler: [timed votes, of them faster than fast_ms]."""
     query = select(
         Vote.labeler_id, func.count(Vote.decision_ms), func.sum(case((Vote.decision_ms < fast_ms, 1), else_=0))
-    ).group_by(Vote.labeler_id)
+    ).where(in_campaign(campaign_id)).group_by(Vote.labeler_id)
     tallies: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for labeler_id, timed, fast in session.execute(query):
         tallies[labeler_id] = [timed, fast]
     return tallies
 
 
-def _reliability(session) -> tuple[list[int], np.ndarray] | None:
+def _reliability(session, campaign_id: int | None) -> tuple[list[int], np.ndarray] | None:
     """Labelers × pairs: 1 where the labeler preferred image A, 0 for B, NaN where they did not decide;
     the newest train and gold pairs with at least two decisive votes."""
     rows = session.execute(
         select(Vote.comparison_id, Vote.labeler_id, Vote.winner_generation_id, Comparison.generation_a_id)
         .join(Comparison, Comparison.id == Vote.comparison_id)
-        .where(Vote.choice.in_(DECISIVE), Comparison.kind.in_((ComparisonKind.train, ComparisonKind.gold)))
+        .where(Vote.choice.in_(DECISIVE), Comparison.kind.in_((ComparisonKind.train, ComparisonKind.gold)),
+               in_campaign(campaign_id))
     ).all()  # fmt: skip
     per_pair: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for comparison_id, labeler_id, winner, a_id in rows:
@@ -160,26 +166,31 @@ def standing(settings: Settings, override: str | None, gold: list[int], sides: l
     return not reasons, reasons
 
 
-def quality(settings: Settings) -> QualityReport:
-    stats = {s.labeler_id: s for s in labeler_stats()}
+def quality(settings: Settings, campaign: str | None = None) -> QualityReport:
+    """Every labeler over every vote, or a campaign's labelers over its pairs (standing from every vote).
+    UnknownCampaign when no campaign has the name."""
+    stats = {s.labeler_id: s for s in labeler_stats(campaign)}
     with session_scope() as session:
+        campaign_id = campaign_id_of(session, campaign)
         overrides = dict(session.execute(select(Labeler.id, Labeler.standing_override)).all())
-        gold = _gold_tallies(session)
-        sides = _side_tallies(session)
-        speed = _speed_tallies(session, settings.quality_fast_decision_ms)
-        reliability = _reliability(session)
+        gold = _gold_tallies(session, campaign_id=campaign_id)
+        sides = _side_tallies(session, campaign_id=campaign_id)
+        judged = (gold, sides) if campaign_id is None else (_gold_tallies(session), _side_tallies(session))
+        speed = _speed_tallies(session, settings.quality_fast_decision_ms, campaign_id)
+        reliability = _reliability(session, campaign_id)
     alpha, alpha_without = None, {}
     if reliability is not None:
         coders, data = reliability
         alpha = _alpha(data)
         alpha_without = {labeler: _alpha(np.delete(data, i, axis=0)) for i, labeler in enumerate(coders)}
-    rows = [_row(settings, s, overrides.get(i), gold[i], sides[i], speed[i], alpha_without.get(i), alpha)
+    rows = [_row(s, standing(settings, overrides.get(i), judged[0][i], judged[1][i]), overrides.get(i), gold[i],
+                 sides[i], speed[i], alpha_without.get(i), alpha)
             for i, s in stats.items()]  # fmt: skip
     return QualityReport(rows, alpha)
 
 
-def _row(settings, s: LabelerStats, override, gold, sides, speed, alpha_without, alpha_all) -> LabelerQuality:
-    good, reasons = standing(settings, override, gold, sides)
+def _row(s: LabelerStats, verdict, override, gold, sides, speed, alpha_without, alpha_all) -> LabelerQuality:
+    good, reasons = verdict
     gold_votes, correct = gold
     return LabelerQuality(
         labeler_id=s.labeler_id, name=s.name, active=s.active, ai=s.ai, votes=s.votes, decisive_votes=sides[0],

@@ -96,6 +96,12 @@ def test_a_campaigns_prompts_pairs_and_votes_over_rest(client, admin, alice, bob
     assert client.get("/api/v1/comparisons/next", headers=auth(bob)).status_code == 204  # not his campaign
     shown = client.get("/api/v1/comparisons/next", headers=auth(alice))
     assert shown.status_code == 200 and shown.json()["campaign"] == "hands"
+    # How a campaign's labelers label, on its pairs: alice is its only one.
+    for report in ("stats", "quality"):
+        found = client.get(f"/api/v1/admin/labelers/{report}?campaign=hands", headers=auth(admin))
+        assert found.status_code == 200 and [(r["name"], r["votes"]) for r in found.json()] == [("alice", 0)]
+        assert client.get(f"/api/v1/admin/labelers/{report}?campaign=nope", headers=auth(admin)).status_code == 404
+        assert client.get(f"/api/v1/admin/labelers/{report}?campaign=Bad Name", headers=auth(admin)).status_code == 422
     client.delete(f"{api}/hands/labelers/{alice['id']}", headers=auth(admin))
     late = client.post(f"/api/v1/comparisons/{shown.json()['id']}/vote", headers=auth(alice), json={"choice": "left"})
     assert late.status_code == 403 and "not a labeler of campaign 'hands'" in late.json()["detail"]

@@ -15,7 +15,7 @@ from tests.helpers.stack import wait_until
 
 def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
     base = api_only
-    _, admin_token = make_labeler("ui-boss", admin=True)
+    admin_id, admin_token = make_labeler("ui-boss", admin=True)
     alice, _ = make_labeler("alice")
     console = browser.new_page(viewport={"width": 1200, "height": 900})
     console.on("dialog", lambda dialog: dialog.accept())  # the archive confirmation
@@ -77,6 +77,12 @@ def test_an_admin_runs_a_campaign_from_the_console(api_only, browser):
     expect(console.get_by_role("heading", name="Start a round of hands")).to_be_visible()
     console.get_by_role("link", name="Arena").click()  # hands' lineage, ranked by hands' labelers
     expect(console.get_by_role("heading", name="Arena: hands")).to_be_visible()
+    console.get_by_role("link", name="Labelers").click()  # the install's labelers, or hands' on its pairs
+    expect(console.get_by_test_id(f"labeler-{admin_id}")).to_be_visible()
+    console.get_by_label("figures of").select_option(label="campaign hands")
+    expect(console.get_by_text("Krippendorff's alpha, campaign hands")).to_be_visible()
+    expect(console.get_by_test_id(f"labeler-{admin_id}")).to_have_count(0)
+    expect(console.get_by_test_id(f"labeler-{alice}")).to_be_visible()
     console.get_by_role("link", name="Data").click()
     expect(console.get_by_label("whose votes (campaign)")).to_have_value("hands")
     console.get_by_label("Campaign", exact=True).select_option("default")  # on a page of the install's: it draws again

@@ -6,9 +6,11 @@ from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import Admin, AppSettings, Id
 from app.api.errors import unprocessable
+from app.api.schemas.campaigns import CampaignName
 from app.api.schemas.labelers import LabelerCreated, LabelerIn, LabelerOut, LabelerPatch
 from core.db.models import Labeler
 from core.services import labelers, lineage, quality
+from core.services.campaigns import UnknownCampaign
 from core.services.labeler_stats import LabelerStats, labeler_stats
 from core.services.lineage import Lineage
 from core.services.quality import LabelerQuality
@@ -39,19 +41,30 @@ def list_labelers(_: Admin) -> list[LabelerOut]:
     return [labeler_out(x) for x in labelers.list_labelers()]
 
 
-@router.get("/stats", response_model=list[LabelerStats])
-def labelers_stats(_: Admin) -> list[LabelerStats]:
+NO_CAMPAIGN = {404: {"description": "No campaign has this name."}}
+
+
+@router.get("/stats", response_model=list[LabelerStats], responses=NO_CAMPAIGN)
+def labelers_stats(_: Admin, campaign: CampaignName | None = None) -> list[LabelerStats]:
     """Per labeler: votes (all, last hour), median decision time, shares of ties, both-bad and skips,
-    and agreement with the other labelers' majority where a pair has several votes."""
-    return labeler_stats()
+    and agreement with the other labelers' majority where a pair has several votes. With `campaign`:
+    its labelers, counted on its pairs only."""
+    try:
+        return labeler_stats(campaign)
+    except UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
-@router.get("/quality", response_model=list[LabelerQuality])
-def labeler_quality(_: Admin, settings: AppSettings) -> list[LabelerQuality]:
+@router.get("/quality", response_model=list[LabelerQuality], responses=NO_CAMPAIGN)
+def labeler_quality(_: Admin, settings: AppSettings, campaign: CampaignName | None = None) -> list[LabelerQuality]:
     """Per labeler: gold accuracy with its interval, side bias, agreement with the majority,
     Krippendorff's alpha without them, fast decisions, pass rates, and whether their votes train
-    (good_standing, with the reasons when not)."""
-    return quality.quality(settings).labelers
+    (good_standing, with the reasons when not). With `campaign`: its labelers' figures on its pairs
+    (its gold pairs, agreement on its question); standing is still judged on every vote they gave."""
+    try:
+        return quality.quality(settings, campaign).labelers
+    except UnknownCampaign as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.get("/{labeler_id}/lineage", response_model=Lineage)

@@ -1,5 +1,6 @@
 // Labelers: how each one labels, and creating, disabling and re-keying them.
 import { getJSON, send } from "../api.js";
+import { currentCampaign } from "../campaign-switch.js";
 import { fill, fmt, h, table } from "../dom.js";
 
 function linkBox(box, created, what) {
@@ -36,10 +37,15 @@ export default async function labelers(main, ctx) {
   const error = h("p", { class: "error", role: "alert" });
   const link = h("div");
   const list = h("div", {}, h("p", { class: "muted" }, "loading…"));
+  // Every vote (the install's labelers), or the switcher's campaign: its labelers, on its pairs.
+  const scope = h("select", { "aria-label": "figures of", "data-testid": "figures-of" },
+    h("option", { value: "" }, "every campaign"), h("option", { value: currentCampaign() }, `campaign ${currentCampaign()}`));
   const refresh = async () => {
-    const [stats, trust] = await Promise.all([getJSON("/admin/labelers/stats"), getJSON("/admin/labelers/quality")]);
+    const query = scope.value ? `?campaign=${encodeURIComponent(scope.value)}` : "";
+    const [stats, trust] = await Promise.all([getJSON(`/admin/labelers/stats${query}`), getJSON(`/admin/labelers/quality${query}`)]);
     const quality = Object.fromEntries(trust.map((q) => [q.labeler_id, q]));
-    fill(list, h("p", { class: "muted" }, `Krippendorff's alpha, all labelers: ${trust[0]?.alpha_all == null ? "–" : trust[0].alpha_all.toFixed(3)}`),
+    const whose = scope.value ? `campaign ${scope.value}` : "all labelers";
+    fill(list, h("p", { class: "muted" }, `Krippendorff's alpha, ${whose}: ${trust[0]?.alpha_all == null ? "–" : trust[0].alpha_all.toFixed(3)}`),
       table(["labeler", "role", "votes", "per hour (last)", "median decision", "ties", "both bad", "skips", "agreement",
              "gold", "left share", "standing", ""],
       stats.map((s) => h("tr", { "data-testid": `labeler-${s.labeler_id}`, class: s.active ? "" : "muted" },
@@ -78,6 +84,8 @@ export default async function labelers(main, ctx) {
   main.append(h("h1", {}, "Labelers"),
     h("form", { class: "row", onsubmit: create }, name, h("label", {}, admin, " admin"), h("button", { class: "action", type: "submit" }, "Create labeler")),
     error, link, lineageBox, h("h2", {}, "How they label"),
-    h("p", { class: "muted" }, "Agreement: how often a vote matches the other labelers' majority on the same pair."), list);
+    h("p", {}, "Figures of ", scope),
+    h("p", { class: "muted" }, "Agreement: how often a vote matches the other labelers' majority on the same pair. Standing is judged on every vote, whichever campaign."), list);
+  scope.addEventListener("change", refresh);
   await ctx.every(10000, refresh);
 }
