@@ -132,7 +132,8 @@ class Settings(BaseSettings):
         default=8,
         ge=0,
         le=1000,
-        description="Gold pairs kept ready that each active labeler has not answered yet (per campaign and serving checkpoint).",
+        description="Gold pairs kept ready that each active labeler has not answered yet "
+        "(per campaign and serving checkpoint).",
     )
     gold_active_window_s: float = Field(
         default=3600,

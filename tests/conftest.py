@@ -72,12 +72,19 @@ def bucket(s3_endpoint, monkeypatch) -> str:
     return new_bucket(s3_endpoint)
 
 
-def create_database(admin_url: str) -> str:
-    """A new, empty Postgres database; returns its URL."""
+def create_database(admin_url: str, template: str | None = None) -> str:
+    """A new Postgres database, empty or a copy of `template`; returns its URL."""
     name = f"dpoloop_test_{uuid.uuid4().hex[:10]}"
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    for attempt in range(5):  # a template must have no session on it: autovacuum may be there for a moment
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+            break
+        except Exception:
+            if attempt == 4 or template is None:
+                raise
+            time.sleep(0.2)
     engine.dispose()
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
@@ -108,6 +115,28 @@ def postgres_url(postgres_admin_url) -> Iterator[str]:
     drop_database(postgres_admin_url, url)
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin_url) -> Iterator[str]:
+    """A database migrated to head once per session: migrated_postgres_url's are copies of it."""
+    from tests.helpers.migrated import upgrade_into
+
+    url = create_database(postgres_admin_url)
+    upgrade_into(url)
+    yield make_url(url).database
+    drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_admin_url, postgres_template) -> Iterator[str]:
+    """A fresh Postgres database at the newest schema (another install: a secret of its own) for one test."""
+    from tests.helpers.migrated import new_install_secret
+
+    url = create_database(postgres_admin_url, template=postgres_template)
+    new_install_secret(url)
+    yield url
+    drop_database(postgres_admin_url, url)
+
+
 _redis_db = iter(range(1, 16))
 
 
@@ -133,13 +162,11 @@ def apply_settings(monkeypatch, **values) -> None:
 
 
 @pytest.fixture
-def pg_settings(monkeypatch, tmp_path, postgres_url, redis_url):
+def pg_settings(monkeypatch, tmp_path, migrated_postgres_url, redis_url):
     """This process configured for a migrated Postgres, Redis as broker and a private data dir."""
-    from core.db.migrate import upgrade
-
-    apply_settings(monkeypatch, database_url=postgres_url, broker_url=redis_url, data_dir=tmp_path / "data")
-    upgrade()
-    yield {"database_url": postgres_url, "broker_url": redis_url, "data_dir": tmp_path / "data"}
+    url = migrated_postgres_url
+    apply_settings(monkeypatch, database_url=url, broker_url=redis_url, data_dir=tmp_path / "data")
+    yield {"database_url": url, "broker_url": redis_url, "data_dir": tmp_path / "data"}
     from core.settings import get_settings
 
     monkeypatch.undo()

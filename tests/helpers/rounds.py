@@ -19,14 +19,14 @@ QUICK = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
 
 @pytest.fixture
 def loop_db(monkeypatch, tmp_path, embedded_model):
-    from core.db.migrate import upgrade
     from core.services.prompts import seed_shipped_prompts
+    from tests.helpers.migrated import migrated
 
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    base_model=embedded_model, pool_target=12, pool_batch=4, default_steps=6, gate_eval_images=4,
                    gate_min_accuracy=0.0, gate_max_winner_drift=10, gate_max_judge_drop=1,
                    eval_seeds_per_prompt=0, gold_rate=0, promotion="gate")  # fmt: skip
-    upgrade()
+    migrated()
     seed_shipped_prompts()
     fresh_model_server(monkeypatch)
     return tmp_path

@@ -11,12 +11,12 @@ from tests.conftest import apply_settings
 @pytest.fixture
 def sqlite_db(monkeypatch, tmp_path):
     """This process on a migrated SQLite database and a private data dir, with no broker behind it."""
-    from core.db.migrate import upgrade
     from core.settings import get_settings
+    from tests.helpers.migrated import migrated
 
     apply_settings(monkeypatch, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data",
                    broker_url="memory://")  # fmt: skip
-    upgrade()
+    migrated()
     get_settings().ensure_dirs()
     yield get_settings()
     monkeypatch.undo()
