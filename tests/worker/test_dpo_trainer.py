@@ -56,6 +56,36 @@ def test_lora_checkpoint_loads_in_plain_diffusers_and_changes_the_output(tiny_sd
     assert not np.allclose(before, fresh.generate(request)[0].latents)
 
 
+def test_a_lora_trained_at_alpha_over_rank_serves_as_it_trained(tiny_sd_dir, tmp_path):
+    """lora_alpha != lora_rank scales the adapter by alpha/r in training; the checkpoint says so, and every
+    reader (plain diffusers, the generator, a held adapter) serves that scale, not 1."""
+    from core.schemas.generation import GenerationParams
+
+    request = [GenerationParams(prompt="a red circle", seed=1, num_inference_steps=4)]
+    generator = Generator(tiny_sd_dir)
+    config = DPOConfig(steps=5, batch_pairs=4, beta=500, learning_rate=1e-2, lora_rank=4, lora_alpha=16.0)
+    trainer = DPOTrainer(generator.pipe, generator.family, config)
+    trainer.fit(preference_pairs(16), [])
+    trained = generator.generate(request)[0].latents  # the trainer's adapter is on this pipeline
+    trainer.save(tmp_path / "ckpt")
+
+    fresh = Generator(tiny_sd_dir)
+    assert not np.allclose(fresh.generate(request)[0].latents, trained, atol=1e-4)
+    fresh.load_lora(tmp_path / "ckpt")
+    np.testing.assert_allclose(fresh.generate(request)[0].latents, trained, atol=1e-4)
+
+    held = Generator(tiny_sd_dir)
+    held.hold_lora(held.read_lora(tmp_path / "ckpt"), "a000001")
+    held.use_loras({"a000001": 1.0}, "a")
+    np.testing.assert_allclose(held.generate(request)[0].latents, trained, atol=1e-4)
+
+    from diffusers import StableDiffusionPipeline
+
+    plain = StableDiffusionPipeline.from_pretrained(tiny_sd_dir)
+    plain.load_lora_weights(tmp_path / "ckpt")
+    assert plain.unet.peft_config["default_0"].lora_alpha == 16
+
+
 def test_full_checkpoint_is_a_unet_directory(tiny_sd_dir, tmp_path):
     generator = Generator(tiny_sd_dir)
     trainer = DPOTrainer(generator.pipe, generator.family, DPOConfig(method="full", steps=2, batch_pairs=2))

@@ -24,6 +24,7 @@ from core.states import CheckpointKind
 from worker.dpo.conditioning import PromptEncoder
 from worker.dpo.noising import RefusedScheduler, noising_for
 from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
+from worker.generation.lora_file import adapter_metadata
 
 ADAPTER = "dpo"
 REFERENCE = "reference"
@@ -371,5 +372,6 @@ class DPOTrainer:
 
         layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.denoiser, adapter_name=ADAPTER))
         layers_arg = {f"{self.family.denoiser}_lora_layers": layers}  # unet_lora_layers or transformer_lora_layers
-        type(self.pipe).save_lora_weights(directory, safe_serialization=True, **layers_arg)
+        config = adapter_metadata(self.family.denoiser, self.denoiser, ADAPTER)  # its alpha/r, for every reader
+        type(self.pipe).save_lora_weights(directory, safe_serialization=True, **layers_arg, **config)
         return CheckpointKind.lora

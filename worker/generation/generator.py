@@ -18,6 +18,7 @@ import torch
 from core.family import ModelFamily
 from core.schemas.generation import MAX_SEED, GenerationParams
 from worker.generation.loading import load_pipeline
+from worker.generation.lora_file import read_as_worn
 from worker.generation.result import GeneratedImage
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps in all)
@@ -68,12 +69,9 @@ class Generator:
     # Each overlay comes in two halves: read_* does the slow, fallible part (files, a new module)
     # without touching the pipeline, so a server can do it beside a running generation; wear_*
     # puts it on, fast, under the server's lock.
-    @staticmethod
-    def read_lora(path: str | Path) -> dict:
-        """The LoRA weights of a checkpoint directory (pytorch_lora_weights.safetensors)."""
-        from safetensors.torch import load_file
-
-        return load_file(str(Path(path) / "pytorch_lora_weights.safetensors"))
+    def read_lora(self, path: str | Path) -> dict:
+        """The LoRA weights of a checkpoint directory, scaled as the adapter trained (lora_file)."""
+        return read_as_worn(path, self.family.denoiser)
 
     # Several LoRAs held at once, each a named adapter ("slot"), worn alone or blended: switching among
     # them changes a scale per layer and reads no file.
