@@ -49,6 +49,7 @@ from app.api.routes import (
 )
 from core.db.session import POOL_SIZE
 from core.paths import FRONTEND_DIR
+from core.services.campaigns import UnknownCampaign
 from core.settings import get_settings
 from core.storage import StoreUnavailable
 
@@ -67,6 +68,13 @@ async def database_unreachable(_: Request, exc: Exception) -> Response:
     body = json.dumps({"detail": "the database is unreachable; retry shortly"})
     return Response(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, media_type="application/json",
                     headers={"Retry-After": "2"})  # fmt: skip
+
+
+async def unknown_campaign(_: Request, exc: Exception) -> Response:
+    """404 wherever a request names a campaign no one made (routes that read one from a body field answer
+    422 there themselves)."""
+    return Response(json.dumps({"detail": str(exc)}), status_code=status.HTTP_404_NOT_FOUND,
+                    media_type="application/json")  # fmt: skip
 
 
 async def store_unreachable(_: Request, exc: Exception) -> Response:
@@ -105,6 +113,7 @@ def create_app() -> FastAPI:
     api.add_exception_handler(OperationalError, database_unreachable)  # connection lost, server restarting
     api.add_exception_handler(InterfaceError, database_unreachable)
     api.add_exception_handler(StoreUnavailable, store_unreachable)
+    api.add_exception_handler(UnknownCampaign, unknown_campaign)
     api.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     api.add_middleware(
         SecurityHeaders, policies=add_docs(api), default=strict_csp(media_origins(settings))

@@ -10,7 +10,6 @@ from app.api.schemas.arena import MatchIn, MatchOut
 from app.api.schemas.campaigns import CampaignName
 from core.bradley_terry import Ranking
 from core.services import arena as arena_service
-from core.services.campaigns import UnknownCampaign
 
 router = APIRouter(prefix="/admin/arena", tags=["checkpoints"])
 
@@ -20,10 +19,7 @@ def arena(_: Admin, settings: AppSettings, campaign: CampaignName = "default") -
     """A campaign's checkpoints with human evaluation votes (its labelers') on one Bradley-Terry scale
     (log-odds of winning, the base at 0), with bootstrap 95% intervals; a tie counts half a win for each
     side. Only votes of people in good standing count: not AI labelers', nor those of labelers out of it now."""
-    try:
-        return arena_service.arena(settings=settings, campaign=campaign)
-    except UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return arena_service.arena(settings=settings, campaign=campaign)
 
 
 @router.post("/matches", response_model=MatchOut, status_code=status.HTTP_201_CREATED, tags=["admin"])
@@ -47,8 +43,5 @@ def queue_match(body: MatchIn, admin: Admin) -> MatchOut:
 def list_matches(_: Admin, limit: int = Query(100, ge=1, le=1000), campaign: CampaignName | None = None
                  ) -> list[MatchOut]:  # fmt: skip
     """Arena matches, newest first, with their state (of one campaign's lineage when `campaign` names it)."""
-    try:
-        found = arena_service.matches(limit, campaign)
-    except UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    found = arena_service.matches(limit, campaign)
     return [MatchOut.model_validate(m, from_attributes=True) for m in found]

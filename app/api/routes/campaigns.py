@@ -41,10 +41,7 @@ def create(body: CampaignIn, admin: Admin) -> CampaignView:
 
 @router.get("/{name}", response_model=CampaignView)
 def read(name: Name, _: Admin) -> CampaignView:
-    try:
-        return campaigns.get(name)
-    except campaigns.UnknownCampaign as exc:
-        raise refused(exc) from exc
+    return campaigns.get(name)
 
 
 @router.patch("/{name}", response_model=CampaignView,
@@ -58,7 +55,7 @@ def update(name: Name, body: CampaignPatch, _: Admin, settings: AppSettings) -> 
         return campaigns.update(name, body.description, body.open_to_all)
     except rounds.InvalidRoundConfig as exc:
         raise unprocessable(str(exc), "body", "round_defaults") from exc
-    except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
+    except campaigns.CampaignRefused as exc:
         raise refused(exc) from exc
 
 
@@ -68,16 +65,13 @@ def archive(name: Name, _: Admin) -> CampaignView:
     """Its labelers get no more pairs from it; its data stays."""
     try:
         return campaigns.archive(name)
-    except (campaigns.UnknownCampaign, campaigns.CampaignRefused) as exc:
+    except campaigns.CampaignRefused as exc:
         raise refused(exc) from exc
 
 
 @router.get("/{name}/labelers", response_model=list[Member])
 def members(name: Name, _: Admin) -> list[Member]:
-    try:
-        return campaigns.members(name)
-    except campaigns.UnknownCampaign as exc:
-        raise refused(exc) from exc
+    return campaigns.members(name)
 
 
 @router.put("/{name}/labelers/{labeler_id}", response_model=Member,
@@ -86,7 +80,7 @@ def assign(name: Name, labeler_id: Id, body: MemberIn, admin: Admin) -> Member:
     """Puts a labeler in the campaign with a share of their pairs, or changes the share."""
     try:
         return campaigns.assign(name, labeler_id, body.share, admin.name)
-    except (campaigns.UnknownCampaign, campaigns.UnknownLabeler, campaigns.CampaignRefused) as exc:
+    except (campaigns.UnknownLabeler, campaigns.CampaignRefused) as exc:
         raise refused(exc) from exc
 
 
@@ -95,5 +89,5 @@ def unassign(name: Name, labeler_id: Id, _: Admin) -> None:
     """Takes a labeler out of the campaign; the votes they cast in it stay."""
     try:
         campaigns.unassign(name, labeler_id)
-    except (campaigns.UnknownCampaign, campaigns.UnknownLabeler) as exc:
+    except campaigns.UnknownLabeler as exc:
         raise refused(exc) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import Admin, AppSettings
@@ -42,10 +42,7 @@ def export(
         since = since.replace(tzinfo=UTC)  # a time without a zone is UTC here
     flt = ExportFilter(since=since, kind=kind, include_ties=include_ties, exclude_disabled=exclude_disabled,
                        latents=latents, campaign=campaign)  # fmt: skip
-    try:
-        export_service.campaign_of(flt)
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    export_service.campaign_of(flt)
     media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
     name = f"dpoloop-{form}.{format}"
     return StreamingResponse(export_service.stream(settings, flt, form, format), media_type=media,

@@ -22,8 +22,6 @@ def read(labeler: CurrentLabeler, campaign: CampaignQuery = campaigns.DEFAULT) -
     a campaign's only for its labelers and admins."""
     try:
         return guidelines.current(campaign, None if labeler.role == Role.admin else labeler.id)  # admins read all
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except campaigns.NotInCampaign as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
 
@@ -34,7 +32,5 @@ def save(body: GuidelinesIn, admin: Admin, campaign: CampaignQuery = campaigns.D
     """A new version: labelers see it on their next pair, and their votes name it."""
     try:
         return guidelines.set_guidelines(body.question, body.body, admin.name, campaign)
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except (guidelines.GuidelinesConflict, campaigns.CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -10,7 +10,6 @@ from app.api.schemas.campaigns import CampaignName
 from app.api.schemas.labelers import LabelerCreated, LabelerIn, LabelerOut, LabelerPatch
 from core.db.models import Labeler
 from core.services import labelers, lineage, quality
-from core.services.campaigns import UnknownCampaign
 from core.services.labeler_stats import LabelerStats, labeler_stats
 from core.services.lineage import Lineage
 from core.services.quality import LabelerQuality
@@ -49,10 +48,7 @@ def labelers_stats(_: Admin, campaign: CampaignName | None = None) -> list[Label
     """Per labeler: votes (all, last hour), median decision time, shares of ties, both-bad and skips,
     and agreement with the other labelers' majority where a pair has several votes. With `campaign`:
     its labelers, counted on its pairs only."""
-    try:
-        return labeler_stats(campaign)
-    except UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return labeler_stats(campaign)
 
 
 @router.get("/quality", response_model=list[LabelerQuality], responses=NO_CAMPAIGN)
@@ -61,10 +57,7 @@ def labeler_quality(_: Admin, settings: AppSettings, campaign: CampaignName | No
     Krippendorff's alpha without them, fast decisions, pass rates, and whether their votes train
     (good_standing, with the reasons when not). With `campaign`: its labelers' figures on its pairs
     (its gold pairs, agreement on its question); standing is still judged on every vote they gave."""
-    try:
-        return quality.quality(settings, campaign).labelers
-    except UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return quality.quality(settings, campaign).labelers
 
 
 @router.get("/{labeler_id}/lineage", response_model=Lineage)

@@ -22,8 +22,6 @@ def add_prompts(body: PromptsIn, _: Admin, campaign: CampaignQuery = campaigns.D
     try:
         added, skipped = prompts.add_prompts(body.prompts, source=PromptSource.admin, for_eval=body.for_eval,
                                              campaign=campaign)  # fmt: skip
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except (prompts.PromptsBusy, campaigns.CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except ValueError as exc:  # a prompt too long, empty, or refused by the prompt filter (named)
@@ -45,10 +43,7 @@ def list_prompts(
     campaign: CampaignQuery = campaigns.DEFAULT,
 ) -> list[PromptOut]:
     """A campaign's prompts, newest first, with the pairs made from them and the votes on those."""
-    try:
-        return [prompt_out(u) for u in prompts.list_prompts(limit, offset, campaign)]
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return [prompt_out(u) for u in prompts.list_prompts(limit, offset, campaign)]
 
 
 @router.patch("/{prompt_id}", response_model=PromptOut)

@@ -34,8 +34,6 @@ def start(body: RoundIn, admin: Admin, settings: AppSettings) -> RoundOut:
                                  campaign=body.campaign)  # fmt: skip
     except rounds.InvalidRoundConfig as exc:
         raise unprocessable(str(exc), "body", "config") from exc
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except (rounds.RoundBusy, campaigns.CampaignRefused) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except QueueUnavailable as exc:
@@ -47,10 +45,7 @@ def start(body: RoundIn, admin: Admin, settings: AppSettings) -> RoundOut:
 def list_rounds(_: Admin, limit: int = Query(50, ge=1, le=1000), campaign: CampaignName | None = None
                 ) -> list[RoundOut]:  # fmt: skip
     """The newest rounds, of one campaign when `campaign` names it (404 for an unknown one)."""
-    try:
-        return [round_out(r) for r in rounds.list_rounds(limit, campaign)]
-    except campaigns.UnknownCampaign as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return [round_out(r) for r in rounds.list_rounds(limit, campaign)]
 
 
 @router.get("/{round_id}", response_model=RoundOut)
