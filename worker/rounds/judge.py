@@ -75,11 +75,10 @@ def judge_score(generator: Generator, images: int, spec: str = "scenes", campaig
     return total / len(requests)
 
 
-def judge_before_training(claim: RoundClaim, model: RoundModel, settings: Settings) -> dict:
-    """The bar the gate's judge rule measures from: the start checkpoint's score (from its registry
-    row when the same judge measured it on the same set; else measured now, before training, and
-    recorded) and the base's where known."""
-    spec = round_judge(claim, model, settings)
+def judge_before_training(claim: RoundClaim, model: RoundModel, settings: Settings, spec: str | None) -> dict:
+    """The bar the gate's judge rule measures from, by the round's judge `spec` (round_judge): the start
+    checkpoint's score (from its registry row when the same judge measured it on the same set; else
+    measured now, before training, and recorded) and the base's where known."""
     if spec is None:
         return {}
     images, key = settings.gate_eval_images, set_key(spec, claim.campaign_id)
@@ -94,8 +93,7 @@ def judge_before_training(claim: RoundClaim, model: RoundModel, settings: Settin
     return metrics
 
 
-def judge_after_training(claim: RoundClaim, model: RoundModel, settings: Settings) -> dict:
-    spec = round_judge(claim, model, settings)
+def judge_after_training(claim: RoundClaim, model: RoundModel, settings: Settings, spec: str | None) -> dict:
     if spec is None:
         return {}
     return {"judge_score": judge_score(model.generator(), settings.gate_eval_images, spec, claim.campaign_id),

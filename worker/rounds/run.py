@@ -21,7 +21,7 @@ from core.services.rounds import RoundClaim, RoundLost
 from core.settings import Settings, get_settings
 from core.states import RoundState
 from worker.rounds.data import gather
-from worker.rounds.judge import judge_after_training, judge_before_training
+from worker.rounds.judge import judge_after_training, judge_before_training, round_judge
 from worker.rounds.keepalive import beating
 from worker.rounds.model import load_round_model
 from worker.rounds.parallel import trained_in_processes
@@ -61,19 +61,21 @@ def run_steps(claim: RoundClaim, settings: Settings) -> int:
             raise RoundStopped(RoundState.failed, "reward pairs need DPOLOOP_TRAIN_PROCESSES=1 on the train worker")
         with trained_in_processes(claim, data, settings) as trained:
             model = load_round_model(claim, settings)  # after the processes: they had the devices to themselves
-            metrics = judge_before_training(claim, model, settings)
+            judge = round_judge(claim, model, settings)  # decided once: its warning is logged once
+            metrics = judge_before_training(claim, model, settings, judge)
             if reward_gate:
                 reward_gate.render_parent(model.generator())
             metrics |= trained.put_on(model)
     else:
         model = load_round_model(claim, settings)
-        metrics = judge_before_training(claim, model, settings)
+        judge = round_judge(claim, model, settings)  # decided once: its warning is logged once
+        metrics = judge_before_training(claim, model, settings, judge)
         if reward_gate:
             reward_gate.render_parent(model.generator())
         if claim.config.reward_pairs:
             add_reward_pairs(claim, model, data, settings)
         metrics |= train(claim, model, data)
-    metrics |= judge_after_training(claim, model, settings)
+    metrics |= judge_after_training(claim, model, settings, judge)
     if reward_gate:
         metrics |= reward_gate.measure(model.generator())
     return publish(claim, model, metrics | {"labeler_votes": data.labeler_votes}, data.counts, settings)
