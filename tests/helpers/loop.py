@@ -67,6 +67,19 @@ def generate_pool(pairs: int) -> None:
     raise AssertionError("the pool did not fill")
 
 
+class Decisive:
+    """`policy`'s choice where it picks a side, and left where it ties or finds both bad: a few pairs of the
+    embedded model can all tie by a policy, which leaves a round nothing to train on (a flaky test); tests of
+    a round's mechanics need a pair from every vote."""
+
+    def __init__(self, policy):
+        self.policy = get_policy(policy) if isinstance(policy, str) else policy
+
+    def choose(self, left, right, prompt: str) -> str:
+        choice = self.policy.choose(left, right, prompt)
+        return choice if choice in ("left", "right") else "left"
+
+
 def label_pool(labeler_id: int, policy, votes: int) -> dict[str, int]:
     """Vote on up to `votes` pool comparisons as `policy` (a name, or anything with `choose(left,
     right, prompt)`) would; returns the choices made."""

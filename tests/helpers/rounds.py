@@ -12,7 +12,7 @@ from core.settings import get_settings
 from core.states import RoundTrigger
 from tests.conftest import apply_settings
 from tests.helpers.data import make_labeler
-from tests.helpers.loop import fresh_model_server, generate_pool, label_pool
+from tests.helpers.loop import Decisive, fresh_model_server, generate_pool, label_pool
 
 QUICK = {"steps": 12, "eval_every": 6, "batch_pairs": 4, "held_out_share": 0.25}
 
@@ -49,8 +49,9 @@ def round_row(round_id: int) -> TrainingRound:
 
 
 def labeled_pool(pairs: int, policy="smaller") -> int:
-    """A pool of `pairs` real pairs, each voted on by a simulated labeler; returns the labeler's id."""
+    """A pool of `pairs` real pairs, each voted on decisively by a simulated labeler (so each gives a
+    training pair); returns the labeler's id."""
     generate_pool(pairs)
     labeler_id, _ = make_labeler("sim")
-    label_pool(labeler_id, policy, pairs)
+    label_pool(labeler_id, Decisive(policy), pairs)
     return labeler_id

@@ -22,7 +22,7 @@ from core.states import (
 )
 from tests.conftest import apply_settings
 from tests.helpers.data import make_labeler
-from tests.helpers.loop import label_pool
+from tests.helpers.loop import Decisive, label_pool
 from tests.helpers.rounds import QUICK, round_row
 
 HANDS_PROMPTS = ["a red circle on the left, white background", "a blue square on the right, black background",
@@ -64,7 +64,7 @@ def test_a_campaign_trains_its_own_adapter_and_renders_its_pool_with_it(loop_db,
     fill_both(hands)
     assert {text for (text,) in _prompts_of(hands)} <= set(HANDS_PROMPTS)
     assert {checkpoint for _, checkpoint in ready_pairs(hands)} == {BASE_CHECKPOINT_ID}
-    label_pool(labeler, "larger", 6)
+    label_pool(labeler, Decisive("larger"), 6)
     assert len(ready_pairs(1)) >= 6  # default's pool: untouched by hands' labeler
 
     sent = []
