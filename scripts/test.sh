@@ -11,4 +11,16 @@ service_env=$(bash scripts/services.sh)  # fails here, loudly, if a service cann
 eval "$service_env"
 export DPOLOOP_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
 # On CI (CI set) the log names the slowest tests, to keep the run short.
-exec .venv/bin/python -m pytest ${CI:+--durations=30} "$@"
+# Two passes. First the suite spread over the cores (pytest-xdist, a file per worker at a time, up to 4
+# workers, each with one torch thread, its services too, so workers do not fight over cores); then the tests marked serial,
+# alone (they restart a shared service or hold a time budget). Exit 5 is "nothing selected" (e.g. -k).
+workers=$(nproc); [ "$workers" -gt 4 ] && workers=4
+status=0
+OMP_NUM_THREADS=1 DPOLOOP_TORCH_THREADS=1 .venv/bin/python -m pytest -n "$workers" --dist loadfile -m "not serial" \
+  ${CI:+--durations=30} "$@" || status=$?
+[ "$status" -eq 5 ] && status=0
+serial=0
+.venv/bin/python -m pytest -m serial ${CI:+--durations=10} "$@" || serial=$?
+[ "$serial" -eq 5 ] && serial=0
+[ "$status" -ne 0 ] && exit "$status"
+exit "$serial"

@@ -7,6 +7,7 @@ missing service are skipped with the reason; under the script (DPOLOOP_REQUIRE_S
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,8 +37,24 @@ def postgres_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_base_url() -> str:
-    return need_env("DPOLOOP_TEST_REDIS_URL")
+def redis_base_url() -> Iterator[str]:
+    """The test Redis. Under pytest-xdist each worker starts a private one: tests take its databases by
+    number and flush them, which two workers sharing one server would do to each other."""
+    url = need_env("DPOLOOP_TEST_REDIS_URL")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield url
+        return
+    import redis
+
+    from tests.helpers.stack import free_port, wait_until
+
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    wait_until(lambda: redis.Redis(port=port).ping(), 10, "this worker's redis")
+    yield f"redis://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
 
 
 @pytest.fixture(scope="session")

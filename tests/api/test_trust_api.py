@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from core.db.models import Comparison
@@ -128,6 +129,7 @@ def test_the_prompt_filter_refuses_with_the_rule_and_retires_on_demand(client, a
     assert client.get(url, headers=auth(alice)).status_code == 403
 
 
+@pytest.mark.serial  # a time budget: run alone on the machine
 def test_a_backtracking_rule_cannot_hold_the_api_and_labelers_see_its_id_not_its_pattern(client, admin, alice):
     url = "/api/v1/admin/prompt-filter"
     rule = client.post(url, headers=admin, json={"pattern": r"(\w+\s?)+ns[f]w", "is_regex": True})

@@ -2,6 +2,7 @@
 fetches and decodes the next pair while the labeler looks at this one. Measured in Chromium, from the
 key press to the frame after the new image is set."""
 
+import pytest
 
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.helpers.data import make_comparisons, make_labeler
@@ -14,6 +15,7 @@ TIMING = """() => {
 }"""
 
 
+@pytest.mark.serial  # a 100 ms budget: run alone on the machine
 def test_the_next_real_size_pair_is_on_screen_within_100_ms_of_a_vote(api_only, chromium_path):
     from playwright.sync_api import sync_playwright
 

@@ -27,6 +27,7 @@ def restart_postgres() -> None:
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"], check=True)
 
 
+@pytest.mark.serial  # restarts the Postgres every test uses: run alone
 @pytest.mark.slow
 def test_votes_through_a_database_restart_are_neither_lost_nor_doubled(pg_settings, tmp_path):
     if os.geteuid() != 0:

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -44,6 +45,7 @@ class SilentRedis:
             conn.close()
 
 
+@pytest.mark.serial  # a time budget: run alone on the machine
 def test_a_silent_redis_neither_freezes_the_api_nor_lets_generations_through(pg_settings, embedded_model, tmp_path):
     silent = SilentRedis()
     _, token = make_labeler("alice")

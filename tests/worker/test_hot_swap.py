@@ -35,6 +35,7 @@ def promote_now(checkpoint_id: int) -> None:
         promote(session, checkpoint_id, by="test")
 
 
+@pytest.mark.serial  # a swap-time budget: run alone on the machine
 def test_a_stream_of_generations_spans_lora_and_full_promotions_without_a_failure(server, tmp_path, embedded_model):
     lora = register(trained_checkpoint(embedded_model, tmp_path / "lora"), "lora")
     full = register(trained_checkpoint(embedded_model, tmp_path / "full", method="full"), "full")

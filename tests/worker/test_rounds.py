@@ -168,6 +168,7 @@ def test_cancel_stops_a_running_round(loop_db, monkeypatch):
     assert row.state == RoundState.cancelled and "step 3 of 500" in row.error and row.checkpoint_id is None
 
 
+@pytest.mark.serial  # a stale time: run alone on the machine
 def test_a_slow_phase_keeps_the_round_alive(loop_db, monkeypatch):
     """Loading and judging send no steps; the round's pulse must not stop while they run (a round
     silent for round_stale_s is declared lost and frees the slot)."""
