@@ -11,16 +11,15 @@ service_env=$(bash scripts/services.sh)  # fails here, loudly, if a service cann
 eval "$service_env"
 export DPOLOOP_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
 # On CI (CI set) the log names the slowest tests, to keep the run short.
-# Two passes. First the suite spread over the cores (pytest-xdist, a file per worker at a time, up to 4
-# workers, each with one torch thread, its services too, so workers do not fight over cores); then the tests marked serial,
-# alone (they restart a shared service or hold a time budget). Exit 5 is "nothing selected" (e.g. -k).
+# Two passes. First the suite spread over the cores by pytest-xdist (a file per worker at a time, at
+# most 4 workers, one torch thread each so they do not fight over cores); then the tests marked serial,
+# alone (they restart a shared service or hold a time budget). Either fails the run.
+pytest_pass() {  # exit 5 is "nothing selected" (e.g. under -k): not a failure
+  .venv/bin/python -m pytest "$@" || { local rc=$?; [ "$rc" -eq 5 ] || return "$rc"; }
+}
 workers=$(nproc); [ "$workers" -gt 4 ] && workers=4
 status=0
-OMP_NUM_THREADS=1 DPOLOOP_TORCH_THREADS=1 .venv/bin/python -m pytest -n "$workers" --dist loadfile -m "not serial" \
-  ${CI:+--durations=30} "$@" || status=$?
-[ "$status" -eq 5 ] && status=0
-serial=0
-.venv/bin/python -m pytest -m serial ${CI:+--durations=10} "$@" || serial=$?
-[ "$serial" -eq 5 ] && serial=0
-[ "$status" -ne 0 ] && exit "$status"
-exit "$serial"
+OMP_NUM_THREADS=1 DPOLOOP_TORCH_THREADS=1 \
+  pytest_pass -n "$workers" --dist loadfile -m "not serial" ${CI:+--durations=30} "$@" || status=$?
+pytest_pass -m serial ${CI:+--durations=10} "$@" || status=$?
+exit "$status"

@@ -7,7 +7,6 @@ missing service are skipped with the reason; under the script (DPOLOOP_REQUIRE_S
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,14 +43,10 @@ def redis_base_url() -> Iterator[str]:
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         yield url
         return
-    import redis
-
-    from tests.helpers.stack import free_port, wait_until
+    from tests.helpers.stack import free_port, start_redis
 
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                               "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
-    wait_until(lambda: redis.Redis(port=port).ping(), 10, "this worker's redis")
+    server = start_redis(port)
     yield f"redis://127.0.0.1:{port}"
     server.terminate()
     server.wait(10)

@@ -17,9 +17,8 @@ from core.db.models import Generation
 from core.db.session import session_scope
 from tests.api.conftest import auth
 from tests.conftest import apply_settings
-from tests.drills.test_redis_down import start_redis
 from tests.helpers.data import make_labeler
-from tests.helpers.stack import Service, dpoloop, free_port, service_env, wait_until
+from tests.helpers.stack import Service, dpoloop, free_port, service_env, start_redis, wait_until
 
 
 class SilentRedis:

@@ -3,23 +3,14 @@ and everything resumes when Redis is back. A private Redis, so the drill stops o
 
 from __future__ import annotations
 
-import subprocess
 import time
 
-import redis
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import auth
 from tests.conftest import apply_settings
 from tests.helpers.data import make_comparisons, make_labeler
-from tests.helpers.stack import free_port, wait_until
-
-
-def start_redis(port: int, *config: str) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", *config], stdout=subprocess.DEVNULL)  # fmt: skip
-    wait_until(lambda: redis.Redis(port=port).ping(), 10, "a private redis")
-    return proc
+from tests.helpers.stack import free_port, start_redis
 
 
 def test_votes_survive_a_broker_outage_and_generation_resumes(pg_settings, monkeypatch):

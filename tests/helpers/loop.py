@@ -67,13 +67,18 @@ def generate_pool(pairs: int) -> None:
     raise AssertionError("the pool did not fill")
 
 
+def chooser(policy):
+    """A policy by name, or anything with `choose(left, right, prompt)` as it is."""
+    return get_policy(policy) if isinstance(policy, str) else policy
+
+
 class Decisive:
     """`policy`'s choice where it picks a side, and left where it ties or finds both bad: a few pairs of the
     embedded model can all tie by a policy, which leaves a round nothing to train on (a flaky test); tests of
     a round's mechanics need a pair from every vote."""
 
     def __init__(self, policy):
-        self.policy = get_policy(policy) if isinstance(policy, str) else policy
+        self.policy = chooser(policy)
 
     def choose(self, left, right, prompt: str) -> str:
         choice = self.policy.choose(left, right, prompt)
@@ -83,14 +88,13 @@ class Decisive:
 def label_pool(labeler_id: int, policy, votes: int) -> dict[str, int]:
     """Vote on up to `votes` pool comparisons as `policy` (a name, or anything with `choose(left,
     right, prompt)`) would; returns the choices made."""
-    settings, made = get_settings(), {}
-    chooser = get_policy(policy) if isinstance(policy, str) else policy
+    settings, made, voter = get_settings(), {}, chooser(policy)
     for _ in range(votes):
         served = labeling.next_comparison(labeler_id, settings)
         if served is None:
             break
         left, right = (Image.open(settings.media_dir / p) for p in (served.left_image, served.right_image))
-        choice = chooser.choose(left, right, served.prompt)
+        choice = voter.choose(left, right, served.prompt)
         labeling.vote(served.id, labeler_id, Choice(choice), None, settings)
         made[choice] = made.get(choice, 0) + 1
     return made

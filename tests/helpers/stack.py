@@ -20,6 +20,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_redis(port: int, *config: str) -> subprocess.Popen:
+    """A private, non-persistent redis-server on `port` (extra `config` arguments), once it answers."""
+    import redis
+
+    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                             "--appendonly", "no", *config], stdout=subprocess.DEVNULL)  # fmt: skip
+    wait_until(lambda: redis.Redis(port=port).ping(), 10, "a private redis")
+    return proc
+
+
 def service_env(**settings) -> dict[str, str]:
     """This environment without any DPOLOOP_* setting of the test process, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPOLOOP_") or k.startswith("DPOLOOP_TEST_")}
