@@ -86,6 +86,33 @@ def test_a_lora_trained_at_alpha_over_rank_serves_as_it_trained(tiny_sd_dir, tmp
     assert plain.unet.peft_config["default_0"].lora_alpha == 16
 
 
+def test_a_round_continuing_a_lora_at_another_alpha_starts_where_its_parent_serves(tiny_sd_dir, tmp_path):
+    """alpha/r scales B·A: a child adapter at another alpha than its parent's starts from the parent's update
+    (its B rescaled), not from the parent's weights at the new scale."""
+    from core.refs import BASE_CHECKPOINT, CheckpointRef
+    from core.schemas.generation import GenerationParams
+    from core.states import CheckpointKind
+    from worker.checkpoint_io import write_atomically
+    from worker.rounds.model import build_trainer
+
+    request = [GenerationParams(prompt="a red circle", seed=1, num_inference_steps=4)]
+    parent_config = DPOConfig(steps=5, batch_pairs=4, beta=500, learning_rate=1e-2, lora_rank=4, lora_alpha=16.0)
+    generator = Generator(tiny_sd_dir)
+    trainer = DPOTrainer(generator.pipe, generator.family, parent_config)
+    trainer.fit(preference_pairs(16), [])
+    served = generator.generate(request)[0].latents
+    folder = write_atomically(tmp_path / "parent", trainer.save, {"config": parent_config.model_dump()})
+    parent = CheckpointRef(id=2, kind=CheckpointKind.lora, path=str(folder))
+
+    for alpha in (4.0, 16.0):
+        child = Generator(tiny_sd_dir)
+        config = DPOConfig(steps=1, batch_pairs=4, beta=500, lora_rank=4, lora_alpha=alpha)
+        build_trainer(child.pipe, child.family, config, parent, BASE_CHECKPOINT)
+        np.testing.assert_allclose(child.generate(request)[0].latents, served, atol=1e-4, err_msg=f"alpha {alpha}")
+    with pytest.raises(RefusedConfig, match="rank 4, this round asks for 8"):
+        build_trainer(child.pipe, child.family, DPOConfig(lora_rank=8), parent, BASE_CHECKPOINT)
+
+
 def test_full_checkpoint_is_a_unet_directory(tiny_sd_dir, tmp_path):
     generator = Generator(tiny_sd_dir)
     trainer = DPOTrainer(generator.pipe, generator.family, DPOConfig(method="full", steps=2, batch_pairs=2))

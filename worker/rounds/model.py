@@ -98,14 +98,15 @@ def build_trainer(
                 "DPOLOOP_ROUND_REFERENCE=base, or train with method 'full'"
             )
         init = Path(start.path) if start.kind == CheckpointKind.lora else None
-        rank = _made_with(start).lora_rank if init is not None else config.lora_rank
-        if rank != config.lora_rank:
+        parent = _made_with(start) if init is not None else config
+        if parent.lora_rank != config.lora_rank:
             raise RefusedConfig(
-                f"checkpoint {start.id} has LoRA rank {rank}, this round asks for {config.lora_rank}: "
+                f"checkpoint {start.id} has LoRA rank {parent.lora_rank}, this round asks for {config.lora_rank}: "
                 "start from the base to change rank"
             )
         ref_lora = (Path(reference.path), _made_with(reference)) if reference.kind == CheckpointKind.lora else None
-        return DPOTrainer(pipe, family, config, init_lora=init, reference_lora=ref_lora)
+        # Another alpha than the parent's only changes how fast the update moves from here, not where it starts.
+        return DPOTrainer(pipe, family, config, init_lora=init, init_alpha=parent.lora_alpha, reference_lora=ref_lora)
     # Full fine-tune: the reference is a frozen copy taken when the denoiser is in the reference's state.
     if reference.kind != CheckpointKind.base and reference.id != start.id:
         raise RefusedConfig(
