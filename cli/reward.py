@@ -1,4 +1,4 @@
-"""`dpoloop reward …`: the install's preference model from a shell (the same services as the API). Torch is
+"""`dpoloop reward …`: each campaign's preference model from a shell (the same services as the API). Torch is
 imported only when a version trains here, so `dpoloop` itself starts light."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import typer
 
 from cli.refusals import exit_when_refused
 from core.queue import QueueUnavailable
-from core.services import reward
+from core.services import campaigns, reward
 from core.settings import get_settings
 
-reward_cli = typer.Typer(no_args_is_help=True, help="The preference model learnt from the install's votes.")
+reward_cli = typer.Typer(no_args_is_help=True, help="The preference model learnt from a campaign's votes.")
+CAMPAIGN = typer.Option(campaigns.DEFAULT, "--campaign", help="Whose labelers it learns (default: default).")
 
 
 def describe(row) -> str:
@@ -27,26 +28,28 @@ def describe(row) -> str:
 @reward_cli.command("train")
 def train(
     queue: bool = typer.Option(False, "--queue", help="Leave it to the train worker instead of training here."),
+    campaign: str = CAMPAIGN,
 ) -> None:
-    """Train a new version on the people's votes so far (here, unless --queue); exit 1 if it failed."""
+    """Train a new version on the campaign's people's votes so far (here, unless --queue); exit 1 if it failed."""
     settings = get_settings()
-    with exit_when_refused(reward.RewardBusy, QueueUnavailable):
-        row = reward.request_training(settings, by="cli", queue=queue)
+    with exit_when_refused(reward.RewardBusy, QueueUnavailable, campaigns.UnknownCampaign, campaigns.CampaignRefused):
+        row = reward.request_training(settings, by="cli", queue=queue, campaign=campaign)
     if queue:
         typer.echo(f"preference model v{row.id:04d} queued")
         return
     from worker.reward.run import train_version  # torch only when it trains here
 
     state = train_version(row.id, settings)
-    done = next(v for v in reward.versions() if v.id == row.id)
+    done = next(v for v in reward.versions(row.campaign_id) if v.id == row.id)
     typer.echo(describe(done))
     raise typer.Exit(0 if state == "ready" else 1)
 
 
 @reward_cli.command("show")
-def show() -> None:
-    """The version in use, then every version, newest first."""
-    current = reward.current()
+def show(campaign: str = CAMPAIGN) -> None:
+    """The campaign's version in use, then every version of its model, newest first."""
+    with exit_when_refused(campaigns.UnknownCampaign):
+        current, versions = reward.overview(campaign)
     typer.echo(f"in use: {describe(current) if current else 'none yet'}")
-    for row in reward.versions():
+    for row in versions:
         typer.echo(describe(row))

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         description="How a train pair is chosen: random (two seeds of one prompt), diverse (render "
         "DPOLOOP_PAIRING_CANDIDATES seeds, show the two farthest apart, see DPOLOOP_PAIRING_DISTANCE), uncertain "
         "(of those, the far-apart pair whose outcome the served DPO checkpoint's implicit reward can least "
-        "predict; diverse while the base serves) or reward (the same, by the install's preference model, with "
+        "predict; diverse while the base serves) or reward (the same, by the campaign's preference model, with "
         "DPOLOOP_PAIRING_RANDOM_SHARE random pairs; diverse until a preference model has trained).",
     )
     pairing_random_share: float = Field(
@@ -228,7 +228,7 @@ class Settings(BaseSettings):
     )  # fmt: skip
     gate_min_reward_win_rate: float = Field(
         default=0.5, ge=0, le=1,
-        description="Lowest win rate over its parent the install's preference model may give a checkpoint on the "
+        description="Lowest win rate over its parent the campaign's preference model may give a checkpoint on the "
         "evaluation prompts (same seeds; it fails when its interval's top is below; no model: no rule).",
     )  # fmt: skip
     reward_gate_images: int = Field(

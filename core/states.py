@@ -49,7 +49,7 @@ class ImportState(enum.StrEnum):
 class RewardModelState(enum.StrEnum):
     queued = "queued"  # waiting for the train worker
     training = "training"
-    ready = "ready"  # the newest ready version is the install's preference model
+    ready = "ready"  # the newest ready version is the campaign's preference model
     failed = "failed"  # error says why; the last ready version stays in use
 
 

@@ -17,7 +17,7 @@
   names — disagreement between the last two checkpoints, expected information gain over a posterior
   — need two served models or a posterior this loop does not keep; this one needs one extra pass.
   While the base serves there is no learned reward: the pool plans `diverse` pairs instead.
-- reward: as uncertain, with the install's preference model's scores (worker/reward/) in place of the
+- reward: as uncertain, with the campaign's preference model's scores (worker/reward/) in place of the
   implicit reward: the pairs its model of the labelers can least predict, which is where a person's
   vote teaches it most. A share of pairs (DPOLOOP_PAIRING_RANDOM_SHARE) is shown at random instead, so
   that what people are asked about is not only what the model already doubts. `diverse` until a

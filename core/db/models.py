@@ -441,18 +441,21 @@ class PreferenceSet(Base):
 
 
 class RewardModel(Base):
-    """One version of the install's preference model (worker/reward/), trained on its labelers' decisive
-    votes up to `snapshot_vote_id`; its files (weights, card) are under the data dir at `path`."""
+    """One version of a campaign's preference model (worker/reward/), trained on its labelers' decisive
+    votes on its pairs up to `snapshot_vote_id`; its files (weights, card) are under the data dir at `path`."""
 
     __tablename__ = "reward_models"
+    __table_args__ = (UniqueConstraint("campaign_id", "slot", name="uq_reward_models_campaign_slot"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True, default=DEFAULT_CAMPAIGN_ID,
+                                             server_default="1")  # fmt: skip
     state: Mapped[RewardModelState] = mapped_column(
         _enum(RewardModelState, "reward_model_state"), default=RewardModelState.queued, index=True
     )
-    # 1 while queued or training, NULL once finished: unique, so one version is in flight at a time
-    # however many requests race (the database refuses the second).
-    slot: Mapped[int | None] = mapped_column(Integer, unique=True)
+    # 1 while queued or training, NULL once finished: unique per campaign, so one version of a campaign's
+    # model is in flight at a time however many requests race (the database refuses the second).
+    slot: Mapped[int | None] = mapped_column(Integer)
     features: Mapped[str] = mapped_column(String(200))  # latents+text, or a backbone's name
     requested_by: Mapped[str] = mapped_column(String(100))  # an admin's name, cli, or schedule
     snapshot_vote_id: Mapped[int | None] = mapped_column(Integer)  # the newest vote it could see

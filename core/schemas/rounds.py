@@ -61,7 +61,7 @@ class DPOConfig(BaseModel):
     # take every slot.
     source_max_pairs: dict[str, int] = Field(default_factory=dict, max_length=32)
     # With "reward" among the sources: this many extra pairs, rendered by the start checkpoint before
-    # training (on-policy, prompts of the pool) and labelled by the install's preference model; a pair
+    # training (on-policy, prompts of the pool) and labelled by the campaign's preference model; a pair
     # is kept only when the model gives its winner at least reward_confidence (σ of the score margin).
     # The human pairs weigh as they always did: these are added to them, not mixed into their budgets.
     reward_pairs: int = Field(default=0, ge=0, le=100_000)

@@ -156,11 +156,9 @@ def plan_batch(settings: Settings) -> PoolBatch | None:
         size = 1 if ready == 0 else min(settings.pool_target - ready, settings.pool_batch)
         candidates = 2 if settings.pairing == "random" else settings.pairing_candidates
         # uncertain ranks by the reward a DPO checkpoint learned: while the base serves there is none;
-        # reward ranks by the install's preference model (the default campaign's votes): none until one
-        # has trained, and none for another campaign's people.
+        # reward ranks by the campaign's preference model: none until one has trained on its votes.
         no_reward = (settings.pairing == "uncertain" and checkpoint.kind == CheckpointKind.base) or (
-            settings.pairing == "reward"
-            and (campaign_id != DEFAULT_CAMPAIGN_ID or reward_models.newest_ready(session) is None))
+            settings.pairing == "reward" and reward_models.newest_ready(session, campaign_id) is None)
         pairing = "diverse" if no_reward else settings.pairing
         planned = []
         for prompt in least_used_prompts(session, checkpoint.id, size, campaign_id):

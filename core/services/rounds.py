@@ -94,10 +94,7 @@ def start_round(
     try:
         imports.check_sources(config.sources, campaign_id)
         if "reward" in config.sources:
-            if campaign_id != DEFAULT_CAMPAIGN_ID:
-                raise ValueError("sources: the preference model learns the default campaign's votes: "
-                                 "'reward' pairs are for its rounds only")  # fmt: skip
-            reward.check_source(settings)
+            reward.check_source(settings, campaign_id)
         if config.start_from is not None:
             _check_start(config.start_from, campaign_id)
     except ValueError as exc:
@@ -159,8 +156,6 @@ def set_round_defaults(settings: Settings, campaign: str, defaults: dict) -> dic
     with session_scope() as session:
         found = campaigns.by_name(session, campaign, active=True)
         sources = defaults.get("sources", [])
-        if "reward" in sources and found.id != DEFAULT_CAMPAIGN_ID:
-            raise InvalidRoundConfig("invalid round defaults: 'reward' pairs are for the default campaign's rounds")
         try:
             imports.check_sources(sources, found.id)
         except ValueError as exc:

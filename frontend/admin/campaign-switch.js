@@ -1,8 +1,8 @@
 // The campaign the console looks at: one switcher in the header, for every page, kept for the tab's
 // session. Pages whose content is one campaign's (Guidelines and Prompts, #/PAGE/NAME) show the chosen
-// one; Rounds starts its rounds and lists theirs, Arena ranks its lineage, Data exports its votes; the
-// other pages are the install's (what serves default, all checkpoints, all labelers: Labelers can narrow
-// its figures to the chosen campaign).
+// one; Rounds starts its rounds and lists theirs, Arena ranks its lineage, Preference model shows its
+// model, Data exports its votes; the other pages are the install's (what serves default, all checkpoints,
+// all labelers: Labelers can narrow its figures to the chosen campaign).
 import { h } from "./dom.js";
 
 const KEY = "dpoloop.console.campaign";

@@ -26,6 +26,7 @@ def test_the_console_shows_the_preference_model_and_queues_a_version(api_only, b
 
     page.goto(f"{api_only}/admin/#token={admin_token}")
     page.get_by_role("link", name="Preference model").click()
+    expect(page.get_by_role("heading", name="Preference model: default")).to_be_visible()  # the header's campaign
     current = page.get_by_test_id("reward-current")
     expect(current).to_contain_text("In use: v1, 212 votes", timeout=10_000)
     expect(current).to_contain_text("held-out accuracy 72.5%; labelers agree 78.0% (41 vote pairs); judge 66.0%")

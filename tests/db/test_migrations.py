@@ -204,3 +204,35 @@ def test_an_upgrade_gives_each_evaluation_to_its_lineages_campaign(database_url)
         (across, within) = rows.all()
     assert (across[1], "two campaigns' lineages" in across[2], across[3]) == ("failed", True, True)
     assert tuple(within) == (9, "rendering", None, False)
+
+
+def test_preference_model_versions_become_the_default_campaigns(database_url):
+    """0028: an install's versions belong to `default` (the only campaign they learnt from); one version per
+    campaign is in flight (the slot is unique per campaign); down again keeps default's versions only."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from core.db.migrate import downgrade, upgrade
+
+    upgrade("0027")
+    now = datetime.now(UTC)
+    with engine_for(database_url).begin() as conn:
+        insert(conn, "campaigns", id=2, name="hands", description="", open_to_all=False, created_by="root",
+               created_at=now)  # fmt: skip
+        insert(conn, "reward_models", id=1, state="ready", features="latents+text", requested_by="root",
+               ceilings="{}", card="{}", created_at=now)  # fmt: skip
+        insert(conn, "reward_models", id=2, state="queued", slot=1, features="latents+text", requested_by="root",
+               ceilings="{}", card="{}", created_at=now)  # fmt: skip
+    upgrade()
+    queued = {"state": "queued", "slot": 1, "features": "latents+text", "requested_by": "root", "ceilings": "{}",
+              "card": "{}", "created_at": now}  # fmt: skip
+    with engine_for(database_url).begin() as conn:
+        assert conn.execute(text("SELECT id, campaign_id FROM reward_models ORDER BY id")).all() == [(1, 1), (2, 1)]
+        insert(conn, "reward_models", id=3, campaign_id=2, **queued)  # hands' own slot
+    with pytest.raises(IntegrityError), engine_for(database_url).begin() as conn:
+        insert(conn, "reward_models", id=4, campaign_id=2, **queued)  # a second in flight for hands
+    downgrade("0027")
+    with engine_for(database_url).connect() as conn:
+        assert conn.execute(text("SELECT id FROM reward_models ORDER BY id")).scalars().all() == [1, 2]

@@ -22,10 +22,12 @@ def square_latents(rng: np.random.Generator, size: int) -> np.ndarray:
     return latents
 
 
-def voted_square_pairs(count: int, people: int = 1, ai_against: bool = False, seed: int = 0) -> list[int]:
-    """`count` train pairs, each voted by `people` labelers for its larger square (distinct sizes)."""
+def voted_square_pairs(count: int, people: int = 1, ai_against: bool = False, seed: int = 0,
+                       campaign_id: int = 1, larger: bool = True) -> list[int]:  # fmt: skip
+    """`count` train pairs of the campaign, each voted by `people` labelers for its larger square (distinct
+    sizes; larger=False: the smaller one)."""
     rng = np.random.default_rng(seed)
-    ids = make_comparisons(count, seed=seed)
+    ids = make_comparisons(count, seed=seed, campaign_id=campaign_id)
     labelers = [make_labeler(f"person-{seed}-{i}")[0] for i in range(people)]
     ai = make_labeler(f"ai-{seed}", ai=True)[0] if ai_against else None
     latents_dir = get_settings().latents_dir
@@ -37,7 +39,7 @@ def voted_square_pairs(count: int, people: int = 1, ai_against: bool = False, se
             for generation_id, size in zip(sides, sizes, strict=True):
                 path = session.scalar(select(Generation.latents_path).where(Generation.id == generation_id))
                 np.save(latents_dir / path, square_latents(rng, int(size)))
-            a_wins = sizes[0] > sizes[1]
+            a_wins = (sizes[0] > sizes[1]) == larger
             for labeler_id, wants_a in [(p, a_wins) for p in labelers] + ([(ai, not a_wins)] if ai else []):
                 session.execute(update(Comparison).where(Comparison.id == comparison_id).values(leased_by=labeler_id))
                 session.flush()

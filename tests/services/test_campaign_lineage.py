@@ -134,7 +134,7 @@ def test_bad_campaign_rounds_and_promotions_are_refused(any_db, outbox, tmp_path
     with pytest.raises(campaigns.UnknownCampaign):
         rounds.start_round(settings, RoundTrigger.admin, campaign="nope")
     campaigns.create("hands", "", open_to_all=True, by="root")
-    with pytest.raises(rounds.InvalidRoundConfig, match="'reward' pairs are for its rounds only"):
+    with pytest.raises(rounds.InvalidRoundConfig, match="no preference model of this campaign has trained yet"):
         rounds.start_round(settings, RoundTrigger.admin, {"sources": ["votes", "reward"], "reward_pairs": 8},
                            campaign="hands")  # fmt: skip
     new = new_checkpoint(tmp_path, "new")  # default's lineage

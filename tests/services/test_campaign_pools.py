@@ -1,6 +1,6 @@
 """Each campaign has its own prompts, pool pairs and votes, on SQLite and Postgres: the pool fills the
 campaign that lacks most from its own prompts, a labeler is served pairs only from their campaigns (in
-proportion to their shares), a vote outside one's campaigns is refused, and rounds and the preference
+proportion to their shares), a vote outside one's campaigns is refused, and default's rounds and preference
 model read only the default campaign's votes (another's rounds: test_campaign_lineage.py), a promotion in
 default leaves the others' pools alone, and an export holds one campaign's."""
 
@@ -71,7 +71,7 @@ def test_each_campaign_has_its_own_prompts(any_db):
 
 
 def test_the_pool_fills_the_campaign_that_lacks_most_from_its_own_prompts(any_db, monkeypatch):
-    # The preference model ranks pairs by the default campaign's people: another campaign's are diverse.
+    # Each campaign's pairs are ranked by its own preference model: none has trained, so they are diverse.
     apply_settings(monkeypatch, pool_target=2, pool_batch=2, pairing="reward", pairing_random_share=0.0)
     settings = get_settings()
     prompts.add_prompts(["a red circle"], PromptSource.admin)

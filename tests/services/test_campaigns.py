@@ -133,8 +133,7 @@ def test_a_campaigns_rounds_start_from_its_round_defaults(any_db, outbox):
     assert started({"beta": 99}, "hands")["beta"] == 99  # a round's own config wins
     assert started(None, "default")["beta"] == rounds.resolve_config(settings).beta  # default's untouched
     for bad, why in (({"beta": -1}, "beta"), ({"nope": 1}, "nope"), ({"start_from": 1}, "per round"),
-                     ({"sources": ["votes", "import:absent"]}, "no preference set named 'absent'"),
-                     ({"sources": ["votes", "reward"], "reward_pairs": 8}, "default campaign's rounds")):  # fmt: skip
+                     ({"sources": ["votes", "import:absent"]}, "no preference set named 'absent'")):  # fmt: skip
         with pytest.raises(rounds.InvalidRoundConfig, match=why):
             rounds.set_round_defaults(settings, "hands", bad)
     assert campaigns.get("hands").round_defaults == {"beta": 1234, "steps": 30}  # unchanged by a refusal

@@ -1,6 +1,6 @@
-"""The preference model's versions as a use case, on SQLite and Postgres: asked for once at a time, sent
-after its commit, scheduled by people's new decisive votes only, trained on people's votes only; a failed
-version never replaces the install's model."""
+"""The preference model's versions as a use case, on SQLite and Postgres: asked for once at a time per
+campaign, sent after its commit, scheduled by people's new decisive votes only, trained on people's votes of
+its own campaign only; a failed version never replaces the campaign's model."""
 
 import numpy as np
 import pytest
@@ -51,11 +51,11 @@ def test_the_schedule_counts_new_decisive_votes_of_people_only(any_db):
     box = Outbox()
     with sending_to(box):
         voted_square_pairs(20, people=1, ai_against=True)  # 20 people's votes (+20 AI votes, not counted)
-        assert reward.check_schedule(any_db) is None
+        assert reward.check_schedule(any_db) == []
         voted_square_pairs(12, people=1, seed=1)  # 32 ≥ 30
-        first = reward.check_schedule(any_db)
-        assert first is not None and first.requested_by == "schedule"
-        assert reward.check_schedule(any_db) is None  # one in flight
+        (first,) = reward.check_schedule(any_db)
+        assert first.requested_by == "schedule"
+        assert reward.check_schedule(any_db) == []  # one in flight
     assert box.sent == [(TRAIN_REWARD, [first.id])]
 
 
@@ -133,14 +133,59 @@ def test_a_version_whose_worker_died_is_failed_and_the_schedule_goes_on(any_db, 
     assert reward.fail_stale(now=utcnow() + reward.STALE_AFTER + timedelta(minutes=1)) == [row.id]
     assert state_of(row.id) == RewardModelState.failed
     voted_square_pairs(30, people=1)
-    assert reward.check_schedule(any_db) is not None  # the slot is free again
+    assert len(reward.check_schedule(any_db)) == 1  # the slot is free again
 
 
 def test_a_failed_version_is_not_retried_until_more_votes_arrive(any_db, outbox):
     voted_square_pairs(32, people=1)
-    first = reward.check_schedule(any_db)
+    (first,) = reward.check_schedule(any_db)
     reward.claim(first.id, any_db)
     reward.fail(first.id, "ValueError: the text encoder is missing")
-    assert reward.check_schedule(any_db) is None  # the same votes would fail the same way
+    assert reward.check_schedule(any_db) == []  # the same votes would fail the same way
     voted_square_pairs(30, people=1, seed=1)
-    assert reward.check_schedule(any_db) is not None
+    assert len(reward.check_schedule(any_db)) == 1
+
+
+
+def test_each_campaign_learns_its_own_labelers(any_db, monkeypatch):
+    """Two campaigns, two tastes: each model version sees only its campaign's votes, each campaign has one
+    version in flight at a time, beat schedules each on its own new votes, and each pool asks its own model."""
+    from core.services import campaigns, pool, prompts
+    from core.states import PromptSource
+
+    box = Outbox()
+    hands = campaigns.create("hands", "", open_to_all=True, by="root").id
+    ours = voted_square_pairs(32, people=1)  # default: the larger square
+    theirs = voted_square_pairs(32, people=1, seed=5, campaign_id=hands, larger=False)
+    with sending_to(box):
+        queued = reward.check_schedule(any_db)
+        assert sorted(row.campaign_id for row in queued) == [1, hands]
+        with pytest.raises(reward.RewardBusy, match="is already queued in campaign 'hands'"):
+            reward.request_training(any_db, by="admin", campaign="hands")
+        assert reward.check_schedule(any_db) == []  # both in flight
+    by_campaign = {row.campaign_id: row.id for row in queued}
+    default_job, hands_job = (reward.claim(by_campaign[c], any_db) for c in (1, hands))
+    assert {p.comparison_id for p in default_job.train + default_job.held_out} == set(ours)
+    assert {p.comparison_id for p in hands_job.train + hands_job.held_out} == set(theirs)
+    assert (default_job.campaign_id, hands_job.campaign_id) == (1, hands)
+    assert hands_job.agreement["comparisons"] == 0  # one person per pair
+
+    assert reward.current(hands) is None
+    apply_settings(monkeypatch, pairing="reward", pairing_random_share=0, pool_target=50, pool_batch=4)
+    prompts.add_prompts(["two hands"], PromptSource.admin, campaign="hands")
+    batch = pool.plan_batch(get_settings())  # hands' pool lacks most: it is empty
+    assert (batch.campaign_id, {p.pairing for p in batch.comparisons}) == (hands, {"diverse"})
+    trained = {"votes": 32, "train_pairs": 26, "held_out_pairs": 6, "held_out_accuracy": 0.8, "ceilings": {},
+               "card": {}}
+    reward.finish(by_campaign[hands], "reward/hands", trained)
+    assert reward.current(hands).id == by_campaign[hands]
+    assert reward.current() is None  # default's version is still training
+    batch = pool.plan_batch(get_settings())
+    assert (batch.campaign_id, {p.pairing for p in batch.comparisons}) == (hands, {"reward"})  # its own model
+    current, versions = reward.overview("hands")
+    assert current.id == by_campaign[hands] and [v.id for v in versions] == [by_campaign[hands]]
+    with pytest.raises(campaigns.UnknownCampaign):
+        reward.overview("nope")
+    campaigns.archive("hands")
+    with pytest.raises(campaigns.CampaignRefused, match="archived"):
+        reward.request_training(any_db, by="admin", campaign="hands")

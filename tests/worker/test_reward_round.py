@@ -1,5 +1,5 @@
 """A round with the source "reward" (in-process on the shipped model, SQLite): the start checkpoint renders
-fresh pairs, the install's preference model labels them, the sure ones join the human pairs, and the
+fresh pairs, the campaign's preference model labels them, the sure ones join the human pairs, and the
 round's counts say how many were rendered and used. Refused before it starts without a preference model."""
 
 import pytest
@@ -20,7 +20,7 @@ def test_a_round_trains_on_pairs_the_preference_model_labelled(loop_db):  # noqa
     from worker.rounds.run import run_round
 
     voted_square_pairs(40)
-    with pytest.raises(rounds.InvalidRoundConfig, match="no preference model has trained yet"):
+    with pytest.raises(rounds.InvalidRoundConfig, match="no preference model of this campaign has trained yet"):
         start(QUICK | {"sources": ["votes", "reward"], "reward_pairs": 8})
     with sending_to(lambda name, args: None):
         version = reward.request_training(get_settings(), by="test").id
@@ -70,3 +70,45 @@ def test_reward_pairs_are_named_with_their_source(loop_db):  # noqa: F811
                            ({"sources": ["reward"], "reward_pairs": 8}, '"reward" adds to human pairs')):  # fmt: skip
         with pytest.raises(rounds.InvalidRoundConfig, match=reason):
             rounds.start_round(get_settings(), RoundTrigger.admin, config)
+
+
+def test_a_campaigns_round_takes_its_reward_pairs_and_gate_rule_from_its_own_model(loop_db, monkeypatch):  # noqa: F811
+    """Two campaigns, two tastes: the round of "hands" (whose people prefer the smaller square) is labelled
+    and gated by the model of hands' votes, not by default's newer one."""
+    from core.queue import TRAIN_ROUND
+    from core.services import campaigns, prompts
+    from core.states import PromptSource
+    from worker.reward.run import train_version
+    from worker.rounds.run import run_round
+
+    apply_settings(monkeypatch, reward_gate_images=4)  # the rule's pairs: few suffice to say whose model judged
+    settings = get_settings()
+    hands = campaigns.create("hands", "", open_to_all=True, by="root").id
+    prompts.add_prompts(["a small red circle", "two blue squares"], PromptSource.admin, campaign="hands")
+    prompts.add_prompts(["a green triangle"], PromptSource.admin, for_eval=True, campaign="hands")
+    voted_square_pairs(40, seed=3, campaign_id=hands, larger=False)
+    voted_square_pairs(16)  # default's people: the larger square
+    config = QUICK | {"sources": ["votes", "reward"], "reward_pairs": 8, "reward_confidence": 0.55}
+    with sending_to(lambda name, args: None):
+        with pytest.raises(rounds.InvalidRoundConfig, match="no preference model of this campaign"):
+            rounds.start_round(settings, RoundTrigger.admin, config, campaign="hands")
+        ours = reward.request_training(settings, by="test", campaign="hands").id
+        assert train_version(ours, settings) == "ready"
+        default_version = reward.request_training(settings, by="test").id  # newer, of the other taste
+        assert train_version(default_version, settings) == "ready"
+    versions = {v.id: v for v in reward.versions(hands)}
+    assert list(versions) == [ours] and versions[ours].train_pairs + versions[ours].held_out_pairs == 40
+
+    sent = []
+    with sending_to(lambda name, args: sent.append((name, args))):
+        round_id = rounds.start_round(settings, RoundTrigger.admin, config, campaign="hands").id
+    assert sent == [(TRAIN_ROUND, [round_id])]
+    run_round(round_id)
+    row = round_row(round_id)
+    assert row.state == RoundState.succeeded, row.error
+    assert row.counts["reward_pairs"]["version"] == ours and row.counts["reward_pairs"]["used"] >= 1
+    assert row.counts["train_pairs"] + row.counts["held_out_pairs"] == 40  # hands' human pairs only
+    with session_scope() as session:
+        checkpoint = session.get(Checkpoint, row.checkpoint_id)
+        assert checkpoint.campaign_id == hands and checkpoint.metrics["reward_version"] == ours
+        assert len(checkpoint.metrics["reward_win_rate_by_pair"]) == 4

@@ -84,3 +84,16 @@ def test_the_cli_trains_a_version_here_and_shows_it(any_db):
     assert "ready" in trained.output and "held-out accuracy" in trained.output
     shown = runner.invoke(cli, ["reward", "show"]).output.splitlines()
     assert shown[0].startswith("in use: v0002 ready") and len(shown) == 3
+    # Another campaign's model: its own versions, trained on its own votes; a name no campaign has is refused.
+    from core.services import campaigns
+
+    hands = campaigns.create("hands", "", open_to_all=True, by="root").id
+    voted_square_pairs(20, people=1, seed=4, campaign_id=hands, larger=False)
+    theirs = runner.invoke(cli, ["reward", "train", "--campaign", "hands"])
+    assert theirs.exit_code == 0 and "v0003 ready    votes     20" in theirs.output, theirs.output
+    assert runner.invoke(cli, ["reward", "show", "--campaign", "hands"]).output.splitlines()[0].startswith(
+        "in use: v0003 ready")  # fmt: skip
+    assert runner.invoke(cli, ["reward", "show"]).output.splitlines()[0].startswith("in use: v0002 ready")
+    for command in (["reward", "show", "--campaign", "nope"], ["reward", "train", "--campaign", "nope"]):
+        refused = runner.invoke(cli, command)
+        assert refused.exit_code == 1 and "no campaign is named 'nope'" in refused.output, refused.output

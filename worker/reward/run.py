@@ -71,7 +71,7 @@ def train_version(model_id: int, settings: Settings, fit_settings: FitSettings |
         return None
     try:
         return _train(job, settings, fit_settings)
-    except Exception as exc:  # the version fails; the last ready one stays the install's model
+    except Exception as exc:  # the version fails; the last ready one stays its campaign's model
         log.exception("preference model version %s failed", model_id)
         reward.fail(model_id, f"{type(exc).__name__}: {exc}")
         return "failed"

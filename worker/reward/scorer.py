@@ -1,6 +1,6 @@
-"""The install's preference model ready to score latents: one version's weights with the base model's prompt
-encoder. Rounds load one for their reward pairs and gate rule; the pool's pairing keeps one per worker
-process, loaded once per version and again when a newer version has trained."""
+"""A campaign's preference model ready to score latents: one version's weights with the base model's prompt
+encoder. Rounds load one for their reward pairs and gate rule; the pool's pairing keeps one per campaign in
+each worker process, loaded once per version and again when a newer version has trained."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.db.models import DEFAULT_CAMPAIGN_ID
 from core.services import reward
 from core.settings import Settings
 from core.storage import local_folder
@@ -35,17 +36,20 @@ class Scorer:
 
 
 _lock = threading.Lock()
-_loaded: Scorer | None = None
+_loaded: dict[int, Scorer] = {}  # per campaign
+_prompts: list[PromptFeatures] = []  # one text encoder for every campaign's scorer: the base model's
 
 
-def current_scorer(settings: Settings) -> Scorer | None:
-    """The newest ready version's scorer (None before one has trained)."""
-    global _loaded
-    version = reward.current()
+def current_scorer(settings: Settings, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> Scorer | None:
+    """The campaign's newest ready version's scorer (None before one has trained on its votes)."""
+    version = reward.current(campaign_id)
     if version is None:
         return None
     with _lock:
-        if _loaded is None or _loaded.version != version.id:
-            prompts = _loaded.prompts if _loaded is not None else None  # the text encoder does not change
-            _loaded = Scorer.load(version.id, local_folder(settings, version.path), settings, prompts)
-        return _loaded
+        loaded = _loaded.get(campaign_id)
+        if loaded is None or loaded.version != version.id:
+            loaded = Scorer.load(version.id, local_folder(settings, version.path), settings,
+                                 _prompts[0] if _prompts else None)  # fmt: skip
+            _prompts[:] = [loaded.prompts]
+            _loaded[campaign_id] = loaded
+        return loaded

@@ -150,7 +150,7 @@ def apply_gate(metrics: dict, thresholds: GateThresholds) -> GateResult:
         check("winner_drift", drift.finite and at_most(drift.low, limit), reason, drift.value, "<=", limit, drift)
     reward = held_out(metrics, "reward_win_rate", confidence)
     if reward is not None:
-        # The install's preference model on the evaluation prompts, the new checkpoint against its parent
+        # A campaign's preference model on the evaluation prompts, the new checkpoint against its parent
         # (same seeds): fails only when even the interval's top lies below the limit, so the labelers are
         # never asked about a checkpoint their own model clearly finds worse.
         limit = thresholds.min_reward_win_rate

@@ -1,5 +1,5 @@
 """The gate's preference-model rule: the round's checkpoint against the one it started from, same prompts
-(the install's evaluation prompts, never trained on) and same seeds, scored by the install's preference
+(the campaign's evaluation prompts, never trained on) and same seeds, scored by the campaign's preference
 model. Per pair 1 when it prefers the new image, 0 when the parent's (½ on an exact tie); the gate takes
 a t-interval over the pairs (worker/rounds/gate.py). The parent is rendered before training."""
 
@@ -28,9 +28,9 @@ class RewardGate:
     parent: np.ndarray | None = None  # the start checkpoint's latents, one per request
 
     @classmethod
-    def open(cls, settings: Settings) -> RewardGate | None:
-        """None without a preference model, evaluation prompts, or images to score (no rule then)."""
-        version, texts = reward.current(), prompts.evaluation_prompts()
+    def open(cls, settings: Settings, campaign_id: int) -> RewardGate | None:
+        """None without the campaign's preference model, evaluation prompts, or images to score (no rule then)."""
+        version, texts = reward.current(campaign_id), prompts.evaluation_prompts(campaign_id)
         if version is None or not texts or settings.reward_gate_images <= 0:
             return None
         try:

@@ -1,5 +1,5 @@
 """A round's reward pairs (config source "reward"): fresh pairs of the start checkpoint, before it trains,
-labelled by the install's preference model. This is where one human vote counts many times: the model
+labelled by the campaign's preference model. This is where one human vote counts many times: the model
 learnt the labelers from their votes, and it judges pairs no labeler will see.
 
 On-policy, as the pool's pairs are: two seeds of one pool prompt, the generation defaults, the weights
@@ -33,8 +33,8 @@ SEED_BASE = 500_000_000  # away from the pool's seeds, which count up from small
 def add_reward_pairs(claim: RoundClaim, model: RoundModel, data: RoundData, settings: Settings) -> dict:
     """Append the reward pairs to the round's training pairs; returns what the counts record."""
     config = claim.config
-    version = reward.current()
-    prompts = reward.round_prompts()
+    version = reward.current(claim.campaign_id)
+    prompts = reward.round_prompts(claim.campaign_id)
     report = {"asked": config.reward_pairs, "confidence": config.reward_confidence, "rendered": 0, "used": 0,
               "version": version.id if version else None}  # fmt: skip
     if version is None or not prompts:  # the model was there at start_round; a deleted one is no reason to fail

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from core.db.models import DEFAULT_CAMPAIGN_ID
 from core.services import rounds
 from core.services.rounds import RoundClaim, RoundLost
 from core.settings import Settings, get_settings
@@ -55,7 +54,7 @@ def run_steps(claim: RoundClaim, settings: Settings) -> int:
     """The steps in order; returns the registered checkpoint's id (the round has ended succeeded)."""
     data = gather(claim, settings)
     # The preference model learned the default campaign's people: it has no say over another's checkpoint.
-    reward_gate = RewardGate.open(settings) if claim.campaign_id == DEFAULT_CAMPAIGN_ID else None
+    reward_gate = RewardGate.open(settings, claim.campaign_id)
     if settings.train_processes > 1:
         if claim.config.reward_pairs:  # start_round refuses this; a worker set apart from the API may not agree
             raise RoundStopped(RoundState.failed, "reward pairs need DPOLOOP_TRAIN_PROCESSES=1 on the train worker")

@@ -119,7 +119,7 @@ def _preference_scores(batch, candidates: list[list], settings) -> list | None:
     if not any(chosen):
         return None
     try:
-        scorer = current_scorer(settings)
+        scorer = current_scorer(settings, batch.campaign_id)
         if scorer is None:  # planned while a version existed; gone since
             return None
         return [scorer.scores([planned.prompt] * len(latents), latents) if by else None

@@ -1,5 +1,5 @@
-"""Tasks: train a version of the preference model (worker/reward/run.py) on the train worker; beat's
-check whether enough new votes arrived for the next one."""
+"""Tasks: train a version of a campaign's preference model (worker/reward/run.py) on the train worker;
+beat's check whether enough new votes arrived for any campaign's next one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,5 @@ def train_reward(model_id: int) -> str | None:
 
 
 @celery_app.task(name=CHECK_REWARD)
-def check_reward() -> int | None:
-    row = reward.check_schedule(get_settings())
-    return row.id if row else None
+def check_reward() -> list[int]:
+    return [row.id for row in reward.check_schedule(get_settings())]

@@ -1,4 +1,4 @@
-"""Admin: the install's preference model."""
+"""Admin: each campaign's preference model."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pydantic import BaseModel, Field
 
 
 class RewardModelOut(BaseModel):
-    """One version of the install's preference model: what it trained on, how it did on held-out human
+    """One version of a campaign's preference model: what it trained on, how it did on held-out human
     votes, and the ceilings beside it (labelers_agree: people with each other on pairs several voted on;
     judge: the configured judge on the same held-out votes)."""
 
     id: int
+    campaign_id: int = Field(description="Whose votes it learnt, and whose rounds, gate and pairing use it.")
     state: str
     features: str
     requested_by: str
@@ -29,5 +30,6 @@ class RewardModelOut(BaseModel):
 
 
 class RewardOut(BaseModel):
-    current: RewardModelOut | None = Field(description="The newest ready version: the one the loop uses.")
+    campaign: str
+    current: RewardModelOut | None = Field(description="The newest ready version: the one the campaign's loop uses.")
     versions: list[RewardModelOut] = Field(description="Newest first, failed ones included.")

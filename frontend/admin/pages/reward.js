@@ -1,6 +1,8 @@
-// The preference model: each version's held-out accuracy against the votes it trained on, beside the
-// labelers' agreement and the judge's accuracy (the ceilings); a button to train the next version.
+// The campaign's preference model (the header's campaign): each version's held-out accuracy against the
+// votes it trained on, beside the labelers' agreement and the judge's accuracy (the ceilings); a button
+// to train the next version.
 import { getJSON, send } from "../api.js";
+import { currentCampaign } from "../campaign-switch.js";
 import { fill, fmt, h, table } from "../dom.js";
 
 const REFRESH_MS = 5000;
@@ -21,6 +23,8 @@ function accuracyChart(ctx, canvas) {
 }
 
 export default async function reward(main, ctx) {
+  const campaign = currentCampaign();
+  const query = `?campaign=${encodeURIComponent(campaign)}`;
   const canvas = h("canvas", { role: "img", "aria-label": "held-out accuracy against votes trained on" });
   const current = h("div", { "data-testid": "reward-current" }, h("p", { class: "muted" }, "loading…"));
   const versions = h("div");
@@ -28,19 +32,19 @@ export default async function reward(main, ctx) {
   const train = async () => {
     error.textContent = "";
     try {
-      await send("POST", "/admin/reward/train");
+      await send("POST", `/admin/reward/train${query}`);
       await refresh();
     } catch (e) {
       error.textContent = e.message;
     }
   };
-  main.append(h("h1", {}, "Preference model"),
-    h("p", { class: "muted" }, "A Bradley-Terry model of this install's labelers, learnt from people's decisive votes (AI labelers and labelers out of good standing left out)."),
+  main.append(h("h1", {}, `Preference model: ${campaign}`),
+    h("p", { class: "muted" }, "A Bradley-Terry model of this campaign's labelers, learnt from people's decisive votes on its pairs (AI labelers and labelers out of good standing left out). Each campaign learns its own: pick another in the header."),
     current, h("button", { class: "action", type: "button", onclick: train, "data-testid": "reward-train" }, "Train a new version"), error,
     h("div", { class: "chart" }, canvas), h("h2", {}, "Versions"), versions);
   const chart = accuracyChart(ctx, canvas);
   const refresh = async () => {
-    const found = await getJSON("/admin/reward");
+    const found = await getJSON(`/admin/reward${query}`);
     const ready = found.versions.filter((v) => v.state === "ready").reverse();
     const points = (value) => ready.map((v) => ({ x: v.votes, y: value(v) ?? null }));
     chart.data.datasets[0].data = points((v) => v.held_out_accuracy);
