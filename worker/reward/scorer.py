@@ -37,19 +37,18 @@ class Scorer:
 
 _lock = threading.Lock()
 _loaded: dict[int, Scorer] = {}  # per campaign
-_prompts: list[PromptFeatures] = []  # one text encoder for every campaign's scorer: the base model's
+_prompts: PromptFeatures | None = None  # every campaign's scorer shares one text encoder: the base model's
 
 
 def current_scorer(settings: Settings, campaign_id: int = DEFAULT_CAMPAIGN_ID) -> Scorer | None:
     """The campaign's newest ready version's scorer (None before one has trained on its votes)."""
+    global _prompts
     version = reward.current(campaign_id)
     if version is None:
         return None
     with _lock:
         loaded = _loaded.get(campaign_id)
         if loaded is None or loaded.version != version.id:
-            loaded = Scorer.load(version.id, local_folder(settings, version.path), settings,
-                                 _prompts[0] if _prompts else None)  # fmt: skip
-            _prompts[:] = [loaded.prompts]
-            _loaded[campaign_id] = loaded
+            loaded = Scorer.load(version.id, local_folder(settings, version.path), settings, _prompts)
+            _loaded[campaign_id], _prompts = loaded, loaded.prompts
         return loaded
