@@ -187,8 +187,8 @@ class Settings(BaseSettings):
     round_check_interval_s: float = Field(default=30.0, gt=0, description="How often beat looks for a round to start.")
     reward_retrain_votes: int = Field(
         default=200, ge=0,
-        description="New decisive human votes since the preference model's last version that train the next one "
-        "on the schedule (0: only by hand).",
+        description="New decisive human votes in a campaign since its preference model's last version that train "
+        "its next one on the schedule (0: only by hand).",
     )  # fmt: skip
     reward_held_out_share: float = Field(
         default=0.2, gt=0, lt=1, description="Share of voted pairs the preference model holds out to measure itself."

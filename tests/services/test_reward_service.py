@@ -156,7 +156,7 @@ def test_each_campaign_learns_its_own_labelers(any_db, monkeypatch):
     box = Outbox()
     hands = campaigns.create("hands", "", open_to_all=True, by="root").id
     ours = voted_square_pairs(32, people=1)  # default: the larger square
-    theirs = voted_square_pairs(32, people=1, seed=5, campaign_id=hands, larger=False)
+    theirs = voted_square_pairs(32, people=2, seed=5, campaign_id=hands, larger=False)  # two people a pair
     with sending_to(box):
         queued = reward.check_schedule(any_db)
         assert sorted(row.campaign_id for row in queued) == [1, hands]
@@ -168,7 +168,7 @@ def test_each_campaign_learns_its_own_labelers(any_db, monkeypatch):
     assert {p.comparison_id for p in default_job.train + default_job.held_out} == set(ours)
     assert {p.comparison_id for p in hands_job.train + hands_job.held_out} == set(theirs)
     assert (default_job.campaign_id, hands_job.campaign_id) == (1, hands)
-    assert hands_job.agreement["comparisons"] == 0  # one person per pair
+    assert (default_job.agreement["comparisons"], hands_job.agreement["comparisons"]) == (0, 32)  # each its own
 
     assert reward.current(hands) is None
     apply_settings(monkeypatch, pairing="reward", pairing_random_share=0, pool_target=50, pool_batch=4)

@@ -91,6 +91,7 @@ def test_the_cli_trains_a_version_here_and_shows_it(any_db):
     voted_square_pairs(20, people=1, seed=4, campaign_id=hands, larger=False)
     theirs = runner.invoke(cli, ["reward", "train", "--campaign", "hands"])
     assert theirs.exit_code == 0 and "v0003 ready    votes     20" in theirs.output, theirs.output
+    assert reward.versions(hands)[0].card["campaign_id"] == hands  # its folder says whose it is
     assert runner.invoke(cli, ["reward", "show", "--campaign", "hands"]).output.splitlines()[0].startswith(
         "in use: v0003 ready")  # fmt: skip
     assert runner.invoke(cli, ["reward", "show"]).output.splitlines()[0].startswith("in use: v0002 ready")

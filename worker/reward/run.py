@@ -93,8 +93,8 @@ def _train(job: reward.RewardJob, settings: Settings, fit_settings: FitSettings)
     ceilings = {"labelers_agree": job.agreement, "judge": judge_accuracy(job.held_out, job.held_out_images, settings)}
     name = f"v{job.model_id:04d}"
     card = {
-        "version": job.model_id, "features": NAME, "trained_at": datetime.now(UTC).isoformat(),
-        "snapshot_vote_id": job.snapshot_vote_id, "votes": job.counts,
+        "version": job.model_id, "campaign_id": job.campaign_id, "features": NAME,
+        "trained_at": datetime.now(UTC).isoformat(), "snapshot_vote_id": job.snapshot_vote_id, "votes": job.counts,
         "train_pairs": len(train), "held_out_pairs": len(held), "missing_latents": missing_train + missing_held,
         "train_accuracy": accuracy(model, train), "held_out_accuracy": held_acc, "ceilings": ceilings,
         "fit": vars(fit_settings) | {"image_dim": train.winner.shape[1], "prompt_dim": train.prompt.shape[1]},

@@ -53,7 +53,7 @@ def run_round(round_id: int, settings: Settings | None = None) -> None:
 def run_steps(claim: RoundClaim, settings: Settings) -> int:
     """The steps in order; returns the registered checkpoint's id (the round has ended succeeded)."""
     data = gather(claim, settings)
-    # The preference model learned the default campaign's people: it has no say over another's checkpoint.
+    # The campaign's own preference model (its people's votes) judges its checkpoint; none yet: no rule.
     reward_gate = RewardGate.open(settings, claim.campaign_id)
     if settings.train_processes > 1:
         if claim.config.reward_pairs:  # start_round refuses this; a worker set apart from the API may not agree

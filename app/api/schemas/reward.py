@@ -30,6 +30,6 @@ class RewardModelOut(BaseModel):
 
 
 class RewardOut(BaseModel):
-    campaign: str
+    campaign: str = Field(description="Whose model: the campaign named by ?campaign= (default `default`).")
     current: RewardModelOut | None = Field(description="The newest ready version: the one the campaign's loop uses.")
     versions: list[RewardModelOut] = Field(description="Newest first, failed ones included.")
