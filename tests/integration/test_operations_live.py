@@ -69,9 +69,11 @@ def test_metrics_from_two_api_processes_and_a_worker_and_a_webhook_from_beat(pg_
 
         wait_until(worker_counted, 30, "the worker's metrics", proc=services[1])
 
-        def loop_seen():  # each process reads the tables again at most every 10 s (loop_metrics.FRESH_S)
+        def loop_seen():  # each process reads the tables again at most every 10 s (loop_metrics.FRESH_S): a read
+            # from before the second pair was made can still answer, so wait for both figures, not the first
             rows = samples(httpx.get(f"{base}/metrics", headers=admin).text)
-            return rows if total(rows, "dpoloop_workers_alive", queue="generate") == 1 else None
+            alive = total(rows, "dpoloop_workers_alive", queue="generate") == 1
+            return rows if alive and total(rows, "dpoloop_pairs_made_total") >= 2 else None
 
         rows = wait_until(loop_seen, 30, "the worker alive at /metrics", proc=services[1])
         assert total(rows, "dpoloop_workers_alive", queue="generate") == 1
