@@ -24,7 +24,7 @@ from core.states import CheckpointKind
 from worker.dpo.conditioning import PromptEncoder
 from worker.dpo.noising import RefusedScheduler, noising_for
 from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
-from worker.generation.lora_file import adapter_metadata
+from worker.generation.lora_file import adapter_metadata, scale_up_projections
 
 ADAPTER = "dpo"
 REFERENCE = "reference"
@@ -64,8 +64,7 @@ def load_adapter_weights(pipe, family: ModelFamily, model, directory: Path, adap
     prefix = family.denoiser + "."
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     state = convert_unet_state_dict_to_peft(state)
-    if scale != 1.0:
-        state = {k: v * scale if "lora_B" in k else v for k, v in state.items()}
+    state = scale_up_projections(state, scale)
     try:
         result = set_peft_model_state_dict(model, state, adapter_name=adapter_name)
     except RuntimeError as exc:  # size mismatch: another rank

@@ -29,6 +29,11 @@ def read_as_worn(directory: str | Path, denoiser_name: str) -> dict:
     state = load_file(str(file))
     with safe_open(str(file), framework="pt") as opened:
         scale = _scale((opened.metadata() or {}).get(METADATA_KEY), denoiser_name)
+    return scale_up_projections(state, scale)
+
+
+def scale_up_projections(state: dict, scale: float) -> dict:
+    """The LoRA's update B·A times `scale`, put into B (diffusers' and peft's key layouts alike)."""
     if scale == 1:
         return state
     return {key: weight * scale if _UP.search(key) else weight for key, weight in state.items()}
