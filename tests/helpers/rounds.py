@@ -32,11 +32,11 @@ def loop_db(monkeypatch, tmp_path, embedded_model):
     return tmp_path
 
 
-def start(config: dict) -> int:
-    """Start a round through the service; its task is observed at the seam and run in-process."""
+def start(config: dict, campaign: str = "default") -> int:
+    """Start a round of the campaign through the service; its task is observed at the seam and run in-process."""
     sent = []
     with sending_to(lambda name, args: sent.append((name, args))):
-        round_id = rounds.start_round(get_settings(), RoundTrigger.admin, config).id
+        round_id = rounds.start_round(get_settings(), RoundTrigger.admin, config, campaign=campaign).id
     assert sent == [(TRAIN_ROUND, [round_id])]
     return round_id
 

@@ -75,7 +75,6 @@ def test_reward_pairs_are_named_with_their_source(loop_db):  # noqa: F811
 def test_a_campaigns_round_takes_its_reward_pairs_and_gate_rule_from_its_own_model(loop_db, monkeypatch):  # noqa: F811
     """Two campaigns, two tastes: the round of "hands" (whose people prefer the smaller square) is labelled
     and gated by the model of hands' votes, not by default's newer one."""
-    from core.queue import TRAIN_ROUND
     from core.services import campaigns, prompts
     from core.states import PromptSource
     from worker.reward.run import train_version
@@ -99,10 +98,7 @@ def test_a_campaigns_round_takes_its_reward_pairs_and_gate_rule_from_its_own_mod
     versions = {v.id: v for v in reward.versions(hands)}
     assert list(versions) == [ours] and versions[ours].train_pairs + versions[ours].held_out_pairs == 40
 
-    sent = []
-    with sending_to(lambda name, args: sent.append((name, args))):
-        round_id = rounds.start_round(settings, RoundTrigger.admin, config, campaign="hands").id
-    assert sent == [(TRAIN_ROUND, [round_id])]
+    round_id = start(config, campaign="hands")
     run_round(round_id)
     row = round_row(round_id)
     assert row.state == RoundState.succeeded, row.error
