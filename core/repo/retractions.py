@@ -1,6 +1,6 @@
 """Undo: a labeler takes back their most recent vote, within the undo window, unless something already
-used it. What uses a vote: a training round or a preference model that snapshot it (every vote up to
-their `snapshot_vote_id`), and a candidate's verdict that counted it. Anything else reads votes when it
+used it. What uses a vote: a training round or a preference model of its campaign that snapshot it (every
+vote up to their `snapshot_vote_id`), and a candidate's verdict that counted it. Anything else reads votes when it
 runs (quality, arena, exports), so a vote gone is simply absent from the next read.
 
 The vote row is deleted and a VoteRetraction row records it. The comparison gets its vote back: a comparison
@@ -74,11 +74,19 @@ def retract_latest_vote(
 
 def used_by(session: Session, vote: Vote) -> str | None:
     """What already used this vote, in words; None when nothing did. Conservative: a round or preference
-    model that snapshot it counts even if it failed, since its record names the votes it saw."""
-    round_id = session.scalar(select(func.min(TrainingRound.id)).where(TrainingRound.snapshot_vote_id >= vote.id))
+    model that snapshot it counts even if it failed, since its record names the votes it saw. Only the vote's
+    own campaign's rounds and models read it, so another campaign's snapshot does not hold it."""
+    campaign_id = session.scalar(select(Comparison.campaign_id).where(Comparison.id == vote.comparison_id))
+    round_id = session.scalar(
+        select(func.min(TrainingRound.id))
+        .where(TrainingRound.snapshot_vote_id >= vote.id, TrainingRound.campaign_id == campaign_id)
+    )  # fmt: skip
     if round_id is not None:
         return f"in training round {round_id}"
-    model = session.scalar(select(func.min(RewardModel.id)).where(RewardModel.snapshot_vote_id >= vote.id))
+    model = session.scalar(
+        select(func.min(RewardModel.id))
+        .where(RewardModel.snapshot_vote_id >= vote.id, RewardModel.campaign_id == campaign_id)
+    )  # fmt: skip
     if model is not None:
         return f"in the preference model v{model:04d}"
     decided = session.scalar(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from core.db.models import Candidacy, Comparison, RewardModel, TrainingRound, Vote, VoteRetraction
 from core.db.session import session_scope
-from core.services import labeling, loop_metrics
+from core.services import campaigns, labeling, loop_metrics
 from core.settings import get_settings
 from core.states import CandidateState, Choice, ComparisonState, EvaluationKind, RewardModelState, RoundState
 from tests.api.test_evaluations_api import new_checkpoint
@@ -91,6 +91,19 @@ def test_a_vote_a_round_or_a_preference_model_snapshot_stays(any_db):
     assert "preference model" in refused(second, alice)
     cast(third, alice)  # newer than both snapshots
     assert labeling.retract(third, alice, get_settings()).reopened
+
+
+def test_another_campaigns_round_or_preference_model_does_not_hold_a_vote(any_db):
+    """Each campaign trains on its own votes only, so a snapshot of another campaign past the vote never read it."""
+    alice, _ = make_labeler("alice")
+    (first,) = make_comparisons(1)
+    vote = cast(first, alice)
+    hands = campaigns.create("hands", "", open_to_all=True, by="root").id
+    with session_scope() as session:
+        session.add(TrainingRound(state=RoundState.running, trigger="admin", snapshot_vote_id=vote, campaign_id=hands))
+        session.add(RewardModel(state=RewardModelState.training, features="latents+text", requested_by="cli",
+                                snapshot_vote_id=vote, campaign_id=hands))  # fmt: skip
+    assert labeling.retract(first, alice, get_settings()).reopened
 
 
 def test_a_vote_a_verdict_counted_stays_and_one_still_judged_is_recounted(any_db, tmp_path):
