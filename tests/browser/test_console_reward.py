@@ -1,9 +1,11 @@
 """The console's preference model page (Chromium against the real API on Postgres): the version in use
 with its ceilings, every version with failures and their reasons, the plot, and training a new version
-(queued on the broker; a second press is refused with the reason)."""
+(queued on the broker; a second press is refused with the reason); the header's campaign switcher shows
+and trains another campaign's own model."""
 
 from core.db.models import RewardModel
 from core.db.session import session_scope
+from core.services import campaigns
 from core.states import RewardModelState
 from tests.helpers.data import make_labeler
 
@@ -39,4 +41,23 @@ def test_the_console_shows_the_preference_model_and_queues_a_version(api_only, b
     page.get_by_test_id("reward-train").click()
     expect(page.get_by_test_id("reward-error")).to_contain_text("version 3 is already queued")
     expect(current).to_contain_text("In use: v1")  # a queued version is not in use
+
+    # Another campaign learns its own labelers: the switcher shows its model and trains for it alone.
+    hands = campaigns.create("hands", "", open_to_all=True, by="root").id
+    with session_scope() as session:
+        session.add(RewardModel(state=RewardModelState.ready, features="latents+text", requested_by="schedule",
+                                votes=90, train_pairs=70, held_out_pairs=18, held_out_accuracy=0.61, ceilings={},
+                                card={}, campaign_id=hands))  # fmt: skip
+    page.reload()
+    page.get_by_label("Campaign", exact=True).select_option("hands")
+    expect(page.get_by_role("heading", name="Preference model: hands")).to_be_visible()
+    expect(current).to_contain_text("In use: v4, 90 votes", timeout=10_000)
+    expect(page.get_by_test_id("reward-1")).to_have_count(0)  # default's versions are not this campaign's
+    page.get_by_test_id("reward-train").click()  # default's queued version does not block this campaign's
+    expect(page.get_by_test_id("reward-5")).to_contain_text("queued", timeout=10_000)
+    with session_scope() as session:
+        assert session.get(RewardModel, 5).campaign_id == hands
+    page.get_by_label("Campaign", exact=True).select_option("default")
+    expect(current).to_contain_text("In use: v1", timeout=10_000)
+    expect(page.get_by_test_id("reward-5")).to_have_count(0)
     assert errors == []
