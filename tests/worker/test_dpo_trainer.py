@@ -87,8 +87,8 @@ def test_a_lora_trained_at_alpha_over_rank_serves_as_it_trained(tiny_sd_dir, tmp
 
 
 def test_a_round_continuing_a_lora_at_another_alpha_starts_where_its_parent_serves(tiny_sd_dir, tmp_path):
-    """alpha/r scales B·A: a child adapter at another alpha than its parent's starts from the parent's update
-    (its B rescaled), not from the parent's weights at the new scale."""
+    """alpha/r scales B·A: a child adapter at another alpha than its parent's starts from the update its
+    parent serves (its B rescaled), not from the parent's weights at the new scale."""
     from core.refs import BASE_CHECKPOINT, CheckpointRef
     from core.schemas.generation import GenerationParams
     from core.states import CheckpointKind
@@ -111,6 +111,28 @@ def test_a_round_continuing_a_lora_at_another_alpha_starts_where_its_parent_serv
         np.testing.assert_allclose(child.generate(request)[0].latents, served, atol=1e-4, err_msg=f"alpha {alpha}")
     with pytest.raises(RefusedConfig, match="rank 4, this round asks for 8"):
         build_trainer(child.pipe, child.family, DPOConfig(lora_rank=8), parent, BASE_CHECKPOINT)
+
+    # A file written without its adapter's config (older checkpoints) serves at scale 1, whatever its card's
+    # alpha: a child starts from that, the update people saw, not the one the parent trained.
+    from safetensors.torch import load_file, save_file
+
+    from worker.generation.lora_file import WEIGHTS
+
+    save_file(load_file(str(folder / WEIGHTS)), str(folder / WEIGHTS))  # the same weights, no metadata
+    old = Generator(tiny_sd_dir)
+    old.load_lora(folder)
+    served_old = old.generate(request)[0].latents
+    assert not np.allclose(served_old, served, atol=1e-4)
+    for alpha in (4.0, 16.0):
+        child = Generator(tiny_sd_dir)
+        config = DPOConfig(steps=1, batch_pairs=4, beta=500, lora_rank=4, lora_alpha=alpha)
+        trainer = build_trainer(child.pipe, child.family, config, parent, BASE_CHECKPOINT)
+        np.testing.assert_allclose(child.generate(request)[0].latents, served_old, atol=1e-4, err_msg=f"alpha {alpha}")
+        # The parent as the frozen reference (DPOLOOP_ROUND_REFERENCE=active) is worn as it serves too:
+        # model == reference at the start.
+        trainer = build_trainer(Generator(tiny_sd_dir).pipe, child.family, config, parent, parent)
+        first = trainer.train_step(trainer.sample_batches(preference_pairs(8)))
+        assert first["loss"] == pytest.approx(math.log(2), abs=1e-6), f"alpha {alpha}"
 
 
 def test_full_checkpoint_is_a_unet_directory(tiny_sd_dir, tmp_path):

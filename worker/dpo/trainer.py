@@ -24,7 +24,7 @@ from core.states import CheckpointKind
 from worker.dpo.conditioning import PromptEncoder
 from worker.dpo.noising import RefusedScheduler, noising_for
 from worker.dpo.objective import DPOTerms, denoising_error, diffusion_dpo_loss
-from worker.generation.lora_file import adapter_metadata, scale_up_projections
+from worker.generation.lora_file import adapter_metadata, scale_up_projections, worn_scale
 
 ADAPTER = "dpo"
 REFERENCE = "reference"
@@ -51,11 +51,11 @@ def seed_of(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
 
 
-def load_adapter_weights(pipe, family: ModelFamily, model, directory: Path, adapter_name: str,
-                         scale: float = 1.0) -> None:  # fmt: skip
-    """Copy a saved LoRA (pytorch_lora_weights.safetensors) into an adapter of the same shape, its up
-    projections times `scale` (an adapter at another alpha than the saved one's: alpha/r is a factor of
-    B·A, so B · old alpha / new alpha keeps the update the saved LoRA made)."""
+def load_adapter_weights(pipe, family: ModelFamily, model, directory: Path, adapter_name: str) -> None:
+    """Copy a saved LoRA (pytorch_lora_weights.safetensors) into an adapter of the same shape so that the
+    adapter makes the update the checkpoint serves: the adapter multiplies B·A by its own alpha/r, the
+    checkpoint is worn at its file's (alpha/r of its config, 1 for a file without one), so the up
+    projections are loaded times worn / own."""
     from diffusers.utils import convert_unet_state_dict_to_peft
     from peft import set_peft_model_state_dict
 
@@ -64,7 +64,8 @@ def load_adapter_weights(pipe, family: ModelFamily, model, directory: Path, adap
     prefix = family.denoiser + "."
     state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     state = convert_unet_state_dict_to_peft(state)
-    state = scale_up_projections(state, scale)
+    adapter = model.peft_config[adapter_name]
+    state = scale_up_projections(state, worn_scale(directory, family.denoiser) / (adapter.lora_alpha / adapter.r))
     try:
         result = set_peft_model_state_dict(model, state, adapter_name=adapter_name)
     except RuntimeError as exc:  # size mismatch: another rank
@@ -82,12 +83,11 @@ class DPOTrainer:
         family: ModelFamily,
         config: DPOConfig,
         init_lora: Path | None = None,
-        init_alpha: float | None = None,
         reference_lora: tuple[Path, DPOConfig] | None = None,
         reference_model=None,
     ):
-        """init_lora: start the adapter from these LoRA weights (a round continuing a LoRA checkpoint),
-        trained at init_alpha (default: the config's).
+        """init_lora: start the adapter from these LoRA weights (a round continuing a LoRA checkpoint), at
+        the update it serves whatever alpha this round's adapter has.
         reference_lora: the reference is the denoiser wearing this LoRA (its weights and the config that
         made them) instead of the bare denoiser. reference_model: a full fine-tune's frozen reference
         (default: a copy of the denoiser as given)."""
@@ -118,9 +118,8 @@ class DPOTrainer:
                 raise RefusedConfig(
                     f"LoRA targets {config.lora_targets} do not fit this {family.denoiser}: {exc}"
                 ) from exc
-            if init_lora is not None:  # trained at init_alpha: start from the update it served
-                scale = (init_alpha or config.lora_alpha) / config.lora_alpha
-                load_adapter_weights(pipe, family, self.denoiser, init_lora, ADAPTER, scale)
+            if init_lora is not None:
+                load_adapter_weights(pipe, family, self.denoiser, init_lora, ADAPTER)
             if reference_lora is not None:
                 path, made_with = reference_lora
                 frozen = LoraConfig(r=made_with.lora_rank, lora_alpha=made_with.lora_alpha,

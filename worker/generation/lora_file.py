@@ -22,14 +22,17 @@ def adapter_metadata(denoiser_name: str, denoiser, adapter_name: str) -> dict:
 def read_as_worn(directory: str | Path, denoiser_name: str) -> dict:
     """The weights with alpha/r folded into the up projections. load_lora_weights, handed a state dict
     rather than a directory, never sees the file's metadata and wears alpha = r."""
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    file = Path(directory) / WEIGHTS
-    state = load_file(str(file))
-    with safe_open(str(file), framework="pt") as opened:
-        scale = _scale((opened.metadata() or {}).get(METADATA_KEY), denoiser_name)
-    return scale_up_projections(state, scale)
+    return scale_up_projections(load_file(str(Path(directory) / WEIGHTS)), worn_scale(directory, denoiser_name))
+
+
+def worn_scale(directory: str | Path, denoiser_name: str) -> float:
+    """The factor the checkpoint serves its B·A at: alpha/r from the file's config, 1 for a file without one."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(directory) / WEIGHTS), framework="pt") as opened:
+        return _scale((opened.metadata() or {}).get(METADATA_KEY), denoiser_name)
 
 
 def scale_up_projections(state: dict, scale: float) -> dict:

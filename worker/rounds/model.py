@@ -106,7 +106,7 @@ def build_trainer(
             )
         ref_lora = (Path(reference.path), _made_with(reference)) if reference.kind == CheckpointKind.lora else None
         # Another alpha than the parent's only changes how fast the update moves from here, not where it starts.
-        return DPOTrainer(pipe, family, config, init_lora=init, init_alpha=parent.lora_alpha, reference_lora=ref_lora)
+        return DPOTrainer(pipe, family, config, init_lora=init, reference_lora=ref_lora)
     # Full fine-tune: the reference is a frozen copy taken when the denoiser is in the reference's state.
     if reference.kind != CheckpointKind.base and reference.id != start.id:
         raise RefusedConfig(
