@@ -21,6 +21,10 @@ BUDGETS = (100, 200, 400)
 GOAL = 0.8
 
 
+def _markers(policy: str) -> tuple[str, str]:
+    return f"<!-- reward bench: {policy} -->", f"<!-- /reward bench: {policy} -->"
+
+
 def _cell(row: dict) -> str:
     q1, q3 = row["iqr"]
     per_run = " ".join(f"{w}/{lo}/{t}" for w, lo, t in row["runs"])
@@ -38,7 +42,7 @@ def block(policy: str, results: list[dict], dates: str, path: str, repeats: int 
     diffs = {d["votes"]: d for d in paired_differences(results)}
     seeds = sorted({r["seed"] for r in results})
     runs = f"{len(seeds)} runs" if len(seeds) >= repeats else f"{len(seeds)} of {repeats} runs so far"
-    begin, end = f"<!-- reward bench: {policy} -->", f"<!-- /reward bench: {policy} -->"
+    begin, end = _markers(policy)
     lines = [begin, "", f'**"{policy}"**, {dates}, {runs} (`{path}`): the same measures; "gate" counts the '
              "rounds whose prompt-following stayed within the gate.", "",
              "| votes | votes only | gate | with 256 reward pairs | gate | reward − votes only, same votes, per seed |",
@@ -57,14 +61,14 @@ def block(policy: str, results: list[dict], dates: str, path: str, repeats: int 
               f"median is {best:.1%}{f' (below the {GOAL:.0%} goal)' if best < GOAL else ''}. Preference model "
               f"held-out accuracy {accuracy[0]:.2f}–{accuracy[-1]:.2f}; generation {seconds[0]:.2f}–"
               f"{seconds[-1]:.2f} s per human vote."
-              + ("" if len(seeds) >= repeats else " Fewer than 5 runs are no finding yet: on \"larger\" the spread "
-                 "between runs was as wide as these differences."), "", end]  # fmt: skip
+              + ("" if len(seeds) >= repeats else f" Fewer than {repeats} runs are no finding yet: on \"larger\" the "
+                 "spread between runs was as wide as these differences."), "", end]  # fmt: skip
     return "\n".join(lines)
 
 
 def put_in(docs: str, policy: str, text: str) -> str:
     """docs with the policy's block replaced by text (or inserted before BEFORE the first time)."""
-    begin, end = f"<!-- reward bench: {policy} -->", f"<!-- /reward bench: {policy} -->"
+    begin, end = _markers(policy)
     if begin in docs:
         return docs[: docs.index(begin)] + text + docs[docs.index(end) + len(end) :]
     if BEFORE not in docs:
